@@ -1,0 +1,35 @@
+"""The `thaija` console script: one typer sub-app per stage, thin wrappers over the library.
+
+Only typer is imported here; every stage module imports its heavy dependencies inside the
+command that needs them so that `thaija --help` stays fast.
+"""
+from __future__ import annotations
+
+import typer
+
+from thaija.cli import cost as _cost
+from thaija.cli import index as _index
+from thaija.cli import lang as _lang
+from thaija.cli import rag as _rag
+from thaija.cli import tune as _tune
+from thaija.cli import doctor as _doctor
+
+app = typer.Typer(
+    name="thaija",
+    help="Thai–Japanese (and English) toolkit: language layer, hybrid retrieval, token cost, "
+    "balanced LoRA and grounded answers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_lang.register(app)      # detect, segment, sentences, normalize, chunk
+_cost.register(app)      # cost (tokenizers|count|compare|estimate), plan
+_index.register(app)     # index (add|remove|list|stats), search, eval
+_tune.register(app)      # tune (mix|train|merge|eval)
+_rag.register(app)       # ask, eval-qa, redact, review, serve
+_doctor.register(app)    # doctor
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
