@@ -13,6 +13,7 @@ from thaija.cli import lang as _lang
 from thaija.cli import rag as _rag
 from thaija.cli import tune as _tune
 from thaija.cli import doctor as _doctor
+from thaija.cli import guard as _guard
 
 app = typer.Typer(
     name="thaija",
@@ -27,7 +28,8 @@ _lang.register(app)      # detect, segment, sentences, normalize, chunk
 _cost.register(app)      # cost (tokenizers|count|compare|estimate), plan
 _index.register(app)     # index (add|remove|list|stats), search, eval
 _tune.register(app)      # tune (mix|train|merge|eval)
-_rag.register(app)       # ask, eval-qa, redact, review, serve
+_rag.register(app)       # ask, eval-qa, serve
+_guard.register(app)     # redact, review
 _doctor.register(app)    # doctor
 
 
