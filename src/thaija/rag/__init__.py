@@ -1,0 +1,1 @@
+"""Grounded answers: prompt, generators, citations, agentic retrieval, PII guardrails, human review, server."""
