@@ -1,0 +1,164 @@
+"""Chunking measured in the target model's tokens, on sentence and word boundaries.
+
+A chunk is a slice ``document[start:end]``: it ends at a sentence boundary when one fits, else at a
+word boundary, and never cuts inside a Thai or Japanese word. Only a single word longer than the
+whole limit (e.g. a long URL under a BPE tokenizer with a tiny limit) is cut, between grapheme
+clusters. Consecutive chunks share up to ``overlap`` tokens of whole words.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from thaija.errors import ThaijaError
+from thaija.lang.detect import detect
+from thaija.lang.segment import segment
+from thaija.lang.sentences import sentences
+
+Counter = Callable[[str], int]
+TokenizerSpec = Union[str, Counter, None]
+_GRAPHEME = re.compile("(?s:.)[\u0300-\u036f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u3099\u309a\ufe00-\ufe0f\u200d]*")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document: ``text == document[start:end]``; ``tokens`` in the chosen tokenizer."""
+
+    id: str
+    start: int
+    end: int
+    text: str
+    tokens: int
+    lang: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "start": self.start, "end": self.end, "text": self.text, "tokens": self.tokens}
+
+
+@dataclass
+class ChunkConfig:
+    """How to cut documents (validated)."""
+
+    max_tokens: int = 256
+    overlap: int = 32
+    tokenizer: TokenizerSpec = "words"
+    lang: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ThaijaError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if not 0 <= self.overlap < self.max_tokens:
+            raise ThaijaError(f"overlap must be in [0, max_tokens), got {self.overlap}")
+
+
+def get_counter(tokenizer: TokenizerSpec) -> tuple[Counter | None, Callable[[list[str]], list[int]] | None]:
+    """``(count, count_batch)`` for a tokenizer name or callable; ``(None, None)`` for "words"."""
+    if tokenizer in (None, "words"):
+        return None, None
+    if callable(tokenizer):
+        return tokenizer, lambda texts: [tokenizer(t) for t in texts]
+    if tokenizer == "chars":
+        return len, lambda texts: [len(t) for t in texts]
+    if tokenizer == "bytes":
+        f = lambda t: len(t.encode("utf-8"))  # noqa: E731
+        return f, lambda texts: [f(t) for t in texts]
+    from thaija.cost.tokenizers import get_tokenizer
+
+    tok = get_tokenizer(str(tokenizer))
+    return tok.count, tok.count_batch
+
+
+@dataclass(frozen=True)
+class _Word:
+    start: int
+    end: int
+    count: int
+    sent_end: bool
+
+
+def _split_word(text: str, w: _Word, max_tokens: int, count: Counter) -> list[_Word]:
+    """Cut a single over-long word between grapheme clusters (last resort)."""
+    pieces: list[_Word] = []
+    clusters = [(m.start() + w.start, m.end() + w.start) for m in _GRAPHEME.finditer(text[w.start:w.end])]
+    i = 0
+    while i < len(clusters):
+        j = i
+        while j + 1 < len(clusters) and count(text[clusters[i][0]:clusters[j + 1][1]]) <= max_tokens:
+            j += 1
+        s, e = clusters[i][0], clusters[j][1]
+        n = count(text[s:e])
+        if n > max_tokens:
+            raise ThaijaError(f"a single character needs {n} tokens, more than max_tokens={max_tokens}")
+        pieces.append(_Word(s, e, n, w.sent_end and j == len(clusters) - 1))
+        i = j + 1
+    return pieces
+
+
+def _words(text: str, cfg: ChunkConfig, count: Counter | None, batch) -> list[_Word]:
+    out: list[_Word] = []
+    for sent in sentences(text, cfg.lang if cfg.lang != "auto" else "auto"):
+        toks = segment(sent.text, cfg.lang)
+        counts = [1] * len(toks) if batch is None else batch([t.text for t in toks])
+        for k, (t, c) in enumerate(zip(toks, counts)):
+            w = _Word(sent.start + t.start, sent.start + t.end, c, k == len(toks) - 1)
+            if count is not None and c > cfg.max_tokens:
+                out.extend(_split_word(text, w, cfg.max_tokens, count))
+            else:
+                out.append(w)
+    return out
+
+
+def chunk(
+    text: str,
+    max_tokens: int = 256,
+    overlap: int = 32,
+    tokenizer: TokenizerSpec = "words",
+    lang: str = "auto",
+    doc_id: str = "doc",
+) -> list[Chunk]:
+    """Cut ``text`` into chunks of at most ``max_tokens`` tokens with ``overlap`` tokens shared.
+
+    ``tokenizer``: ``"words"`` (segmenter tokens), ``"chars"``, ``"bytes"``, any name of the cost
+    stage's tokenizer registry (e.g. ``"cl100k_base"``), or a callable ``str -> int``.
+    """
+    cfg = ChunkConfig(max_tokens, overlap, tokenizer, lang)
+    count, batch = get_counter(tokenizer)
+    words = _words(text, cfg, count, batch)
+    chunks: list[Chunk] = []
+    i, n = 0, len(words)
+    new_from = 0  # first word not yet in any chunk
+    while i < n:
+        j, total = i, words[i].count
+        while j + 1 < n and total + words[j + 1].count <= max_tokens:
+            j += 1
+            total += words[j].count
+        if j < n - 1:  # prefer ending at a sentence boundary that still adds new words
+            for b in range(j, max(i, new_from) - 1, -1):
+                if words[b].sent_end:
+                    j = b
+                    break
+        if count is not None:  # exact count for non-additive tokenizers (BPE merges across words)
+            while count(text[words[i].start:words[j].end]) > max_tokens:
+                if j > max(i, new_from):
+                    j -= 1  # give back new words first
+                elif i < j:
+                    i += 1  # then drop overlap words (already in the previous chunk)
+                else:
+                    break  # one word, counted alone <= max_tokens
+        s, e = words[i].start, words[j].end
+        ntok = sum(w.count for w in words[i:j + 1]) if count is None else count(text[s:e])
+        chunks.append(Chunk(f"{doc_id}#{len(chunks)}", s, e, text[s:e], ntok, detect(text[s:e]).lang))
+        if j >= n - 1:
+            break
+        new_from = j + 1
+        k, o = j + 1, 0
+        while k - 1 > i and o + words[k - 1].count <= overlap:
+            k -= 1
+            o += words[k].count
+        # the next chunk must reach at least one new word
+        while k <= j and o + words[j + 1].count > max_tokens:
+            o -= words[k].count
+            k += 1
+        i = k
+    return chunks

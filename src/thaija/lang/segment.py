@@ -1,0 +1,209 @@
+"""Word segmentation with engine dispatch (in the style of PyThaiNLP's ``engine=``).
+
+Thai: ``nlpo3`` (default; Rust newmm, same output about 4x faster), ``newmm``, ``newmm-safe`` or any
+other PyThaiNLP engine. Japanese: ``mecab`` (MeCab via fugashi + unidic-lite, default) or ``chars``.
+English: ``regex``. Mixed text is split into language runs first; each run goes to its own
+segmenter (Latin words and numbers inside a Thai or Japanese run stay with that run's segmenter,
+which handles them, so a Thai line gives exactly PyThaiNLP's tokens).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from typing import Callable
+
+from thaija.errors import MissingDependency, ThaijaError
+from thaija.lang.detect import DEFAULT_LANGS, Span, detect
+
+_EN_WORD = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word: ``text == original[start:end]``; ``norm`` is its form for matching (BM25 terms)."""
+
+    text: str
+    start: int
+    end: int
+    lang: str
+    norm: str
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "start": self.start, "end": self.end, "lang": self.lang}
+
+
+def ensure_pythainlp_data() -> None:
+    """Keep PyThaiNLP from writing into the user's home: unless PYTHAINLP_DATA is set, point it at
+    ``$THAIJA_CACHE/pythainlp`` (default: a per-user folder in the system temp dir)."""
+    if "PYTHAINLP_DATA" not in os.environ and "PYTHAINLP_DATA_DIR" not in os.environ:
+        base = os.environ.get("THAIJA_CACHE") or os.path.join(
+            tempfile.gettempdir(), f"thaija-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+        )
+        os.environ["PYTHAINLP_DATA"] = os.path.join(base, "pythainlp")
+
+
+# ----------------------------------------------------------------------------- engines
+def _thai(engine: str) -> Callable[[str], list[str]]:
+    ensure_pythainlp_data()
+    try:
+        from pythainlp.tokenize import word_tokenize
+    except ImportError as exc:  # pragma: no cover
+        raise MissingDependency("pythainlp", "Thai segmentation") from exc
+    if engine == "nlpo3":
+        try:
+            import nlpo3  # noqa: F401
+        except ImportError as exc:  # pragma: no cover
+            raise MissingDependency("nlpo3", "the nlpo3 Thai engine") from exc
+    return lambda text: word_tokenize(text, engine=engine)
+
+
+@functools.lru_cache(maxsize=1)
+def _tagger():
+    try:
+        import fugashi
+    except ImportError as exc:  # pragma: no cover
+        raise MissingDependency("fugashi", "Japanese segmentation") from exc
+    try:
+        import unidic_lite
+
+        return fugashi.Tagger(f'-d "{unidic_lite.DICDIR}"')
+    except ImportError:
+        try:
+            return fugashi.Tagger()
+        except RuntimeError as exc:  # pragma: no cover
+            raise MissingDependency("unidic-lite", "MeCab's dictionary") from exc
+
+
+def _mecab(text: str) -> list[str]:
+    tagger = _tagger()
+    out: list[str] = []
+    for line in text.split("\n"):
+        out.extend(w.surface for w in tagger(line))
+    return out
+
+
+def _chars(text: str) -> list[str]:
+    return [c for c in text if not c.isspace()]
+
+
+def _regex(text: str) -> list[str]:
+    return _EN_WORD.findall(text)
+
+
+ENGINES: dict[str, tuple[str, ...]] = {
+    "th": ("nlpo3", "newmm", "newmm-safe", "longest", "mm", "icu", "deepcut", "attacut", "han_solo"),
+    "ja": ("mecab", "chars"),
+    "en": ("regex",),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def get_engine(lang: str, engine: str | None = None) -> Callable[[str], list[str]]:
+    """The word splitter for ``lang`` (``engine=None``: the profile's default)."""
+    if engine is None:
+        from thaija.lang.profiles import get_profile
+
+        engine = get_profile(lang).engine or "regex"
+    if lang == "th" and engine not in ("regex", "chars", "mecab"):
+        return _thai(engine)
+    if engine == "mecab":
+        return _mecab
+    if engine == "chars":
+        return _chars
+    if engine == "regex":
+        return _regex
+    raise ThaijaError(
+        f"unknown engine {engine!r} for {lang!r}; available: "
+        + ", ".join(f"{k}: {'|'.join(v)}" for k, v in ENGINES.items())
+    )
+
+
+# ----------------------------------------------------------------------------- segment
+def _runs(spans: list[Span]) -> list[tuple[int, int, str]]:
+    """Group language spans into segmenter runs: at most one of th/ja per run, Latin joins it."""
+    runs: list[list] = []
+    for sp in spans:
+        strong = sp.lang if sp.lang in ("th", "ja") else None
+        if runs and (strong is None or runs[-1][2] in (None, strong)):
+            runs[-1][1] = sp.end
+            runs[-1][2] = runs[-1][2] or strong
+        else:
+            runs.append([sp.start, sp.end, strong])
+    return [(s, e, lang or "en") for s, e, lang in runs]
+
+
+def _lang_at(spans: list[Span], pos: int, default: str) -> str:
+    for sp in spans:
+        if sp.start <= pos < sp.end:
+            return sp.lang
+    return default
+
+
+def _locate(text: str, words: list[str]) -> list[tuple[int, int]]:
+    """Offsets of ``words`` found in order inside ``text``."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for w in words:
+        if not w or w.isspace():
+            pos += len(w) if text.startswith(w, pos) else 0
+            continue
+        i = text.find(w, pos)
+        if i < 0:
+            raise ThaijaError(f"segmenter returned a token not in the text: {w!r}")
+        out.append((i, i + len(w)))
+        pos = i + len(w)
+    return out
+
+
+def segment(
+    text: str,
+    lang: str = "auto",
+    engine: str | None = None,
+    *,
+    normalize: bool = False,
+    langs: tuple[str, ...] = DEFAULT_LANGS,
+) -> list[Token]:
+    """Split ``text`` into words; offsets always index the original ``text``.
+
+    ``lang="auto"`` detects language spans and segments each run with its language's engine;
+    a fixed ``lang`` sends the whole text to that language's segmenter (``engine`` picks one).
+    ``normalize=True`` segments the normalized text (see :mod:`thaija.lang.normalize`) and maps the
+    tokens back; ``Token.norm`` then holds the normalized, lower-cased form.
+    """
+    if not text:
+        return []
+    if lang not in ("auto", "th", "ja", "en"):
+        raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
+    det_spans = detect(text, langs).spans
+    if lang == "auto":
+        runs = _runs(det_spans)
+    else:
+        runs = [(0, len(text), lang)]
+    tokens: list[Token] = []
+    for start, end, run_lang in runs:
+        piece = text[start:end]
+        if not piece.strip():
+            continue
+        split = get_engine(run_lang, engine if lang != "auto" else None)
+        if normalize:
+            from thaija.lang.normalize import normalize as _normalize
+
+            norm = _normalize(piece, run_lang)
+            for a, b in _locate(norm.text, split(norm.text)):
+                s, e = norm.span(a, b)
+                if e > s and piece[s:e].strip():
+                    tokens.append(Token(piece[s:e], start + s, start + e,
+                                        _lang_at(det_spans, start + s, run_lang), norm.text[a:b].lower()))
+        else:
+            for a, b in _locate(piece, split(piece)):
+                w = piece[a:b]
+                tokens.append(Token(w, start + a, start + b, _lang_at(det_spans, start + a, run_lang), w.lower()))
+    return tokens
+
+
+def tokenize(text: str, lang: str = "auto", engine: str | None = None, **kw) -> list[str]:
+    """The words of ``text`` as strings (whitespace dropped)."""
+    return [t.text for t in segment(text, lang, engine, **kw)]
