@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # errors print as one plain line (ThaijaError.show), not a rich box
 )
 
 _lang.register(app)      # detect, segment, sentences, normalize, chunk

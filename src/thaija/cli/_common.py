@@ -1,0 +1,101 @@
+"""Input/output helpers shared by the CLI modules: strict UTF-8 input, one-line errors, JSON out."""
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import sys
+from typing import IO, Any, Iterator
+
+from thaija.errors import ThaijaError
+
+
+def fail(message: str) -> None:
+    """Stop the command with a one-line error (exit code 2, no traceback)."""
+    raise ThaijaError(message)
+
+
+def _check_utf8(path: str) -> None:
+    """Fail naming ``path`` and the byte offset of the first invalid UTF-8 sequence."""
+    dec = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            try:
+                dec.decode(block)
+            except UnicodeDecodeError as exc:
+                fail(f"{path}: not valid UTF-8 at byte {offset + exc.start}")
+            offset += len(block)
+        try:
+            dec.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            fail(f"{path}: not valid UTF-8 at byte {offset + exc.start} (truncated sequence at the end)")
+
+
+def _open_checked(file: str) -> IO[bytes]:
+    if file == "-":
+        return sys.stdin.buffer
+    if not os.path.exists(file):
+        fail(f"{file}: no such file")
+    if os.path.isdir(file):
+        fail(f"{file}: is a directory, not a file")
+    if os.path.getsize(file) == 0:
+        fail(f"{file}: file is empty")
+    _check_utf8(file)
+    return open(file, "rb")
+
+
+def iter_lines(text: str | None, file: str | None, name: str = "TEXT") -> Iterator[str]:
+    """Lines of ``--file`` (streamed; ``-`` = stdin) or the single TEXT argument.
+
+    Bad input fails before any output: missing/empty file, invalid UTF-8 (with its byte offset).
+    """
+    if file is None:
+        if text is None or text == "":
+            fail(f"give {name} or --file PATH (use --file - for standard input)")
+        yield text  # type: ignore[misc]
+        return
+    fh = _open_checked(file)
+    offset, seen = 0, False
+    try:
+        for raw in fh:
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:  # only reachable for stdin
+                fail(f"{file}: not valid UTF-8 at byte {offset + exc.start}")
+            offset += len(raw)
+            seen = True
+            yield line.rstrip("\n").rstrip("\r")
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+    if not seen:
+        fail(f"{file}: input is empty")
+
+
+def read_text(file: str) -> str:
+    """The whole content of ``file`` (``-`` = stdin), with the same checks as :func:`iter_lines`."""
+    fh = _open_checked(file)
+    data = fh.read()
+    if fh is not sys.stdin.buffer:
+        fh.close()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        fail(f"{file}: not valid UTF-8 at byte {exc.start}")
+    if not text.strip():
+        fail(f"{file}: file is empty")
+    return text
+
+
+def print_json(obj: Any, *, indent: int | None = None) -> None:
+    """Print ``obj`` as JSON (UTF-8, not ASCII-escaped)."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+
+
+def parse_groups(groups: str | None) -> list[str] | None:
+    """``"a,b"`` -> ``["a", "b"]``; empty/None -> None."""
+    if not groups:
+        return None
+    out = [g.strip() for g in groups.split(",") if g.strip()]
+    return out or None

