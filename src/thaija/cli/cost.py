@@ -1,9 +1,234 @@
-"""CLI for the cost stage (thin: parse, call the library, print)."""
+"""CLI for the cost stage: `thaija cost tokenizers|count|compare|estimate` and `thaija plan`.
+
+Thin: parse, call thaija.cost, print. Every command prints a one-line error and exits 2 on bad input.
+"""
 from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Callable, List, Optional
 
 import typer
 
+from thaija.errors import ThaijaError
+
+cost_app = typer.Typer(
+    name="cost",
+    help="Token cost per language and model: tokenizer registry, counts, premiums, monthly estimates.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _guard(fn: Callable) -> Callable:
+    """Turn ThaijaError (and friends) into a one-line error on stderr with exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ThaijaError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2)
+        except (OSError, ValueError) as exc:
+            typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+            raise typer.Exit(2)
+
+    return wrapper
+
+
+def _print_json(obj, indent: int | None = None) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+# --------------------------------------------------------------------------- tokenizers
+
+
+@cost_app.command("tokenizers")
+@_guard
+def tokenizers_cmd(
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON list of records instead of a table."),
+    load: bool = typer.Option(False, "--load", help="Load each tokenizer to report its real vocabulary size (slower)."),
+    tiktoken_cache: Optional[str] = typer.Option(
+        None, "--tiktoken-cache", metavar="DIR",
+        help="Also write cl100k_base/o200k_base into DIR so plain tiktoken works offline "
+        "with TIKTOKEN_CACHE_DIR=DIR.",
+    ),
+) -> None:
+    """List the tokenizers thaija can count with offline: name, models, source file, vocabulary, availability.
+
+    Any NAME below can be passed to --tokenizer; so can a path to a tokenizer.json, a sentencepiece
+    *.model, a Mistral tekken*.json, a *.gguf file or a folder holding one.
+    """
+    from thaija.cost.tokenizers import list_tokenizers, prefill_tiktoken_cache
+
+    if tiktoken_cache:
+        where = prefill_tiktoken_cache(tiktoken_cache)
+        typer.echo(f"tiktoken cache written: export TIKTOKEN_CACHE_DIR={where}", err=True)
+    recs = list_tokenizers(load=load)
+    if json_out:
+        _print_json(recs)
+        return
+    from rich.table import Table
+
+    table = Table(title="thaija tokenizers (counts never include special tokens)")
+    for col in ("name", "kind", "models", "package", "vocab", "available"):
+        table.add_column(col, overflow="fold")
+    for r in recs:
+        table.add_row(r["name"], r["kind"], r["models"], r["source"].split(":")[0],
+                      f"{r['vocab_size']:,}" if r["vocab_size"] else "-",
+                      "yes" if r["available"] else f"no: {r['reason']}")
+    _console().print(table)
+
+
+# --------------------------------------------------------------------------- count
+
+
+@cost_app.command("count")
+@_guard
+def count_cmd(
+    text: Optional[str] = typer.Argument(None, help="Text to count (or use --file)."),
+    tokenizer: str = typer.Option("cl100k_base", "--tokenizer", "-t",
+                                  help="Registry name (see `thaija cost tokenizers`) or a tokenizer file/folder."),
+    file: Optional[str] = typer.Option(None, "--file", "-f",
+                                       help="UTF-8 file: each line is encoded alone and the counts are summed."),
+    per_line: bool = typer.Option(False, "--per-line", help="Print one JSON record per line."),
+    json_out: bool = typer.Option(False, "--json", help="Print the JSON record."),
+) -> None:
+    """Count tokens (no special tokens) of TEXT or of each line of --file.
+
+    JSON: {"tokenizer", "tokens", "characters", "bytes", "lines"}; with a file, tokens is the sum of
+    the per-line counts and characters/bytes exclude line breaks.
+    """
+    from thaija.cost.count import count_lines, count_per_line, count_text, read_lines
+    from thaija.cost.tokenizers import get_tokenizer
+
+    if file is not None and text is not None:
+        raise ThaijaError("give TEXT or --file, not both")
+    if file is None and not text:
+        raise ThaijaError("give TEXT or --file PATH")
+    tok = get_tokenizer(tokenizer)
+    if file is not None:
+        lines = read_lines(file)
+    else:
+        lines = text.split("\n")  # type: ignore[union-attr]
+    if per_line:
+        for rec in count_per_line(lines, tok):
+            _print_json(rec)
+        return
+    rec = count_lines(lines, tok) if file is not None else count_text(text, tok)  # type: ignore[arg-type]
+    if json_out:
+        _print_json(rec)
+    else:
+        typer.echo(f"{rec['tokens']} tokens ({rec['tokenizer']}), {rec['characters']} characters, "
+                   f"{rec['bytes']} bytes, {rec['lines']} line(s)")
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _parse_text_opts(items: List[str]) -> dict:
+    paths: dict = {}
+    for item in items:
+        lang, sep, path = item.partition("=")
+        if not sep or not lang.strip() or not path.strip():
+            raise ThaijaError(f"--text wants LANG=PATH (e.g. th=tha.txt), got {item!r}")
+        if lang.strip() in paths:
+            raise ThaijaError(f"--text given twice for language {lang.strip()!r}")
+        paths[lang.strip()] = path.strip()
+    return paths
+
+
+def _print_premium_table(result: dict) -> None:
+    from rich.table import Table
+
+    langs = list(next(iter(result["tokenizers"].values()))["tokens"]) if result["tokenizers"] else []
+    ref = result["reference"]
+    table = Table(title=f"Tokens and premium vs {ref} on {result['lines']} parallel lines "
+                        f"(method: {result['method']})")
+    table.add_column("tokenizer")
+    for lang in langs:
+        table.add_column(f"{lang} tokens", justify="right")
+    for lang in langs:
+        if lang != ref:
+            table.add_column(f"{lang}/{ref}", justify="right")
+    for name, v in result["tokenizers"].items():
+        table.add_row(name, *[f"{v['tokens'][l]:,}" for l in langs],
+                      *[f"{v['premium'][l]:.3f}" for l in langs if l != ref])
+    c = _console()
+    c.print(table)
+    for name, why in result.get("skipped", {}).items():
+        c.print(f"[yellow]skipped {name}: {why}[/yellow]")
+
+
+@cost_app.command("compare")
+@_guard
+def compare_cmd(
+    text: List[str] = typer.Option([], "--text", metavar="LANG=PATH",
+                                   help="Line-aligned parallel file for a language (repeat). "
+                                   "Default: the shipped th/ja/en FLORES-200 sample in corpora/parallel."),
+    reference: str = typer.Option("en", "--reference", "-r", help="Language whose token count is the premium's denominator."),
+    tokenizers: str = typer.Option("all", "--tokenizers", "-t", help="Comma-separated names/paths, or 'all' available."),
+    method: str = typer.Option("lines", "--method",
+                               help="lines: each line encoded alone, summed (default); joined: lines joined with a "
+                               "space and encoded once (the published-premium method)."),
+    json_path: Optional[str] = typer.Option(None, "--json", metavar="OUT", help="Write the JSON result to OUT."),
+    csv_path: Optional[str] = typer.Option(None, "--csv", metavar="OUT", help="Write tokenizer,lang,tokens,premium rows."),
+    plot: Optional[str] = typer.Option(None, "--plot", metavar="OUT.png", help="Write a bar chart of the premiums."),
+) -> None:
+    """Tokenizer premium: tokens(LANG) / tokens(reference) on the same meaning, for each tokenizer.
+
+    Example: thaija cost compare --text th=tha.txt --text ja=jpn.txt --text en=eng.txt --plot p.png
+    """
+    from rich.progress import Progress
+
+    from thaija.cost.compare import compare, load_parallel, plot_premiums, write_csv, default_parallel_paths
+    from thaija.cost.compare import _resolve_names
+
+    paths = _parse_text_opts(text) if text else default_parallel_paths()
+    texts = load_parallel(paths)
+    if reference not in texts:
+        raise ThaijaError(f"--reference {reference!r} is not among the --text languages ({', '.join(texts)})")
+    names, _ = _resolve_names(tokenizers)
+    with Progress(transient=True, console=_console_err()) as progress:
+        task = progress.add_task("counting", total=len(names))
+        result = compare(texts, reference=reference, tokenizers=tokenizers, method=method,
+                         on_progress=lambda n: progress.update(task, advance=1, description=n))
+    result["files"] = {lang: str(p) for lang, p in paths.items()}
+    if json_path:
+        _write_json(json_path, result)
+    if csv_path:
+        write_csv(result, csv_path)
+    if plot:
+        plot_premiums(result, plot)
+    _print_premium_table(result)
+
+
+def _console_err():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _write_json(path: str, obj) -> None:
+    from pathlib import Path
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- register
+
 
 def register(app: typer.Typer) -> None:
-    """Attach this stage's commands to the top-level app."""
-    return None
+    """Attach `cost` (sub-app) and `plan` to the top-level app."""
+    app.add_typer(cost_app, name="cost")

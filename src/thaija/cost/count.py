@@ -1,0 +1,79 @@
+"""Token counts of a text or of the lines of a file, as plain records."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from thaija.errors import ThaijaError
+
+__all__ = ["count_text", "count_lines", "count_per_line", "read_lines"]
+
+
+def _tok(tokenizer):
+    if isinstance(tokenizer, str):
+        from thaija.cost.tokenizers import get_tokenizer
+
+        return get_tokenizer(tokenizer)
+    return tokenizer
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """Lines of a UTF-8 text file (universal newlines, trailing newlines dropped).
+
+    Raises ThaijaError naming the file when it is missing, not UTF-8, or empty.
+    """
+    p = Path(path)
+    try:
+        with open(p, encoding="utf-8") as f:  # newline=None: \r\n and \r become \n
+            text = f.read()
+    except FileNotFoundError:
+        raise ThaijaError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise ThaijaError(f"{p}: is a folder, not a text file") from None
+    except UnicodeDecodeError as exc:
+        raise ThaijaError(f"{p}: not valid UTF-8 (byte {exc.start}); convert it to UTF-8 first") from None
+    except OSError as exc:
+        raise ThaijaError(f"{p}: cannot read ({exc.strerror})") from None
+    text = text.lstrip("\ufeff").rstrip("\n")
+    if not text.strip():
+        raise ThaijaError(f"{p}: empty file")
+    return text.split("\n")
+
+
+def _record(name: str, tokens: int, texts: list[str]) -> dict:
+    return {
+        "tokenizer": name,
+        "tokens": int(tokens),
+        "characters": sum(len(t) for t in texts),
+        "bytes": sum(len(t.encode("utf-8")) for t in texts),
+        "lines": len(texts),
+    }
+
+
+def count_text(text: str, tokenizer="cl100k_base") -> dict:
+    """Count ``text`` encoded once as a whole (no special tokens).
+
+    Returns ``{"tokenizer", "tokens", "characters", "bytes", "lines"}``.
+    """
+    tok = _tok(tokenizer)
+    lines = text.split("\n") if text else [""]
+    rec = _record(tok.name, tok.count(text), [text])
+    rec["lines"] = len(lines)
+    return rec
+
+
+def count_lines(lines: Iterable[str], tokenizer="cl100k_base") -> dict:
+    """Count a list of lines, each encoded alone; ``tokens`` is the sum (characters/bytes exclude line breaks)."""
+    tok = _tok(tokenizer)
+    lines = list(lines)
+    return _record(tok.name, sum(tok.count_batch(lines)), lines)
+
+
+def count_per_line(lines: Iterable[str], tokenizer="cl100k_base") -> list[dict]:
+    """One record per line: ``{"line" (1-based), "tokenizer", "tokens", "characters", "bytes"}``."""
+    tok = _tok(tokenizer)
+    lines = list(lines)
+    return [
+        {"line": i, "tokenizer": tok.name, "tokens": n, "characters": len(t), "bytes": len(t.encode("utf-8"))}
+        for i, (t, n) in enumerate(zip(lines, tok.count_batch(lines)), start=1)
+    ]
