@@ -1,9 +1,210 @@
-"""CLI for the rag guardrails (redact, review) (thin: parse, call the library, print)."""
+"""CLI for the guardrails: `thaija redact` (PII) and `thaija review ...` (human review queue).
+
+Thin: parse, call thaija.rag.guard / thaija.rag.review, print.
+"""
 from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable, Optional, TypeVar
 
 import typer
 
+from thaija.cli._common import fail, iter_lines, print_json
+from thaija.errors import ThaijaError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DB_HELP = "The index path; the queue is the file beside it, DB + '.review.sqlite' (a *.review.sqlite path is used as is)."
+DEFAULT_DB = "./thaija.db"
+
+
+def _errors(fn: F) -> F:
+    """Turn a ThaijaError into a one-line message on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ThaijaError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _emit(record: dict) -> None:
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+# ------------------------------------------------------------------------------------ redact
+
+@_errors
+def redact_cmd(
+    text: Optional[str] = typer.Argument(None, help="Text to redact."),
+    file: Optional[str] = typer.Option(None, "--file", "-f",
+                                       help="Read this UTF-8 file instead of TEXT, one result per line ('-' = standard input)."),
+    format: str = typer.Option("text", "--format",
+                               help="text: the redacted lines; jsonl: {\"text\", \"findings\": [{\"type\", \"start\", \"end\"}]} per input line."),
+    types: Optional[str] = typer.Option(None, "--types",
+                                        help="Comma-separated PII types to redact (default: all): th_national_id, jp_my_number, payment_card, phone, email."),
+    placeholder: str = typer.Option("[{TYPE}]", "--placeholder",
+                                    help="Replacement text; {TYPE} becomes e.g. PHONE, {type} becomes phone."),
+) -> None:
+    """Find and redact PII in Thai, Japanese and English text.
+
+    Detects Thai national IDs (13 digits, mod-11 check digit) and Japanese My Numbers (12 digits, check
+    digit), payment cards (Luhn), Thai/Japanese phone numbers (landline, mobile, +66/+81, full-width
+    digits) and e-mail addresses, and replaces each with a placeholder such as [PHONE]. Numbers that fail
+    their checksum are not reported as IDs; dates, prices and years are left alone. Findings' start/end
+    are Python string offsets into the input line.
+    """
+    from thaija.rag.guard import RedactConfig, redact
+
+    if format not in ("text", "jsonl"):
+        fail(f"unknown format {format!r}: use text or jsonl")
+    if text is not None and file is not None:
+        fail("give TEXT or --file, not both")
+    cfg = RedactConfig(types=types, placeholder=placeholder)  # validated before reading input
+    for line in iter_lines(text, file):
+        redacted, findings = redact(line, cfg.types, placeholder=cfg.placeholder)
+        if format == "jsonl":
+            _emit({"text": redacted, "findings": [f.to_dict() for f in findings]})
+        else:
+            typer.echo(redacted)
+
+
+# ------------------------------------------------------------------------------------ review
+
+review_app = typer.Typer(
+    help="Human review of refused, low-confidence and user-flagged answers; export approved pairs for tuning.",
+    no_args_is_help=True,
+)
+
+
+def _queue(db: str):
+    from thaija.rag.review import ReviewQueue, review_path
+
+    return ReviewQueue(review_path(db), create=False)
+
+
+def _line(item) -> str:
+    question = " ".join(item.question.split())
+    if len(question) > 60:
+        question = question[:59] + "…"
+    edited = " edited" if item.edited_answer is not None else ""
+    return f"{item.id}\t{item.status}{edited}\t{item.reason}\t{item.lang}\t{item.created_at}\t{question}"
+
+
+def _show_text(item) -> None:
+    typer.echo(f"id:        {item.id}")
+    typer.echo(f"status:    {item.status}")
+    typer.echo(f"reason:    {item.reason}")
+    typer.echo(f"lang:      {item.lang}")
+    typer.echo(f"created:   {item.created_at}   updated: {item.updated_at}")
+    if item.groups:
+        typer.echo(f"groups:    {', '.join(item.groups)}")
+    if item.score is not None:
+        typer.echo(f"score:     {item.score:.4f}")
+    typer.echo(f"question:  {item.question}")
+    typer.echo(f"answer:    {item.answer}")
+    if item.edited_answer is not None:
+        typer.echo(f"edited:    {item.edited_answer}")
+    for c in item.citations:
+        where = f"{c.get('doc_id', '?')}[{c.get('start', '?')}:{c.get('end', '?')}]"
+        typer.echo(f"  [{c.get('n', '?')}] {where} {c.get('quote', '')}")
+
+
+@review_app.command("list")
+@_errors
+def review_list(
+    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    status: Optional[str] = typer.Option(None, "--status", help="Only items with this status: pending, approved or rejected (default: all)."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Only items queued for this reason: refused, low_confidence or user_flagged."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array of full items instead of one line per item."),
+) -> None:
+    """List queued answers: id, status, reason, language, time and question."""
+    items = _queue(db).list(status, reason=reason)
+    if as_json:
+        print_json([i.to_dict() for i in items])
+        return
+    for item in items:
+        typer.echo(_line(item))
+    if not items:
+        typer.echo("no items", err=True)
+
+
+@review_app.command("show")
+@_errors
+def review_show(
+    item_id: int = typer.Argument(..., metavar="ID", help="Item id (see `thaija review list`)."),
+    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the item as JSON."),
+) -> None:
+    """Show one item: question, answer, edit, citations."""
+    item = _queue(db).get(item_id)
+    if as_json:
+        print_json(item.to_dict())
+    else:
+        _show_text(item)
+
+
+@review_app.command("approve")
+@_errors
+def review_approve(
+    item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
+    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+) -> None:
+    """Approve an answer as it is (approved items are exported for tuning)."""
+    item = _queue(db).approve(item_id)
+    typer.echo(f"{item.id}\t{item.status}")
+
+
+@review_app.command("reject")
+@_errors
+def review_reject(
+    item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
+    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+) -> None:
+    """Reject an answer (never exported)."""
+    item = _queue(db).reject(item_id)
+    typer.echo(f"{item.id}\t{item.status}")
+
+
+@review_app.command("edit")
+@_errors
+def review_edit(
+    item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
+    answer: str = typer.Option(..., "--answer", help="The corrected answer."),
+    keep_pending: bool = typer.Option(False, "--keep-pending", help="Store the edit but do not approve the item."),
+    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+) -> None:
+    """Replace the answer with a reviewer's correction; this also approves the item unless --keep-pending."""
+    item = _queue(db).edit(item_id, answer, approve=not keep_pending)
+    typer.echo(f"{item.id}\t{item.status} edited")
+
+
+@review_app.command("export")
+@_errors
+def review_export(
+    out: str = typer.Argument(..., metavar="OUT.jsonl", help="Output file (overwritten)."),
+    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Only items in this language (th, ja, en)."),
+    keep_citations: bool = typer.Option(False, "--keep-citations", help="Keep [n] citation markers in answers."),
+    no_redact: bool = typer.Option(False, "--no-redact", help="Do not replace PII with [TYPE] placeholders."),
+) -> None:
+    """Write approved question/answer pairs as tune-stage JSONL.
+
+    One record per approved item: {"messages": [{"role": "user", ...}, {"role": "assistant", ...}],
+    "lang": ..., "source": "review"}; the answer is the reviewer's edit when there is one. Feed the file
+    to `thaija tune`.
+    """
+    n = _queue(db).export(out, keep_citations=keep_citations, redact_pii=not no_redact, lang=lang)
+    typer.echo(f"exported {n} approved item(s) to {out}", err=True)
+
 
 def register(app: typer.Typer) -> None:
-    """Attach this stage's commands to the top-level app."""
-    return None
+    """Attach `redact` and the `review` sub-commands to the top-level app."""
+    app.command("redact")(redact_cmd)
+    app.add_typer(review_app, name="review")

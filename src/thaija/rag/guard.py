@@ -51,7 +51,7 @@ class Finding:
 class RedactConfig:
     """Which PII types to redact and how the placeholder looks (``{TYPE}`` / ``{type}`` fields)."""
 
-    types: tuple[str, ...] = PII_TYPES
+    types: tuple[str, ...] | str | None = PII_TYPES  # None or "phone,email" are normalised to a tuple
     placeholder: str = DEFAULT_PLACEHOLDER
 
     def __post_init__(self) -> None:
