@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from thaija.lang.detect import DEFAULT_LANGS, detect
 
 _CLOSERS = "」』）)】〕〉》\"'’”"
-_JA_END = re.compile(f"(?:[。！？．｡]+|[!?]+)[{_CLOSERS}]*(?![とっ、，,])")
+_JA_END = re.compile(f"(?:[。！？．｡]+|[!?]+)[{_CLOSERS}]*+(?![とっ、，,])")
 _EN_END = re.compile(rf"(?<!\d)[.!?]+[{_CLOSERS}]*(?=\s)|(?<=\d)[.!?]+[{_CLOSERS}]*(?=\s+[A-Z\"'“])")
 _TH_SPACE = re.compile("(?<=[\u0e00-\u0e7f])[ \u00a0\u3000]+(?=[\u0e00-\u0e7f])")
 _ABBREV = {"mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "inc", "ltd", "co", "jr", "sr", "no",

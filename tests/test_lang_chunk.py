@@ -1,0 +1,49 @@
+import pytest
+
+from thaija.errors import ThaijaError
+from thaija.lang import chunk, segment
+
+
+def _check(doc, chunks, limit):
+    covered = set()
+    for c in chunks:
+        assert doc[c.start:c.end] == c.text
+        assert 0 < c.tokens <= limit
+        covered.update(range(c.start, c.end))
+    assert all(i in covered for i, ch in enumerate(doc) if not ch.isspace())
+
+
+def test_thai_document_words(th_lines):
+    doc = "\n".join(th_lines[:60])
+    cs = chunk(doc, max_tokens=48, overlap=8, lang="th", doc_id="th")
+    _check(doc, cs, 48)
+    assert [c.id for c in cs[:2]] == ["th#0", "th#1"]
+    assert any(a.end > b.start for a, b in zip(cs, cs[1:]))  # overlap happens
+
+
+def test_never_splits_inside_a_word(th_lines, ja_lines):
+    for lines, lang in ((th_lines, "th"), (ja_lines, "ja")):
+        doc = "\n".join(lines[:30])
+        bounds = {t.start for t in segment(doc, lang)} | {t.end for t in segment(doc, lang)}
+        for c in chunk(doc, max_tokens=20, overlap=4, lang=lang):
+            assert c.start in bounds and c.end in bounds
+
+
+def test_prefers_sentence_boundaries(ja_lines):
+    doc = "".join(ja_lines[:10])
+    for c in chunk(doc, max_tokens=120, overlap=0, lang="ja")[:-1]:
+        assert c.text.endswith(("。", "」", "）", "！", "？")), c.text[-5:]
+
+
+def test_counter_chars_and_callable(en_lines):
+    doc = " ".join(en_lines[:20])
+    _check(doc, chunk(doc, max_tokens=200, overlap=20, tokenizer="chars"), 200)
+    _check(doc, chunk(doc, max_tokens=50, overlap=0, tokenizer=lambda s: len(s.split())), 50)
+
+
+def test_config_validation():
+    with pytest.raises(ThaijaError):
+        chunk("abc", max_tokens=0)
+    with pytest.raises(ThaijaError):
+        chunk("abc", max_tokens=10, overlap=10)
+    assert chunk("   ", 10, 0) == []
