@@ -1,0 +1,218 @@
+"""Document loaders: .txt .md .html .jsonl .pdf -> Document records.
+
+Every loader returns complete documents or raises `ThaijaError` before anything is written:
+`load_paths` reads every file first, so a malformed JSONL line anywhere means nothing is indexed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from thaija.errors import ThaijaError
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".pdf")
+_GROUP_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+
+
+@dataclass
+class Document:
+    """One document to index. `text` is the original text; chunk offsets index into it."""
+
+    id: str
+    text: str
+    title: str = ""
+    lang: str | None = None            # None/"auto": detected per chunk by thaija.lang
+    groups: list[str] = field(default_factory=list)   # empty = public
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise ThaijaError(f"document id must be a non-empty string, got {self.id!r}")
+        if len(self.id) > 500:
+            raise ThaijaError(f"document id longer than 500 characters: {self.id[:60]}...")
+        if not isinstance(self.text, str):
+            raise ThaijaError(f"document {self.id}: text must be a string")
+        self.groups = validate_groups(self.groups)
+        if self.lang in ("", "auto"):
+            self.lang = None
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of the text: the same text is never chunked or embedded twice."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def validate_groups(groups: Iterable[str] | str | None) -> list[str]:
+    """Return sorted unique access groups; names are restricted to [A-Za-z0-9_.:@-]."""
+    if groups is None:
+        return []
+    if isinstance(groups, str):
+        groups = [g for g in groups.split(",")]
+    out = set()
+    for g in groups:
+        g = str(g).strip()
+        if not g:
+            continue
+        if not _GROUP_RE.match(g):
+            raise ThaijaError(f"invalid access group {g!r}: use letters, digits and _ . : @ - (max 128)")
+        out.add(g)
+    return sorted(out)
+
+
+def iter_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand files and folders (recursively, supported suffixes only, sorted)."""
+    files: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+            files.extend(found)
+        elif path.is_file():
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                raise ThaijaError(f"{path}: unsupported file type (use {' '.join(SUPPORTED_SUFFIXES)})")
+            files.append(path)
+        else:
+            raise ThaijaError(f"{path}: no such file or folder")
+    return files
+
+
+def _doc_id_for(path: Path) -> str:
+    """Stable id for a file: its path relative to the working folder (posix), else absolute."""
+    try:
+        rel = os.path.relpath(path.resolve(), Path.cwd().resolve())
+        if not rel.startswith(".."):
+            return Path(rel).as_posix()
+    except ValueError:  # pragma: no cover - different drive on Windows
+        pass
+    return path.resolve().as_posix()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ThaijaError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise ThaijaError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _html_to_text(html: str) -> tuple[str, str]:
+    """Visible text and <title> of an HTML page (script/style dropped)."""
+    from thaija.errors import require
+
+    bs4 = require("bs4", "beautifulsoup4", "HTML loading")
+    soup = bs4.BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template"]):
+        tag.decompose()
+    title = soup.title.get_text(strip=True) if soup.title else ""
+    text = soup.get_text("\n")
+    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in text.splitlines()]
+    text = "\n".join(ln for ln in lines if ln)
+    return text, title
+
+
+def _pdf_to_text(path: Path) -> str:
+    from thaija.errors import require
+
+    pypdf = require("pypdf", "pypdf", "PDF loading")
+    try:
+        reader = pypdf.PdfReader(str(path))
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+    except Exception as exc:  # pypdf raises many types on broken files
+        raise ThaijaError(f"{path}: cannot read PDF ({type(exc).__name__}: {exc})") from None
+    return "\n\n".join(p for p in pages if p)
+
+
+def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None = None) -> list[Document]:
+    """One document per line: {"id", "text", optional "title", "lang", "metadata", "groups"}."""
+    docs: list[Document] = []
+    seen: set[str] = set()
+    for n, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ThaijaError(f"{path}:{n}: malformed JSON ({exc.msg}, column {exc.colno})") from None
+        if not isinstance(rec, dict):
+            raise ThaijaError(f"{path}:{n}: each line must be a JSON object")
+        text = rec.get("text")
+        if not isinstance(text, str):
+            raise ThaijaError(f"{path}:{n}: missing string field 'text'")
+        doc_id = rec.get("id", rec.get("_id"))
+        doc_id = str(doc_id) if doc_id is not None else f"{_doc_id_for(path)}:{n}"
+        if doc_id in seen:
+            raise ThaijaError(f"{path}:{n}: duplicate id {doc_id!r}")
+        seen.add(doc_id)
+        meta = rec.get("metadata") or {}
+        if not isinstance(meta, dict):
+            raise ThaijaError(f"{path}:{n}: 'metadata' must be an object")
+        rec_groups = rec.get("groups")
+        try:
+            docs.append(Document(
+                id=doc_id, text=text, title=str(rec.get("title") or ""),
+                lang=lang or rec.get("lang"),
+                groups=validate_groups(list(groups or []) + list(validate_groups(rec_groups))),
+                metadata=meta, source=f"{_doc_id_for(path)}:{n}",
+            ))
+        except ThaijaError as exc:
+            raise ThaijaError(f"{path}:{n}: {exc}") from None
+    return docs
+
+
+def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
+              lang: str | None = None) -> list[Document]:
+    """Load one file into documents (a JSONL file gives one per line)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return load_jsonl(path, groups=groups, lang=lang)
+    title = ""
+    if suffix in (".html", ".htm"):
+        text, title = _html_to_text(_read_text(path))
+    elif suffix == ".pdf":
+        text = _pdf_to_text(path)
+    elif suffix in (".txt", ".md", ".markdown"):
+        text = _read_text(path)
+    else:
+        raise ThaijaError(f"{path}: unsupported file type (use {' '.join(SUPPORTED_SUFFIXES)})")
+    if suffix in (".md", ".markdown"):
+        m = re.search(r"^#\s+(.+)$", text, flags=re.M)
+        title = m.group(1).strip() if m else ""
+    doc_id = _doc_id_for(path)
+    return [Document(id=doc_id, text=text, title=title or path.stem, lang=lang,
+                     groups=list(groups or []), source=doc_id)]
+
+
+def load_paths(paths: Iterable[str | os.PathLike], *, groups: list[str] | None = None,
+               lang: str | None = None) -> list[Document]:
+    """Load files and folders; raises on the first bad file, before anything is indexed."""
+    docs: list[Document] = []
+    seen: dict[str, str] = {}
+    for f in iter_files(paths):
+        for d in load_path(f, groups=groups, lang=lang):
+            if d.id in seen:
+                raise ThaijaError(f"{d.source}: duplicate document id {d.id!r} (also in {seen[d.id]})")
+            seen[d.id] = d.source
+            docs.append(d)
+    return docs
+
+
+def iter_beir_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of a JSONL file with file:line errors (used by eval)."""
+    for n, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ThaijaError(f"{path}:{n}: malformed JSON ({exc.msg}, column {exc.colno})") from None
+        if not isinstance(rec, dict):
+            raise ThaijaError(f"{path}:{n}: each line must be a JSON object")
+        yield n, rec

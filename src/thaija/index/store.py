@@ -1,0 +1,205 @@
+"""Milvus store of chunks (Milvus Lite file or a Milvus server / Zilliz URI) and the ACL rule.
+
+The ACL rule lives here and nowhere else: a caller with groups G may see a chunk when the chunk
+is public (no groups) or its groups intersect G. `acl_filter` expresses it for Milvus,
+`allowed_mask` for the in-process numpy/BM25 paths. Group names are validated, so no
+text a caller passes can change the filter expression.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from thaija.errors import ThaijaError, require
+from thaija.index.documents import validate_groups
+
+COLLECTION = "thaija_chunks"
+_MAX_TEXT_BYTES = 65535
+
+
+def is_server_uri(db: str) -> bool:
+    return str(db).startswith(("http://", "https://", "tcp://", "unix:"))
+
+
+def check_db_path(db: str) -> str:
+    """Validate a store location: a `*.db` path (Milvus Lite) or a server URI."""
+    db = str(db)
+    if is_server_uri(db):
+        return db
+    if not db.endswith(".db"):
+        raise ThaijaError(f"--db {db!r}: a Milvus Lite store path must end in .db (or give http://host:19530)")
+    parent = Path(db).resolve().parent
+    if not parent.is_dir():
+        raise ThaijaError(f"--db {db!r}: folder {parent} does not exist")
+    if Path(db).exists() and not Path(db).is_dir():
+        raise ThaijaError(f"--db {db!r}: exists but is not a Milvus Lite store")
+    return db
+
+
+def allowed(chunk_groups: Iterable[str], caller_groups: Iterable[str] | None) -> bool:
+    """The ACL rule for one chunk."""
+    cg = set(chunk_groups)
+    return not cg or bool(cg & set(caller_groups or ()))
+
+
+def acl_filter(groups: Sequence[str] | None, lang: str | None = None) -> str:
+    """Milvus boolean expression for the ACL rule (and an optional language)."""
+    gs = validate_groups(list(groups or []))
+    expr = "public == true"
+    if gs:
+        expr = f"(public == true or array_contains_any(groups, {json.dumps(gs)}))"
+    if lang:
+        if lang not in ("th", "ja", "en", "other"):
+            raise ThaijaError(f"unknown language {lang!r} (use th, ja, en)")
+        expr += f' and lang == "{lang}"'
+    return expr
+
+
+def allowed_mask(chunk_acl: np.ndarray, acl_keys: Sequence[str], groups: Sequence[str] | None) -> np.ndarray:
+    """Boolean mask over chunks. `chunk_acl[i]` indexes `acl_keys`; a key is ','-joined groups."""
+    gs = set(validate_groups(list(groups or [])))
+    ok = np.array([allowed([g for g in k.split(",") if g], gs) for k in acl_keys] or [False], dtype=bool)
+    return ok[chunk_acl] if chunk_acl.size else np.zeros(0, dtype=bool)
+
+
+def _quiet_milvus_logs() -> None:
+    for name in ("milvus_lite", "pymilvus"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in lg.handlers):
+            lg.addHandler(logging.NullHandler())
+        lg.propagate = False
+
+
+class MilvusStore:
+    """Typed chunk collection in Milvus; opened lazily (Lite allows one process per file)."""
+
+    def __init__(self, db: str, dim: int) -> None:
+        self.db = check_db_path(db)
+        self.dim = dim
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._open()
+        return self._client
+
+    def _open(self):
+        _quiet_milvus_logs()
+        pymilvus = require("pymilvus", "pymilvus", "the vector store")
+        if not is_server_uri(self.db):
+            require("milvus_lite", "milvus-lite", "local .db stores")
+            self._check_lock()
+        try:
+            client = pymilvus.MilvusClient(self.db)
+        except Exception as exc:
+            msg = str(getattr(exc, "message", "") or exc)
+            if not is_server_uri(self.db):
+                raise ThaijaError(f"cannot open {self.db}: the index is in use by another process "
+                                  f"(or damaged): {msg}") from None
+            raise ThaijaError(f"cannot connect to Milvus at {self.db}: {msg}") from None
+        self._ensure_collection(client, pymilvus.DataType)
+        return client
+
+    def _check_lock(self) -> None:
+        """Milvus Lite locks the data folder per process; say so instead of a generic failure."""
+        import fcntl
+        import os
+
+        lock = Path(self.db) / "LOCK"
+        if not lock.exists():
+            return
+        from milvus_lite.server_manager import server_manager_instance
+
+        if os.path.abspath(self.db) in getattr(server_manager_instance, "_servers", {}):
+            return  # this process already holds it
+        with open(lock, "a+") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise ThaijaError(f"{self.db}: index in use by another process "
+                                  f"(Milvus Lite allows one process per file; stop it or use a Milvus server)") from None
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def _ensure_collection(self, client, DataType) -> None:
+        if client.has_collection(COLLECTION):
+            desc = client.describe_collection(COLLECTION)
+            for f in desc.get("fields", []):
+                if f.get("name") == "vector":
+                    dim = int((f.get("params") or {}).get("dim", self.dim))
+                    if dim != self.dim:
+                        raise ThaijaError(f"{self.db} holds {dim}-d vectors but the embedder gives {self.dim}-d: "
+                                          f"use the embedder the index was built with")
+            return
+        s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        s.add_field("chunk_id", DataType.VARCHAR, is_primary=True, max_length=600)
+        s.add_field("doc_id", DataType.VARCHAR, max_length=512)
+        s.add_field("lang", DataType.VARCHAR, max_length=8)
+        s.add_field("start", DataType.INT64)
+        s.add_field("end", DataType.INT64)
+        s.add_field("content_hash", DataType.VARCHAR, max_length=64)
+        s.add_field("public", DataType.BOOL)
+        s.add_field("groups", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=64, max_length=128)
+        s.add_field("source", DataType.VARCHAR, max_length=1024)
+        s.add_field("title", DataType.VARCHAR, max_length=1024)
+        s.add_field("updated_at", DataType.INT64)
+        s.add_field("text", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES)
+        s.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
+        ip = client.prepare_index_params()
+        ip.add_index("vector", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200})
+        ip.add_index("doc_id", index_type="INVERTED")
+        ip.add_index("lang", index_type="INVERTED")
+        ip.add_index("public", index_type="INVERTED")
+        client.create_collection(COLLECTION, schema=s, index_params=ip)
+
+    # ---- writes --------------------------------------------------------------------------
+    def upsert(self, rows: list[dict[str, Any]], batch: int = 1000) -> None:
+        for r in rows:
+            b = r["text"].encode("utf-8")
+            if len(b) > _MAX_TEXT_BYTES:  # the full text stays in the registry; Milvus keeps a prefix
+                r["text"] = b[:_MAX_TEXT_BYTES].decode("utf-8", errors="ignore")
+            r["source"] = r["source"][:1000]
+            r["title"] = r["title"][:1000]
+        for i in range(0, len(rows), batch):
+            self.client.upsert(COLLECTION, rows[i:i + batch])
+
+    def delete_docs(self, doc_ids: Sequence[str]) -> None:
+        ids = list(doc_ids)
+        for i in range(0, len(ids), 200):
+            self.client.delete(COLLECTION, filter=f"doc_id in {json.dumps(ids[i:i + 200], ensure_ascii=False)}")
+
+    def flush(self) -> None:
+        if self._client is not None:
+            self.client.flush(COLLECTION)
+
+    def count(self) -> int:
+        st = self.client.get_collection_stats(COLLECTION)
+        return int(st.get("row_count", 0))
+
+    # ---- reads (server path) -------------------------------------------------------------
+    def search(self, vector: np.ndarray, k: int, groups: Sequence[str] | None,
+               lang: str | None = None) -> list[tuple[str, float]]:
+        """(chunk_id, cosine similarity) of the k nearest allowed chunks."""
+        res = self.client.search(COLLECTION, data=[np.asarray(vector, np.float32).tolist()], anns_field="vector",
+                                 filter=acl_filter(groups, lang), limit=k, output_fields=["chunk_id"],
+                                 search_params={"metric_type": "COSINE", "params": {"ef": max(64, k)}})
+        return [(h["id"] if "id" in h else h["chunk_id"], float(h["distance"])) for h in res[0]]
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # pragma: no cover
+                pass
+            self._client = None
+            if not is_server_uri(self.db):
+                try:
+                    from milvus_lite.server_manager import server_manager_instance
+
+                    server_manager_instance.release_server(self.db)
+                except Exception:  # pragma: no cover
+                    pass

@@ -1,0 +1,192 @@
+"""Search an index: BM25 in the query's language(s), dense across languages, fused.
+
+Access control is applied inside every mode before ranking (BM25 scores and dense similarities
+of chunks the caller may not see are never ranked), using `thaija.index.store.allowed_mask`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from thaija.errors import ThaijaError
+
+MODES = ("bm25", "dense", "hybrid")
+FUSIONS = ("weighted", "rrf")
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk; `text == Index(db).document_text(doc_id)[start:end]`."""
+
+    rank: int
+    score: float
+    chunk_id: str
+    doc_id: str
+    lang: str
+    start: int
+    end: int
+    text: str
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchConfig:
+    """How a query is answered (validated)."""
+
+    k: int = 10
+    mode: str = "hybrid"
+    fusion: str = "weighted"
+    bm25_weight: float = 0.3      # weighted fusion: w * bm25 + (1 - w) * dense (min-max scaled)
+    depth: int = 100              # candidates taken from each retriever before fusion
+    rrf_k: int = 60
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ThaijaError(f"unknown mode {self.mode!r}: use {', '.join(MODES)}")
+        if self.fusion not in FUSIONS:
+            raise ThaijaError(f"unknown fusion {self.fusion!r}: use {', '.join(FUSIONS)}")
+        if not 1 <= self.k <= 10000:
+            raise ThaijaError(f"k must be between 1 and 10000, got {self.k}")
+        if not 0.0 <= self.bm25_weight <= 1.0:
+            raise ThaijaError("bm25_weight must be in [0, 1]")
+        self.depth = max(self.depth, self.k)
+
+
+_OPEN: dict[str, Any] = {}
+
+
+def open_index(db: str) -> Any:
+    """The Index at `db` (opened once per process); error if nothing was indexed there."""
+    from thaija.index.ingest import Index, IndexConfig
+
+    cfg = IndexConfig(db=db)
+    key = str(Path(cfg.state_path).resolve())
+    if key not in _OPEN:
+        if not (cfg.state_path / "registry.sqlite").exists():
+            raise ThaijaError(f"no index at {db}: add documents first with `thaija index add PATH --db {db}`")
+        _OPEN[key] = Index(cfg)
+    return _OPEN[key]
+
+
+def _allowed(snap, groups: Sequence[str] | None, lang: str | None) -> np.ndarray:
+    from thaija.index.store import allowed_mask
+
+    mask = allowed_mask(snap.acl, snap.acl_keys, groups)
+    if lang:
+        if lang not in ("th", "ja", "en", "other"):
+            raise ThaijaError(f"unknown language {lang!r}: use th, ja or en")
+        li = snap.lang_names.index(lang) if lang in snap.lang_names else -1
+        mask &= snap.langs == li
+    return mask
+
+
+def _bm25_rows(index, snap, query: str, depth: int, mask: np.ndarray, lang: str | None) -> list[tuple[int, float]]:
+    from thaija.index.bm25 import segment_terms_with_langs
+
+    terms, term_langs = segment_terms_with_langs(query)
+    if not terms:
+        return []
+    qlangs = {lang} if lang else set(term_langs)
+    pos = snap.position()
+    found: dict[int, float] = {}
+    for ql in sorted(qlangs):
+        ix = index.bm25.indexes.get(ql)
+        if ix is None or not len(ix):
+            continue
+        cache = getattr(ix, "_snap_idx", None)
+        if cache is None or cache[0] != snap.version or cache[1] is not ix.rows:
+            idx = np.fromiter((pos.get(int(r), -1) for r in ix.rows), dtype=np.int64, count=len(ix))
+            ix._snap_idx = cache = (snap.version, ix.rows, idx)
+        idx = cache[2]
+        local_mask = np.zeros(len(ix), dtype=bool)
+        ok = idx >= 0
+        local_mask[ok] = mask[idx[ok]]          # unknown rows are never allowed (fail closed)
+        rows, scores = ix.top(terms, depth, local_mask)
+        for r, s in zip(rows.tolist(), scores.tolist()):
+            if s > found.get(r, 0.0):
+                found[r] = s
+    return sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
+
+
+def _dense_rows(index, snap, query: str, depth: int, mask: np.ndarray, groups, lang) -> list[tuple[int, float]]:
+    qv = index.embedder.query([query])[0]
+    if index.config.use_milvus_search:
+        hits = index.milvus.search(qv, depth, groups, lang)
+        cid = {c: i for i, c in enumerate(snap.chunk_ids)}
+        out = []
+        for c, s in hits:
+            i = cid.get(c)
+            if i is not None and mask[i]:       # the registry's ACL must agree too
+                out.append((int(snap.rows[i]), s))
+        return out
+    if not len(snap.rows) or not mask.any():
+        return []
+    sims = snap.vectors @ qv.astype(np.float32)
+    sims = np.where(mask, sims, -np.inf)
+    n_ok = int(mask.sum())
+    top = min(depth, n_ok)
+    cand = np.argpartition(-sims, top - 1)[:top] if top < len(sims) else np.flatnonzero(mask)
+    cand = cand[np.isfinite(sims[cand])]
+    cand = cand[np.lexsort((snap.rows[cand], -sims[cand]))]
+    return [(int(snap.rows[i]), float(sims[i])) for i in cand]
+
+
+def search_rows(index, query: str, cfg: SearchConfig, groups: Sequence[str] | None = None,
+                lang: str | None = None) -> list[tuple[int, float]]:
+    """(global row, score) best first: the core used by `search` and `thaija eval`."""
+    from thaija.retrieve.fusion import fuse
+
+    if not isinstance(query, str) or not query.strip():
+        raise ThaijaError("empty query")
+    snap = index.snapshot()
+    mask = _allowed(snap, groups, lang)
+    if cfg.mode == "bm25":
+        return _bm25_rows(index, snap, query, cfg.k, mask, lang)
+    if cfg.mode == "dense":
+        return _dense_rows(index, snap, query, cfg.k, mask, groups, lang)
+    b = _bm25_rows(index, snap, query, cfg.depth, mask, lang)
+    d = _dense_rows(index, snap, query, cfg.depth, mask, groups, lang)
+    if not b:
+        return d[:cfg.k]
+    fused = fuse([b, d], cfg.fusion, weights=[cfg.bm25_weight, 1.0 - cfg.bm25_weight] if cfg.fusion == "weighted"
+                 else None, rrf_k=cfg.rrf_k)
+    return [(int(r), float(s)) for r, s in fused[:cfg.k]]
+
+
+def hits_from_rows(index, rows: list[tuple[int, float]]) -> list[Hit]:
+    snap = index.snapshot()
+    pos = snap.position()
+    docs: dict[str, dict] = {}
+    out: list[Hit] = []
+    for rank, (row, score) in enumerate(rows, start=1):
+        i = pos[row]
+        did = snap.doc_ids[i]
+        if did not in docs:
+            docs[did] = index.document(did)
+        d = docs[did]
+        s, e = int(snap.starts[i]), int(snap.ends[i])
+        out.append(Hit(rank, round(float(score), 6), snap.chunk_ids[i], did, snap.lang_names[snap.langs[i]],
+                       s, e, d["text"][s:e], d["source"]))
+    return out
+
+
+def search(query: str, *, db: str = "./thaija.db", k: int = 10, mode: str = "hybrid",
+           groups: Sequence[str] | str | None = None, lang: str | None = None, fusion: str = "weighted",
+           config: SearchConfig | None = None) -> list[Hit]:
+    """Search the index at `db`; only chunks the caller's `groups` may see (or public ones) come back.
+
+    mode: "bm25" (query's language only), "dense" (all languages) or "hybrid" (both, fused).
+    lang: restrict results to chunks in this language.
+    """
+    from thaija.index.documents import validate_groups
+
+    cfg = config or SearchConfig(k=k, mode=mode, fusion=fusion)
+    index = open_index(db)
+    rows = search_rows(index, query, cfg, validate_groups(groups), lang)
+    return hits_from_rows(index, rows)
