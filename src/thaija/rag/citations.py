@@ -1,0 +1,241 @@
+"""Evidence support and citations: which retrieved span backs which answer sentence.
+
+Support is lexical: the share of a claim's content terms (segmented with ``thaija.lang.segment``,
+normalised forms, function and question words removed) found in a retrieved sentence or chunk.
+A citation is ``[n]`` in the answer resolving to a chunk id, doc id, source and the exact
+character span ``[start, end)`` of the document; its ``quote`` is the document text there.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any, Sequence
+
+# Function words and question words: they carry no evidence. Kept short on purpose; content
+# verbs such as เกิด (born) or 設立 (found) must stay, since questions hinge on them.
+STOPWORDS: dict[str, frozenset[str]] = {
+    "th": frozenset(
+        "ที่ ของ และ หรือ กับ ใน จาก ให้ ได้ ว่า ไม่ ไหม มั้ย หรือไม่ หรือเปล่า เปล่า เป็น อยู่ คือ มี การ ความ "
+        "โดย ซึ่ง นี้ นั้น นั่น โน้น แล้ว ก็ จะ ได้แก่ ต่อ แก่ แต่ ถ้า เพื่อ จึง ยัง เคย กัน อัน ทั้ง "
+        "อะไร ใคร ไหน ที่ไหน ตรงไหน เมื่อไร เมื่อไหร่ ตอนไหน ช่วงไหน เท่าไร เท่าไหร่ อย่างไร ยังไง ทำไม "
+        "กี่ บ้าง หรอ ครับ ค่ะ คะ นะ จ๊ะ จ้ะ เหรอ ล่ะ ใด ไร ไหร่ ๆ".split()
+    ),
+    "ja": frozenset(
+        "は が の を に で と か も へ や から まで より です ます でした ました だ である ある いる する "
+        "なる れる られる た て な ない こと もの これ それ あれ どれ 何 なに なん 誰 だれ いつ どこ "
+        "どの どう どんな なぜ 何故 いくつ いくら どれくらい どのくらい どちら ？ ? 。 、 よう".split()
+    ),
+    "en": frozenset(
+        "a an the of in on at to for from by with and or but is are was were be been being do does "
+        "did has have had it its this that these those as into about which who whom whose what when "
+        "where why how many much there their they he she his her not no yes than then so if can "
+        "could would will shall should may might".split()
+    ),
+}
+
+_HIRAGANA = re.compile(r"^[\u3040-\u309f\u30fc]+$")
+
+
+def _usable(term: str, lang: str) -> bool:
+    if not any(unicodedata.category(c)[0] in "LN" for c in term):
+        return False
+    if term in STOPWORDS.get(lang, ()):
+        return False
+    if lang == "ja" and _HIRAGANA.match(term) and len(term) <= 3:
+        return False  # particles, auxiliaries, inflection endings
+    return True
+
+
+@lru_cache(maxsize=8192)
+def terms(text: str, lang: str) -> tuple[str, ...]:
+    """Content terms of ``text`` (normalised forms, in order, repeats kept)."""
+    from thaija.lang import segment
+
+    lang = lang if lang in STOPWORDS else "auto"
+    toks = segment(text, lang=lang, normalize=True)
+    out = []
+    for t in toks:
+        norm = (t.norm or t.text).lower()
+        tl = t.lang if t.lang in STOPWORDS else lang
+        if _usable(norm, tl):
+            out.append(norm)
+    return tuple(out)
+
+
+def coverage(query: Sequence[str], evidence: set[str] | frozenset[str], weights: dict[str, float] | None = None) -> float:
+    """Share (by weight) of the distinct query terms present in the evidence terms."""
+    q = set(query)
+    if not q:
+        return 0.0
+    w = weights or {}
+    total = sum(w.get(t, 1.0) for t in q)
+    return sum(w.get(t, 1.0) for t in q if t in evidence) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One sentence of a retrieved chunk: ``text == document[start:end]``."""
+
+    hit: int  # index into the prompt's hit list (document [hit + 1])
+    start: int
+    end: int
+    text: str
+    lang: str = "auto"
+
+
+def hit_lang(hit: Any, default: str = "auto") -> str:
+    lang = getattr(hit, "lang", None)
+    return lang if lang in STOPWORDS else default
+
+
+@lru_cache(maxsize=4096)
+def _sentence_offsets(text: str, lang: str) -> tuple[tuple[int, int], ...]:
+    from thaija.lang import sentences
+
+    spans = [(s.start, s.end) for s in sentences(text, lang=lang)]
+    return tuple((a, b) for a, b in spans if text[a:b].strip()) or ((0, len(text)),)
+
+
+def sentence_evidence(hits: Sequence[Any]) -> list[Evidence]:
+    """Every sentence of every hit, with document offsets (``hit.start`` + local offset)."""
+    out = []
+    for i, h in enumerate(hits):
+        for a, b in _sentence_offsets(h.text, hit_lang(h)):
+            # trim surrounding whitespace so quotes are clean but still exact document text
+            while a < b and h.text[a].isspace():
+                a += 1
+            while b > a and h.text[b - 1].isspace():
+                b -= 1
+            if b > a:
+                out.append(Evidence(i, h.start + a, h.start + b, h.text[a:b], hit_lang(h)))
+    return out
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A resolved citation marker ``[n]``."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    start: int
+    end: int
+    quote: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def make_citation(n: int, hit: Any, start: int, end: int) -> Citation:
+    """Citation for document span ``[start, end)`` inside ``hit`` (quote taken from the hit text)."""
+    if not (hit.start <= start < end <= hit.end):
+        raise ValueError(f"span {start}:{end} outside chunk {hit.chunk_id} ({hit.start}:{hit.end})")
+    quote = hit.text[start - hit.start:end - hit.start]
+    return Citation(n, hit.chunk_id, hit.doc_id, str(getattr(hit, "source", "") or ""), start, end, quote)
+
+
+_MARK = re.compile(r"\s*\[(\d{1,3})\]")
+
+
+@dataclass
+class Resolved:
+    """An answer whose markers were checked against the retrieved evidence."""
+
+    answer: str
+    citations: list[Citation]
+    removed: int = 0          # markers that did not resolve to supporting retrieved text
+    added: int = 0            # markers attached to unmarked but supported sentences
+    unsupported: list[str] = field(default_factory=list)  # sentences dropped: no evidence
+
+    @property
+    def supported(self) -> bool:
+        return bool(self.citations)
+
+
+def best_evidence(claim: Sequence[str], evidence: Sequence[Evidence], only_hit: int | None = None) -> tuple[float, Evidence | None]:
+    """The evidence sentence covering most of the claim's terms (ties: earlier = higher ranked)."""
+    best, arg = 0.0, None
+    for ev in evidence:
+        if only_hit is not None and ev.hit != only_hit:
+            continue
+        s = coverage(claim, set(terms(ev.text, ev.lang)))
+        if s > best:
+            best, arg = s, ev
+    return best, arg
+
+
+def resolve(answer: str, hits: Sequence[Any], lang: str, *, min_support: float = 0.5) -> Resolved:
+    """Check and renumber the ``[n]`` markers of a generated answer against the prompt's hits.
+
+    For each answer sentence: a marker ``[n]`` is kept when document ``n`` exists and one of its
+    sentences covers at least ``min_support`` of the sentence's content terms (the citation then
+    quotes that sentence, or the verbatim claim when the claim is a substring); other markers are
+    removed and counted. A sentence without a valid marker gets the best supporting sentence of
+    any hit, if one reaches ``min_support``; otherwise it is dropped as unsupported.
+    Markers are renumbered 1..m in order of appearance.
+    """
+    from thaija.lang import sentences
+
+    evidence = sentence_evidence(hits)
+    out_sents: list[str] = []
+    cites: list[Citation] = []
+    key_to_n: dict[tuple[str, int, int], int] = {}
+    res = Resolved("", [])
+
+    def cite(ev: Evidence, span: tuple[int, int] | None = None) -> int:
+        a, b = span or (ev.start, ev.end)
+        key = (hits[ev.hit].chunk_id, a, b)
+        if key not in key_to_n:
+            key_to_n[key] = len(cites) + 1
+            cites.append(make_citation(key_to_n[key], hits[ev.hit], a, b))
+        return key_to_n[key]
+
+    for s in sentences(answer, lang=lang if lang in STOPWORDS else "auto"):
+        raw = answer[s.start:s.end]
+        marks = [int(m) for m in _MARK.findall(raw)]
+        claim = _MARK.sub("", raw).strip()
+        if not claim:
+            continue
+        cterms = terms(claim, lang if lang in STOPWORDS else "auto")
+        ns: list[int] = []
+        for m in dict.fromkeys(marks):
+            if not 1 <= m <= len(hits):
+                res.removed += 1
+                continue
+            h = hits[m - 1]
+            pos = h.text.find(claim)
+            if pos >= 0 and len(claim) >= 2:
+                ev = Evidence(m - 1, h.start + pos, h.start + pos + len(claim), claim, hit_lang(h))
+                ns.append(cite(ev))
+                continue
+            score, ev = best_evidence(cterms, evidence, only_hit=m - 1)
+            if ev is None or score < min_support:
+                res.removed += 1
+                continue
+            ns.append(cite(ev))
+        if not ns:
+            score, ev = best_evidence(cterms, evidence)
+            if ev is not None and score >= min_support:
+                ns.append(cite(ev))
+                res.added += 1
+        if not ns:
+            res.unsupported.append(claim)
+            continue
+        out_sents.append(claim + "".join(f" [{n}]" for n in dict.fromkeys(ns)))
+    sep = "" if lang == "ja" else " "
+    res.answer = sep.join(out_sents)
+    res.citations = cites
+    return res
+
+
+def evidence_support(question: str, hits: Sequence[Any], lang: str) -> float:
+    """How well the best retrieved chunk covers the question: the share of the question's
+    distinct content terms found in it (0 when nothing was retrieved). The refusal threshold
+    applies to this number."""
+    q = terms(question, lang if lang in STOPWORDS else "auto")
+    if not q or not hits:
+        return 0.0
+    return max(coverage(q, set(terms(h.text, hit_lang(h)))) for h in hits)
