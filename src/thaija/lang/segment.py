@@ -8,6 +8,7 @@ which handles them, so a Thai line gives exactly PyThaiNLP's tokens).
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import os
 import re
@@ -135,11 +136,9 @@ def _runs(spans: list[Span]) -> list[tuple[int, int, str]]:
     return [(s, e, lang or "en") for s, e, lang in runs]
 
 
-def _lang_at(spans: list[Span], pos: int, default: str) -> str:
-    for sp in spans:
-        if sp.start <= pos < sp.end:
-            return sp.lang
-    return default
+def _lang_at(spans: list[Span], starts: list[int], pos: int, default: str) -> str:
+    i = bisect.bisect_right(starts, pos) - 1
+    return spans[i].lang if 0 <= i < len(spans) and pos < spans[i].end else default
 
 
 def _locate(text: str, words: list[str]) -> list[tuple[int, int]]:
@@ -178,6 +177,7 @@ def segment(
     if lang not in ("auto", "th", "ja", "en"):
         raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
     det_spans = detect(text, langs).spans
+    starts = [sp.start for sp in det_spans]
     if lang == "auto":
         runs = _runs(det_spans)
     else:
@@ -196,11 +196,11 @@ def segment(
                 s, e = norm.span(a, b)
                 if e > s and piece[s:e].strip():
                     tokens.append(Token(piece[s:e], start + s, start + e,
-                                        _lang_at(det_spans, start + s, run_lang), norm.text[a:b].lower()))
+                                        _lang_at(det_spans, starts, start + s, run_lang), norm.text[a:b].lower()))
         else:
             for a, b in _locate(piece, split(piece)):
                 w = piece[a:b]
-                tokens.append(Token(w, start + a, start + b, _lang_at(det_spans, start + a, run_lang), w.lower()))
+                tokens.append(Token(w, start + a, start + b, _lang_at(det_spans, starts, start + a, run_lang), w.lower()))
     return tokens
 
 
