@@ -1,0 +1,157 @@
+"""Review queue: SQLite round trip, status rules, export to tune-stage JSONL, CLI."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from thaija.cli.main import app
+from thaija.rag.review import ReviewError, ReviewQueue, review_path, strip_citation_marks
+
+TH_Q = "ภาษีมูลค่าเพิ่มของประเทศไทยในปัจจุบันอยู่ที่ร้อยละเท่าไร"
+TH_A = "เอกสารที่ค้นพบไม่มีข้อมูลเรื่องนี้"
+JA_Q = "東京タワーの高さは何メートルですか？"
+JA_A = "東京タワーの高さは333メートルです [1]。"
+JA_CIT = [{"n": 1, "chunk_id": "tokyo#0", "doc_id": "tokyo", "source": "tokyo.txt", "start": 0,
+           "end": 16, "quote": "東京タワーの高さは333メートル"}]
+runner = CliRunner()
+
+
+@pytest.fixture()
+def queue(tmp_path) -> ReviewQueue:
+    q = ReviewQueue.for_index(tmp_path / "thaija.db")
+    q.add(TH_Q, TH_A, "th", [], "refused", groups=["finance"])
+    q.add(JA_Q, JA_A, "ja", JA_CIT, "low_confidence", score=0.31)
+    q.add("ติดต่อคุณสมชายที่ 081-234-5678 ได้ไหม", "ได้ครับ โทร 081-234-5678 [1]", "th", [], "user_flagged")
+    return q
+
+
+def test_path_beside_index(tmp_path):
+    assert review_path(tmp_path / "thaija.db") == str(tmp_path / "thaija.db") + ".review.sqlite"
+    assert review_path("x.review.sqlite") == "x.review.sqlite"
+    ReviewQueue.for_index(tmp_path / "thaija.db")
+    assert (tmp_path / "thaija.db.review.sqlite").is_file()
+
+
+def test_add_get_list(queue):
+    items = queue.list()
+    assert [i.id for i in items] == [1, 2, 3]
+    assert all(i.status == "pending" for i in items)
+    ja = queue.get(2)
+    assert (ja.question, ja.answer, ja.lang, ja.reason, ja.score) == (JA_Q, JA_A, "ja", "low_confidence", 0.31)
+    assert ja.citations == JA_CIT
+    assert queue.get(1).groups == ["finance"]
+    assert [i.id for i in queue.list(reason="user_flagged")] == [3]
+    assert queue.counts() == {"pending": 3, "approved": 0, "rejected": 0}
+
+
+def test_state_survives_reopen(queue, tmp_path):
+    queue.approve(2)
+    again = ReviewQueue(review_path(tmp_path / "thaija.db"), create=False)
+    assert again.get(2).status == "approved"
+    with sqlite3.connect(again.path) as con:  # a plain SQLite file anyone can inspect
+        assert con.execute("SELECT question FROM items WHERE id = 1").fetchone()[0] == TH_Q
+    con.close()
+
+
+def test_status_rules(queue):
+    assert queue.reject(1).status == "rejected"
+    assert queue.approve(1).status == "approved"  # a reviewer may change their mind
+    item = queue.edit(2, "東京タワーの高さは333メートルです。", approve=False)
+    assert item.status == "pending" and item.answer == JA_A  # original kept
+    assert item.final_answer == "東京タワーの高さは333メートルです。"
+    assert queue.edit(3, "ขออภัย ไม่สามารถเปิดเผยเบอร์โทรได้").status == "approved"  # edit approves
+
+
+@pytest.mark.parametrize("call", ["get", "approve", "reject", "edit"])
+def test_unknown_id(queue, call):
+    with pytest.raises(ReviewError, match="no review item with id 42"):
+        getattr(queue, call)(*((42, "x") if call == "edit" else (42,)))
+
+
+def test_bad_values(queue, tmp_path):
+    with pytest.raises(ReviewError, match="reason"):
+        queue.add(TH_Q, TH_A, "th", [], "bored")
+    with pytest.raises(ReviewError, match="status"):
+        queue.list("done")
+    with pytest.raises(ReviewError, match="empty"):
+        queue.edit(1, "   ")
+    with pytest.raises(ReviewError, match="no review queue"):
+        ReviewQueue(tmp_path / "other.review.sqlite", create=False)
+    (tmp_path / "junk.review.sqlite").write_text("not sqlite " * 100, encoding="utf-8")
+    with pytest.raises(ReviewError, match="not a review queue"):
+        ReviewQueue(tmp_path / "junk.review.sqlite")
+
+
+def test_export_round_trip(queue, tmp_path):
+    queue.approve(2)
+    queue.edit(1, "ร้อยละ 7 [1]")
+    queue.edit(3, "ติดต่อได้ที่ 081-234-5678 ครับ")
+    out = tmp_path / "review.jsonl"
+    assert queue.export(out) == 3
+    recs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert recs[0] == {"messages": [{"role": "user", "content": TH_Q},
+                                    {"role": "assistant", "content": "ร้อยละ 7"}],
+                       "lang": "th", "source": "review"}
+    assert recs[1]["messages"][1]["content"] == "東京タワーの高さは333メートルです。"
+    assert recs[1]["lang"] == "ja"
+    # PII never leaves through the training file
+    assert recs[2]["messages"][0]["content"] == "ติดต่อคุณสมชายที่ [PHONE] ได้ไหม"
+    assert recs[2]["messages"][1]["content"] == "ติดต่อได้ที่ [PHONE] ครับ"
+    # rejected and pending items are not exported
+    queue.reject(3)
+    assert queue.export(out, lang="th") == 1
+    raw = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["lang"] for r in raw] == ["th"]
+    assert queue.export(out, keep_citations=True, redact_pii=False) == 2
+    assert "[1]" in out.read_text(encoding="utf-8")
+
+
+def test_strip_citation_marks():
+    assert strip_citation_marks("ร้อยละ 7 [1][2]") == "ร้อยละ 7"
+    assert strip_citation_marks("333メートルです[1, 2]。高さは[3]") == "333メートルです。高さは"
+
+
+# ---------------------------------------------------------------------------------------- CLI
+def test_cli_round_trip(queue, tmp_path):
+    db = str(tmp_path / "thaija.db")
+    r = runner.invoke(app, ["review", "list", "--db", db, "--status", "pending"])
+    assert r.exit_code == 0, r.output
+    assert [line.split("\t")[0] for line in r.stdout.splitlines()] == ["1", "2", "3"]
+    assert JA_Q in r.stdout
+
+    r = runner.invoke(app, ["review", "show", "2", "--db", db, "--json"])
+    assert json.loads(r.stdout)["citations"] == JA_CIT
+
+    assert runner.invoke(app, ["review", "approve", "2", "--db", db]).exit_code == 0
+    assert runner.invoke(app, ["review", "reject", "3", "--db", db]).exit_code == 0
+    r = runner.invoke(app, ["review", "edit", "1", "--answer", "ร้อยละ 7", "--db", db])
+    assert r.exit_code == 0 and "approved" in r.stdout
+
+    r = runner.invoke(app, ["review", "list", "--db", db, "--json"])
+    assert [(i["id"], i["status"]) for i in json.loads(r.stdout)] == [(1, "approved"), (2, "approved"),
+                                                                        (3, "rejected")]
+    out = tmp_path / "tune.jsonl"
+    r = runner.invoke(app, ["review", "export", str(out), "--db", db])
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(x["lang"], x["source"], x["messages"][1]["content"]) for x in recs] == [
+        ("th", "review", "ร้อยละ 7"), ("ja", "review", "東京タワーの高さは333メートルです。")]
+
+
+@pytest.mark.parametrize("args", [
+    ["review", "show", "99"], ["review", "approve", "99"], ["review", "reject", "99"],
+    ["review", "edit", "99", "--answer", "x"], ["review", "list", "--status", "done"],
+])
+def test_cli_errors(queue, tmp_path, args):
+    r = runner.invoke(app, [*args, "--db", str(tmp_path / "thaija.db")])
+    assert r.exit_code == 2, r.output
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.output
+
+
+def test_cli_missing_queue(tmp_path):
+    r = runner.invoke(app, ["review", "list", "--db", str(tmp_path / "none.db")])
+    assert r.exit_code == 2
+    assert "none.db.review.sqlite" in r.stderr
