@@ -155,3 +155,16 @@ def test_cli_missing_queue(tmp_path):
     r = runner.invoke(app, ["review", "list", "--db", str(tmp_path / "none.db")])
     assert r.exit_code == 2
     assert "none.db.review.sqlite" in r.stderr
+
+
+def test_cli_flag_detects_language(tmp_path):
+    db = str(tmp_path / "fresh.db")  # flag creates the queue when it does not exist yet
+    r = runner.invoke(app, ["review", "flag", JA_Q, "--answer", "100メートルです", "--note", "高さが違う",
+                            "--db", db])
+    assert r.exit_code == 0, r.output
+    item = ReviewQueue(review_path(db), create=False).get(int(r.stdout))
+    assert (item.lang, item.reason, item.status, item.note) == ("ja", "user_flagged", "pending", "高さが違う")
+    r = runner.invoke(app, ["review", "flag", TH_Q, "--answer", "ร้อยละ 10", "--db", db])
+    assert ReviewQueue(review_path(db)).get(int(r.stdout)).lang == "th"
+    r = runner.invoke(app, ["review", "flag", TH_Q, "--answer", "x", "--lang", "fr", "--db", db])
+    assert r.exit_code == 2

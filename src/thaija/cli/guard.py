@@ -7,12 +7,15 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from typing import Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 import typer
 
 from thaija.cli._common import fail, iter_lines, print_json
 from thaija.errors import ThaijaError
+
+if TYPE_CHECKING:
+    from thaija.rag.review import ReviewItem, ReviewQueue
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,13 +86,13 @@ review_app = typer.Typer(
 )
 
 
-def _queue(db: str):
+def _queue(db: str, *, create: bool = False) -> "ReviewQueue":
     from thaija.rag.review import ReviewQueue, review_path
 
-    return ReviewQueue(review_path(db), create=False)
+    return ReviewQueue(review_path(db), create=create)
 
 
-def _line(item) -> str:
+def _line(item: "ReviewItem") -> str:
     question = " ".join(item.question.split())
     if len(question) > 60:
         question = question[:59] + "…"
@@ -97,7 +100,7 @@ def _line(item) -> str:
     return f"{item.id}\t{item.status}{edited}\t{item.reason}\t{item.lang}\t{item.created_at}\t{question}"
 
 
-def _show_text(item) -> None:
+def _show_text(item: "ReviewItem") -> None:
     typer.echo(f"id:        {item.id}")
     typer.echo(f"status:    {item.status}")
     typer.echo(f"reason:    {item.reason}")
@@ -111,6 +114,8 @@ def _show_text(item) -> None:
     typer.echo(f"answer:    {item.answer}")
     if item.edited_answer is not None:
         typer.echo(f"edited:    {item.edited_answer}")
+    if item.note:
+        typer.echo(f"note:      {item.note}")
     for c in item.citations:
         where = f"{c.get('doc_id', '?')}[{c.get('start', '?')}:{c.get('end', '?')}]"
         typer.echo(f"  [{c.get('n', '?')}] {where} {c.get('quote', '')}")
@@ -202,6 +207,27 @@ def review_export(
     """
     n = _queue(db).export(out, keep_citations=keep_citations, redact_pii=not no_redact, lang=lang)
     typer.echo(f"exported {n} approved item(s) to {out}", err=True)
+
+
+@review_app.command("flag")
+@_errors
+def review_flag(
+    question: str = typer.Argument(..., help="The question that was asked."),
+    answer: str = typer.Option(..., "--answer", help="The answer the user flags as wrong or unhelpful."),
+    lang: str = typer.Option("auto", "--lang", help="Language of the question: auto (detect), th, ja or en."),
+    note: Optional[str] = typer.Option(None, "--note", help="Why it was flagged (free text)."),
+    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+) -> None:
+    """Queue an answer a user flagged (reason user_flagged); prints the new item id."""
+    if not answer.strip():
+        fail("--answer is empty")
+    if lang == "auto":
+        from thaija.lang import detect
+
+        lang = detect(question).lang
+    elif lang not in ("th", "ja", "en"):
+        fail(f"unknown language {lang!r}: use auto, th, ja or en")
+    typer.echo(str(_queue(db, create=True).add(question, answer, lang, [], "user_flagged", note=note)))
 
 
 def register(app: typer.Typer) -> None:
