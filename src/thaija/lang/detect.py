@@ -23,7 +23,13 @@ _RUNS = re.compile(
     rf"(?P<th>[{_TH}]+)|(?P<kana>[{_KANA}]+)|(?P<han>[{_HAN}]+)|(?P<lat>[{_LATIN}]+)"
     rf"|(?P<oth>(?:(?![{_TH}{_KANA}{_HAN}{_LATIN}])[^\W\d_])+)"
 )
-_WEIGHT = {"ja": 2.0}  # kana/kanji carry about two Latin letters' worth of text each
+# Evidence per language ~ words: Thai ~4.8 characters a word, Japanese ~1.7, so a kana/kanji counts 2;
+# a Latin word counts as one word (4.4 characters) whatever its length, so long names
+# ("Hesperonychus elizabethae") in a Thai or Japanese sentence do not outvote its grammar.
+_WEIGHT = {"ja": 2.0}
+_LATIN_WORD = 4.4
+# Latin inside a line that also has Thai or Japanese is mostly names and loanwords: it counts half.
+_LATIN_AMONG_TH_JA = 0.5
 DEFAULT_LANGS: tuple[str, ...] = ("th", "ja", "en")
 
 
@@ -67,7 +73,8 @@ def detect(text: str, langs: tuple[str, ...] | list[str] = DEFAULT_LANGS) -> Det
     weights: dict[str, float] = {}
     for m in _RUNS.finditer(text):
         lang = _class_lang(m.lastgroup or "oth", langs)
-        weights[lang] = weights.get(lang, 0.0) + (m.end() - m.start()) * _WEIGHT.get(lang, 1.0)
+        w = _LATIN_WORD if m.lastgroup == "lat" else (m.end() - m.start()) * _WEIGHT.get(lang, 1.0)
+        weights[lang] = weights.get(lang, 0.0) + w
         if runs and runs[-1][2] == lang:
             runs[-1][1] = m.end()
         else:
@@ -85,6 +92,8 @@ def detect(text: str, langs: tuple[str, ...] | list[str] = DEFAULT_LANGS) -> Det
         prev[1] = cut
         nxt[0] = cut
     spans = [Span(s, e, lang) for s, e, lang in runs if e > s]
+    if "en" in weights and ("th" in weights or "ja" in weights):
+        weights["en"] *= _LATIN_AMONG_TH_JA
     dominant = max(weights.items(), key=lambda kv: kv[1])[0]
     return Detection(dominant, spans)
 
