@@ -226,9 +226,111 @@ def _write_json(path: str, obj) -> None:
     p.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
+# --------------------------------------------------------------------------- estimate
+
+
+@cost_app.command("estimate")
+@_guard
+def estimate_cmd(
+    queries_per_month: int = typer.Option(10000, "--queries-per-month", "-q", help="Questions per month."),
+    mix: str = typer.Option("th=0.5,ja=0.5", "--mix", "--languages",
+                            help="Language shares, e.g. th=0.6,ja=0.3,en=0.1 (or th,ja for equal shares)."),
+    system_tokens: int = typer.Option(200, "--system-tokens", help="System prompt size in model tokens (counted as is)."),
+    query_tokens: int = typer.Option(30, "--query-tokens", help="Question size in English-equivalent tokens."),
+    k: int = typer.Option(5, "--k", help="Retrieved chunks per question."),
+    chunk_tokens: int = typer.Option(256, "--chunk-tokens", help="Chunk size in English-equivalent tokens."),
+    answer_tokens: int = typer.Option(250, "--answer-tokens", help="Answer size in English-equivalent tokens."),
+    models: str = typer.Option("all", "--models", "-m", help="Comma-separated model names from the price table, or 'all'."),
+    prices: Optional[str] = typer.Option(None, "--prices", metavar="FILE",
+                                         help="TOML price table merged over the packaged one (same layout)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Monthly cost of a Thai/Japanese bot per model, from the dated price table in the package.
+
+    Question, context and answer sizes are English-equivalent tokens multiplied by each language's
+    premium, measured with the model's own tokenizer on the shipped FLORES-200 sample.
+    """
+    from thaija.cost.estimate import EstimateConfig, estimate
+
+    cfg = EstimateConfig(queries_per_month=queries_per_month, mix=mix, system_tokens=system_tokens,
+                         query_tokens_en=query_tokens, k=k, chunk_tokens=chunk_tokens,
+                         answer_tokens_en=answer_tokens,
+                         models=None if models.strip() == "all" else [m.strip() for m in models.split(",") if m.strip()],
+                         prices=prices)
+    result = estimate(cfg)
+    if json_out:
+        _print_json(result, indent=2)
+        return
+    from rich.table import Table
+
+    langs = list(cfg.mix)
+    table = Table(title=f"Monthly cost, {cfg.queries_per_month:,} questions "
+                        f"({', '.join(f'{l} {s:.0%}' for l, s in cfg.mix.items())}); prices as of "
+                        f"{result['price_table_date']}")
+    table.add_column("model (tokenizer)")
+    table.add_column("$/M in/out", justify="right")
+    for l in langs:
+        table.add_column(f"{l} USD (premium)", justify="right")
+    table.add_column("total USD", justify="right")
+    for m in result["models"]:
+        table.add_row(f"{m['model']} ({m['tokenizer']})", f"{m['input_usd_per_mtok']:g}/{m['output_usd_per_mtok']:g}",
+                      *[f"{m['languages'][l]['monthly_usd']:,.2f} (×{m['languages'][l]['premium']:.2f})" for l in langs],
+                      f"{m['monthly_usd']:,.2f}")
+    _console().print(table)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@_guard
+def plan_cmd(
+    need: str = typer.Option(..., "--need", help="knowledge (facts the model must know), style (tone/format), or both."),
+    labeled_examples: int = typer.Option(..., "--labeled-examples", help="Good labeled examples you have (for LoRA)."),
+    update_frequency: str = typer.Option(..., "--update-frequency",
+                                         help="How often the knowledge changes: daily|weekly|monthly|quarterly|yearly|never."),
+    monthly_budget_usd: Optional[float] = typer.Option(None, "--monthly-budget-usd", help="Monthly budget in USD."),
+    queries_per_month: Optional[int] = typer.Option(None, "--queries-per-month", help="Questions per month (default 10,000)."),
+    languages: str = typer.Option("th,ja", "--languages", help="Languages served, equal shares (e.g. th,ja,en)."),
+    on_prem: bool = typer.Option(False, "--on-prem", help="Local model: GPU power + amortized hardware instead of API fees."),
+    model: Optional[str] = typer.Option(None, "--model", help="API model from the price table (default gpt-4o-mini)."),
+    prices: Optional[str] = typer.Option(None, "--prices", metavar="FILE", help="TOML table merged over the packaged prices/assumptions."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON: recommendation, steps, costs, notes."),
+) -> None:
+    """Decide RAG vs LoRA fine-tuning vs both, with every cost computed from your inputs and the price table.
+
+    Steps: budget, data volume, update frequency, need, language premiums.
+    """
+    from thaija.cost.plan import PlanConfig, plan
+
+    cfg = PlanConfig(need=need, labeled_examples=labeled_examples, update_frequency=update_frequency,
+                     monthly_budget_usd=monthly_budget_usd, queries_per_month=queries_per_month,
+                     languages=languages, on_prem=on_prem, model=model, prices=prices)
+    result = plan(cfg)
+    if json_out:
+        _print_json(result, indent=2)
+        return
+    from rich.table import Table
+
+    c = _console()
+    c.print(f"[bold]Recommendation: {result['recommendation']}[/bold]")
+    for i, step in enumerate(result["steps"], 1):
+        c.print(f"{i}. [cyan]{step['name']}[/cyan]: {step['finding']}")
+    table = Table(title="Monthly cost (USD)")
+    for col in ("option", "training", "inference", "operations", "total", "one-off"):
+        table.add_column(col, justify="right" if col != "option" else "left")
+    for opt, v in result["costs"].items():
+        mark = " *" if opt == result["recommendation"] else ""
+        table.add_row(opt + mark, f"{v['training_usd_month']:,.2f}", f"{v['inference_usd_month']:,.2f}",
+                      f"{v['operations_usd_month']:,.2f}", f"{v['total_usd_month']:,.2f}", f"{v['one_off_usd']:,.2f}")
+    c.print(table)
+    for note in result["notes"]:
+        c.print(f"- {note}")
+
+
 # --------------------------------------------------------------------------- register
 
 
 def register(app: typer.Typer) -> None:
     """Attach `cost` (sub-app) and `plan` to the top-level app."""
     app.add_typer(cost_app, name="cost")
+    app.command("plan")(plan_cmd)
