@@ -1,6 +1,7 @@
 """Review queue: SQLite round trip, status rules, export to tune-stage JSONL, CLI."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 
@@ -45,6 +46,24 @@ def test_add_get_list(queue):
     assert queue.get(1).groups == ["finance"]
     assert [i.id for i in queue.list(reason="user_flagged")] == [3]
     assert queue.counts() == {"pending": 3, "approved": 0, "rejected": 0}
+
+
+def test_citation_objects_are_stored_as_json(tmp_path):
+    @dataclasses.dataclass
+    class Cite:  # the shape of thaija.rag.citations.Citation
+        n: int
+        chunk_id: str
+        doc_id: str
+        source: str
+        start: int
+        end: int
+        quote: str
+
+    q = ReviewQueue(tmp_path / "q.review.sqlite")
+    rid = q.add(JA_Q, JA_A, "ja", [Cite(**JA_CIT[0])], "low_confidence")
+    assert q.get(rid).citations == JA_CIT
+    with pytest.raises(ReviewError, match="citation"):
+        q.add(JA_Q, JA_A, "ja", ["[1]"], "low_confidence")
 
 
 def test_state_survives_reopen(queue, tmp_path):

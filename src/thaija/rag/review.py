@@ -11,6 +11,7 @@ change their mind, any status can move to any other); ``edit`` stores the correc
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -114,6 +115,21 @@ def _check(value: str, allowed: Sequence[str], what: str) -> str:
     return value
 
 
+def _plain(citations: Sequence[Any]) -> list[dict[str, Any]]:
+    """Citations as JSON-ready dicts (accepts dicts, objects with ``to_dict()`` and dataclasses)."""
+    out = []
+    for c in citations:
+        if isinstance(c, dict):
+            out.append(dict(c))
+        elif hasattr(c, "to_dict"):
+            out.append(c.to_dict())
+        elif dataclasses.is_dataclass(c) and not isinstance(c, type):
+            out.append(dataclasses.asdict(c))
+        else:
+            raise ReviewError(f"a citation must be a dict, not {type(c).__name__}")
+    return out
+
+
 def strip_citation_marks(text: str) -> str:
     """Remove ``[1]`` / ``[1, 2]`` markers (they point at retrieved text the tuned model won't see)."""
     return _CITATION_MARK.sub("", text).strip()
@@ -179,7 +195,7 @@ class ReviewQueue:
                 cur = con.execute(
                     "INSERT INTO items (created_at, updated_at, question, lang, answer, citations, reason,"
                     " status, groups, score, note) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                    (now, now, question, lang, answer, json.dumps(list(citations), ensure_ascii=False),
+                    (now, now, question, lang, answer, json.dumps(_plain(citations), ensure_ascii=False),
                      reason, json.dumps(list(groups or []), ensure_ascii=False),
                      None if score is None else float(score), note))
                 return int(cur.lastrowid)
