@@ -187,3 +187,15 @@ def test_cli_flag_detects_language(tmp_path):
     assert ReviewQueue(review_path(db)).get(int(r.stdout)).lang == "th"
     r = runner.invoke(app, ["review", "flag", TH_Q, "--answer", "x", "--lang", "fr", "--db", db])
     assert r.exit_code == 2
+
+
+def test_export_loads_in_the_tune_stage(queue, tmp_path):
+    data = pytest.importorskip("thaija.tune.data")
+    queue.approve(2)
+    queue.edit(1, "ร้อยละ 7")
+    out = tmp_path / "review.jsonl"
+    assert queue.export(out) == 2
+    recs = data.load_records(out, detect_missing=False)
+    assert [(r.kind, r.lang, r.source) for r in recs] == [("messages", "th", "review"),
+                                                          ("messages", "ja", "review")]
+    assert recs[1].messages == (("user", JA_Q), ("assistant", "東京タワーの高さは333メートルです。"))

@@ -287,8 +287,12 @@ class ReviewQueue:
                 q, a = redact(q)[0], redact(a)[0]
             if not q.strip() or not a.strip():
                 continue
-            yield {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
-                   "lang": item.lang, "source": "review"}
+            rec: dict[str, Any] = {"messages": [{"role": "user", "content": q},
+                                                {"role": "assistant", "content": a}]}
+            if item.lang.strip():  # the tune stage detects the language when "lang" is absent
+                rec["lang"] = item.lang
+            rec["source"] = "review"
+            yield rec
 
     def export(self, path: str | os.PathLike[str], *, keep_citations: bool = False,
                redact_pii: bool = True, lang: str | None = None) -> int:
