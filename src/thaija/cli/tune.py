@@ -1,9 +1,205 @@
-"""CLI for the tune stage (thin: parse, call the library, print)."""
+"""CLI for the tune stage: `thaija tune mix|train|merge|eval` (thin: parse, call the library, print)."""
 from __future__ import annotations
+
+import json
+from typing import Optional
 
 import typer
 
+from thaija.cli._common import fail, print_json
+
+STRATEGY_HELP = ("Language mix: proportional (share ∝ n), temperature (share ∝ n^alpha), "
+                 "unimax (uniform, capped at --max-epochs passes per language) or weights "
+                 "(--weights).")
+ALPHA_HELP = "Temperature exponent alpha (share ∝ n^alpha): 1 = proportional, 0 = uniform."
+WEIGHTS_HELP = "Explicit relative weights for --strategy weights, e.g. 'th=1,ja=1'."
+
+
+def _parse_weights(text: Optional[str]) -> Optional[dict[str, float]]:
+    if text is None:
+        return None
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        lang, sep, w = part.partition("=")
+        try:
+            if not sep or not lang.strip():
+                raise ValueError
+            out[lang.strip().lower()] = float(w)
+        except ValueError:
+            fail(f"--weights: expected LANG=NUMBER[,LANG=NUMBER...], got {part!r}")
+    return out
+
+
+def mix_cmd(
+    data: str = typer.Argument(..., help="Training JSONL ({'text'} / {'prompt','completion'} / "
+                               "{'messages'} records, optional 'lang')."),
+    strategy: str = typer.Option("temperature", "--strategy", "-s", help=STRATEGY_HELP),
+    alpha: float = typer.Option(0.3, "--alpha", help=ALPHA_HELP),
+    max_epochs: float = typer.Option(4.0, "--max-epochs",
+                                     help="unimax: at most this many passes over a language's data."),
+    budget: Optional[int] = typer.Option(None, "--budget", min=1,
+                                         help="Examples drawn in total (default: one pass = "
+                                         "number of records)."),
+    weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print {strategy, counts, shares, epochs} "
+                                 "as JSON."),
+) -> None:
+    """Plan the language mix of a data set: examples per language, sampling shares and epochs.
+
+    'epochs' is how many times each language's data is seen for the budget. Records without a
+    'lang' field are labelled with thaija's language detector.
+    """
+    from thaija.tune.data import count_languages, load_records
+    from thaija.tune.sampling import plan_mix
+
+    counts = count_languages(load_records(data))
+    plan = plan_mix(counts, strategy, alpha=alpha, max_epochs=max_epochs, budget=budget,
+                    weights=_parse_weights(weights))
+    if as_json:
+        print_json(plan.to_json())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    extra = {"temperature": f" (alpha {alpha})", "unimax": f" (max epochs {max_epochs})"}
+    t = Table(title=f"{strategy}{extra.get(strategy, '')} · budget {plan.budget} examples")
+    for col in ("lang", "examples", "data share", "sampling share", "epochs"):
+        t.add_column(col, justify="right" if col != "lang" else "left")
+    total = sum(counts.values())
+    for lang, n in counts.items():
+        t.add_row(lang, str(n), f"{n / total:.3f}", f"{plan.shares[lang]:.3f}",
+                  f"{plan.epochs[lang]:.2f}")
+    Console().print(t)
+
+
+def train_cmd(
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="Training JSONL."),
+    eval_data: Optional[str] = typer.Option(None, "--eval-data",
+                                            help="Held-out JSONL (else --eval-split per language)."),
+    eval_split: Optional[float] = typer.Option(None, "--eval-split",
+                                               help="Fraction held out per language [default 0.1]."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Base model: local folder, .gguf file or hub id "
+                                        "(online only). Default: offline Gemma-3-270m."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help=STRATEGY_HELP),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help=ALPHA_HELP + " [default 0.3]"),
+    max_epochs: Optional[float] = typer.Option(None, "--max-epochs", help="unimax cap [default 4]."),
+    weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank [default 16]."),
+    lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha [default 32]."),
+    qlora: Optional[bool] = typer.Option(None, "--qlora/--no-qlora",
+                                         help="4-bit base model (bitsandbytes) when CUDA is "
+                                         "available; plain LoRA on CPU."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps [default 100]."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Examples per micro-batch "
+                                             "[default 4]."),
+    grad_accum: Optional[int] = typer.Option(None, "--grad-accum",
+                                             help="Gradient accumulation steps [default 1]."),
+    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", "--lr",
+                                                  help="Peak learning rate [default 2e-4]."),
+    max_length: Optional[int] = typer.Option(None, "--max-length",
+                                             help="Tokens per example [default 256]."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every",
+                                             help="Per-language eval every N steps [default 25]."),
+    save_every: Optional[int] = typer.Option(None, "--save-every",
+                                             help="Checkpoint every N steps [default 50]."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed [default 0]."),
+    output: Optional[str] = typer.Option(None, "--output", "-o",
+                                         help="Output folder [default tune-out]."),
+    config: Optional[str] = typer.Option(None, "--config", "-c",
+                                         help="TOML file with TuneConfig fields (flags override)."),
+    resume: Optional[bool] = typer.Option(None, "--resume/--no-resume",
+                                          help="Continue from the latest checkpoint in --output."),
+    as_json: bool = typer.Option(False, "--json", help="Print report.json to standard output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Fine-tune a LoRA adapter with language-balanced sampling and per-language evaluation.
+
+    Writes to --output: adapter_config.json + adapter_model.safetensors (PEFT), report.json
+    (shares, per-language eval loss/perplexity before and after, history), loss_by_language.png,
+    run.json (settings, realized shares, timing) and checkpoints/ for --resume.
+    Multi-GPU: accelerate launch -m thaija.tune.train --config tune.toml (see docs/tune.md).
+    """
+    from thaija.tune.config import TuneConfig
+    from thaija.tune.train import train
+
+    flags = {"data": data, "eval_data": eval_data, "eval_split": eval_split, "model": model,
+             "strategy": strategy, "alpha": alpha, "max_epochs": max_epochs,
+             "weights": _parse_weights(weights), "r": lora_r, "lora_alpha": lora_alpha,
+             "qlora": qlora, "max_steps": max_steps, "batch_size": batch_size,
+             "gradient_accumulation_steps": grad_accum, "learning_rate": learning_rate,
+             "max_length": max_length, "eval_every": eval_every, "save_every": save_every,
+             "seed": seed, "output": output, "resume": resume}
+    if quiet:
+        flags["progress"] = False
+    if weights is not None and strategy is None:
+        flags["strategy"] = "weights"
+    if config:
+        cfg = TuneConfig.from_toml(config, **flags)
+    else:
+        cfg = TuneConfig.from_dict({k: v for k, v in flags.items() if v is not None})
+    if not cfg.data:
+        fail("no training data: give --data DATA.jsonl (or 'data' in --config)")
+    result = train(cfg)
+    if as_json:
+        print_json(result.report)
+    else:
+        r = result.report
+        typer.echo(f"adapter written to {result.output} ({r['steps']} steps, "
+                   f"{result.seconds:.0f} s)")
+        for lang in sorted(r["eval"]):
+            before = r["eval_before"].get(lang, {}).get("loss", float("nan"))
+            typer.echo(f"  {lang}: eval loss {before:.3f} -> {r['eval'][lang]['loss']:.3f} "
+                       f"(perplexity {r['eval'][lang]['perplexity']:.1f}, share "
+                       f"{r['shares'].get(lang, 0):.2f})")
+
+
+def merge_cmd(
+    adapter: str = typer.Argument(..., help="Adapter folder written by `thaija tune train`."),
+    output: str = typer.Option(..., "--output", "-o", help="Folder for the merged model."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Base model (default: the one the adapter records)."),
+) -> None:
+    """Merge a LoRA adapter into its base model: a plain transformers folder for serving."""
+    from thaija.tune.model import merge_adapter
+
+    out = merge_adapter(adapter, output, model)
+    typer.echo(f"merged model written to {out}")
+
+
+def eval_cmd(
+    data: str = typer.Argument(..., help="Evaluation JSONL (records with or without 'lang')."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Base model (default: the adapter's base, else "
+                                        "offline Gemma-3-270m)."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", "-a",
+                                          help="PEFT adapter folder to apply."),
+    max_length: int = typer.Option(256, "--max-length", min=8, help="Tokens per example."),
+    max_per_lang: Optional[int] = typer.Option(None, "--max-per-lang", min=1,
+                                               help="Evaluate at most N examples per language."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print {model, adapter, data, eval} as JSON."),
+) -> None:
+    """Per-language loss and perplexity of a base model, with or without an adapter."""
+    from thaija.tune.evaluate import evaluate_model
+
+    r = evaluate_model(data, model=model, adapter=adapter, max_length=max_length,
+                       batch_size=batch_size, max_per_lang=max_per_lang)
+    if as_json:
+        print_json(r)
+        return
+    typer.echo(f"{r['model']}" + (f" + {adapter}" if adapter else ""))
+    for lang, v in r["eval"].items():
+        typer.echo(f"  {lang}: loss {v['loss']:.4f}  perplexity {v['perplexity']:.2f}  "
+                   f"({v['examples']} examples, {v['tokens']} tokens)")
+
 
 def register(app: typer.Typer) -> None:
-    """Attach this stage's commands to the top-level app."""
-    return None
+    """Attach `thaija tune` (mix, train, merge, eval) to the top-level app."""
+    tune = typer.Typer(help="Language-balanced LoRA / QLoRA fine-tuning with per-language "
+                       "evaluation.", no_args_is_help=True)
+    tune.command("mix")(mix_cmd)
+    tune.command("train")(train_cmd)
+    tune.command("merge")(merge_cmd)
+    tune.command("eval")(eval_cmd)
+    app.add_typer(tune, name="tune")
