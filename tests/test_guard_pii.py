@@ -24,7 +24,7 @@ def thai_check(first12: str) -> str:
 
 
 def thai_id(valid: bool = True) -> str:
-    body = str(RNG.randint(1, 8)) + "".join(str(RNG.randint(0, 9)) for _ in range(11))
+    body = str(RNG.randint(0, 8)) + "".join(str(RNG.randint(0, 9)) for _ in range(11))
     c = thai_check(body)
     return body + (c if valid else str((int(c) + RNG.randint(1, 9)) % 10))
 
@@ -96,7 +96,9 @@ def test_checksums_agree_with_reference(i):
 
 def test_thai_id_first_digit_rule():
     body = "9" + "12345678901"
-    assert not is_thai_national_id(body + thai_check(body))  # no category 9 (nor 0)
+    assert not is_thai_national_id(body + thai_check(body))  # no person category 9
+    body = "0" + "12348912345"  # category 0: stateless persons (2005 survey) hold such IDs
+    assert is_thai_national_id(body + thai_check(body))
 
 
 # ---- Thai national ID ------------------------------------------------------------------------
@@ -140,6 +142,14 @@ def test_my_number_bad_check_digit_not_flagged():
     for _ in range(20):
         n = my_number(valid=False)
         assert "jp_my_number" not in types_of(f"マイナンバーは{n[:4]} {n[4:8]} {n[8:]}です")
+
+
+def test_my_number_inside_longer_spaced_number_not_flagged():
+    n = my_number()
+    spaced = f"{n[:4]} {n[4:8]} {n[8:]}"
+    assert types_of(f"伝票番号 9876 {spaced}") == []
+    assert types_of(f"伝票番号 {spaced} 5") == []
+    assert types_of(f"番号：{spaced}、確認済み") == ["jp_my_number"]
 
 
 # ---- payment cards ---------------------------------------------------------------------------
@@ -205,8 +215,9 @@ def test_invalid_thai_id_with_phone_shape_is_not_an_id():
     # A 13-digit number failing the checksum is not an ID; it is no phone either (no trunk 0).
     n = thai_id(valid=False)
     assert types_of(f"เลขประจำตัว {n}") == []
-    # A tightly joined number is never split into a phone ("0-8123-45678-12-3" is one number).
-    assert types_of("รหัส 0-8123-45678-12-3") == []
+    # A tightly joined number is never split into a phone ("0-8123-45678-12-x" is one number).
+    bad = "081234567812" + str((int(thai_check("081234567812")) + 1) % 10)
+    assert types_of(f"รหัส {dashed_thai(bad)}") == []
 
 
 # ---- e-mail ----------------------------------------------------------------------------------

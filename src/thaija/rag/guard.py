@@ -91,8 +91,12 @@ def thai_id_check_digit(first12: str) -> int:
 
 
 def is_thai_national_id(digits: str) -> bool:
-    """13 ASCII digits, first digit 1–8, valid mod-11 check digit."""
-    return (len(digits) == 13 and digits.isascii() and digits.isdigit() and digits[0] in "12345678"
+    """13 ASCII digits, valid mod-11 check digit, first digit 0–8 (the person category).
+
+    Category 0 is kept: stateless persons surveyed under the Cabinet resolution of 2005 hold
+    13-digit IDs beginning with 0. No category starts with 9.
+    """
+    return (len(digits) == 13 and digits.isascii() and digits.isdigit() and digits[0] != "9"
             and thai_id_check_digit(digits[:12]) == int(digits[12]))
 
 
@@ -168,6 +172,8 @@ _MY_NUMBER = re.compile(_B + r"[0-9]{4}(?P<s>[ -]?)[0-9]{4}(?P=s)[0-9]{4}" + _E)
 _CARD = re.compile(_B + r"(?:[0-9]{13,19}"
                    r"|[0-9]{4}(?P<s>[ -])[0-9]{4}(?P=s)[0-9]{4}(?P=s)[0-9]{4}(?:(?P=s)[0-9]{3})?"
                    r"|[0-9]{4}(?P<t>[ -])[0-9]{6}(?P=t)[0-9]{4,5})" + _E)
+_SPACED_BEFORE = re.compile(r"[0-9] $")
+_SPACED_AFTER = re.compile(r" [0-9]")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*"
                     r"\.[A-Za-z]{2,}(?![A-Za-z0-9\-])")
 # A phone-like chain: optional "+", digit groups joined by one separator (space, -, .) or parens.
@@ -255,6 +261,9 @@ def find_pii(text: str, types: str | Iterable[str] | None = None) -> list[Findin
         if is_thai_national_id(_digits(m.group())):
             cands.append(("th_national_id", m.start(), m.end()))
     for m in _MY_NUMBER.finditer(folded):
+        if m.group("s") == " " and (_SPACED_BEFORE.match(folded, max(m.start() - 2, 0), m.start())
+                                    or _SPACED_AFTER.match(folded, m.end())):
+            continue  # 12 digits of a longer space-grouped number ("4111 1111 1111 1111")
         if is_my_number(_digits(m.group())):
             cands.append(("jp_my_number", m.start(), m.end()))
     for m in _CARD.finditer(folded):
