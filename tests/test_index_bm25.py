@@ -1,0 +1,103 @@
+"""Incremental per-language BM25 equals a from-scratch BM25 (bm25s, method="lucene") on the same tokens."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thaija.index.bm25 import BM25Index, BM25Store, segment_terms, whitespace_terms
+
+DATA = Path(__file__).parent / "data"
+
+
+def _lines(name: str, n: int) -> list[str]:
+    return (DATA / name).read_text(encoding="utf-8").splitlines()[:n]
+
+
+@pytest.fixture(scope="module")
+def ja_terms() -> list[list[str]]:
+    return [segment_terms(t, "ja") for t in _lines("ntrex_jpn.txt", 60)]
+
+
+@pytest.fixture(scope="module")
+def th_terms() -> list[list[str]]:
+    return [segment_terms(t, "th") for t in _lines("ntrex_tha.txt", 60)]
+
+
+def _scratch_scores(corpus: list[list[str]], query: list[str]) -> np.ndarray:
+    import bm25s
+
+    ref = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+    ref.index(corpus, show_progress=False)
+    return np.asarray(ref.get_scores(query), dtype=np.float64)
+
+
+def test_segment_terms_are_words_not_characters(th_terms, ja_terms):
+    flat_th = [t for ts in th_terms for t in ts]
+    assert "ประเทศ" in flat_th or "รัฐบาล" in flat_th or any(len(t) > 3 for t in flat_th)
+    assert all(t.strip() and not all(c in ".,!?()「」、。" for c in t) for t in flat_th)
+    # Japanese is segmented into words (whitespace gives whole sentences)
+    assert sum(len(ts) for ts in ja_terms) > 10 * len(ja_terms)
+    assert len(whitespace_terms(_lines("ntrex_jpn.txt", 1)[0])) <= 2
+
+
+@pytest.mark.parametrize("lang", ["th", "ja"])
+def test_incremental_equals_from_scratch_after_adds_and_deletes(lang, th_terms, ja_terms):
+    terms = th_terms if lang == "th" else ja_terms
+    rng = random.Random(7)
+    ix = BM25Index()
+    live: dict[int, tuple[str, list[str]]] = {}
+    row = 0
+    # random sequence: add batches, delete documents, re-add a replaced document
+    for step in range(12):
+        if step % 3 == 2 and live:
+            victims = rng.sample(sorted({d for d, _ in live.values()}), k=min(3, len(live)))
+            ix.remove_docs(victims)
+            live = {r: v for r, v in live.items() if v[0] not in victims}
+        else:
+            batch = rng.sample(range(len(terms)), 6)
+            rows, ids, toks = [], [], []
+            for i in batch:
+                doc = f"d{i}"
+                if any(v[0] == doc for v in live.values()):
+                    ix.remove_docs([doc])  # replace
+                    live = {r: v for r, v in live.items() if v[0] != doc}
+                rows.append(row); ids.append(doc); toks.append(terms[i])
+                live[row] = (doc, terms[i])
+                row += 1
+            ix.add(rows, ids, toks)
+        order = sorted(live)
+        assert ix.rows.tolist() == order
+        corpus = [live[r][1] for r in order]
+        for qi in rng.sample(range(len(terms)), 3):
+            query = terms[qi][:8]
+            got = ix.scores(query)
+            want = _scratch_scores(corpus, query)
+            np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-5)
+
+
+def test_repeated_query_terms_count_like_bm25s(ja_terms):
+    ix = BM25Index()
+    ix.add(list(range(20)), [f"d{i}" for i in range(20)], ja_terms[:20])
+    q = ja_terms[3][:3] * 2
+    np.testing.assert_allclose(ix.scores(q), _scratch_scores(ja_terms[:20], q), rtol=2e-5, atol=1e-5)
+
+
+def test_top_respects_mask_and_save_load_roundtrip(tmp_path, th_terms):
+    store = BM25Store(tmp_path / "bm25")
+    store.add("th", list(range(30)), [f"d{i}" for i in range(30)], th_terms[:30])
+    store.remove_docs(["d3", "d4"])
+    store.save()
+    again = BM25Store(tmp_path / "bm25")
+    q = th_terms[5][:6]
+    np.testing.assert_array_equal(store.index("th").scores(q), again.index("th").scores(q))
+    assert again.index("th").doc_ids == store.index("th").doc_ids
+    mask = np.zeros(len(again.index("th")), dtype=bool)
+    rows, scores = again.index("th").top(q, 10, mask)
+    assert rows.size == 0  # nothing allowed -> nothing ranked
+    rows, scores = again.index("th").top(q, 5)
+    assert 5 in rows.tolist() and list(scores) == sorted(scores, reverse=True)
+    # saved state is JSON + .npy only
+    assert {p.suffix for p in (tmp_path / "bm25").rglob("*") if p.is_file()} == {".json", ".npy"}

@@ -1,0 +1,141 @@
+"""Incremental ingest into a real Milvus Lite file: add, skip unchanged, replace, remove, resume."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thaija.errors import ThaijaError
+from thaija.index import Document, Index, IndexConfig
+from thaija.index.bm25 import BM25Store
+
+ROOT = Path(__file__).resolve().parents[1]
+WIKI_JA = [json.loads(l) for l in (ROOT / "corpora/wiki_ja/corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+WIKI_TH = [json.loads(l) for l in (ROOT / "corpora/wiki_th/corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("emb") / "embeddings.sqlite")
+
+
+def _docs(n_ja: int = 4, n_th: int = 2) -> list[Document]:
+    return ([Document(id=r["id"], text=r["text"], title=r["title"], lang="ja") for r in WIKI_JA[:n_ja]]
+            + [Document(id=r["id"], text=r["text"], title=r["title"]) for r in WIKI_TH[:n_th]])
+
+
+def _index(tmp_path: Path, cache: str, name: str = "t.db") -> Index:
+    return Index(IndexConfig(db=str(tmp_path / name), cache_path=cache, chunk_tokens=128, overlap=16))
+
+
+def _state(idx: Index) -> dict:
+    snap = idx.snapshot()
+    bm = {lang: (ix.doc_ids, ix.scores(["梅雨", "の", "เป็น"]).round(5).tolist())
+          for lang, ix in sorted(idx.bm25.indexes.items()) if len(ix)}
+    return {"docs": [(d["doc_id"], d["chunks"], d["groups"]) for d in idx.list()],
+            "chunks": sorted(zip(snap.chunk_ids, snap.starts.tolist(), snap.ends.tolist())),
+            "vectors": float(np.round(snap.vectors.sum(), 3)), "bm25": bm, "milvus": idx.milvus.count()}
+
+
+def test_add_skip_replace_remove(tmp_path, cache):
+    idx = _index(tmp_path, cache)
+    s = idx.add_documents(_docs(), progress=False)
+    assert (s["added"], s["replaced"], s["unchanged"]) == (6, 0, 0) and s["chunks_added"] >= 6
+    n_chunks = s["chunks_added"]
+    assert idx.milvus.count() == n_chunks == idx.stats()["chunks"]
+    assert set(idx.stats()["chunks_by_lang"]) == {"ja", "th"}
+
+    s = idx.add_documents(_docs(), progress=False)          # unchanged: nothing embedded, nothing written
+    assert (s["added"], s["replaced"], s["unchanged"], s["chunks_embedded"]) == (0, 0, 6, 0)
+
+    docs = _docs()
+    docs[4] = Document(id=docs[4].id, text=docs[4].text + "\nเพิ่มประโยคใหม่ท้ายเอกสาร", title=docs[4].title)
+    s = idx.add_documents(docs, progress=False)
+    assert (s["added"], s["replaced"], s["unchanged"]) == (0, 1, 5)
+    # only the changed tail chunk is new text: unchanged chunks come from the cache
+    assert s["chunks_embedded"] <= 1 and s["chunks_removed"] >= 1
+    assert idx.document_text(docs[4].id).endswith("เพิ่มประโยคใหม่ท้ายเอกสาร")
+    assert idx.milvus.count() == idx.stats()["chunks"]
+
+    # groups change only: replaced with no embedding, ACL updated
+    docs[0] = Document(id=docs[0].id, text=docs[0].text, title=docs[0].title, lang="ja", groups=["hr"])
+    s = idx.add_documents(docs, progress=False)
+    assert s["replaced"] == 1 and s["chunks_embedded"] == 0
+    assert [d["groups"] for d in idx.list() if d["doc_id"] == docs[0].id] == [["hr"]]
+
+    r = idx.remove([docs[1].id, docs[5].id])
+    assert r["removed"] == 2 and r["chunks_removed"] >= 2
+    assert {d["doc_id"] for d in idx.list()} == {d.id for d in docs} - {docs[1].id, docs[5].id}
+    assert all(docs[1].id not in ix.doc_ids for ix in idx.bm25.indexes.values())
+    assert idx.milvus.count() == idx.stats()["chunks"]
+    with pytest.raises(ThaijaError, match="unknown document id: nope"):
+        idx.remove(["nope"])
+    idx.close()
+
+    again = _index(tmp_path, cache)                        # state survives reopening
+    assert {d["doc_id"] for d in again.list()} == {d.id for d in docs} - {docs[1].id, docs[5].id}
+    again.close()
+
+
+def test_interrupted_ingest_rerun_gives_same_state(tmp_path, cache, monkeypatch):
+    ref = _index(tmp_path, cache, "ref.db")
+    ref.add_documents(_docs(3, 1), progress=False)
+    want = _state(ref)
+    ref.close()
+
+    idx = _index(tmp_path, cache, "crash.db")
+    real_save = BM25Store.save
+
+    def crash(self):
+        raise KeyboardInterrupt("power cut after the Milvus write")
+
+    monkeypatch.setattr(BM25Store, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        idx.add_documents(_docs(3, 1), progress=False)
+    monkeypatch.setattr(BM25Store, "save", real_save)
+    idx.close()
+    idx = _index(tmp_path, cache, "crash.db")
+    assert idx.list() == []                                # nothing committed
+    s = idx.add_documents(_docs(3, 1), progress=False)
+    assert s["added"] == 4 and s["chunks_embedded"] == 0   # embeddings survived in the cache
+    assert _state(idx) == want
+    idx.close()
+
+
+def test_malformed_jsonl_writes_nothing(tmp_path, cache):
+    p = tmp_path / "c.jsonl"
+    good = json.dumps({"id": "a", "text": WIKI_TH[0]["text"]}, ensure_ascii=False)
+    p.write_text(good + "\n{broken\n", encoding="utf-8")
+    idx = _index(tmp_path, cache)
+    with pytest.raises(ThaijaError, match=r"c\.jsonl:2"):
+        idx.add_paths([p], progress=False)
+    assert idx.list() == [] and not (tmp_path / "t.db").exists()
+    idx.close()
+
+
+def test_second_process_gets_index_in_use(tmp_path, cache):
+    idx = _index(tmp_path, cache)
+    idx.add_documents(_docs(1, 0), progress=False)       # this process now holds the Milvus Lite lock
+    code = ("import sys\nfrom thaija.index import Index, IndexConfig, Document\nfrom thaija.errors import ThaijaError\n"
+            f"i = Index(IndexConfig(db={str(tmp_path / 't.db')!r}, cache_path={cache!r}))\n"
+            "try:\n    i.remove(['jsquad-valid-0'])\nexcept ThaijaError as e:\n    print(e); sys.exit(3)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert p.returncode == 3, p.stderr[-500:]
+    assert "index in use by another process" in p.stdout
+    idx.close()
+
+
+def test_config_is_validated(tmp_path):
+    with pytest.raises(ThaijaError, match=r"\.db"):
+        IndexConfig(db=str(tmp_path / "x.sqlite"))
+    with pytest.raises(ThaijaError, match="chunk-tokens"):
+        IndexConfig(db=str(tmp_path / "x.db"), chunk_tokens=2)
+    with pytest.raises(ThaijaError, match="does not exist"):
+        IndexConfig(db=str(tmp_path / "no" / "x.db"))

@@ -1,0 +1,115 @@
+"""Search on a real Milvus Lite index: modes, cross-lingual dense, offsets, access control, CLI JSON."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from thaija.errors import ThaijaError
+from thaija.index import Document, Index, IndexConfig
+from thaija.retrieve import Hit, search
+
+ROOT = Path(__file__).resolve().parents[1]
+NEWS = ROOT / "corpora" / "news"
+STORIES = ["rt.com.91337", "upi.176266", "bbc.381790"]
+WIKI_JA = [json.loads(l) for l in (ROOT / "corpora/wiki_ja/corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def _news(lang: str, story: str) -> str:
+    return (NEWS / lang / f"{story}.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> str:
+    """Public: 3 Japanese news stories + 4 Japanese wiki paragraphs. hr-only: one wiki paragraph.
+    finance-only: the English version of one story."""
+    d = tmp_path_factory.mktemp("idx")
+    path = str(d / "t.db")
+    docs = [Document(id=f"ja/{s}", text=_news("ja", s), source=f"news/ja/{s}.txt") for s in STORIES]
+    docs += [Document(id=r["id"], text=r["text"], title=r["title"], lang="ja") for r in WIKI_JA[:4]]
+    docs.append(Document(id="secret", text=WIKI_JA[5]["text"], lang="ja", groups=["hr"]))
+    docs.append(Document(id="en/upi", text=_news("en", "upi.176266"), groups=["finance"]))
+    idx = Index(IndexConfig(db=path, cache_path=str(d / "emb.sqlite")))
+    idx.add_documents(docs, progress=False)
+    idx.close()
+    return path
+
+
+MODES = ["bm25", "dense", "hybrid"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_acl_hides_group_documents_in_every_mode(db, mode):
+    secret_text = WIKI_JA[5]["text"]
+    for q in (secret_text[:50], secret_text, "secret hr " + secret_text[:30]):
+        hits = search(q, db=db, mode=mode, k=50)
+        assert all(h.doc_id not in ("secret", "en/upi") for h in hits)
+        hits = search(q, db=db, mode=mode, k=50, groups=["sales", "finance"])
+        assert all(h.doc_id != "secret" for h in hits)
+    hits = search(secret_text[:50], db=db, mode=mode, k=5, groups=["hr"])
+    assert hits[0].doc_id == "secret"
+
+
+@pytest.mark.parametrize("bad", ['hr"]) or public == false or array_contains_any(groups, ["hr', "hr,x y", "*"])
+def test_group_names_cannot_inject_filters(db, bad):
+    with pytest.raises(ThaijaError, match="invalid access group"):
+        search(WIKI_JA[5]["text"][:50], db=db, mode="dense", groups=[bad])
+
+
+def test_cross_lingual_thai_query_finds_japanese_story(db):
+    # the first Thai sentence of each story; only the Japanese versions (and a hidden English one) are indexed
+    for story in STORIES:
+        q = _news("th", story).split("\n")[0][:200]
+        for mode in ("dense", "hybrid"):
+            hits = search(q, db=db, mode=mode, k=3)
+            assert hits[0].doc_id == f"ja/{story}", (mode, story, [h.doc_id for h in hits])
+        assert search(q, db=db, mode="bm25", k=3) == []      # BM25 stays inside the query's language
+    # with the finance group the English version is visible and found too
+    hits = search(_news("th", "upi.176266").split("\n")[0], db=db, mode="dense", k=3, groups=["finance"])
+    assert {"en/upi", "ja/upi.176266"} <= {h.doc_id for h in hits}
+
+
+def test_hits_point_into_original_text(db):
+    idx = Index(db)
+    for mode in MODES:
+        hits = search(WIKI_JA[2]["text"][:40], db=db, mode=mode, k=8)
+        assert hits and [h.rank for h in hits] == list(range(1, len(hits) + 1))
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        for h in hits:
+            assert isinstance(h, Hit) and idx.document_text(h.doc_id)[h.start:h.end] == h.text
+    assert search(WIKI_JA[2]["text"][:40], db=db, mode="bm25", k=1)[0].doc_id == WIKI_JA[2]["id"]
+    hits = search("梅雨", db=db, mode="hybrid", k=20, lang="en", groups=["finance"])
+    assert all(h.lang == "en" for h in hits)
+    idx.close()
+
+
+def test_bad_queries(db, tmp_path):
+    for q in ("", "   \n"):
+        with pytest.raises(ThaijaError, match="empty query"):
+            search(q, db=db)
+    with pytest.raises(ThaijaError, match="unknown mode"):
+        search("梅雨", db=db, mode="sparse")
+    with pytest.raises(ThaijaError, match="no index"):
+        search("梅雨", db=str(tmp_path / "none.db"))
+
+
+def test_cli_search_json_contract(db):
+    from thaija.cli.main import app
+
+    r = CliRunner().invoke(app, ["search", WIKI_JA[5]["text"][:50], "--db", db, "--mode", "bm25", "--groups", "hr",
+                                 "--k", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["query"] == WIKI_JA[5]["text"][:50] and out["mode"] == "bm25"
+    h = out["results"][0]
+    assert list(h) == ["rank", "score", "chunk_id", "doc_id", "lang", "start", "end", "text", "source"]
+    assert h["doc_id"] == "secret" and h["rank"] == 1
+    r = CliRunner().invoke(app, ["search", "", "--db", db])
+    assert r.exit_code == 2 and "empty query" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(app, ["index", "remove", "nope", "--db", db])
+    assert r.exit_code == 2 and "unknown document id" in r.output
+    r = CliRunner().invoke(app, ["index", "list", "--db", db, "--json"])
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 9
