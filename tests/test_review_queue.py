@@ -199,3 +199,14 @@ def test_export_loads_in_the_tune_stage(queue, tmp_path):
     assert [(r.kind, r.lang, r.source) for r in recs] == [("messages", "th", "review"),
                                                           ("messages", "ja", "review")]
     assert recs[1].messages == (("user", JA_Q), ("assistant", "東京タワーの高さは333メートルです。"))
+
+
+def test_concurrent_adds_from_threads(tmp_path):
+    # The server adds from several threads at once: every add gets its own id, none is lost.
+    from concurrent.futures import ThreadPoolExecutor
+
+    q = ReviewQueue(tmp_path / "q.review.sqlite")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = list(pool.map(lambda i: q.add(f"{JA_Q} ({i})", JA_A, "ja", JA_CIT, "low_confidence"), range(60)))
+    assert sorted(ids) == list(range(1, 61))
+    assert q.counts()["pending"] == 60

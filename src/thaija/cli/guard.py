@@ -4,37 +4,19 @@ Thin: parse, call thaija.rag.guard / thaija.rag.review, print.
 """
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from thaija.cli._common import fail, iter_lines, print_json
-from thaija.errors import ThaijaError
 
 if TYPE_CHECKING:
     from thaija.rag.review import ReviewItem, ReviewQueue
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 DB_HELP = "The index path; the queue is the file beside it, DB + '.review.sqlite' (a *.review.sqlite path is used as is)."
 DEFAULT_DB = "./thaija.db"
-
-
-def _errors(fn: F) -> F:
-    """Turn a ThaijaError into a one-line message on stderr and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ThaijaError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _emit(record: dict) -> None:
@@ -43,7 +25,6 @@ def _emit(record: dict) -> None:
 
 # ------------------------------------------------------------------------------------ redact
 
-@_errors
 def redact_cmd(
     text: Optional[str] = typer.Argument(None, help="Text to redact."),
     file: Optional[str] = typer.Option(None, "--file", "-f",
@@ -122,7 +103,6 @@ def _show_text(item: "ReviewItem") -> None:
 
 
 @review_app.command("list")
-@_errors
 def review_list(
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
     status: Optional[str] = typer.Option(None, "--status", help="Only items with this status: pending, approved or rejected (default: all)."),
@@ -141,7 +121,6 @@ def review_list(
 
 
 @review_app.command("show")
-@_errors
 def review_show(
     item_id: int = typer.Argument(..., metavar="ID", help="Item id (see `thaija review list`)."),
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
@@ -156,7 +135,6 @@ def review_show(
 
 
 @review_app.command("approve")
-@_errors
 def review_approve(
     item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
@@ -167,7 +145,6 @@ def review_approve(
 
 
 @review_app.command("reject")
-@_errors
 def review_reject(
     item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
@@ -178,7 +155,6 @@ def review_reject(
 
 
 @review_app.command("edit")
-@_errors
 def review_edit(
     item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
     answer: str = typer.Option(..., "--answer", help="The corrected answer."),
@@ -191,7 +167,6 @@ def review_edit(
 
 
 @review_app.command("export")
-@_errors
 def review_export(
     out: str = typer.Argument(..., metavar="OUT.jsonl", help="Output file (overwritten)."),
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
@@ -210,7 +185,6 @@ def review_export(
 
 
 @review_app.command("flag")
-@_errors
 def review_flag(
     question: str = typer.Argument(..., help="The question that was asked."),
     answer: str = typer.Option(..., "--answer", help="The answer the user flags as wrong or unhelpful."),
