@@ -166,7 +166,8 @@ def _print_premium_table(result: dict) -> None:
     c = _console()
     c.print(table)
     for name, why in result.get("skipped", {}).items():
-        c.print(f"[yellow]skipped {name}: {why}[/yellow]")
+        c.print(f"[yellow]skipped {name}: {why}[/yellow]", markup=True, highlight=False) if "[" not in why \
+            else c.print(f"skipped {name}: {why}", markup=False)
 
 
 @cost_app.command("compare")
@@ -311,10 +312,12 @@ def plan_cmd(
         return
     from rich.table import Table
 
+    from rich.markup import escape
+
     c = _console()
     c.print(f"[bold]Recommendation: {result['recommendation']}[/bold]")
     for i, step in enumerate(result["steps"], 1):
-        c.print(f"{i}. [cyan]{step['name']}[/cyan]: {step['finding']}")
+        c.print(f"{i}. [cyan]{escape(step['name'])}[/cyan]: {escape(step['finding'])}")
     table = Table(title="Monthly cost (USD)")
     for col in ("option", "training", "inference", "operations", "total", "one-off"):
         table.add_column(col, justify="right" if col != "option" else "left")
@@ -324,7 +327,7 @@ def plan_cmd(
                       f"{v['operations_usd_month']:,.2f}", f"{v['total_usd_month']:,.2f}", f"{v['one_off_usd']:,.2f}")
     c.print(table)
     for note in result["notes"]:
-        c.print(f"- {note}")
+        c.print(f"- {escape(note)}")
 
 
 # --------------------------------------------------------------------------- register

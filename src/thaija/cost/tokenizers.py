@@ -58,9 +58,18 @@ _TIKTOKEN_URLS = {
 
 
 def cache_dir() -> Path:
-    """thaija's cache folder: ``$THAIJA_CACHE`` or ``<tempdir>/thaija-cache`` (never the home folder)."""
-    base = os.environ.get("THAIJA_CACHE") or os.path.join(tempfile.gettempdir(), "thaija-cache")
-    return Path(base)
+    """thaija's cache folder (same rule as the tune stage; never the home folder):
+
+    ``$THAIJA_CACHE``, else ``<repo>/.cache/thaija`` in a writable source checkout, else
+    ``<tempdir>/thaija-cache``.
+    """
+    env = os.environ.get("THAIJA_CACHE")
+    if env:
+        return Path(env).expanduser()
+    repo = Path(__file__).resolve().parents[3]
+    if (repo / "pyproject.toml").is_file() and os.access(repo, os.W_OK):
+        return repo / ".cache" / "thaija"
+    return Path(tempfile.gettempdir()) / "thaija-cache"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
