@@ -6,7 +6,8 @@ Accepted record shapes (one JSON object per line; blank lines are skipped)::
     {"prompt": "...", "completion": "..."}            # loss on the completion only
     {"messages": [{"role": "user"|"assistant"|"system", "content": "..."}, ...]}
 
-Optional keys: ``"lang"`` (else detected with :func:`thaija.lang.detect`) and ``"source"``
+Optional keys: ``"lang"`` (else detected with :func:`thaija.lang.detect` on the text the model
+learns: the completion / assistant turns) and ``"source"``
 (e.g. ``"replay"`` for general data mixed in against forgetting). Any other key is an error, so
 typos ("compleiton") do not silently train on nothing.
 """
@@ -52,12 +53,22 @@ class Record:
 
     @property
     def content(self) -> str:
-        """All the record's text joined (used for language detection)."""
+        """All the record's text joined."""
         if self.kind == "text":
             return self.text
         if self.kind == "prompt":
             return self.prompt + "\n" + self.completion
         return "\n".join(c for _, c in self.messages)
+
+    @property
+    def target(self) -> str:
+        """The text the model learns to write (completion / assistant turns); its language is
+        the record's language when ``lang`` is missing (a Japanese-to-Thai translation is Thai)."""
+        if self.kind == "text":
+            return self.text
+        if self.kind == "prompt":
+            return self.completion
+        return "\n".join(c for r, c in self.messages if r == "assistant")
 
     @property
     def key(self) -> str:
@@ -166,7 +177,7 @@ def label_languages(records: Iterable[Record]) -> list[Record]:
 
     from thaija.lang import detect
 
-    return [r if r.lang else replace(r, lang=detect(r.content).lang) for r in records]
+    return [r if r.lang else replace(r, lang=detect(r.target).lang) for r in records]
 
 
 def count_languages(records: Iterable[Record]) -> dict[str, int]:

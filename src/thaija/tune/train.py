@@ -144,6 +144,8 @@ def train(config: TuneConfig, *, stop_after: int | None = None) -> TrainResult:
 
     # ---- resume -----------------------------------------------------------------------------
     start, history, eval_before = 0, [], None
+    win_loss: list[float] = []                 # train losses since the last history entry
+    win_lang: dict[str, list[float]] = {}      # per-language [nll sum, tokens] since then
     if cfg.resume:
         ckpts = checkpoint_dirs(out)
         if ckpts:
@@ -152,8 +154,11 @@ def train(config: TuneConfig, *, stop_after: int | None = None) -> TrainResult:
             if diff:
                 raise ThaijaError(f"cannot resume from {ckpts[-1]}: settings differ ({', '.join(diff)})")
             start, history, eval_before = state["step"], state["history"], state["eval_before"]
-            for _ in range(start):
-                scheduler.step()
+            win_loss, win_lang = state["window"]["loss"], state["window"]["by_lang"]
+            with warnings.catch_warnings():  # replaying the schedule before any optimizer.step
+                warnings.simplefilter("ignore", UserWarning)
+                for _ in range(start):
+                    scheduler.step()
             _log(f"resuming from {ckpts[-1]} (step {start}/{cfg.max_steps})", show)
         else:
             _log(f"[yellow]no checkpoint in {out}/checkpoints: starting from step 0[/yellow]", show)
@@ -164,8 +169,6 @@ def train(config: TuneConfig, *, stop_after: int | None = None) -> TrainResult:
     order = sampler.order
     langs = [r.lang for r in train_recs]
     rank = acc.process_index
-    win_loss: list[float] = []
-    win_lang: dict[str, list[float]] = {}  # per-language [nll sum, tokens]
     model.train()
     progress = None
     if show:
@@ -183,7 +186,8 @@ def train(config: TuneConfig, *, stop_after: int | None = None) -> TrainResult:
         if main:
             save_checkpoint(out, step, unwrapped, optimizer,
                             {"signature": signature, "history": history,
-                             "eval_before": eval_before, "plan": plan.to_json()},
+                             "eval_before": eval_before, "plan": plan.to_json(),
+                             "window": {"loss": win_loss, "by_lang": win_lang}},
                             keep=cfg.keep_checkpoints)
         acc.wait_for_everyone()
 
