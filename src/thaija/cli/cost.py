@@ -99,7 +99,7 @@ def count_cmd(
     tokenizer: str = typer.Option("cl100k_base", "--tokenizer", "-t",
                                   help="Registry name (see `thaija cost tokenizers`) or a tokenizer file/folder."),
     file: Optional[str] = typer.Option(None, "--file", "-f",
-                                       help="UTF-8 file: each line is encoded alone and the counts are summed."),
+                                       help="UTF-8 file ('-' = stdin): each line is encoded alone and the counts are summed."),
     per_line: bool = typer.Option(False, "--per-line", help="Print one JSON record per line."),
     json_out: bool = typer.Option(False, "--json", help="Print the JSON record."),
 ) -> None:

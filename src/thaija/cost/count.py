@@ -18,10 +18,21 @@ def _tok(tokenizer):
 
 
 def read_lines(path: str | Path) -> list[str]:
-    """Lines of a UTF-8 text file (universal newlines, trailing newlines dropped).
+    """Lines of a UTF-8 text file (``-`` = standard input; universal newlines, trailing newlines dropped).
 
     Raises ThaijaError naming the file when it is missing, not UTF-8, or empty.
     """
+    if str(path) == "-":
+        import sys
+
+        try:
+            text = sys.stdin.buffer.read().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        except UnicodeDecodeError as exc:
+            raise ThaijaError(f"standard input: not valid UTF-8 (byte {exc.start})") from None
+        text = text.lstrip("\ufeff").rstrip("\n")
+        if not text.strip():
+            raise ThaijaError("standard input: empty")
+        return text.split("\n")
     p = Path(path)
     try:
         with open(p, encoding="utf-8") as f:  # newline=None: \r\n and \r become \n
