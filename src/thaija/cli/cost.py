@@ -73,7 +73,18 @@ def tokenizers_cmd(
     if tiktoken_cache:
         where = prefill_tiktoken_cache(tiktoken_cache)
         typer.echo(f"tiktoken cache written: export TIKTOKEN_CACHE_DIR={where}", err=True)
-    recs = list_tokenizers(load=load)
+    recs = list_tokenizers()
+    if load:
+        from rich.progress import track
+
+        from thaija.cost.tokenizers import get_tokenizer
+
+        for r in track(recs, description="loading", console=_console_err(), transient=True):
+            if r["available"]:
+                try:
+                    r["vocab_size"] = get_tokenizer(r["name"]).vocab_size
+                except ThaijaError as exc:
+                    r["available"], r["reason"] = False, str(exc)
     if json_out:
         _print_json(recs)
         return

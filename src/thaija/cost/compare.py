@@ -143,7 +143,7 @@ def write_csv(result: Mapping, path: str | Path) -> Path:
 
 
 def plot_premiums(result: Mapping, path: str | Path, title: str | None = None) -> Path:
-    """Grouped bar chart of premiums (one group per tokenizer, one bar per language) as PNG.
+    """Grouped bar chart of premiums (one group per tokenizer, one bar per non-reference language) as PNG.
 
     Labels are ASCII (language codes, tokenizer names) so no Thai/Japanese font is needed.
     """
@@ -161,7 +161,8 @@ def plot_premiums(result: Mapping, path: str | Path, title: str | None = None) -
     names = list(result["tokenizers"])
     if not names:
         raise ThaijaError("nothing to plot: no tokenizer results")
-    langs = list(next(iter(result["tokenizers"].values()))["premium"])
+    langs = [l for l in next(iter(result["tokenizers"].values()))["premium"] if l != result["reference"]]
+    langs = langs or [result["reference"]]
     width = 0.8 / max(1, len(langs))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(names) + 2), 4.5), dpi=120)
     for i, lang in enumerate(langs):
@@ -169,8 +170,10 @@ def plot_premiums(result: Mapping, path: str | Path, title: str | None = None) -
         ys = [result["tokenizers"][n]["premium"][lang] for n in names]
         bars = ax.bar(xs, ys, width=width, label=lang)
         if len(names) * len(langs) <= 60:
-            ax.bar_label(bars, labels=[f"{y:.2f}" for y in ys], fontsize=6, padding=1, rotation=90)
-    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+            few = len(names) * len(langs) <= 12
+            ax.bar_label(bars, labels=[f"{y:.2f}" for y in ys], fontsize=8 if few else 6, padding=1,
+                         rotation=0 if few else 90)
+    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--", label=f"{result['reference']} = 1")
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(f"tokens / tokens({result['reference']})")
