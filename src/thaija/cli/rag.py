@@ -1,9 +1,122 @@
-"""CLI for the rag stage (thin: parse, call the library, print)."""
+"""CLI for the rag stage: ask, eval-qa, serve (thin: parse, call the library, print)."""
 from __future__ import annotations
 
+import json
+import os
+from typing import Optional
+
 import typer
+
+from thaija.cli._common import fail, parse_groups, print_json
+
+GEN_HELP = "extractive (no LLM: best-supported retrieved sentences), local (transformers causal LM, default offline Gemma-3-270m) or openai (any OpenAI-compatible endpoint; key from OPENAI_API_KEY)."
+DB_HELP = "Index path (Milvus Lite file) built with `thaija index add`."
+
+
+def ask_cmd(
+    question: str = typer.Argument(..., help="The question (Thai, Japanese or English); the answer comes in its language."),
+    db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
+    generator: str = typer.Option("extractive", "--generator", "-g", help=GEN_HELP),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="local: model folder/.gguf (default offline Gemma-3-270m); openai: model name (default $OPENAI_MODEL or gpt-4o-mini)."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", help="local: a PEFT adapter folder from `thaija tune train`."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: endpoint base URL ending in /v1 (default $OPENAI_BASE_URL or https://api.openai.com/v1)."),
+    k: int = typer.Option(5, "--k", "-k", help="Chunks retrieved per query."),
+    mode: str = typer.Option("hybrid", "--mode", help="Retrieval: hybrid (default), bm25 or dense."),
+    agentic: bool = typer.Option(False, "--agentic", help="Split a complex question into sub-questions and retrieve in bounded rounds, re-querying gaps."),
+    max_rounds: int = typer.Option(3, "--max-rounds", help="Agentic mode: at most this many retrieval rounds."),
+    groups: Optional[str] = typer.Option(None, "--groups", help="Your access groups, comma-separated (a,b): documents of other groups are never used."),
+    review: bool = typer.Option(True, "--review/--no-review", help="Queue refused and low-confidence answers for human review (beside the index)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full JSON result (answer, citations with spans, trace, review_id)."),
+) -> None:
+    """Answer a question from the index with citations [n] to exact document spans.
+
+    Retrieved documents take priority over the model's prior knowledge and are treated as data,
+    never as instructions. When the evidence is weak the answer says so in the question's language
+    (no citation is invented) and the case goes to the review queue (`thaija review list`).
+    """
+    from thaija.rag.pipeline import AskConfig, answer
+
+    if not os.path.exists(db) and not os.path.exists(db + ".state") and "://" not in db:
+        fail(f"no index at {db}: add documents first with `thaija index add PATH --db {db}`")
+    cfg = AskConfig(generator=generator, k=k, mode=mode, agentic=agentic, max_rounds=max_rounds,
+                    groups=tuple(parse_groups(groups) or ()) or None, model=model, adapter=adapter,
+                    base_url=base_url, review=review)
+    res = answer(question, db=db, config=cfg).to_dict()
+    if as_json:
+        print_json(res)
+        return
+    from rich.console import Console
+
+    con = Console(highlight=False)
+    con.print(res["answer"])
+    for c in res["citations"]:
+        quote = c["quote"].replace("\n", " ")
+        con.print(f"  [{c['n']}] {c['doc_id']} {c['start']}:{c['end']} ({c['source']}): "
+                  f"{quote[:120]}{'…' if len(quote) > 120 else ''}", style="dim", markup=False)
+    if res["refused"]:
+        con.print(f"(refused: {res['reason']}; review id {res['review_id']})", style="yellow", markup=False)
+    elif res["removed_citations"]:
+        con.print(f"({res['removed_citations']} unsupported citation(s) removed)", style="yellow", markup=False)
+
+
+def eval_qa_cmd(
+    folder: str = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels.tsv and answers.jsonl ({\"query-id\", \"answers\": [...]})."),
+    generator: str = typer.Option("extractive", "--generator", "-g", help=GEN_HELP),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write the metrics JSON to this file."),
+    db: Optional[str] = typer.Option(None, "--db", help="An index that already holds the corpus (default: build a temporary one)."),
+    k: int = typer.Option(5, "--k", "-k", help="Chunks retrieved per question."),
+    mode: str = typer.Option("hybrid", "--mode", help="Retrieval: hybrid (default), bm25 or dense."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N questions."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="local/openai model (see `thaija ask --help`)."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", help="local: PEFT adapter folder."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: endpoint base URL."),
+) -> None:
+    """Score `ask` on a QA set: answer_recall (gold answer in the answer or its cited quotes),
+    citation_support (a cited quote holds the gold answer), refusal_rate, latency."""
+    from thaija.rag.evaluate import QAEvalConfig, evaluate_qa
+
+    cfg = QAEvalConfig(generator=generator, k=k, mode=mode, limit=limit, model=model, adapter=adapter, base_url=base_url)
+    if json_out and os.path.isdir(json_out):
+        fail(f"--json {json_out}: is a directory")
+    res = evaluate_qa(folder, db=db, config=cfg, progress=True)
+    if json_out:
+        os.makedirs(os.path.dirname(os.path.abspath(json_out)), exist_ok=True)
+        with open(json_out, "w", encoding="utf-8") as fh:
+            json.dump(res, fh, ensure_ascii=False, indent=2)
+    print_json(res)
+
+
+def serve_cmd(
+    db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    generator: str = typer.Option("extractive", "--generator", "-g", help=GEN_HELP),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="local/openai model for the thaija-rag model."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", help="local: PEFT adapter folder."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: upstream endpoint base URL."),
+    k: int = typer.Option(5, "--k", "-k", help="Chunks retrieved per question."),
+    groups: Optional[str] = typer.Option(None, "--groups", help="Access groups of every request served (clients cannot change them)."),
+    agentic: bool = typer.Option(False, "--agentic", help="Answer with agentic multi-round retrieval."),
+) -> None:
+    """Serve an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models.
+
+    Model thaija-rag answers the last user message from the index and returns `citations`
+    alongside the message; model thaija-extractive reads the documents inside a grounded prompt
+    (no retrieval). Example: curl http://127.0.0.1:8000/v1/chat/completions -H 'Content-Type:
+    application/json' -d '{"model":"thaija-rag","messages":[{"role":"user","content":"..."}]}'
+    """
+    from thaija.rag.serve import ServeConfig, serve
+
+    cfg = ServeConfig(db=db, host=host, port=port, generator=generator, k=k,
+                      groups=tuple(parse_groups(groups) or ()) or None, agentic=agentic,
+                      model=model, adapter=adapter, base_url=base_url)
+    cfg.ask_config()  # validate before binding the port
+    typer.echo(f"thaija serve: http://{host}:{port}/v1 (models thaija-rag, thaija-extractive; index {db})", err=True)
+    serve(cfg)
 
 
 def register(app: typer.Typer) -> None:
     """Attach this stage's commands to the top-level app."""
-    return None
+    app.command("ask")(ask_cmd)
+    app.command("eval-qa")(eval_qa_cmd)
+    app.command("serve")(serve_cmd)

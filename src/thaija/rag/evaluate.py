@@ -1,0 +1,178 @@
+"""QA evaluation of the ask pipeline on a BEIR folder with ``answers.jsonl``.
+
+Metrics (``thaija eval-qa``):
+- answer_recall: share of questions whose gold answer string appears in the answer or in one of
+  its cited quotes (a refusal counts as a miss);
+- citation_support: share of answered questions where a cited quote contains a gold answer
+  (the citation really supports the right answer);
+- refusal_rate: share of questions refused;
+plus citation_exact (share of citations whose quote equals the document text at [start, end)),
+evidence_hit (a cited chunk comes from the gold paragraph of qrels.tsv) and latency p50/p95.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from thaija.errors import ThaijaError
+
+
+@dataclass
+class QAEvalConfig:
+    """What to evaluate; ``limit`` keeps the first N questions (after ``queries.jsonl`` order)."""
+
+    generator: str = "extractive"
+    k: int = 5
+    mode: str = "hybrid"
+    limit: int | None = None
+    model: str | None = None
+    adapter: str | None = None
+    base_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise ThaijaError("--limit must be at least 1")
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise ThaijaError(f"{path}: missing (a BEIR folder needs corpus.jsonl, queries.jsonl, answers.jsonl)")
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ThaijaError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+    return out
+
+
+def load_qa(folder: str | Path) -> tuple[list[dict], list[dict], dict[str, list[str]], dict[str, set[str]]]:
+    """(corpus, queries with answers, answers by query id, gold doc ids by query id)."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise ThaijaError(f"{folder}: not a folder (expected a BEIR folder with answers.jsonl)")
+    try:
+        corpus = _jsonl(d / "corpus.jsonl")
+        queries = _jsonl(d / "queries.jsonl")
+        answers = {str(r["query-id"]): [str(a) for a in r["answers"] if str(a).strip()]
+                   for r in _jsonl(d / "answers.jsonl")}
+    except UnicodeDecodeError as exc:
+        raise ThaijaError(f"{folder}: not valid UTF-8 ({exc.reason})") from None
+    except (KeyError, TypeError) as exc:
+        raise ThaijaError(f"{d / 'answers.jsonl'}: each line needs 'query-id' and 'answers' ({exc})") from None
+    qrels: dict[str, set[str]] = {}
+    if (d / "qrels.tsv").is_file():
+        for line in (d / "qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+            parts = line.split("\t")
+            if len(parts) >= 2:
+                qrels.setdefault(parts[0], set()).add(parts[1])
+    queries = [q for q in queries if answers.get(str(q.get("id")))]
+    if not queries:
+        raise ThaijaError(f"{folder}: no query of queries.jsonl has an answer in answers.jsonl")
+    return corpus, queries, answers, qrels
+
+
+def build_index(folder: str | Path, db: str, *, progress: bool = True) -> dict[str, Any]:
+    """Index ``folder/corpus.jsonl`` into ``db``."""
+    from thaija.index import Index
+
+    ix = Index(db)
+    try:
+        return ix.add_paths([str(Path(folder) / "corpus.jsonl")], progress=progress)
+    finally:
+        ix.close()
+
+
+def _release(db: str) -> None:
+    """Close the retrieval stage's cached handle on a temporary index before deleting it."""
+    try:
+        from thaija.retrieve import search as _search
+
+        root = str(Path(db).resolve())
+        for key in [k for k in _search._OPEN if k.startswith(root)]:
+            _search._OPEN.pop(key).close()
+    except Exception:  # pragma: no cover - best effort
+        pass
+
+
+def evaluate_qa(folder: str | Path, *, db: str | None = None, config: QAEvalConfig | None = None,
+                progress: bool = True, on_result: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Ask every question of the BEIR folder and score the answers (see the module doc).
+
+    ``db``: an index already holding the corpus; None builds a temporary one.
+    """
+    from thaija.rag.pipeline import AskConfig, answer
+
+    cfg = config or QAEvalConfig()
+    corpus, queries, answers, qrels = load_qa(folder)
+    if cfg.limit:
+        queries = queries[:cfg.limit]
+    ask_cfg = AskConfig(generator=cfg.generator, k=cfg.k, mode=cfg.mode, model=cfg.model, adapter=cfg.adapter,
+                        base_url=cfg.base_url, review=False)
+    texts = {str(x["id"]): x.get("text", "") for x in corpus}
+    tmp = None
+    if db is None:
+        tmp = tempfile.TemporaryDirectory(prefix="thaija-evalqa-")
+        db = str(Path(tmp.name) / "qa.db")
+        build_index(folder, db, progress=progress)
+    t0 = time.perf_counter()
+    hits = supported = refused = answered = exact = n_cites = evid = 0
+    lat: list[float] = []
+    try:
+        bar = None
+        if progress:
+            from rich.progress import Progress
+
+            bar = Progress(transient=True)
+            bar.start()
+            task = bar.add_task(f"eval-qa ({cfg.generator})", total=len(queries))
+        for q in queries:
+            qid = str(q["id"])
+            r = answer(q["text"], db=db, config=ask_cfg)
+            gold = answers[qid]
+            lat.append(r.seconds)
+            quotes = [c["quote"] for c in r.citations]
+            ok = not r.refused and any(g in r.answer or any(g in qt for qt in quotes) for g in gold)
+            hits += ok
+            refused += r.refused
+            if not r.refused:
+                answered += 1
+                supported += any(g in qt for g in gold for qt in quotes)
+                evid += any(c["doc_id"] in qrels.get(qid, ()) for c in r.citations)
+            for c in r.citations:
+                n_cites += 1
+                exact += texts.get(c["doc_id"], "")[c["start"]:c["end"]] == c["quote"]
+            if on_result:
+                on_result({"query-id": qid, "question": q["text"], "correct": ok, **r.to_dict()})
+            if bar:
+                bar.advance(task)
+        if bar:
+            bar.stop()
+    finally:
+        if tmp is not None:
+            _release(db)
+            tmp.cleanup()
+    n = len(queries)
+    lat_sorted = sorted(lat)
+    return {
+        "dataset": Path(folder).name,
+        "generator": cfg.generator,
+        "mode": cfg.mode,
+        "k": cfg.k,
+        "queries": n,
+        "answer_recall": round(hits / n, 4),
+        "citation_support": round(supported / answered, 4) if answered else 0.0,
+        "refusal_rate": round(refused / n, 4),
+        "citation_exact": round(exact / n_cites, 4) if n_cites else 1.0,
+        "evidence_hit": round(evid / answered, 4) if answered else 0.0,
+        "latency_p50_s": round(statistics.median(lat_sorted), 4) if lat else 0.0,
+        "latency_p95_s": round(lat_sorted[min(len(lat) - 1, int(0.95 * len(lat)))], 4) if lat else 0.0,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
