@@ -347,9 +347,18 @@ def _load_gguf_file(name: str, path: Path) -> Tokenizer:
         )
     except ImportError as exc:
         raise MissingDependency("transformers", f"the GGUF tokenizer {name}") from exc
-    architecture, tokenizer_dict, _ = get_gguf_tokenizer(str(path))
-    backend, _ = convert_gguf_tokenizer(architecture, tokenizer_dict)
-    text = backend.to_str()
+    import contextlib
+    import sys
+
+    status = contextlib.nullcontext()
+    if sys.stderr.isatty():  # a one-off build of ~10 s: say what is happening
+        from rich.console import Console
+
+        status = Console(stderr=True).status(f"building the {name} tokenizer from the GGUF vocabulary (first use)…")
+    with status:
+        architecture, tokenizer_dict, _ = get_gguf_tokenizer(str(path))
+        backend, _ = convert_gguf_tokenizer(architecture, tokenizer_dict)
+        text = backend.to_str()
     _atomic_write(cached, text.encode("utf-8"))
     return _hf_from_json_text(name, text, kind="gguf")
 
