@@ -103,3 +103,29 @@ def test_validation():
     assert parse_mix("th=3,ja=1") == {"th": 0.75, "ja": 0.25}
     with pytest.raises(ThaijaError, match="priced models"):
         estimate(models=["no-such-model"])
+
+
+def test_shipped_premium_table_matches_live_measurement():
+    """premiums.toml (used when installed without corpora/) must equal a fresh measurement."""
+    from thaija.cost.estimate import _shipped_premiums
+
+    table = _shipped_premiums()["premiums"]
+    for name in ("cl100k_base", "o200k_base", "qwen3", "tekken"):
+        live = measured_premiums(name, ["th", "ja"])
+        assert table[name]["th"] == pytest.approx(live["th"], abs=1e-5)
+        assert table[name]["ja"] == pytest.approx(live["ja"], abs=1e-5)
+
+
+def test_premiums_fall_back_to_shipped_table_without_checkout(monkeypatch):
+    import thaija.cost.compare as cmp
+    from thaija.cost import estimate as est
+
+    est._premiums_cached.cache_clear()
+    monkeypatch.setattr(cmp, "repo_root", lambda: None)
+    try:
+        p = measured_premiums("o200k_base", ["th", "ja"])
+        assert p["th"] == pytest.approx(est._shipped_premiums()["premiums"]["o200k_base"]["th"])
+        with pytest.raises(ThaijaError, match="source checkout"):
+            measured_premiums("/some/user/tokenizer.json", ["th"])
+    finally:
+        est._premiums_cached.cache_clear()

@@ -86,10 +86,25 @@ def parse_mix(spec: str | Mapping[str, float] | Sequence[str]) -> dict[str, floa
     return {k: v / total for k, v in items.items()}
 
 
+@lru_cache(maxsize=1)
+def _shipped_premiums() -> dict:
+    text = resources.files("thaija.cost").joinpath("premiums.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
 @lru_cache(maxsize=64)
 def _premiums_cached(tokenizer: str, langs: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
-    from thaija.cost.compare import compare, default_parallel_paths, load_parallel
+    from thaija.cost.compare import compare, default_parallel_paths, load_parallel, repo_root
 
+    if repo_root() is None:  # installed without corpora/: use the table measured on the same sample
+        table = _shipped_premiums().get("premiums", {})
+        if tokenizer not in table:
+            raise ThaijaError(f"no premium for tokenizer '{tokenizer}': corpora/parallel is not available to "
+                              "measure it (run from a source checkout)")
+        missing = [l for l in langs if l not in table[tokenizer]]
+        if missing:
+            raise ThaijaError(f"no shipped premium for {', '.join(missing)} (have th, ja, en)")
+        return tuple((l, float(table[tokenizer][l])) for l in langs)
     paths = default_parallel_paths()
     missing = [l for l in langs if l not in paths]
     if missing:
@@ -101,8 +116,31 @@ def _premiums_cached(tokenizer: str, langs: tuple[str, ...]) -> tuple[tuple[str,
 
 
 def measured_premiums(tokenizer: str, langs: Sequence[str]) -> dict[str, float]:
-    """Premium vs English of each language for ``tokenizer``, measured on corpora/parallel (per-line sums)."""
+    """Premium vs English of each language for ``tokenizer``, measured on corpora/parallel (per-line sums).
+
+    Installed without the source checkout, the same measurement shipped in ``premiums.toml`` is used.
+    """
     return dict(_premiums_cached(tokenizer, tuple(langs)))
+
+
+def write_premium_table(path: str | Path) -> Path:
+    """Measure every available model tokenizer on corpora/parallel and write ``premiums.toml``."""
+    from thaija.cost.compare import compare
+    from thaija.cost.tokenizers import list_tokenizers
+
+    names = [r["name"] for r in list_tokenizers() if r["available"] and r["kind"] != "baseline"]
+    res = compare(None, reference="en", tokenizers=names)
+    lines = ["# Premiums vs English measured on corpora/parallel (FLORES-200 dev, first 200 lines), per-line sums.",
+             "# Used only when thaija runs without its source checkout; regenerate with",
+             "#   python -c \"from thaija.cost.estimate import write_premium_table as w; "
+             "w('src/thaija/cost/premiums.toml')\"",
+             f"lines = {res['lines']}", "", "[premiums]"]
+    for name, v in res["tokenizers"].items():
+        vals = ", ".join(f"{lang} = {p:.6f}" for lang, p in v["premium"].items())
+        lines.append(f'"{name}" = {{ {vals} }}')
+    p = Path(path)
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
 
 
 @dataclass
