@@ -75,15 +75,32 @@ def open_index(db: str) -> Any:
 
 
 def _allowed(snap, groups: Sequence[str] | None, lang: str | None) -> np.ndarray:
+    """ACL (and language) mask over the snapshot's chunks; cached per snapshot. Do not modify."""
     from thaija.index.store import allowed_mask
 
-    mask = allowed_mask(snap.acl, snap.acl_keys, groups)
-    if lang:
-        if lang not in ("th", "ja", "en", "other"):
-            raise ThaijaError(f"unknown language {lang!r}: use th, ja or en")
-        li = snap.lang_names.index(lang) if lang in snap.lang_names else -1
-        mask &= snap.langs == li
-    return mask
+    if lang and lang not in ("th", "ja", "en", "other"):
+        raise ThaijaError(f"unknown language {lang!r}: use th, ja or en")
+    key = (tuple(sorted(set(groups or ()))), lang or "")
+    cache = snap.__dict__.setdefault("_masks", {})
+    if key not in cache:
+        mask = allowed_mask(snap.acl, snap.acl_keys, groups)
+        if lang:
+            li = snap.lang_names.index(lang) if lang in snap.lang_names else -1
+            mask &= snap.langs == li
+        mask.flags.writeable = False
+        if len(cache) > 64:
+            cache.clear()
+        bias = np.where(mask, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)
+        cache[key] = (mask, bias)
+    return cache[key][0]
+
+
+def _bias(snap, mask: np.ndarray) -> np.ndarray:
+    """0 / -inf per chunk for a cached mask (adding it is faster than masked assignment)."""
+    for m, b in snap.__dict__.get("_masks", {}).values():
+        if m is mask:
+            return b
+    return np.where(mask, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)
 
 
 def _bm25_rows(index, snap, query: str, depth: int, mask: np.ndarray, lang: str | None) -> list[tuple[int, float]]:
@@ -126,13 +143,14 @@ def _dense_rows(index, snap, query: str, depth: int, mask: np.ndarray, groups, l
             if i is not None and mask[i]:       # the registry's ACL must agree too
                 out.append((int(snap.rows[i]), s))
         return out
-    if not len(snap.rows) or not mask.any():
+    n_ok = int(mask.sum())
+    if not len(snap.rows) or not n_ok:
         return []
     sims = snap.vectors @ qv.astype(np.float32)
-    sims = np.where(mask, sims, -np.inf)
-    n_ok = int(mask.sum())
+    if n_ok < len(sims):
+        sims += _bias(snap, mask)               # -inf: never rank what the caller may not see
     top = min(depth, n_ok)
-    cand = np.argpartition(-sims, top - 1)[:top] if top < len(sims) else np.flatnonzero(mask)
+    cand = np.argpartition(sims, len(sims) - top)[len(sims) - top:] if top < len(sims) else np.arange(len(sims))
     cand = cand[np.isfinite(sims[cand])]
     cand = cand[np.lexsort((snap.rows[cand], -sims[cand]))]
     return [(int(snap.rows[i]), float(sims[i])) for i in cand]
