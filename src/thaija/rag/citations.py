@@ -99,10 +99,19 @@ def _sentence_offsets(text: str, lang: str) -> tuple[tuple[int, int], ...]:
 
 
 def sentence_evidence(hits: Sequence[Any]) -> list[Evidence]:
-    """Every sentence of every hit, with document offsets (``hit.start`` + local offset)."""
+    """Every sentence of every hit, with document offsets (``hit.start`` + local offset).
+
+    Sentences overlapping instruction-like text (prompt injection, see
+    :func:`thaija.rag.prompt.injection_spans`) are left out: they can never be quoted or cited.
+    """
+    from thaija.rag.prompt import injection_spans
+
     out = []
     for i, h in enumerate(hits):
+        bad = injection_spans(h.text)
         for a, b in _sentence_offsets(h.text, hit_lang(h)):
+            if any(a < y and x < b for x, y in bad):
+                continue
             # trim surrounding whitespace so quotes are clean but still exact document text
             while a < b and h.text[a].isspace():
                 a += 1
@@ -110,6 +119,34 @@ def sentence_evidence(hits: Sequence[Any]) -> list[Evidence]:
                 b -= 1
             if b > a:
                 out.append(Evidence(i, h.start + a, h.start + b, h.text[a:b], hit_lang(h)))
+    return out
+
+
+#: Shortest evidence window per language, in characters: Thai "sentences" are space-separated
+#: phrases, so a window grows over following phrases until it reaches this length.
+MIN_CHARS: dict[str, int] = {"th": 160, "ja": 40, "en": 60}
+
+
+def evidence_windows(hits: Sequence[Any], min_chars: dict[str, int] | None = None) -> list[Evidence]:
+    """One window per sentence: the sentence grown forward over whole following sentences of the
+    same chunk until it has ``min_chars[lang]`` characters (a contiguous document span)."""
+    sizes = min_chars or MIN_CHARS
+    ev = sentence_evidence(hits)
+    out = []
+    for i, e in enumerate(ev):
+        want = sizes.get(e.lang, sizes.get("en", 60))
+        h = hits[e.hit]
+        end = e.end
+        for nxt in ev[i + 1:]:
+            if end - e.start >= want or nxt.hit != e.hit:
+                break
+            if h.text[end - h.start:nxt.start - h.start].strip():
+                break  # a left-out (instruction-like) sentence lies between: never quote across it
+            end = nxt.end
+        if end == e.end:
+            out.append(e)
+            continue
+        out.append(Evidence(e.hit, e.start, end, h.text[e.start - h.start:end - h.start], e.lang))
     return out
 
 
@@ -138,6 +175,19 @@ def make_citation(n: int, hit: Any, start: int, end: int) -> Citation:
 
 
 _MARK = re.compile(r"\s*\[(\d{1,3})\]")
+# a claim ends after its citation markers or a sentence terminator (Thai spaces do not end claims)
+_CLAIM_END = re.compile(r"(?:[。！？!?]+|\.(?=\s|\[|$))?(?:\s*\[\d{1,3}\])+|[。！？!?]+|\.(?=\s|$)|\n+")
+
+
+def split_claims(answer: str) -> list[str]:
+    """Answer claims, each with its trailing ``[n]`` markers."""
+    out, pos = [], 0
+    for m in _CLAIM_END.finditer(answer):
+        if m.end() > pos:
+            out.append(answer[pos:m.end()])
+            pos = m.end()
+    out.append(answer[pos:])
+    return [c.strip() for c in out if c.strip()]
 
 
 @dataclass
@@ -177,9 +227,7 @@ def resolve(answer: str, hits: Sequence[Any], lang: str, *, min_support: float =
     any hit, if one reaches ``min_support``; otherwise it is dropped as unsupported.
     Markers are renumbered 1..m in order of appearance.
     """
-    from thaija.lang import sentences
-
-    evidence = sentence_evidence(hits)
+    evidence = evidence_windows(hits)
     out_sents: list[str] = []
     cites: list[Citation] = []
     key_to_n: dict[tuple[str, int, int], int] = {}
@@ -193,11 +241,10 @@ def resolve(answer: str, hits: Sequence[Any], lang: str, *, min_support: float =
             cites.append(make_citation(key_to_n[key], hits[ev.hit], a, b))
         return key_to_n[key]
 
-    for s in sentences(answer, lang=lang if lang in STOPWORDS else "auto"):
-        raw = answer[s.start:s.end]
+    for raw in split_claims(answer):
         marks = [int(m) for m in _MARK.findall(raw)]
         claim = _MARK.sub("", raw).strip()
-        if not claim:
+        if not any(ch.isalnum() for ch in claim):
             continue
         cterms = terms(claim, lang if lang in STOPWORDS else "auto")
         ns: list[int] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 from thaija.errors import ThaijaError
-from thaija.rag.citations import Citation, Evidence, coverage, make_citation, sentence_evidence, terms
+from thaija.rag.citations import MIN_CHARS, Citation, Evidence, coverage, evidence_windows, make_citation, sentence_evidence, terms
 from thaija.rag.prompt import Prompt
 
 GENERATORS = ("extractive", "local", "openai")
@@ -63,7 +63,7 @@ class ExtractiveGenerator:
     """
 
     max_sentences: int = 1
-    min_chars: dict[str, int] = field(default_factory=lambda: {"th": 160, "ja": 40, "en": 60})
+    min_chars: dict[str, int] = field(default_factory=lambda: dict(MIN_CHARS))
     rank_bonus: float = 0.03
     name: str = "extractive"
     model: str = "extractive"
@@ -85,7 +85,7 @@ class ExtractiveGenerator:
         if not evidence:
             return []
         q = terms(question, lang)
-        windows = [self._extend(ev, evidence, hits) for ev in evidence]
+        windows = evidence_windows(hits, self.min_chars)
         sent_terms = [set(terms(ev.text, ev.lang)) for ev in evidence]
         win_terms = [set(terms(w.text, w.lang)) for w in windows]
         df = Counter(t for st in sent_terms for t in set(q) & st)
@@ -98,21 +98,6 @@ class ExtractiveGenerator:
                 scored.append((s + self.rank_bonus / (1 + ev.hit), ev))
         scored.sort(key=lambda x: (-x[0], x[1].hit, x[1].start))
         return scored
-
-    def _extend(self, ev: Evidence, evidence: Sequence[Evidence], hits: Sequence[Any]) -> Evidence:
-        """Grow a short sentence forward (whole sentences) until it reaches ``min_chars``."""
-        want = self.min_chars.get(ev.lang, self.min_chars.get("en", 60))
-        if len(ev.text) >= want:
-            return ev
-        h = hits[ev.hit]
-        end = ev.end
-        for e in evidence:
-            if e.hit != ev.hit or e.start < ev.end:
-                continue
-            if end - ev.start >= want:
-                break
-            end = e.end
-        return Evidence(ev.hit, ev.start, end, h.text[ev.start - h.start:end - h.start], ev.lang)
 
     def generate(self, prompt: Prompt, question: str, lang: str) -> Generation:
         ranked = self.select(question, prompt.hits, lang)

@@ -105,6 +105,30 @@ def prompt_texts(lang: str) -> PromptTexts:
     return PromptTexts(lang, system, refusal, _label(texts["context_header"]), _label(texts["question_label"]))
 
 
+#: Instruction-like text inside documents (prompt injection) in English, Thai and Japanese.
+INJECTION = re.compile(
+    r"(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions?|prompts?|rules|messages?)"
+    r"|\byou\s+are\s+now\b|\bnew\s+instructions?\s*:|\breveal\s+(?:the|your)\s+system\s+prompt"
+    r"|(?:ไม่ต้อง|อย่า)(?:สนใจ|ทำตาม|ปฏิบัติตาม)(?:คำสั่ง|คำแนะนำ)|(?:ละเว้น|เพิกเฉย(?:ต่อ)?|ลืม|ยกเลิก)(?:คำสั่ง|คำแนะนำ)"
+    r"|(?:以前|前|上記|これまで|先|最初)の(?:すべての|全ての)?(?:指示|命令|プロンプト|ルール)を?(?:すべて|全て)?(?:無視|忘れ|破棄)",
+    re.IGNORECASE,
+)
+_END = re.compile(r"[\n。！？!?]")
+
+
+def injection_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of instruction-like text: each trigger phrase up to the end of its line/sentence.
+
+    Such text stays in the prompt as data, but is never quoted or accepted as evidence.
+    """
+    out = []
+    for m in INJECTION.finditer(text):
+        end = _END.search(text, m.end())
+        out.append((m.start(), end.end() if end else len(text)))
+    return out
+
+
 _TAG = re.compile(r"<\s*/?\s*document\b[^>]*>", re.IGNORECASE)
 
 
