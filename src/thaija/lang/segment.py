@@ -82,7 +82,8 @@ def _mecab(text: str) -> list[str]:
     tagger = _tagger()
     out: list[str] = []
     for line in text.split("\n"):
-        out.extend(w.surface for w in tagger(line))
+        for part in line.split("\x00"):  # MeCab reads C strings: it would stop at NUL
+            out.extend(w.surface for w in tagger(part))
     return out
 
 
@@ -141,19 +142,32 @@ def _lang_at(spans: list[Span], starts: list[int], pos: int, default: str) -> st
     return spans[i].lang if 0 <= i < len(spans) and pos < spans[i].end else default
 
 
+_NONSPACE = re.compile(r"\S+")
+
+
 def _locate(text: str, words: list[str]) -> list[tuple[int, int]]:
-    """Offsets of ``words`` found in order inside ``text``."""
+    """Offsets of ``words`` found in order inside ``text``.
+
+    Characters a segmenter silently drops (MeCab stops at NUL, for instance) come back as tokens
+    of their own, so the tokens always cover every non-space character.
+    """
     out: list[tuple[int, int]] = []
     pos = 0
+
+    def gap(a: int, b: int) -> None:
+        if a < b and not text[a:b].isspace():
+            out.extend(m.span() for m in _NONSPACE.finditer(text, a, b))
+
     for w in words:
         if not w or w.isspace():
-            pos += len(w) if text.startswith(w, pos) else 0
             continue
         i = text.find(w, pos)
         if i < 0:
             raise ThaijaError(f"segmenter returned a token not in the text: {w!r}")
+        gap(pos, i)
         out.append((i, i + len(w)))
         pos = i + len(w)
+    gap(pos, len(text))
     return out
 
 
