@@ -63,7 +63,7 @@ def tokenizers_cmd(
         "with TIKTOKEN_CACHE_DIR=DIR.",
     ),
 ) -> None:
-    """List the tokenizers thaija can count with offline: name, models, source file, vocabulary, availability.
+    """List the offline tokenizers: models using each, source package, vocabulary size, availability.
 
     Any NAME below can be passed to --tokenizer; so can a path to a tokenizer.json, a sentencepiece
     *.model, a Mistral tekken*.json, a *.gguf file or a folder holding one.
@@ -114,7 +114,7 @@ def count_cmd(
     per_line: bool = typer.Option(False, "--per-line", help="Print one JSON record per line."),
     json_out: bool = typer.Option(False, "--json", help="Print the JSON record."),
 ) -> None:
-    """Count tokens (no special tokens) of TEXT or of each line of --file.
+    """Count tokens of TEXT or of each line of --file (never special tokens).
 
     JSON: {"tokenizer", "tokens", "characters", "bytes", "lines"}; with a file, tokens is the sum of
     the per-line counts and characters/bytes exclude line breaks.
@@ -196,8 +196,9 @@ def compare_cmd(
     csv_path: Optional[str] = typer.Option(None, "--csv", metavar="OUT", help="Write tokenizer,lang,tokens,premium rows."),
     plot: Optional[str] = typer.Option(None, "--plot", metavar="OUT.png", help="Write a bar chart of the premiums."),
 ) -> None:
-    """Tokenizer premium: tokens(LANG) / tokens(reference) on the same meaning, for each tokenizer.
+    """Premium per tokenizer: tokens(LANG) / tokens(reference) on line-aligned parallel text.
 
+    Lines are translations of each other, so the premium is the extra cost of the same meaning.
     Example: thaija cost compare --text th=tha.txt --text ja=jpn.txt --text en=eng.txt --plot p.png
     """
     from rich.progress import Progress
@@ -257,7 +258,7 @@ def estimate_cmd(
                                          help="TOML price table merged over the packaged one (same layout)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Monthly cost of a Thai/Japanese bot per model, from the dated price table in the package.
+    """Monthly cost of a Thai/Japanese bot per model, from the package's dated price table.
 
     Question, context and answer sizes are English-equivalent tokens multiplied by each language's
     premium, measured with the model's own tokenizer on the shipped FLORES-200 sample.
@@ -311,6 +312,7 @@ def plan_cmd(
     """Decide RAG vs LoRA fine-tuning vs both, with every cost computed from your inputs and the price table.
 
     Steps: budget, data volume, update frequency, need, language premiums.
+    Example: thaija plan --need both --labeled-examples 2000 --update-frequency weekly --json
     """
     from thaija.cost.plan import PlanConfig, plan
 

@@ -29,7 +29,7 @@ def read_lines(path: str | Path) -> list[str]:
             text = sys.stdin.buffer.read().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         except UnicodeDecodeError as exc:
             raise ThaijaError(f"standard input: not valid UTF-8 (byte {exc.start})") from None
-        text = text.lstrip("\ufeff").rstrip("\n")
+        text = text.rstrip("\n")  # a BOM is kept: counted like the reference reading the file as UTF-8
         if not text.strip():
             raise ThaijaError("standard input: empty")
         return text.split("\n")
@@ -45,7 +45,7 @@ def read_lines(path: str | Path) -> list[str]:
         raise ThaijaError(f"{p}: not valid UTF-8 (byte {exc.start}); convert it to UTF-8 first") from None
     except OSError as exc:
         raise ThaijaError(f"{p}: cannot read ({exc.strerror})") from None
-    text = text.lstrip("\ufeff").rstrip("\n")
+    text = text.rstrip("\n")  # a BOM is kept: counted like the reference reading the file as UTF-8
     if not text.strip():
         raise ThaijaError(f"{p}: empty file")
     return text.split("\n")
