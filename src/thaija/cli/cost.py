@@ -19,22 +19,21 @@ cost_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
 def _guard(fn: Callable) -> Callable:
-    """Turn ThaijaError (and friends) into a one-line error on stderr with exit code 2."""
+    """Turn stray OSError/ValueError into ThaijaError (printed as one line, exit code 2)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except ThaijaError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2)
+        except ThaijaError:
+            raise
         except (OSError, ValueError) as exc:
-            typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-            raise typer.Exit(2)
+            raise ThaijaError(f"{type(exc).__name__}: {exc}") from None
 
     return wrapper
 
