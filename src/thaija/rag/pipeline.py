@@ -128,7 +128,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     from thaija.rag.prompt import build_prompt, prompt_texts
 
     cfg = config or AskConfig()
-    question = (question or "").strip()
+    original = question or ""
+    question = original.strip()
     if not question:
         raise ThaijaError("the question is empty")
     t0 = time.perf_counter()
@@ -155,7 +156,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         subs = [(question, hits)] if support >= cfg.min_support else []
         extra = {}
 
-    out = Answer(question, lang, texts.refusal, True, [], trace, support=round(support, 4),
+    out = Answer(original, lang, texts.refusal, True, [], trace, support=round(support, 4),
                  generator=gen.name, model=gen.model, extra=extra)
 
     def finish(reason: str | None, review: str | None) -> Answer:

@@ -118,14 +118,15 @@ _END = re.compile(r"[\n。！？!?]")
 
 
 def injection_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of instruction-like text: each trigger phrase up to the end of its line/sentence.
+    """Spans of instruction-like text: the whole line/sentence around each trigger phrase.
 
     Such text stays in the prompt as data, but is never quoted or accepted as evidence.
     """
     out = []
     for m in INJECTION.finditer(text):
         end = _END.search(text, m.end())
-        out.append((m.start(), end.end() if end else len(text)))
+        start = max((text.rfind(c, 0, m.start()) for c in "\n。！？!?"), default=-1) + 1
+        out.append((start, end.end() if end else len(text)))
     return out
 
 

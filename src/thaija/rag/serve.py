@@ -9,7 +9,7 @@ Two models are listed:
   OpenAI client, including thaija's own ``openai`` generator, can use it as a chat model.
 Access groups are fixed per server (``--groups``); clients cannot widen them.
 """
-from __future__ import annotations
+from __future__ import annotations  # noqa: F401 (FastAPI handlers below use real annotations)
 
 import threading
 import time
@@ -126,8 +126,7 @@ def create_app(config: ServeConfig | None = None):
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request) -> Any:
+    async def chat(request) -> Any:
         try:
             body = await request.json()
         except Exception:
@@ -180,6 +179,8 @@ def create_app(config: ServeConfig | None = None):
             **extra,
         }
 
+    chat.__annotations__["request"] = Request  # a real class: FastAPI injects the request
+    app.post("/v1/chat/completions")(chat)
     return app
 
 
