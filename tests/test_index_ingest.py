@@ -121,7 +121,8 @@ def test_malformed_jsonl_writes_nothing(tmp_path, cache):
 
 def test_second_process_gets_index_in_use(tmp_path, cache):
     idx = _index(tmp_path, cache)
-    idx.add_documents(_docs(1, 0), progress=False)       # this process now holds the Milvus Lite lock
+    idx.add_documents(_docs(1, 0), progress=False)
+    assert idx.milvus.count() >= 1                        # this process now holds the Milvus Lite lock
     code = ("import sys\nfrom thaija.index import Index, IndexConfig, Document\nfrom thaija.errors import ThaijaError\n"
             f"i = Index(IndexConfig(db={str(tmp_path / 't.db')!r}, cache_path={cache!r}))\n"
             "try:\n    i.remove(['jsquad-valid-0'])\nexcept ThaijaError as e:\n    print(e); sys.exit(3)\n")
@@ -129,7 +130,10 @@ def test_second_process_gets_index_in_use(tmp_path, cache):
                        env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert p.returncode == 3, p.stderr[-500:]
     assert "index in use by another process" in p.stdout
-    idx.close()
+    idx.close()                                           # released: the other process may write now
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert p.returncode == 0, p.stdout + p.stderr[-500:]
 
 
 def test_config_is_validated(tmp_path):

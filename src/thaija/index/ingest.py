@@ -128,6 +128,13 @@ class Index:
             self._milvus = MilvusStore(self.config.db, self.dim)
         return self._milvus
 
+    def _release_lite(self) -> None:
+        """Close a Milvus Lite file after writing: searches run in-process, so other processes
+        (a search, the RAG server) may open the index between ingests."""
+        if self._milvus is not None and not is_server_uri(self.config.db):
+            self._milvus.close()
+            self._milvus = None
+
     def _drop_strays(self) -> None:
         """BM25 rows of documents the registry never committed (an interrupted ingest)."""
         known = self.registry.doc_ids()
@@ -238,6 +245,7 @@ class Index:
                 ms.delete_docs(replaced)
             ms.upsert(mil_rows)
             ms.flush()
+            self._release_lite()
             bar.advance(task, 1)
             self.bm25.remove_docs([d.id for d in changed])
             for lang, (rows, dids, terms) in by_lang.items():
@@ -269,6 +277,7 @@ class Index:
         _, before = self.registry.counts()
         self.milvus.delete_docs(ids)
         self.milvus.flush()
+        self._release_lite()
         self.bm25.remove_docs(ids)
         self.bm25.save()
         self.registry.remove(ids)
