@@ -62,11 +62,40 @@ def stage_lang() -> None:
     console.print("  tokens: " + " | ".join(f"{t.text}/{t.lang}" for t in segment(line)), markup=False)
 
 
+def stage_cost() -> None:
+    from thaija.cost.compare import compare
+    from thaija.cost.estimate import estimate
+    from thaija.cost.plan import plan
+
+    console.rule("[bold]5 · token cost")
+    r = compare(None, tokenizers="cl100k_base,o200k_base,qwen3,gemma3,llama3,tekken")
+    table = Table(title=f"Token premium vs English on corpora/parallel ({r['lines']} FLORES-200 dev lines, per-line sums)")
+    for col in ("tokenizer", "th tokens", "ja tokens", "en tokens", "th premium", "ja premium"):
+        table.add_column(col, justify="right" if col != "tokenizer" else "left")
+    for name, v in r["tokenizers"].items():
+        t, p = v["tokens"], v["premium"]
+        table.add_row(name, str(t["th"]), str(t["ja"]), str(t["en"]), f"{p['th']:.2f}×", f"{p['ja']:.2f}×")
+    console.print(table)
+    e = estimate(models=["gpt-4o-mini", "gpt-4o"])
+    table = Table(title=f"Monthly cost of a th/ja bot ({e['inputs']['queries_per_month']:,} queries, "
+                        f"k={e['inputs']['k']} × {e['inputs']['chunk_tokens']} tokens; prices of {e['price_table_date']})")
+    for col in ("model", "tokenizer", "tokens in / month", "tokens out / month", "USD / month"):
+        table.add_column(col, justify="right" if col not in ("model", "tokenizer") else "left")
+    for m in e["models"]:
+        table.add_row(m["model"], m["tokenizer"], f"{m['monthly_tokens_in']:,}", f"{m['monthly_tokens_out']:,}", f"${m['monthly_usd']:,.2f}")
+    console.print(table)
+    p = plan(need="both", labeled_examples=2000, update_frequency="weekly", languages=["th", "ja"])
+    console.print(f"[bold]plan[/] (style + weekly updates, 2,000 examples): [green]{p['recommendation']}[/]")
+    for step in p["steps"]:
+        console.print(f"  • {step['name']}: {step['finding']}", markup=False)
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     t0 = time.perf_counter()
     console.print(Panel.fit("thaija demo — Thai · Japanese · English, offline, on the shipped corpora"))
     stage_lang()
+    stage_cost()
     console.rule(f"[bold green]demo finished in {time.perf_counter() - t0:.1f} s")
 
 
