@@ -67,7 +67,7 @@ def flores_beir(q_lang: str, d_lang: str, n_queries: int, dst: Path) -> Path:
 
 
 # ---- quality --------------------------------------------------------------------------------
-def part_quality(n_queries: int, tmp: Path, crossling: bool = False) -> dict:
+def part_quality(n_queries: int, tmp: Path, crossling: bool = False, weights: tuple[float, ...] = ()) -> dict:
     from thaija.retrieve.evaluate import EvalConfig, evaluate
 
     sets = {}
@@ -79,17 +79,23 @@ def part_quality(n_queries: int, tmp: Path, crossling: bool = False) -> dict:
         if (DATA / "flores" / "dev").is_dir():
             sets["flores-dev th->ja"] = flores_beir("th", "ja", n_queries, tmp / "fl_th_ja")
             sets["flores-dev ja->th"] = flores_beir("ja", "th", n_queries, tmp / "fl_ja_th")
-    modes = [("bm25-whitespace", "weighted"), ("bm25", "weighted"), ("dense", "weighted"),
-             ("hybrid", "weighted"), ("hybrid", "rrf")]
+    from thaija.retrieve.search import SearchConfig
+
+    default_w = SearchConfig().bm25_weight
+    modes = [("bm25-whitespace", "weighted", None), ("bm25", "weighted", None), ("dense", "weighted", None),
+             ("hybrid", "weighted", default_w), ("hybrid", "rrf", None)]
+    modes += [("hybrid", "weighted", w) for w in weights if w != default_w]
     table = {}
     for name, folder in sets.items():
         db = str(tmp / (folder.name + ".db"))       # one kept index per set: dense/hybrid runs reuse it
         row = {}
-        for mode, fusion in modes:
+        for mode, fusion, w in modes:
             t = time.perf_counter()
-            r = evaluate(folder, EvalConfig(mode=mode, fusion=fusion, db=db if mode in ("dense", "hybrid") else None),
-                         progress=False)
+            r = evaluate(folder, EvalConfig(mode=mode, fusion=fusion, db=db if mode in ("dense", "hybrid") else None,
+                                            bm25_weight=w if w is not None else default_w), progress=False)
             key = mode if mode != "hybrid" else f"hybrid-{fusion}"
+            if w is not None and w != default_w:
+                key += f"@{w}"
             row[key] = {m: r[m] for m in ("ndcg@10", "recall@10", "recall@100", "mrr@10")}
             row[key]["seconds"] = r["seconds"]
             row["queries"] = r["queries"]
@@ -313,6 +319,7 @@ def main() -> None:
     ap.add_argument("--milvus-rows", type=int, default=20_000, help="rows for the Milvus Lite reference (0: skip)")
     ap.add_argument("--ingest-docs", type=int, default=40)
     ap.add_argument("--parts", default="quality,crossling,bm25,latency,ingest")
+    ap.add_argument("--weights", default="", help="extra BM25 weights to try for weighted fusion, e.g. 0.5,0.7")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     if not DATA.is_dir():
@@ -333,11 +340,13 @@ def main() -> None:
             results["ingest"] = part_ingest(args.ingest_docs, tmp, st_engine=True)
         if "quality" in parts:
             log(f"[quality, {args.queries} sampled queries per set, full corpora]")
-            results["quality"] = part_quality(args.queries, tmp)
+            ws = tuple(float(x) for x in args.weights.split(",") if x)
+            results["quality"] = part_quality(args.queries, tmp, weights=ws)
             results["quality_note"] = f"{args.queries} queries sampled per set (seed 1); full corpora"
         if "crossling" in parts:
             log(f"[cross-lingual FLORES dev, {args.queries} queries, 997 documents]")
-            results["crosslingual"] = part_quality(args.queries, tmp, crossling=True)
+            results["crosslingual"] = part_quality(args.queries, tmp, crossling=True,
+                                                   weights=tuple(float(x) for x in args.weights.split(",") if x))
     results["seconds"] = round(time.perf_counter() - t0, 1)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
