@@ -50,6 +50,9 @@ def add_cmd(
         else Index(db, chunk_tokens=chunk_tokens)
     try:
         s = idx.add_paths(paths, groups=_groups(groups), lang=None if lang == "auto" else lang, progress=True)
+    except KeyboardInterrupt:
+        raise ThaijaError("interrupted: re-run the same command to finish (embeddings done so far are cached, "
+                          "documents already committed are skipped)") from None
     finally:
         idx.close()
     if json_out:
