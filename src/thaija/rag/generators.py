@@ -69,6 +69,7 @@ class ExtractiveGenerator:
     model: str = "extractive"
     tokenizer: str | None = "o200k_base"
     context_tokens: int = 4096
+    prompt_style: str = "tags"
 
     def count(self, text: str) -> int:
         try:
@@ -133,10 +134,11 @@ class LocalGenerator:
 
     model_name: str | None = None
     adapter: str | None = None
-    max_new_tokens: int = 160
-    context_tokens: int = 1536
+    max_new_tokens: int = 96
+    context_tokens: int = 1024
     name: str = "local"
     tokenizer: str | None = None
+    prompt_style: str = "plain"
 
     @property
     def model(self) -> str:
@@ -164,6 +166,10 @@ class LocalGenerator:
         import torch
 
         model, tok = self._load()
+        # small chat models (Gemma) have no system role: the rules open the first user turn
+        if messages and messages[0]["role"] == "system" and len(messages) > 1:
+            messages = [{"role": messages[1]["role"], "content": messages[0]["content"] + "\n\n" + messages[1]["content"]},
+                        *messages[2:]]
         try:
             enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         except Exception:  # a tokenizer without chat template: plain concatenation
@@ -192,6 +198,7 @@ class OpenAIGenerator:
     timeout: float = 120.0
     tokenizer: str | None = "o200k_base"
     name: str = "openai"
+    prompt_style: str = "tags"
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")

@@ -174,7 +174,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         return finish("weak_evidence", "refused")
 
     # 2. prompt within the model's budget (its own tokens, via the cost stage)
-    prompt = build_prompt(question, hits, lang, budget=gen.context_tokens, count=gen.count)
+    prompt = build_prompt(question, hits, lang, budget=gen.context_tokens, count=gen.count,
+                          reserve=min(256, gen.context_tokens // 4), style=getattr(gen, "prompt_style", "tags"))
     out.prompt_tokens = prompt.tokens
     out.extra["prompt_hits"] = len(prompt.hits)
 

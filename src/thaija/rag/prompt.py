@@ -138,9 +138,12 @@ def sanitize(text: str) -> str:
     return _TAG.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
 
 
-def document_block(n: int, hit: Any) -> str:
-    """One numbered evidence block."""
+def document_block(n: int, hit: Any, style: str = "tags") -> str:
+    """One numbered evidence block: ``<document n=…>`` tags, or ``[n] text`` for small local models
+    (which tend to continue tag patterns instead of answering)."""
     src = str(getattr(hit, "source", "") or getattr(hit, "doc_id", "")).replace('"', "'")
+    if style == "plain":
+        return f"[{n}] {sanitize(hit.text)}"
     return f'<document n="{n}" source="{src}">\n{sanitize(hit.text)}\n</document>'
 
 
@@ -179,6 +182,7 @@ def build_prompt(
     budget: int = 2048,
     count: Callable[[str], int] | None = None,
     reserve: int = 256,
+    style: str = "tags",
 ) -> Prompt:
     """Build system + user messages holding as many hits (best first) as fit in ``budget`` tokens.
 
@@ -188,6 +192,8 @@ def build_prompt(
     """
     if budget <= 0:
         raise ValueError("budget must be positive")
+    if style not in ("tags", "plain"):
+        raise ValueError("style must be 'tags' or 'plain'")
     count = count or (lambda s: (len(s) + 1) // 2)
     texts = prompt_texts(lang)
     head = f"{texts.context_header}:\n"
@@ -197,14 +203,14 @@ def build_prompt(
     kept: list[Any] = []
     blocks: list[str] = []
     for hit in hits:
-        block = document_block(len(kept) + 1, hit)
+        block = document_block(len(kept) + 1, hit, style)
         need = count(block) + 1
         if need > room:
             continue
         room -= need
         kept.append(hit)
         blocks.append(block)
-    user = head + "\n".join(blocks) + tail
+    user = head + ("\n\n" if style == "plain" else "\n").join(blocks) + tail
     messages = [{"role": "system", "content": texts.system}, {"role": "user", "content": user}]
     tokens = count(texts.system) + count(user)
     return Prompt(messages, kept, tokens, budget, dropped=len(hits) - len(kept), texts=texts)
