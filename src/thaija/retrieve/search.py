@@ -43,7 +43,7 @@ class SearchConfig:
     k: int = 10
     mode: str = "hybrid"
     fusion: str = "weighted"
-    bm25_weight: float = 0.3      # weighted fusion: w * bm25 + (1 - w) * dense (min-max scaled)
+    bm25_weight: float = 0.5      # weighted fusion: w * bm25 + (1 - w) * dense (min-max scaled; tuned on dev)
     depth: int = 100              # candidates taken from each retriever before fusion
     rrf_k: int = 60
 
