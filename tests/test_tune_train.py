@@ -41,7 +41,7 @@ def data(tmp_path_factory, th_lines, ja_lines) -> str:
 def cfg(tiny, data, out, **kw) -> TuneConfig:
     base = dict(data=data, model=tiny, output=str(out), max_steps=8, batch_size=4,
                 learning_rate=2e-2, eval_split=0.2, max_length=48, eval_every=4, save_every=0,
-                progress=False, seed=1)
+                progress=False, seed=1, num_threads=1)
     return TuneConfig(**{**base, **kw})
 
 

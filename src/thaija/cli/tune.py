@@ -104,6 +104,9 @@ def train_cmd(
     save_every: Optional[int] = typer.Option(None, "--save-every",
                                              help="Checkpoint every N steps [default 50]."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed [default 0]."),
+    threads: Optional[int] = typer.Option(None, "--threads",
+                                          help="CPU threads for torch (1 is fastest on a busy "
+                                          "shared CPU) [default: torch's]."),
     output: Optional[str] = typer.Option(None, "--output", "-o",
                                          help="Output folder [default tune-out]."),
     config: Optional[str] = typer.Option(None, "--config", "-c",
@@ -129,7 +132,7 @@ def train_cmd(
              "qlora": qlora, "max_steps": max_steps, "batch_size": batch_size,
              "gradient_accumulation_steps": grad_accum, "learning_rate": learning_rate,
              "max_length": max_length, "eval_every": eval_every, "save_every": save_every,
-             "seed": seed, "output": output, "resume": resume}
+             "seed": seed, "output": output, "resume": resume, "num_threads": threads}
     if quiet:
         flags["progress"] = False
     if weights is not None and strategy is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,9 @@ def save_checkpoint(output: str | Path, step: int, model: Any, optimizer: Any,
     tmp = root / f".tmp-step-{step:06d}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    model.save_pretrained(tmp)
+    with warnings.catch_warnings():  # PEFT cannot find a hub config for the default's alias
+        warnings.simplefilter("ignore", UserWarning)
+        model.save_pretrained(tmp)
     opt = optimizer.state_dict()
     tensors: dict[str, Any] = {}
     for idx, st in opt["state"].items():

@@ -28,14 +28,36 @@ def collate(items: Sequence[Encoded], pad_id: int, device: Any = None):
 
 
 def example_nll(model: Any, ids: Any, mask: Any, labels: Any):
-    """Summed next-token NLL and number of target tokens, per example (tensors of shape [B])."""
+    """Summed next-token NLL and number of target tokens, per example (tensors of shape [B]).
+
+    Only positions whose next token is a target go through the output layer (``logits_to_keep``
+    with a boolean mask): with Gemma's 262k vocabulary the head is most of the compute, and
+    prompts, padding and masked turns need no logits. Models without that argument fall back to
+    full logits.
+    """
+    import torch
     import torch.nn.functional as F
 
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1, :]
-    target = labels[:, 1:]
-    nll = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), target.reshape(-1),
-                          ignore_index=-100, reduction="none").view(target.shape)
-    return nll.sum(dim=1), (target != -100).sum(dim=1)
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = labels[:, 1:] != -100
+    targets = labels[:, 1:][keep[:, :-1]]
+    rows = keep.nonzero()[:, 0]
+    logits = None
+    if getattr(model, "_thaija_logits_to_keep", True):
+        try:
+            out = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits
+            logits = out.reshape(-1, out.size(-1))
+            if logits.size(0) != targets.numel():
+                logits = None
+        except TypeError:
+            logits = None
+        if logits is None:
+            model._thaija_logits_to_keep = False
+    if logits is None:
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][keep[:, :-1]]
+    nll = F.cross_entropy(logits.float(), targets, reduction="none")
+    sums = torch.zeros(labels.size(0), dtype=nll.dtype, device=nll.device).index_add(0, rows, nll)
+    return sums, torch.bincount(rows, minlength=labels.size(0))
 
 
 def evaluate_encoded(model: Any, data: Sequence[tuple[str, Encoded]], *, pad_id: int,

@@ -49,6 +49,18 @@ def train(config: TuneConfig, *, stop_after: int | None = None) -> TrainResult:
     an interruption would; a later run with ``resume=True`` continues it.
     """
     import torch
+
+    threads = torch.get_num_threads()
+    try:
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        return _train(config, stop_after)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
+    import torch
     from accelerate import Accelerator
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
@@ -258,7 +270,9 @@ def train(config: TuneConfig, *, stop_after: int | None = None) -> TrainResult:
                           eval_before=eval_before, history=history)
     if done and main:
         out.mkdir(parents=True, exist_ok=True)
-        unwrapped.save_pretrained(out)
+        with warnings.catch_warnings():  # PEFT cannot find a hub config for the default's alias
+            warnings.simplefilter("ignore", UserWarning)
+            unwrapped.save_pretrained(out)
         write_report(out, report)
         plot_losses(report, out / "loss_by_language.png")
         run = {"config": cfg.to_dict(), "plan": plan.to_json(), "budget_examples": total,
