@@ -25,7 +25,7 @@ STOPWORDS: dict[str, frozenset[str]] = {
     "ja": frozenset(
         "は が の を に で と か も へ や から まで より です ます でした ました だ である ある いる する "
         "なる れる られる た て な ない こと もの これ それ あれ どれ 何 なに なん 誰 だれ いつ どこ "
-        "どの どう どんな なぜ 何故 いくつ いくら どれくらい どのくらい どちら ？ ? 。 、 よう".split()
+        "どの どう どんな なぜ 何故 いくつ いくら どれくらい どのくらい どちら ？ ? 。 、 よう 的 性 化".split()
     ),
     "en": frozenset(
         "a an the of in on at to for from by with and or but is are was were be been being do does "
