@@ -58,6 +58,7 @@ def test_training_lowers_each_languages_loss_and_writes_the_contract(trained):
                  "loss_by_language.png", "run.json"):
         assert (out / name).is_file(), name
     assert (out / "loss_by_language.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "README.md").read_text("utf-8").startswith("# LoRA adapter for")
     on_disk = json.loads((out / "report.json").read_text("utf-8"))
     assert on_disk == rep and set(rep) == REPORT_KEYS
     assert rep["strategy"] == "temperature" and rep["steps"] == 8
@@ -198,3 +199,28 @@ def test_accelerate_launch_runs_the_trainer_unchanged(tiny, data, tmp_path):
     rep = json.loads((out / "report.json").read_text("utf-8"))
     assert rep["steps"] == 2 and set(rep["eval"]) == {"ja", "th"}
     assert json.loads((out / "run.json").read_text())["config"]["batch_size"] == 2
+
+
+@pytest.mark.slow
+def test_default_offline_model_trains_an_adapter(tmp_path, th_lines, ja_lines):
+    """No --model: the Gemma-3-270m GGUF from PyPI is assembled, converted once and tuned."""
+    from thaija.tune.model import DEFAULT_MODEL, load_causal_lm
+
+    p = tmp_path / "d.jsonl"
+    rows = [{"prompt": "Japanese: ", "completion": t, "lang": "ja"} for t in ja_lines[60:66]]
+    rows += [{"prompt": "Thai: ", "completion": t, "lang": "th"} for t in th_lines[60:66]]
+    p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", "utf-8")
+    out = tmp_path / "gemma"
+    res = train(TuneConfig(data=str(p), output=str(out), max_steps=2, batch_size=2, max_length=32,
+                           eval_split=0.34, eval_every=0, save_every=0, r=4, learning_rate=1e-3,
+                           progress=False, num_threads=1))
+    rep = res.report
+    assert rep["model"] == DEFAULT_MODEL and rep["steps"] == 2
+    for lang in ("ja", "th"):  # a real pretrained model: far below uniform (ln 262144 ≈ 12.5)
+        assert rep["eval_before"][lang]["loss"] < 6
+    cfg = json.loads((out / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == DEFAULT_MODEL
+    assert set(cfg["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                          "up_proj", "down_proj"}
+    lm, tok = load_causal_lm(adapter=str(out), device="cpu")  # base found from the adapter
+    assert type(lm).__name__ == "PeftModelForCausalLM" and tok.chat_template

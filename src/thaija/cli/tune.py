@@ -181,13 +181,15 @@ def eval_cmd(
     max_per_lang: Optional[int] = typer.Option(None, "--max-per-lang", min=1,
                                                help="Evaluate at most N examples per language."),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1,
+                                          help="CPU threads for torch [default: torch's]."),
     as_json: bool = typer.Option(False, "--json", help="Print {model, adapter, data, eval} as JSON."),
 ) -> None:
     """Per-language loss and perplexity of a base model, with or without an adapter."""
     from thaija.tune.evaluate import evaluate_model
 
     r = evaluate_model(data, model=model, adapter=adapter, max_length=max_length,
-                       batch_size=batch_size, max_per_lang=max_per_lang)
+                       batch_size=batch_size, max_per_lang=max_per_lang, num_threads=threads)
     if as_json:
         print_json(r)
         return

@@ -102,8 +102,13 @@ def evaluate(model: Any, tokenizer: Any, records: Sequence[Record], *, max_lengt
 
 def evaluate_model(data: str, *, model: str | None = None, adapter: str | None = None,
                    max_length: int = 256, batch_size: int = 8,
-                   max_per_lang: int | None = None, seed: int = 0) -> dict[str, Any]:
+                   max_per_lang: int | None = None, seed: int = 0,
+                   num_threads: int | None = None) -> dict[str, Any]:
     """`thaija tune eval`: load a base model (+ adapter) and evaluate it on a JSONL file."""
+    import torch
+
+    if num_threads:
+        torch.set_num_threads(num_threads)
     from thaija.tune.data import limit_per_lang, load_records
     from thaija.tune.model import DEFAULT_MODEL, base_model_of, load_causal_lm
 

@@ -180,6 +180,10 @@ def load_causal_lm(model: str | None = None, adapter: str | None = None, *,
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16)
         kwargs["device_map"] = {"": 0}
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar for a 2-second load
     try:
         p = Path(src)
         if p.suffix == ".gguf" and p.is_file():
@@ -194,6 +198,9 @@ def load_causal_lm(model: str | None = None, adapter: str | None = None, *,
     except (OSError, ValueError) as exc:
         raise ThaijaError(f"cannot load model {model or DEFAULT_MODEL!r}: "
                           f"{str(exc).splitlines()[0]}") from exc
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     prepare_tokenizer(tok)
     if not load_in_4bit:
         lm.to(device)
@@ -203,7 +210,11 @@ def load_causal_lm(model: str | None = None, adapter: str | None = None, *,
 
         if not (Path(adapter) / "adapter_config.json").is_file():
             raise ThaijaError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
-        lm = PeftModel.from_pretrained(lm, adapter, is_trainable=trainable)
+        import warnings
+
+        with warnings.catch_warnings():  # transformers' deprecation notice inside PEFT
+            warnings.simplefilter("ignore", FutureWarning)
+            lm = PeftModel.from_pretrained(lm, adapter, is_trainable=trainable)
     lm.eval()
     return lm, tok
 

@@ -71,3 +71,22 @@ def plot_losses(report: Mapping[str, Any], path: str | Path, title: str | None =
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def write_model_card(output: str | Path, report: Mapping[str, Any], *, license_note: str = "") -> Path:
+    """Replace PEFT's template README.md with a short card: base model, mix, per-language eval."""
+    lines = [f"# LoRA adapter for {report['model']}", "",
+             "Trained with `thaija tune train` (language-balanced sampling).", "",
+             f"- strategy: `{report['strategy']}`, steps: {report['steps']}",
+             "- sampling shares: " + ", ".join(f"{k} {v:.3f}" for k, v in report["shares"].items()),
+             "", "| language | eval loss before | after | perplexity after |", "|---|---|---|---|"]
+    for lang, v in report["eval"].items():
+        before = report["eval_before"].get(lang, {}).get("loss", float("nan"))
+        lines.append(f"| {lang} | {before:.4f} | {v['loss']:.4f} | {v['perplexity']:.2f} |")
+    lines += ["", "Load it with `thaija.tune.model.load_causal_lm(adapter=<this folder>)`, evaluate "
+              "with `thaija tune eval DATA --adapter <this folder>`, merge with `thaija tune merge`."]
+    if license_note:
+        lines += ["", license_note]
+    p = Path(output) / "README.md"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p

@@ -68,8 +68,8 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
     from thaija.tune.data import (count_languages, encode, limit_per_lang, load_records,
                                   remove_overlap, split_eval)
     from thaija.tune.evaluate import collate, evaluate_encoded, example_nll
-    from thaija.tune.model import DEFAULT_MODEL, load_causal_lm, target_modules
-    from thaija.tune.report import build_report, plot_losses, write_report
+    from thaija.tune.model import DEFAULT_MODEL, is_default_model, load_causal_lm, target_modules
+    from thaija.tune.report import build_report, plot_losses, write_model_card, write_report
     from thaija.tune.sampling import BalancedSampler, plan_mix
 
     t0 = time.time()
@@ -119,7 +119,9 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
     lora = LoraConfig(r=cfg.r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets, task_type="CAUSAL_LM")
     torch.manual_seed(cfg.seed)
-    model = get_peft_model(base, lora)
+    with warnings.catch_warnings():  # transformers' deprecation notice inside PEFT
+        warnings.simplefilter("ignore", FutureWarning)
+        model = get_peft_model(base, lora)
     model.peft_config["default"].base_model_name_or_path = cfg.model or DEFAULT_MODEL
     pad_id = tok.pad_token_id
 
@@ -274,6 +276,10 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
             warnings.simplefilter("ignore", UserWarning)
             unwrapped.save_pretrained(out)
         write_report(out, report)
+        write_model_card(out, report, license_note=(
+            "The base model is Gemma-3-270m: use is subject to the Gemma Terms of Use "
+            "(https://ai.google.dev/gemma/terms)." if cfg.model is None or is_default_model(cfg.model)
+            else ""))
         plot_losses(report, out / "loss_by_language.png")
         run = {"config": cfg.to_dict(), "plan": plan.to_json(), "budget_examples": total,
                "realized_shares": sampler.realized_shares(), "train_counts": counts,
