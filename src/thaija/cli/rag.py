@@ -26,6 +26,7 @@ def ask_cmd(
     max_rounds: int = typer.Option(3, "--max-rounds", help="Agentic mode: at most this many retrieval rounds."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Your access groups, comma-separated (a,b): documents of other groups are never used."),
     review: bool = typer.Option(True, "--review/--no-review", help="Queue refused and low-confidence answers for human review (beside the index)."),
+    redact: bool = typer.Option(False, "--redact", help="Replace PII (Thai ID, My Number, phones, e-mail, cards) in the answer and quotes with [TYPE]."),
     as_json: bool = typer.Option(False, "--json", help="Print the full JSON result (answer, citations with spans, trace, review_id)."),
 ) -> None:
     """Answer a question from the index with citations [n] to exact document spans.
@@ -40,7 +41,7 @@ def ask_cmd(
         fail(f"no index at {db}: add documents first with `thaija index add PATH --db {db}`")
     cfg = AskConfig(generator=generator, k=k, mode=mode, agentic=agentic, max_rounds=max_rounds,
                     groups=tuple(parse_groups(groups) or ()) or None, model=model, adapter=adapter,
-                    base_url=base_url, review=review)
+                    base_url=base_url, review=review, redact=redact)
     res = answer(question, db=db, config=cfg).to_dict()
     if as_json:
         print_json(res)

@@ -22,6 +22,9 @@ MODES = ("hybrid", "bm25", "dense")
 class AskConfig:
     """Settings of one ask call (validated; every CLI flag maps to one field).
 
+    ``redact``: replace PII (Thai ID, My Number, phones, e-mail, cards) in the answer and in the
+    quotes by ``[TYPE]`` placeholders; such citations carry ``"redacted": true`` (their quote then
+    differs from the document text exactly at the placeholders).
     ``min_support``: refuse when the best retrieved chunk holds less than this share of the
     question's content terms. Calibrated on corpora/wiki_th + wiki_ja with questions from other
     paragraphs as unanswerable ones (see docs/rag.md). ``citation_support``: a generated
@@ -41,6 +44,7 @@ class AskConfig:
     adapter: str | None = None
     base_url: str | None = None
     review: bool = True
+    redact: bool = False
 
     def __post_init__(self) -> None:
         if self.generator not in GENERATORS:
@@ -161,6 +165,15 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
 
     def finish(reason: str | None, review: str | None) -> Answer:
         out.reason = reason
+        if cfg.redact and not out.refused:
+            from thaija.rag.guard import redact
+
+            out.answer, found = redact(out.answer)
+            for c in out.citations:
+                c["quote"], f = redact(c["quote"])
+                if f:
+                    c["redacted"] = True
+            out.extra["redacted"] = len(found)
         if review and cfg.review:
             from thaija.rag.review import ReviewQueue
 
@@ -219,7 +232,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
 def ask(question: str, *, db: str = "./thaija.db", generator: str = "extractive", k: int = 5,
         agentic: bool = False, max_rounds: int = 3, groups: Sequence[str] | None = None,
         model: str | None = None, adapter: str | None = None, base_url: str | None = None,
-        mode: str = "hybrid", review: bool = True, search: SearchFn | None = None,
+        mode: str = "hybrid", review: bool = True, redact: bool = False, search: SearchFn | None = None,
         **options: Any) -> dict[str, Any]:
     """Answer a question from the index with citations; returns the ``thaija ask --json`` dict.
 
@@ -229,5 +242,5 @@ def ask(question: str, *, db: str = "./thaija.db", generator: str = "extractive"
     """
     cfg = AskConfig(generator=generator, k=k, mode=mode, agentic=agentic, max_rounds=max_rounds,
                     groups=tuple(groups) if groups else None, model=model, adapter=adapter,
-                    base_url=base_url, review=review, **options)
+                    base_url=base_url, review=review, redact=redact, **options)
     return answer(question, db=db, config=cfg, search=search).to_dict()
