@@ -216,8 +216,10 @@ class EmbeddingCache:
 
 
 def embed_passages(texts: Sequence[str], embedder: Embedder, cache: EmbeddingCache | None = None,
-                   batch_size: int = 16, progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Embed passages in batches, reusing and filling the cache; `progress(n)` after each batch.
+                   batch_size: int = 16, progress: Callable[[int], None] | None = None,
+                   kind: str = "passage") -> np.ndarray:
+    """Embed passages (or queries: kind="query") in batches, reusing and filling the cache;
+    `progress(n)` after each batch.
 
     Each batch is written to the cache as soon as it is encoded, so an interrupted run
     resumes where it stopped.
@@ -225,7 +227,8 @@ def embed_passages(texts: Sequence[str], embedder: Embedder, cache: EmbeddingCac
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     if not texts:
         return out
-    keys = [EmbeddingCache.key("passage", t) for t in texts]
+    encode = embedder.query if kind == "query" else embedder.passage
+    keys = [EmbeddingCache.key(kind, t) for t in texts]
     have = cache.get_many(embedder.name, keys) if cache else {}
     todo: dict[str, list[int]] = {}
     for i, k in enumerate(keys):
@@ -238,7 +241,7 @@ def embed_passages(texts: Sequence[str], embedder: Embedder, cache: EmbeddingCac
     pending = list(todo.items())
     for s in range(0, len(pending), batch_size):
         part = pending[s:s + batch_size]
-        vecs = embedder.passage([texts[idx[0]] for _, idx in part])
+        vecs = encode([texts[idx[0]] for _, idx in part])
         for (k, idx), v in zip(part, vecs):
             out[idx] = v
         if cache:

@@ -172,10 +172,18 @@ def _indexed(docs, queries, cfg: EvalConfig, progress_enabled: bool, progress) -
         scfg = SearchConfig(k=min(cfg.k * 3, 10000), mode=cfg.mode, fusion=cfg.fusion, bm25_weight=cfg.bm25_weight,
                             depth=max(100, cfg.k * 3))
         t0 = time.perf_counter()
+        from thaija.index.embed import EmbeddingCache, default_cache_dir, embed_passages
+
+        cache_path = cfg.cache_path if cfg.cache_path is not None else str(default_cache_dir() / "embeddings.sqlite")
+        cache = EmbeddingCache(cache_path or None)
+        task = progress.add("embedding queries", len(queries))
+        qvecs = embed_passages([q["text"] for q in queries], index.embedder, cache, 32,
+                               progress=lambda n: progress.advance(task, n), kind="query")
+        cache.close()
         run: dict[str, dict[str, float]] = {}
         task = progress.add("searching", len(queries))
-        for q in queries:
-            run[str(q["id"])] = _aggregate(search_rows(index, q["text"], scfg), row_doc, cfg.k)
+        for q, qv in zip(queries, qvecs):
+            run[str(q["id"])] = _aggregate(search_rows(index, q["text"], scfg, query_vector=qv), row_doc, cfg.k)
             progress.advance(task, 1)
         t_search = time.perf_counter() - t0
         index.close()
