@@ -84,6 +84,11 @@ def test_hits_point_into_original_text(db):
     hits = search("梅雨", db=db, mode="hybrid", k=20, lang="en", groups=["finance"])
     assert all(h.lang == "en" for h in hits)
     idx.close()
+    from thaija.retrieve import close_index
+
+    before = [h.chunk_id for h in search("梅雨", db=db, k=3)]
+    close_index(db)                                         # the cached handle is reopened on demand
+    assert [h.chunk_id for h in search("梅雨", db=db, k=3)] == before
 
 
 def test_bad_queries(db, tmp_path):

@@ -3,6 +3,6 @@
 >>> from thaija.retrieve import search
 >>> search("ใครเป็นผู้ก่อตั้ง", db="./thaija.db", k=5, groups=["hr"])   # doctest: +SKIP
 """
-from thaija.retrieve.search import Hit, SearchConfig, search
+from thaija.retrieve.search import Hit, SearchConfig, close_index, open_index, search
 
-__all__ = ["Hit", "SearchConfig", "search"]
+__all__ = ["Hit", "SearchConfig", "close_index", "open_index", "search"]

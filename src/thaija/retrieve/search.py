@@ -77,6 +77,17 @@ def open_index(db: str) -> Any:
         return _OPEN[key]
 
 
+def close_index(db: str) -> None:
+    """Close the cached handle on `db` (call before deleting a temporary index)."""
+    from thaija.index.ingest import IndexConfig
+
+    key = str(Path(IndexConfig(db=db).state_path).resolve())
+    with _OPEN_LOCK:
+        idx = _OPEN.pop(key, None)
+    if idx is not None:
+        idx.close()
+
+
 def _allowed(snap, groups: Sequence[str] | None, lang: str | None) -> np.ndarray:
     """ACL (and language) mask over the snapshot's chunks; cached per snapshot. Do not modify."""
     from thaija.index.store import allowed_mask
