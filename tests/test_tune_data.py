@@ -153,3 +153,14 @@ def test_config_from_toml_and_validation(tmp_path):
     (tmp_path / "broken.toml").write_text('data = \n')
     with pytest.raises(ThaijaError, match="invalid TOML"):
         TuneConfig.from_toml(tmp_path / "broken.toml")
+
+
+def test_demo_data_is_nine_to_one_and_disjoint(tmp_path, repo_root):
+    from thaija.tune.demo import build_demo_data
+
+    tr, ev = build_demo_data(repo_root / "corpora", tmp_path)
+    train, evals = load_records(tr), load_records(ev)
+    assert count_languages(train) == {"ja": 90, "th": 10}
+    assert count_languages(evals) == {"ja": 6, "th": 6}
+    assert not {r.prompt for r in train} & {r.prompt for r in evals}
+    assert all(r.kind == "prompt" and r.completion for r in train + evals)

@@ -179,7 +179,10 @@ def load_causal_lm(model: str | None = None, adapter: str | None = None, *,
         kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16)
-        kwargs["device_map"] = {"": 0}
+        dev = torch.device(device)
+        # one GPU per process under `accelerate launch`: the 4-bit weights go to this process's GPU
+        kwargs["device_map"] = {"": dev.index if dev.type == "cuda" and dev.index is not None
+                                else torch.cuda.current_device()}
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
