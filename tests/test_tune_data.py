@@ -164,3 +164,23 @@ def test_demo_data_is_nine_to_one_and_disjoint(tmp_path, repo_root):
     assert count_languages(evals) == {"ja": 6, "th": 6}
     assert not {r.prompt for r in train} & {r.prompt for r in evals}
     assert all(r.kind == "prompt" and r.completion for r in train + evals)
+
+
+def test_cli_mix_json_contract(tmp_path, th_lines, ja_lines):
+    from thaija.cli.main import app
+
+    p = write_jsonl(tmp_path / "d.jsonl", [{"lang": "ja", "text": t} for t in ja_lines[:200]]
+                    + [{"text": t} for t in th_lines[:50]])  # Thai detected
+    r = CliRunner().invoke(app, ["tune", "mix", str(p), "--strategy", "temperature", "--alpha",
+                                 "0.5", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert set(out) == {"strategy", "counts", "shares", "epochs"}
+    assert out["counts"] == {"ja": 200, "th": 50}
+    assert out["shares"]["th"] == pytest.approx(50 ** 0.5 / (50 ** 0.5 + 200 ** 0.5), abs=1e-12)
+    assert out["epochs"]["th"] == pytest.approx(out["shares"]["th"] * 250 / 50)
+    r = CliRunner().invoke(app, ["tune", "mix", str(p), "--strategy", "unimax", "--budget", "100",
+                                 "--max-epochs", "1", "--json"])
+    assert json.loads(r.stdout)["shares"] == {"ja": 0.5, "th": 0.5}
+    r = CliRunner().invoke(app, ["tune", "mix", str(p), "--budget", "0"])
+    assert r.exit_code == 2
