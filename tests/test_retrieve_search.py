@@ -129,3 +129,22 @@ def test_concurrent_searches_from_threads(db):
     with ThreadPoolExecutor(4) as ex:
         got = list(ex.map(lambda q: [h.chunk_id for h in search(q, db=db, mode="hybrid", k=3)], queries))
     assert got == want
+
+
+def test_milvus_search_path_applies_the_same_acl(db):
+    """The server code path (Milvus `search` with the ACL filter expression), run on the Lite file."""
+    from thaija.index import IndexConfig
+    from thaija.retrieve.search import SearchConfig, hits_from_rows, search_rows
+
+    idx = Index(IndexConfig(db=db, dense_backend="milvus"))
+    try:
+        q = WIKI_JA[5]["text"][:50]
+        cfg = SearchConfig(k=5, mode="dense")
+        public = hits_from_rows(idx, search_rows(idx, q, cfg))
+        assert public and all(h.doc_id not in ("secret", "en/upi") for h in public)
+        hr = hits_from_rows(idx, search_rows(idx, q, cfg, groups=["hr"]))
+        assert hr[0].doc_id == "secret"
+        numpy_path = [h.doc_id for h in search(q, db=db, mode="dense", k=5)]
+        assert [h.doc_id for h in public][:3] == numpy_path[:3]
+    finally:
+        idx.close()

@@ -134,6 +134,7 @@ class MilvusStore:
                     if dim != self.dim:
                         raise ThaijaError(f"{self.db} holds {dim}-d vectors but the embedder gives {self.dim}-d: "
                                           f"use the embedder the index was built with")
+            client.load_collection(COLLECTION)  # a reopened Lite file starts released
             return
         s = client.create_schema(auto_id=False, enable_dynamic_field=False)
         s.add_field("chunk_id", DataType.VARCHAR, is_primary=True, max_length=600)
