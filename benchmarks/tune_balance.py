@@ -37,18 +37,26 @@ def lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").rstrip("\n").split("\n")
 
 
-def build_data(work: Path, n_ja: int, n_th: int, n_eval: int) -> tuple[Path, Path]:
-    """Write train.jsonl (n_ja + n_th, disjoint NTREX lines) and eval.jsonl (FLORES dev)."""
+def _record(task: str, lang: str, src: str, tgt: str) -> dict:
+    if task == "text":
+        return {"text": tgt, "lang": lang}
+    return {"prompt": PROMPT[lang].format(src=src), "completion": tgt, "lang": lang}
+
+
+def build_data(work: Path, n_ja: int, n_th: int, n_eval: int,
+               task: str = "translate") -> tuple[Path, Path]:
+    """Write train.jsonl (n_ja + n_th, disjoint NTREX lines) and eval.jsonl (FLORES dev).
+
+    task "translate": English -> X prompt/completion; "text": the X sentences alone (plain
+    language modelling of news text, no shared task format to learn).
+    """
     eng = lines(SHARED / "ntrex" / "eng.txt")
     tgt = {k: lines(SHARED / "ntrex" / f) for k, f in FILES.items()}
-    rows = [{"prompt": PROMPT["ja"].format(src=eng[i]), "completion": tgt["ja"][i], "lang": "ja"}
-            for i in range(n_ja)]
-    rows += [{"prompt": PROMPT["th"].format(src=eng[i]), "completion": tgt["th"][i], "lang": "th"}
-             for i in range(n_ja, n_ja + n_th)]
+    rows = [_record(task, "ja", eng[i], tgt["ja"][i]) for i in range(n_ja)]
+    rows += [_record(task, "th", eng[i], tgt["th"][i]) for i in range(n_ja, n_ja + n_th)]
     f_eng = lines(SHARED / "flores" / "dev" / "eng.txt")
     f_tgt = {k: lines(SHARED / "flores" / "dev" / f) for k, f in FILES.items()}
-    evals = [{"prompt": PROMPT[k].format(src=f_eng[i]), "completion": f_tgt[k][i], "lang": k}
-             for k in ("ja", "th") for i in range(n_eval)]
+    evals = [_record(task, k, f_eng[i], f_tgt[k][i]) for k in ("ja", "th") for i in range(n_eval)]
     tr, ev = work / "train.jsonl", work / "eval.jsonl"
     for path, data in ((tr, rows), (ev, evals)):
         path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in data) + "\n",
@@ -59,6 +67,7 @@ def build_data(work: Path, n_ja: int, n_th: int, n_eval: int) -> tuple[Path, Pat
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--task", choices=("translate", "text"), default="translate")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--alpha", type=float, default=0.3)
@@ -85,7 +94,7 @@ def main() -> None:
     if is_default_model(args.model):
         default_model_dir()  # one-time conversion outside the timed runs
     work = Path(tempfile.mkdtemp(prefix="tune_balance-"))
-    tr, ev = build_data(work, args.n_ja, args.n_th, args.n_eval)
+    tr, ev = build_data(work, args.n_ja, args.n_th, args.n_eval, args.task)
     runs = {}
     for strategy in ("proportional", "temperature"):
         t0 = time.time()
@@ -125,7 +134,8 @@ def main() -> None:
         "model": args.model or DEFAULT_MODEL, "qlora": args.qlora and torch.cuda.is_available(),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "machine": f"{platform.machine()} · {os.cpu_count()} cpus · torch {torch.__version__}",
-        "task": "English->X translation, loss on the translation only",
+        "task": ("English->X translation, loss on the translation only" if args.task == "translate"
+                 else "language modelling of the X sentences (loss on every token)"),
         "train": {"ja": args.n_ja, "th": args.n_th, "source": "NTREX-128 (disjoint lines)"},
         "eval": {"per_lang": args.n_eval, "source": "FLORES-200 dev (same English sources)"},
         "steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.lr,

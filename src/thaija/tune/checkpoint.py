@@ -77,6 +77,11 @@ def _jsonable(x: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(x).__name__}")
 
 
+def read_state(path: str | Path) -> dict[str, Any]:
+    """The JSON part of a checkpoint (step, history, run signature, …)."""
+    return json.loads((Path(path) / STATE).read_text(encoding="utf-8"))
+
+
 def load_checkpoint(path: str | Path, model: Any, optimizer: Any) -> dict[str, Any]:
     """Restore adapter weights, optimizer state and RNG from ``path``; return its state.json."""
     import torch
@@ -84,7 +89,7 @@ def load_checkpoint(path: str | Path, model: Any, optimizer: Any) -> dict[str, A
     from safetensors.torch import load_file
 
     p = Path(path)
-    state = json.loads((p / STATE).read_text(encoding="utf-8"))
+    state = read_state(p)
     weights = load_file(str(p / "adapter_model.safetensors"))
     result = set_peft_model_state_dict(model, weights)
     missing = [k for k in getattr(result, "unexpected_keys", []) if "lora" in k]

@@ -64,7 +64,8 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
     from accelerate import Accelerator
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    from thaija.tune.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
+    from thaija.tune.checkpoint import (checkpoint_dirs, load_checkpoint, read_state,
+                                        save_checkpoint)
     from thaija.tune.data import (count_languages, encode, limit_per_lang, load_records,
                                   remove_overlap, split_eval)
     from thaija.tune.evaluate import collate, evaluate_encoded, example_nll
@@ -163,10 +164,12 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
     if cfg.resume:
         ckpts = checkpoint_dirs(out)
         if ckpts:
-            state = load_checkpoint(ckpts[-1], unwrapped, optimizer)
-            diff = sorted(k for k in signature if state["signature"].get(k) != signature[k])
+            saved = read_state(ckpts[-1])["signature"]
+            diff = sorted(k for k in signature if saved.get(k) != signature[k])
             if diff:
-                raise ThaijaError(f"cannot resume from {ckpts[-1]}: settings differ ({', '.join(diff)})")
+                raise ThaijaError(f"cannot resume from {ckpts[-1]}: settings differ "
+                                  f"({', '.join(diff)}); use another --output or the same settings")
+            state = load_checkpoint(ckpts[-1], unwrapped, optimizer)
             start, history, eval_before = state["step"], state["history"], state["eval_before"]
             win_loss, win_lang = state["window"]["loss"], state["window"]["by_lang"]
             with warnings.catch_warnings():  # replaying the schedule before any optimizer.step
