@@ -145,7 +145,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    _plot(runs, out.with_suffix(".png"))
+    _plot(runs, out.with_suffix(".png"), f"{args.n_ja}:{args.n_th} ja:th · {args.task} · proportional vs temperature")
 
     print(f"\ntune_balance · {result['model']} · {result['device']} · {args.steps} steps × "
           f"{args.batch_size} · 9:1 ja:th ({args.n_ja}/{args.n_th}) · eval {args.n_eval}/lang")
@@ -161,7 +161,7 @@ def main() -> None:
     print(f"wrote {out}")
 
 
-def _plot(runs: dict, path: Path) -> None:
+def _plot(runs: dict, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -177,7 +177,7 @@ def _plot(runs: dict, path: Path) -> None:
                     label=f"{lang} · {name} (share {r['shares'][lang]:.2f})")
     ax.set_xlabel("step")
     ax.set_ylabel("held-out loss (nats / token)")
-    ax.set_title("9:1 ja:th · proportional vs temperature sampling")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

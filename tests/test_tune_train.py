@@ -149,7 +149,7 @@ def test_cli_train_eval_merge(tiny, data, tmp_path):
     toml.write_text(f'model = "{tiny}"\nmax_length = 32\neval_every = 0\nsave_every = 0\n'
                     'learning_rate = 0.02\nbatch_size = 2\n', encoding="utf-8")
     r = runner.invoke(app, ["tune", "train", "--data", data, "--config", str(toml),
-                            "--strategy", "unimax", "--max-steps", "2", "--lora-r", "4",
+                            "--strategy", "unimax", "--max-steps", "2", "--lora-r", "4", "--grad-accum", "2",
                             "--output", str(out), "--json", "--quiet"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
