@@ -172,7 +172,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--queries", type=int, default=150, help="questions per language (extractive)")
     ap.add_argument("--openai", type=int, default=30, help="questions per language via thaija serve")
-    ap.add_argument("--local", type=int, default=3, help="questions per language with the local Gemma")
+    ap.add_argument("--local", type=int, default=2, help="questions per language with the local Gemma")
+    ap.add_argument("--local-tokens", type=int, default=48, help="max new tokens of the local Gemma")
     ap.add_argument("--pairs", type=int, default=20, help="agentic two-part questions per language")
     args = ap.parse_args()
     if not DATA.is_dir():
@@ -217,7 +218,9 @@ def main() -> None:
             if args.local:
                 from thaija.rag.pipeline import AskConfig, get_generator
 
-                get_generator(AskConfig(generator="local"))._load()  # load once, outside the timing
+                gen = get_generator(AskConfig(generator="local"))
+                gen.max_new_tokens = args.local_tokens
+                gen._load()  # load once, outside the timing
 
                 out["local_gemma3_270m"] = run_ask(sample[:args.local], answers, db, generator="local")
                 log(f"[{lang}] local {out['local_gemma3_270m']}")

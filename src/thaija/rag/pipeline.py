@@ -152,7 +152,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         hits = res.hits(cfg.k)
         support = max((s.support for s in res.subquestions), default=0.0)
         extra: dict[str, Any] = {"decomposition": res.decomposition,
-                                 "sub_questions": [s.question for s in res.subquestions]}
+                                 "sub_questions": [s.question for s in res.subquestions],
+                                 "unanswered": [s.question for s in res.subquestions if s.support < cfg.min_support]}
     else:
         hits = search(question, cfg.k)
         trace = [{"round": 1, "query": question, "chunk_ids": [h.chunk_id for h in hits]}]
@@ -210,6 +211,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         out.answer = ("" if lang == "ja" else " ").join(parts)
         out.citations = [c.to_dict() for c in cites]
         out.refused = False
+        if extra.get("unanswered"):  # agentic: some sub-questions found no evidence
+            return finish("low_confidence", "low_confidence")
         return finish(None, None)
 
     g = gen.generate(prompt, question, lang)
