@@ -182,23 +182,30 @@ def test_cli_errors_are_one_line(args, msg, data, tmp_path):
 
 
 @pytest.mark.slow
-def test_accelerate_launch_runs_the_trainer_unchanged(tiny, data, tmp_path):
-    """The documented multi-GPU path, here with one CPU process."""
+@pytest.mark.parametrize("launcher, procs", [("accelerate", 1), ("torchrun", 2)])
+def test_distributed_launchers_run_the_trainer_unchanged(launcher, procs, tiny, data, tmp_path):
+    """The documented multi-GPU path: `accelerate launch` (one CPU process here) and a real
+    2-process data-parallel run on CPU (torchrun + gloo, what accelerate uses for several GPUs)."""
     toml = tmp_path / "tune.toml"
-    out = tmp_path / "acc"
+    out = tmp_path / "dist"
     toml.write_text(f'data = "{data}"\nmodel = "{tiny}"\noutput = "{out}"\nmax_steps = 2\n'
-                    'max_length = 32\neval_every = 0\nsave_every = 0\nprogress = false\n',
+                    'max_length = 32\neval_every = 0\nsave_every = 1\nprogress = false\n',
                     encoding="utf-8")
-    accelerate = Path(sys.executable).with_name("accelerate")
+    bindir = Path(sys.executable).parent
+    cmd = ([str(bindir / "accelerate"), "launch", "--num_processes", "1", "--cpu",
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+           if launcher == "accelerate" else
+           [str(bindir / "torchrun"), "--standalone", "--nproc_per_node", str(procs)])
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    p = subprocess.run([str(accelerate), "launch", "--num_processes", "1", "--cpu",
-                        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                        "-m", "thaija.tune.train", "--config", str(toml), "batch_size=2"],
+    p = subprocess.run(cmd + ["-m", "thaija.tune.train", "--config", str(toml), "batch_size=2"],
                        capture_output=True, text=True, timeout=300, env=env)
     assert p.returncode == 0, p.stderr[-2000:]
     rep = json.loads((out / "report.json").read_text("utf-8"))
     assert rep["steps"] == 2 and set(rep["eval"]) == {"ja", "th"}
-    assert json.loads((out / "run.json").read_text())["config"]["batch_size"] == 2
+    run = json.loads((out / "run.json").read_text())
+    assert run["processes"] == procs and run["config"]["batch_size"] == 2
+    assert run["budget_examples"] == 2 * 2 * procs  # steps x batch x processes
+    assert (out / "checkpoints" / "step-000001" / "state.json").is_file()
 
 
 @pytest.mark.slow
