@@ -150,13 +150,13 @@ def test_cli_train_eval_merge(tiny, data, tmp_path):
                     'learning_rate = 0.02\nbatch_size = 2\n', encoding="utf-8")
     r = runner.invoke(app, ["tune", "train", "--data", data, "--config", str(toml),
                             "--strategy", "unimax", "--max-steps", "2", "--lora-r", "4", "--grad-accum", "2",
-                            "--output", str(out), "--json", "--quiet"])
+                            "--output", str(out), "--json", "--quiet", "--threads", "1"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
     assert set(rep) == REPORT_KEYS and rep["strategy"] == "unimax" and rep["steps"] == 2
     assert json.loads((out / "adapter_config.json").read_text())["r"] == 4
     r = runner.invoke(app, ["tune", "eval", data, "--adapter", str(out), "--model", tiny,
-                            "--max-length", "32", "--json"])
+                            "--max-length", "32", "--json", "--threads", "1"])
     assert r.exit_code == 0, r.output
     ev = json.loads(r.stdout)
     assert set(ev["eval"]) == {"ja", "th"} and ev["eval"]["th"]["examples"] == 10
