@@ -127,6 +127,11 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
     pad_id = tok.pad_token_id
 
     enc_train = [encode(r, tok, cfg.max_length) for r in train_recs]
+    truncated = sum(len(ids) >= cfg.max_length for ids, _ in enc_train)
+    if truncated:
+        _log(f"[yellow]{truncated} of {len(enc_train)} training examples reach max_length="
+             f"{cfg.max_length} tokens and are cut there (raise --max-length or split long "
+             "texts)[/yellow]", show)
     enc_eval = [(r.lang, encode(r, tok, cfg.max_length)) for r in evals]
     bad = [r.line for r, (_, y) in zip(train_recs, enc_train) if sum(t != -100 for t in y[1:]) == 0]
     if bad:
