@@ -256,6 +256,20 @@ def merge_adapter(adapter: str, output: str, model: str | None = None) -> Path:
     merged = lm.merge_and_unload()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    merged.save_pretrained(out, safe_serialization=True)
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        merged.save_pretrained(out, safe_serialization=True)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     tok.save_pretrained(out)
+    base = model if model is not None else base_model_of(adapter)
+    if is_default_model(base):  # Gemma terms travel with every copy of the weights
+        src = default_model_dir(progress=False)
+        for name in ("GEMMA_TERMS.html", "NOTICE.md", "thaija_source.json"):
+            if (src / name).is_file():
+                shutil.copy(src / name, out / name)
     return out
