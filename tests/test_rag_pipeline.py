@@ -175,7 +175,8 @@ def test_cli_ask_json_and_errors(db):
     text = _cli("ask", q["text"], "--db", db, "--no-review")
     assert text.returncode == 0 and "[1]" in text.stdout
     for bad in (["ask", "", "--db", db], ["ask", "q", "--db", db, "--generator", "gpt9"],
-                ["ask", "q", "--db", str(Path(db).parent / "missing.db")], ["ask", "q", "--db", db, "--k", "0"]):
+                ["ask", "q", "--db", str(Path(db).parent / "missing.db")], ["ask", "q", "--db", db, "--k", "0"],
+                ["serve", "--db", str(Path(db).parent / "missing.db")], ["serve", "--db", db, "--port", "70000"]):
         p = _cli(*bad)
         assert p.returncode == 2 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, (bad, p.stderr)
 

@@ -13,6 +13,11 @@ GEN_HELP = "extractive (no LLM: best-supported retrieved sentences), local (tran
 DB_HELP = "Index path (Milvus Lite file) built with `thaija index add`."
 
 
+def _check_db(db: str) -> None:
+    if "://" not in db and not os.path.exists(db) and not os.path.exists(db + ".state"):
+        fail(f"no index at {db}: add documents first with `thaija index add PATH --db {db}`")
+
+
 def ask_cmd(
     question: str = typer.Argument(..., help="The question (Thai, Japanese or English); the answer comes in its language."),
     db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
@@ -37,8 +42,7 @@ def ask_cmd(
     """
     from thaija.rag.pipeline import AskConfig, answer
 
-    if not os.path.exists(db) and not os.path.exists(db + ".state") and "://" not in db:
-        fail(f"no index at {db}: add documents first with `thaija index add PATH --db {db}`")
+    _check_db(db)
     cfg = AskConfig(generator=generator, k=k, mode=mode, agentic=agentic, max_rounds=max_rounds,
                     groups=tuple(parse_groups(groups) or ()) or None, model=model, adapter=adapter,
                     base_url=base_url, review=review, redact=redact)
@@ -46,18 +50,9 @@ def ask_cmd(
     if as_json:
         print_json(res)
         return
-    from rich.console import Console
+    from thaija.rag.pipeline import render
 
-    con = Console(highlight=False)
-    con.print(res["answer"])
-    for c in res["citations"]:
-        quote = c["quote"].replace("\n", " ")
-        con.print(f"  [{c['n']}] {c['doc_id']} {c['start']}:{c['end']} ({c['source']}): "
-                  f"{quote[:120]}{'…' if len(quote) > 120 else ''}", style="dim", markup=False)
-    if res["refused"]:
-        con.print(f"(refused: {res['reason']}; review id {res['review_id']})", style="yellow", markup=False)
-    elif res["removed_citations"]:
-        con.print(f"({res['removed_citations']} unsupported citation(s) removed)", style="yellow", markup=False)
+    typer.echo(render(res))
 
 
 def eval_qa_cmd(
@@ -112,6 +107,14 @@ def serve_cmd(
                       groups=tuple(parse_groups(groups) or ()) or None, agentic=agentic,
                       model=model, adapter=adapter, base_url=base_url)
     cfg.ask_config()  # validate before binding the port
+    _check_db(db)
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     typer.echo(f"thaija serve: http://{host}:{port}/v1 (models thaija-rag, thaija-extractive; index {db})", err=True)
     serve(cfg)
 

@@ -129,7 +129,8 @@ MIN_CHARS: dict[str, int] = {"th": 160, "ja": 40, "en": 60}
 
 def evidence_windows(hits: Sequence[Any], min_chars: dict[str, int] | None = None) -> list[Evidence]:
     """One window per sentence: the sentence grown forward over whole following sentences of the
-    same chunk until it has ``min_chars[lang]`` characters (a contiguous document span)."""
+    same chunk until it has ``min_chars[lang]`` characters (backward at a chunk's end); always a
+    contiguous document span that never crosses left-out (instruction-like) text."""
     sizes = min_chars or MIN_CHARS
     ev = sentence_evidence(hits)
     out = []
@@ -143,10 +144,17 @@ def evidence_windows(hits: Sequence[Any], min_chars: dict[str, int] | None = Non
             if h.text[end - h.start:nxt.start - h.start].strip():
                 break  # a left-out (instruction-like) sentence lies between: never quote across it
             end = nxt.end
-        if end == e.end:
+        start = e.start
+        for prev in reversed(ev[:i]):  # still short at the end of a chunk: grow backward
+            if end - start >= want or prev.hit != e.hit:
+                break
+            if h.text[prev.end - h.start:start - h.start].strip():
+                break
+            start = prev.start
+        if (start, end) == (e.start, e.end):
             out.append(e)
             continue
-        out.append(Evidence(e.hit, e.start, end, h.text[e.start - h.start:end - h.start], e.lang))
+        out.append(Evidence(e.hit, start, end, h.text[start - h.start:end - h.start], e.lang))
     return out
 
 

@@ -247,3 +247,17 @@ def ask(question: str, *, db: str = "./thaija.db", generator: str = "extractive"
                     groups=tuple(groups) if groups else None, model=model, adapter=adapter,
                     base_url=base_url, review=review, redact=redact, **options)
     return answer(question, db=db, config=cfg, search=search).to_dict()
+
+
+def render(result: dict[str, Any], width: int = 120) -> str:
+    """Human-readable form of an :func:`ask` result: the answer, then one line per citation."""
+    lines = [result["answer"]]
+    for c in result["citations"]:
+        quote = c["quote"].replace("\n", " ")
+        more = "…" if len(quote) > width else ""
+        lines.append(f"  [{c['n']}] {c['doc_id']} {c['start']}:{c['end']} ({c['source']}): {quote[:width]}{more}")
+    if result["refused"]:
+        lines.append(f"(refused: {result.get('reason')}; review id {result.get('review_id')})")
+    elif result.get("removed_citations"):
+        lines.append(f"({result['removed_citations']} unsupported citation(s) removed)")
+    return "\n".join(lines)
