@@ -68,6 +68,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--task", choices=("translate", "text"), default="translate")
+    ap.add_argument("--seed", type=int, default=0, help="sampling / LoRA init seed")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--alpha", type=float, default=0.3)
@@ -102,7 +103,7 @@ def main() -> None:
             data=str(tr), eval_data=str(ev), model=args.model, output=str(work / strategy),
             strategy=strategy, alpha=args.alpha, max_steps=args.steps, batch_size=args.batch_size,
             learning_rate=args.lr, max_length=args.max_length, eval_every=max(1, args.steps // 2),
-            save_every=0, seed=0, qlora=args.qlora, max_eval_per_lang=None,
+            save_every=0, seed=args.seed, qlora=args.qlora, max_eval_per_lang=None,
             num_threads=None if torch.cuda.is_available() else args.threads))
         rep = res.report
         run = json.loads((res.output / "run.json").read_text("utf-8"))
@@ -140,6 +141,7 @@ def main() -> None:
         "eval": {"per_lang": args.n_eval, "source": "FLORES-200 dev (same English sources)"},
         "steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.lr,
         "alpha": args.alpha, "max_length": args.max_length, "lora_r": 16, "threads": args.threads,
+        "seed": args.seed,
         "reference": "proportional", "runs": runs, "ratios": ratios,
     }
     out = Path(args.out)
