@@ -1,7 +1,7 @@
 """RAG benchmark: answer recall, citation support, refusal and p50 latency of `ask` per generator on
 the shared dev sets (iapp_wiki_qa valid, JSQuAD valid). Writes benchmarks/results/rag.json.
 
-Run from the repo root:  nice -n 10 .venv/bin/python benchmarks/rag.py [--queries 150] [--local 3] [--openai 30]
+Run from the repo root:  nice -n 10 .venv/bin/python benchmarks/rag.py [--queries 100] [--local 1] [--openai 20]
 
 References measured in the same run: an "oracle" extractive reader given only the gold paragraph
 (upper bound of sentence selection) and a "top-hit first sentence" baseline (no question-aware
@@ -170,11 +170,11 @@ def agentic(questions, answers, db, pairs: int, rng: random.Random, lang: str) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--queries", type=int, default=150, help="questions per language (extractive)")
-    ap.add_argument("--openai", type=int, default=30, help="questions per language via thaija serve")
-    ap.add_argument("--local", type=int, default=2, help="questions per language with the local Gemma")
-    ap.add_argument("--local-tokens", type=int, default=48, help="max new tokens of the local Gemma")
-    ap.add_argument("--pairs", type=int, default=20, help="agentic two-part questions per language")
+    ap.add_argument("--queries", type=int, default=100, help="questions per language (extractive)")
+    ap.add_argument("--openai", type=int, default=20, help="questions per language via thaija serve")
+    ap.add_argument("--local", type=int, default=1, help="questions per language with the local Gemma")
+    ap.add_argument("--local-tokens", type=int, default=32, help="max new tokens of the local Gemma")
+    ap.add_argument("--pairs", type=int, default=10, help="agentic two-part questions per language")
     args = ap.parse_args()
     if not DATA.is_dir():
         sys.exit(f"no shared data at {DATA}")
@@ -183,7 +183,7 @@ def main() -> None:
     from thaija.retrieve.search import open_index
 
     rng = random.Random(7)
-    res: dict = {"machine": f"{os.cpu_count()} CPU cores", "k": 5, "mode": "hybrid", "min_support": 0.5, "languages": {}}
+    res: dict = {"machine": f"{os.cpu_count()} CPU cores (shared)", "args": vars(args), "k": 5, "mode": "hybrid", "min_support": 0.5, "languages": {}}
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="thaija-bench-rag-") as tmp:
         for lang in ("th", "ja"):
