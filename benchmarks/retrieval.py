@@ -350,10 +350,12 @@ def main() -> None:
             log(f"[cross-lingual FLORES dev, {args.queries} queries, 997 documents]")
             results["crosslingual"] = part_quality(args.queries, tmp, crossling=True,
                                                    weights=tuple(float(x) for x in args.weights.split(",") if x))
-    results["seconds"] = round(time.perf_counter() - t0, 1)
+    secs = results.get("seconds") if isinstance(results.get("seconds"), dict) else {}
+    secs[",".join(sorted(parts))] = round(time.perf_counter() - t0, 1)
+    results["seconds"] = secs
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    log(f"wrote {OUT} ({results['seconds']} s)")
+    log(f"wrote {OUT} ({secs[','.join(sorted(parts))]} s)")
 
 
 if __name__ == "__main__":
