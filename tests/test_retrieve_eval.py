@@ -15,6 +15,7 @@ from thaija.retrieve.fusion import fuse, minmax, rrf, weighted
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["wiki_th", "wiki_ja"])
 def test_segmented_bm25_beats_whitespace(name):
     folder = ROOT / "corpora" / name

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-import numpy as np
 
 from thaija.errors import ThaijaError
 from thaija.index.bm25 import BM25Config, BM25Store, recover_folder, segment_terms
