@@ -142,3 +142,19 @@ def test_config_is_validated(tmp_path):
         IndexConfig(db=str(tmp_path / "x.db"), chunk_tokens=2)
     with pytest.raises(ThaijaError, match="does not exist"):
         IndexConfig(db=str(tmp_path / "no" / "x.db"))
+
+
+def test_two_writers_in_turn_keep_each_others_documents(tmp_path, cache):
+    """Two handles opened before either wrote (as two processes would): BM25 and registry keep both."""
+    a, b = _index(tmp_path, cache), _index(tmp_path, cache)
+    docs = _docs(2, 1)
+    a.add_documents(docs[:1], progress=False)
+    b.add_documents(docs[1:], progress=False)
+    a.remove([docs[1].id])
+    c = _index(tmp_path, cache)
+    kept = {docs[0].id, docs[2].id}
+    assert {d["doc_id"] for d in c.list()} == kept
+    assert {d for ix in c.bm25.indexes.values() for d in ix.doc_ids} == kept
+    assert c.milvus.count() == c.stats()["chunks"]
+    for i in (a, b, c):
+        i.close()

@@ -212,56 +212,70 @@ class Index:
             summary["chunks_embedded"] = len(set(texts)) - keys_before if cache_path else len(texts)
             # 3) write: Milvus -> BM25 -> registry (each idempotent per document id)
             task = bar.add("writing", 3)
-            now = int(time.time())
-            next_row = max(self.registry.next_row(), max((int(ix.rows.max()) + 1 for ix in self.bm25.indexes.values()
-                                                          if len(ix)), default=0))
-            chunk_rows, doc_rows, mil_rows = [], [], []
-            by_lang: dict[str, tuple[list, list, list]] = {}
-            i = 0
-            for d, cs in pending:
-                acl = ",".join(d.groups)
-                for c, terms in cs:
-                    lang = c.lang if c.lang in LANGS else "other"
-                    row = next_row
-                    next_row += 1
-                    h = hashlib.sha256(c.text.encode("utf-8")).hexdigest()
-                    chunk_rows.append({"row": row, "chunk_id": c.id, "doc_id": d.id, "lang": lang, "start": c.start,
-                                       "end": c.end, "tokens": c.tokens, "content_hash": h, "acl": acl,
-                                       "vector": vecs[i]})
-                    mil_rows.append({"chunk_id": c.id, "doc_id": d.id, "lang": lang, "start": c.start, "end": c.end,
-                                     "content_hash": h, "public": not d.groups, "groups": d.groups,
-                                     "source": d.source, "title": d.title, "updated_at": now, "text": c.text,
-                                     "vector": vecs[i].tolist()})
-                    rl = by_lang.setdefault(lang, ([], [], []))
-                    rl[0].append(row); rl[1].append(d.id); rl[2].append(terms)
-                    i += 1
-                doc_rows.append({"doc_id": d.id, "fingerprint": fps[d.id], "content_hash": d.content_hash,
-                                 "title": d.title, "source": d.source, "lang": d.lang, "groups": d.groups,
-                                 "metadata": d.metadata, "text": d.text, "n_chunks": len(cs)})
-            _, before = self.registry.counts()
             ms = self.milvus
-            if replaced:
-                ms.delete_docs(replaced)
-            ms.upsert(mil_rows)
-            ms.flush()
-            self._release_lite()
-            bar.advance(task, 1)
-            self.bm25.remove_docs([d.id for d in changed])
-            for lang, (rows, dids, terms) in by_lang.items():
-                self.bm25.add(lang, rows, dids, terms)
-            self.bm25.save()
-            bar.advance(task, 1)
-            if self.registry.get_meta("embedder") is None:
-                self.registry.set_meta("embedder", cfg.embedder)
-                self.registry.set_meta("dim", str(emb.dim))
-            self.registry.write([d.id for d in changed], doc_rows, chunk_rows)
-            bar.advance(task, 1)
-            self._bm25_version = self.registry.version()
-            _, after = self.registry.counts()
+            ms.client                  # Milvus Lite: takes the per-file lock -> one writer at a time
+            try:
+                self._refresh_bm25()   # another process may have written since this Index was opened
+                chunk_rows, doc_rows, mil_rows, by_lang = self._rows(pending, vecs, fps)
+                _, before = self.registry.counts()
+                if replaced:
+                    ms.delete_docs(replaced)
+                ms.upsert(mil_rows)
+                ms.flush()
+                bar.advance(task, 1)
+                self.bm25.remove_docs([d.id for d in changed])
+                for lang, (rows, dids, terms) in by_lang.items():
+                    self.bm25.add(lang, rows, dids, terms)
+                self.bm25.save()
+                bar.advance(task, 1)
+                if self.registry.get_meta("embedder") is None:
+                    self.registry.set_meta("embedder", cfg.embedder)
+                    self.registry.set_meta("dim", str(emb.dim))
+                self.registry.write([d.id for d in changed], doc_rows, chunk_rows)
+                bar.advance(task, 1)
+                self._bm25_version = self.registry.version()
+                _, after = self.registry.counts()
+            finally:
+                self._release_lite()
         summary["chunks_added"] = len(chunk_rows)
         summary["chunks_removed"] = before + len(chunk_rows) - after
         summary["seconds"] = round(time.perf_counter() - t0, 3)
         return summary
+
+    def _rows(self, pending: list, vecs, fps: dict[str, str]) -> tuple[list, list, list, dict]:
+        """Registry rows, Milvus rows and BM25 input for the chunks of changed documents."""
+        now = int(time.time())
+        next_row = max(self.registry.next_row(), max((int(ix.rows.max()) + 1 for ix in self.bm25.indexes.values()
+                                                      if len(ix)), default=0))
+        chunk_rows, doc_rows, mil_rows = [], [], []
+        by_lang: dict[str, tuple[list, list, list]] = {}
+        i = 0
+        for d, cs in pending:
+            acl = ",".join(d.groups)
+            for c, terms in cs:
+                lang = c.lang if c.lang in LANGS else "other"
+                row = next_row
+                next_row += 1
+                h = hashlib.sha256(c.text.encode("utf-8")).hexdigest()
+                chunk_rows.append({"row": row, "chunk_id": c.id, "doc_id": d.id, "lang": lang, "start": c.start,
+                                   "end": c.end, "tokens": c.tokens, "content_hash": h, "acl": acl, "vector": vecs[i]})
+                mil_rows.append({"chunk_id": c.id, "doc_id": d.id, "lang": lang, "start": c.start, "end": c.end,
+                                 "content_hash": h, "public": not d.groups, "groups": d.groups, "source": d.source,
+                                 "title": d.title, "updated_at": now, "text": c.text, "vector": vecs[i].tolist()})
+                rl = by_lang.setdefault(lang, ([], [], []))
+                rl[0].append(row)
+                rl[1].append(d.id)
+                rl[2].append(terms)
+                i += 1
+            doc_rows.append({"doc_id": d.id, "fingerprint": fps[d.id], "content_hash": d.content_hash,
+                             "title": d.title, "source": d.source, "lang": d.lang, "groups": d.groups,
+                             "metadata": d.metadata, "text": d.text, "n_chunks": len(cs)})
+        return chunk_rows, doc_rows, mil_rows, by_lang
+
+    def _refresh_bm25(self) -> None:
+        if self._bm25_version != self.registry.version():
+            self.bm25 = BM25Store(self.state / "bm25", self.config.bm25)
+            self._bm25_version = self.registry.version()
 
     def remove(self, doc_ids: Sequence[str]) -> dict[str, Any]:
         """Delete documents by id (all their chunks, everywhere). Unknown ids raise."""
@@ -273,15 +287,19 @@ class Index:
         if missing:
             raise ThaijaError(f"unknown document id{'s' if len(missing) > 1 else ''}: {', '.join(missing[:5])}"
                               f" (see `thaija index list`)")
-        _, before = self.registry.counts()
-        self.milvus.delete_docs(ids)
-        self.milvus.flush()
-        self._release_lite()
-        self.bm25.remove_docs(ids)
-        self.bm25.save()
-        self.registry.remove(ids)
-        self._bm25_version = self.registry.version()
-        _, after = self.registry.counts()
+        self.milvus.client             # Milvus Lite: one writer at a time
+        try:
+            self._refresh_bm25()
+            _, before = self.registry.counts()
+            self.milvus.delete_docs(ids)
+            self.milvus.flush()
+            self.bm25.remove_docs(ids)
+            self.bm25.save()
+            self.registry.remove(ids)
+            self._bm25_version = self.registry.version()
+            _, after = self.registry.counts()
+        finally:
+            self._release_lite()
         return {"removed": len(ids), "chunks_removed": before - after}
 
     # ---- reads ---------------------------------------------------------------------------
