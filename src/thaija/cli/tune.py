@@ -1,7 +1,6 @@
 """CLI for the tune stage: `thaija tune mix|train|merge|eval` (thin: parse, call the library, print)."""
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import typer

@@ -54,16 +54,10 @@ _TARGETS: dict[str, list[str]] = {
 
 
 def cache_dir() -> Path:
-    """The thaija cache folder (created): $THAIJA_CACHE, else <repo>/.cache/thaija, else tempdir."""
-    env = os.environ.get("THAIJA_CACHE")
-    if env:
-        base = Path(env).expanduser()
-    else:
-        repo = Path(__file__).resolve().parents[3]
-        if (repo / "pyproject.toml").is_file() and os.access(repo, os.W_OK):
-            base = repo / ".cache" / "thaija"
-        else:
-            base = Path(tempfile.gettempdir()) / "thaija-cache"
+    """The thaija cache folder (created); :func:`thaija.config.cache_dir` decides where."""
+    from thaija.config import cache_dir as _where
+
+    base = _where()
     base.mkdir(parents=True, exist_ok=True)
     return base
 
