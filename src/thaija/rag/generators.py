@@ -175,6 +175,7 @@ class LocalGenerator:
         except Exception:  # a tokenizer without chat template: plain concatenation
             text = "\n\n".join(m["content"] for m in messages) + "\n\n"
             enc = tok(text, return_tensors="pt")
+        enc = {k: v.to(model.device) for k, v in enc.items()}  # the model may sit on CUDA
         with torch.inference_mode():
             out = model.generate(**enc, max_new_tokens=max_tokens or self.max_new_tokens, do_sample=False,
                                  pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
