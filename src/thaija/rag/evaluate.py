@@ -92,14 +92,9 @@ def build_index(folder: str | Path, db: str, *, progress: bool = True) -> dict[s
 
 def _release(db: str) -> None:
     """Close the retrieval stage's cached handle on a temporary index before deleting it."""
-    try:
-        from thaija.retrieve import search as _search
+    from thaija.retrieve import close_index
 
-        root = str(Path(db).resolve())
-        for key in [k for k in _search._OPEN if k.startswith(root)]:
-            _search._OPEN.pop(key).close()
-    except Exception:  # pragma: no cover - best effort
-        pass
+    close_index(db)
 
 
 def evaluate_qa(folder: str | Path, *, db: str | None = None, config: QAEvalConfig | None = None,
