@@ -133,15 +133,7 @@ def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None 
     """One document per line: {"id", "text", optional "title", "lang", "metadata", "groups"}."""
     docs: list[Document] = []
     seen: set[str] = set()
-    for n, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ThaijaError(f"{path}:{n}: malformed JSON ({exc.msg}, column {exc.colno})") from None
-        if not isinstance(rec, dict):
-            raise ThaijaError(f"{path}:{n}: each line must be a JSON object")
+    for n, rec in iter_beir_jsonl(path):
         text = rec.get("text")
         if not isinstance(text, str):
             raise ThaijaError(f"{path}:{n}: missing string field 'text'")
