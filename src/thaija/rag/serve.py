@@ -60,31 +60,18 @@ def _text(content: Any) -> str:
     return ""
 
 
-@dataclass
-class _DocHit:
-    """A document block of a prompt, shaped like a retrieval hit (offsets into the block)."""
-
-    chunk_id: str
-    doc_id: str
-    lang: str
-    start: int
-    end: int
-    text: str
-    source: str = ""
-    rank: int = 0
-    score: float = 0.0
-
-
 def read_answer(messages: list[dict[str, Any]]) -> tuple[str, str]:
     """The ``thaija-extractive`` reader: (answer with [n] markers, lang) from a grounded prompt."""
     from thaija.rag.generators import ExtractiveGenerator
     from thaija.rag.pipeline import detect_lang
     from thaija.rag.prompt import parse_prompt, prompt_texts
+    from thaija.retrieve.search import Hit
 
     user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     docs, question = parse_prompt(user)
     lang = detect_lang(question or user or "?")
-    hits = [_DocHit(f"doc{n}", f"doc{n}", detect_lang(t[:200]), 0, len(t), t) for n, t in sorted(docs.items())]
+    # the prompt's document blocks, shaped as retrieval hits (offsets into each block)
+    hits = [Hit(0, 0.0, f"doc{n}", f"doc{n}", detect_lang(t[:200]), 0, len(t), t, "") for n, t in sorted(docs.items())]
     numbers = sorted(docs)
     ranked = ExtractiveGenerator().select(question, hits, lang) if hits and question else []
     if not ranked:
