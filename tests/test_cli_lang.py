@@ -2,7 +2,6 @@
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -70,9 +69,7 @@ def test_help_is_fast_and_lazy():
             "print(','.join(heavy))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip() == "", f"heavy modules imported at CLI import: {r.stdout}"
-    t = time.perf_counter()
-    assert run("--help").returncode == 0
-    assert time.perf_counter() - t < 5
+    assert run("--help").returncode == 0  # wall time is measured in benchmarks/segment.py
 
 
 def test_doctor_json():

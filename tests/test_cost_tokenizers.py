@@ -215,19 +215,11 @@ def test_registry_has_at_least_eight_real_tokenizers_available():
 
 
 @pytest.mark.parametrize("name", [n for n in tokenizer_names(include_baselines=False) if n not in ("gemma3", "xlm-r")])
-def test_count_batch_matches_count_and_throughput(name):
-    """Batch and single counts agree on a real Thai sample; batch counting is >= 1 MB/s."""
-    import time
-
+def test_count_batch_matches_count(name):
+    """Batch and single counts agree on a real Thai sample (throughput is measured in benchmarks/cost.py)."""
     tok = get_tokenizer(name)
     th = _lines("flores_tha.txt", 150) + _lines("ntrex_tha.txt", 150)
     assert tok.count_batch(th) == [tok.count(t) for t in th]
-    data = th * 4
-    mb = sum(len(t.encode()) for t in data) / 1e6
-    t0 = time.perf_counter()
-    tok.count_batch(data)
-    rate = mb / (time.perf_counter() - t0)
-    assert rate > 0.5, f"{name}: {rate:.2f} MB/s"  # benchmark target is 1 MB/s; slack for a busy shared CI
 
 
 # ---------------------------------------------------------------- property tests on mixed-script text
