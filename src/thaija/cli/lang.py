@@ -51,7 +51,7 @@ def segment_cmd(
     lang: str = typer.Option("auto", "--lang", "-l", help=LANG_HELP),
     engine: Optional[str] = typer.Option(
         None, "--engine", "-e",
-        help="Segmenter: th nlpo3 (default) | newmm | newmm-safe | any PyThaiNLP engine; ja mecab (default) | chars; en regex.",
+        help="Segmenter: th nlpo3 (default) | newmm | newmm-safe | longest | mm | any installed PyThaiNLP engine; ja mecab (default) | chars; en regex. With --lang auto it applies to the spans of its language.",
     ),
     format: str = typer.Option("text", "--format", help=FORMAT_HELP),
     normalize: bool = typer.Option(False, "--normalize/--no-normalize", help="Segment normalized text (offsets still point at the input)."),
@@ -61,8 +61,6 @@ def segment_cmd(
 
     _check_choice(lang, ("auto", "th", "ja", "en"), "language")
     _check_choice(format, ("text", "jsonl"), "format")
-    if engine is not None and lang == "auto":
-        fail("--engine needs a fixed --lang (th, ja or en)")
     for line in iter_lines(text, file):
         toks = segment(line, lang=lang, engine=engine, normalize=normalize)
         if format == "jsonl":
@@ -82,7 +80,7 @@ def sentences_cmd(
 
     _check_choice(format, ("text", "jsonl"), "format")
     doc = read_text(file) if file else next(iter_lines(text, None))
-    for s in sentences(doc, engine=None if engine == "rules" else engine):
+    for s in sentences(doc, engine=engine):
         typer.echo(json.dumps(s.to_dict(), ensure_ascii=False) if format == "jsonl" else s.text)
 
 

@@ -94,8 +94,10 @@ def _doc_id_for(path: Path) -> str:
 
 
 def _read_text(path: Path) -> str:
+    """The file's text exactly as stored (CRLF kept, so offsets index the original file); a UTF-8
+    byte-order mark is dropped."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ThaijaError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     except OSError as exc:
@@ -137,6 +139,8 @@ def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None 
         text = rec.get("text")
         if not isinstance(text, str):
             raise ThaijaError(f"{path}:{n}: missing string field 'text'")
+        if not text.strip():
+            raise ThaijaError(f"{path}:{n}: empty 'text' (no text to index)")
         doc_id = rec.get("id", rec.get("_id"))
         doc_id = str(doc_id) if doc_id is not None else f"{_doc_id_for(path)}:{n}"
         if doc_id in seen:
@@ -178,6 +182,8 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
         m = re.search(r"^#\s+(.+)$", text, flags=re.M)
         title = m.group(1).strip() if m else ""
     doc_id = _doc_id_for(path)
+    if not text.strip():
+        raise ThaijaError(f"{path}: empty document (no text to index)")
     return [Document(id=doc_id, text=text, title=title or path.stem, lang=lang,
                      groups=list(groups or []), source=doc_id)]
 
@@ -198,7 +204,7 @@ def load_paths(paths: Iterable[str | os.PathLike], *, groups: list[str] | None =
 
 def iter_beir_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, record) of a JSONL file with file:line errors (used by eval)."""
-    for n, line in enumerate(_read_text(path).splitlines(), start=1):
+    for n, line in enumerate(_read_text(path).split("\n"), start=1):  # not splitlines(): U+2028 is valid JSON
         if not line.strip():
             continue
         try:

@@ -18,7 +18,9 @@ from typing import Callable
 from thaija.errors import MissingDependency, ThaijaError
 from thaija.lang.detect import DEFAULT_LANGS, Span, detect
 
-_EN_WORD = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
+# words keep their combining marks (Thai vowels/tone marks, accents, kana voicing marks)
+_W = r"[\w\u0300-\u036f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u3099\u309a]"
+_EN_WORD = re.compile(rf"{_W}+(?:['’\-]{_W}+)*|[^\w\s]")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ def ensure_pythainlp_data() -> None:
 
 
 # ----------------------------------------------------------------------------- engines
+_THAI_EXTRAS = {"attacut": "attacut", "deepcut": "deepcut", "icu": "PyICU", "han_solo": "pythainlp[han_solo]",
+                "nercut": "pythainlp[wangchanberta]", "sefr_cut": "sefr_cut", "oskut": "oskut", "tltk": "tltk"}
+
+
 def _thai(engine: str) -> Callable[[str], list[str]]:
     ensure_pythainlp_data()
     try:
@@ -56,6 +62,14 @@ def _thai(engine: str) -> Callable[[str], list[str]]:
             import nlpo3  # noqa: F401
         except ImportError as exc:  # pragma: no cover
             raise MissingDependency("nlpo3", "the nlpo3 Thai engine") from exc
+    try:  # probe once: unknown names and engines whose extra package is missing fail here
+        word_tokenize("ทดสอบ", engine=engine)
+    except ImportError as exc:
+        raise MissingDependency(_THAI_EXTRAS.get(engine, str(getattr(exc, "name", "") or engine)),
+                                f"the Thai engine {engine!r}") from None
+    except Exception as exc:  # noqa: BLE001 - PyThaiNLP raises ValueError/others for unknown engines
+        raise ThaijaError(f"unknown Thai engine {engine!r}: use one of {', '.join(ENGINES['th'])} "
+                          f"(or another PyThaiNLP engine that is installed; {type(exc).__name__})") from None
     return lambda text: word_tokenize(text, engine=engine)
 
 
@@ -94,7 +108,7 @@ def _regex(text: str) -> list[str]:
 
 
 ENGINES: dict[str, tuple[str, ...]] = {
-    "th": ("nlpo3", "newmm", "newmm-safe", "longest", "mm", "icu", "deepcut", "attacut", "han_solo"),
+    "th": ("nlpo3", "newmm", "newmm-safe", "longest", "mm"),  # + any installed PyThaiNLP engine
     "ja": ("mecab", "chars"),
     "en": ("regex",),
 }
@@ -119,6 +133,15 @@ def get_engine(lang: str, engine: str | None = None) -> Callable[[str], list[str
         f"unknown engine {engine!r} for {lang!r}; available: "
         + ", ".join(f"{k}: {'|'.join(v)}" for k, v in ENGINES.items())
     )
+
+
+def engine_lang(engine: str | None) -> str | None:
+    """The language an engine name belongs to (``mecab``/``chars`` -> ja, ``regex`` -> en, else th)."""
+    if engine is None:
+        return None
+    if engine in ENGINES["ja"]:
+        return "ja"
+    return "en" if engine in ENGINES["en"] else "th"
 
 
 # ----------------------------------------------------------------------------- segment
@@ -179,8 +202,9 @@ def segment(
 ) -> list[Token]:
     """Split ``text`` into words; offsets always index the original ``text``.
 
-    ``lang="auto"`` detects language spans and segments each run with its language's engine;
-    a fixed ``lang`` sends the whole text to that language's segmenter (``engine`` picks one).
+    ``lang="auto"`` detects language spans and segments each run with its language's engine
+    (``engine`` then replaces the default engine of its own language only); a fixed ``lang`` sends the
+    whole text to that language's segmenter (``engine`` picks one).
     ``normalize=True`` segments the normalized text (see :mod:`thaija.lang.normalize`) and maps the
     tokens back; ``Token.norm`` then holds the normalized, lower-cased form.
     """
@@ -199,7 +223,7 @@ def segment(
         piece = text[start:end]
         if not piece.strip():
             continue
-        split = get_engine(run_lang, engine if lang != "auto" else None)
+        split = get_engine(run_lang, engine if lang != "auto" or engine_lang(engine) == run_lang else None)
         if normalize:
             from thaija.lang.normalize import normalize as _normalize
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from thaija.errors import MissingDependency, ThaijaError
 from thaija.lang.detect import DEFAULT_LANGS, detect
 
 _CLOSERS = "」』）)】〕〉》\"'’”"
@@ -60,6 +61,11 @@ def _boundaries(line: str, engine: str | None) -> list[int]:
         ensure_pythainlp_data()
         from pythainlp.tokenize import sent_tokenize
 
+        try:
+            import pycrfsuite  # noqa: F401
+        except ImportError:
+            raise MissingDependency("python-crfsuite", "the crfcut Thai sentence engine") from None
+
         pos = 0
         for s in sent_tokenize(line, engine="crfcut"):
             i = line.find(s, pos)
@@ -80,6 +86,10 @@ def sentences(
     The rules of every language apply wherever their characters occur, so mixed lines split
     correctly; ``lang`` only sets the language reported when it is not ``auto``.
     """
+    if engine in ("rules", ""):
+        engine = None
+    if engine not in (None, "crfcut"):
+        raise ThaijaError(f"unknown sentence engine {engine!r}: use rules (default) or crfcut")
     out: list[Sentence] = []
     pos = 0
     for line in text.split("\n"):

@@ -53,6 +53,24 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _answers(path: Path) -> dict[str, list[str]]:
+    """``answers.jsonl``: each line ``{"query-id": str, "answers": [str, ...]}``, checked line by line
+    (a string instead of a list would otherwise be matched one character at a time)."""
+    from thaija.index.documents import iter_beir_jsonl
+
+    if not path.is_file():
+        raise ThaijaError(f"{path}: missing (a BEIR folder needs corpus.jsonl, queries.jsonl, answers.jsonl)")
+    out: dict[str, list[str]] = {}
+    for n, rec in iter_beir_jsonl(path):
+        qid, ans = rec.get("query-id"), rec.get("answers")
+        if not isinstance(qid, str) or not qid:
+            raise ThaijaError(f"{path}:{n}: 'query-id' must be a non-empty string")
+        if not isinstance(ans, list) or not all(isinstance(a, str) for a in ans):
+            raise ThaijaError(f"{path}:{n}: 'answers' must be a list of strings")
+        out[qid] = [a for a in ans if a.strip()]
+    return out
+
+
 def load_qa(folder: str | Path) -> tuple[list[dict], list[dict], dict[str, list[str]], dict[str, set[str]]]:
     """(corpus, queries with answers, answers by query id, gold doc ids by query id)."""
     d = Path(folder)
@@ -61,8 +79,7 @@ def load_qa(folder: str | Path) -> tuple[list[dict], list[dict], dict[str, list[
     try:
         corpus = _jsonl(d / "corpus.jsonl")
         queries = _jsonl(d / "queries.jsonl")
-        answers = {str(r["query-id"]): [str(a) for a in r["answers"] if str(a).strip()]
-                   for r in _jsonl(d / "answers.jsonl")}
+        answers = _answers(d / "answers.jsonl")
     except UnicodeDecodeError as exc:
         raise ThaijaError(f"{folder}: not valid UTF-8 ({exc.reason})") from None
     except (KeyError, TypeError) as exc:

@@ -165,6 +165,12 @@ def _indexed(docs, queries, cfg: EvalConfig, progress_enabled: bool, progress) -
         t0 = time.perf_counter()
         index = Index(IndexConfig(db=db, embedder=cfg.embedder, chunk_tokens=cfg.chunk_tokens,
                                   cache_path=cfg.cache_path))
+        ours = {d.id for d in docs}
+        foreign = [r["doc_id"] for r in index.list() if r["doc_id"] not in ours or r["groups"]]
+        if foreign:  # never merge eval data into (or change the groups of) a user's index
+            index.close()
+            raise ThaijaError(f"--db {db} already holds {len(foreign)} document(s) that are not this data set's "
+                              f"(e.g. {foreign[0]}): give an empty or eval-only path")
         index.add_documents(docs, progress=progress_enabled)
         snap = index.snapshot()
         row_doc = {int(r): d for r, d in zip(snap.rows.tolist(), snap.doc_ids)}

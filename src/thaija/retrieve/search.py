@@ -88,6 +88,13 @@ def close_index(db: str) -> None:
         idx.close()
 
 
+def _visible(text: str) -> bool:
+    """True when ``text`` has something besides spaces and zero-width characters."""
+    from thaija.lang.normalize import normalize
+
+    return bool(normalize(text, "auto", nfkc=False, thai=False).text.strip())
+
+
 def _allowed(snap, groups: Sequence[str] | None, lang: str | None) -> np.ndarray:
     """ACL (and language) mask over the snapshot's chunks; cached per snapshot. Do not modify."""
     from thaija.index.store import allowed_mask
@@ -178,7 +185,7 @@ def search_rows(index, query: str, cfg: SearchConfig, groups: Sequence[str] | No
     """
     from thaija.retrieve.fusion import fuse
 
-    if not isinstance(query, str) or not query.strip():
+    if not isinstance(query, str) or not _visible(query):
         raise ThaijaError("empty query")
     snap = index.snapshot()
     mask = _allowed(snap, groups, lang)
