@@ -79,6 +79,8 @@ def plan_mix(counts: Mapping[str, int], strategy: str = "temperature", *, alpha:
     if z <= 0:
         raise ThaijaError("the weights sum to zero")
     shares = {k: v / z for k, v in raw.items()}
+    if strategy == "unimax" and z < budget:  # every language hit its cap: the budget shrinks to the caps
+        budget = int(round(z))
     epochs = {k: shares[k] * budget / counts[k] for k in counts}
     return MixPlan(strategy, counts, shares, epochs, budget,
                    alpha if strategy == "temperature" else None,
