@@ -91,3 +91,12 @@ def test_eval_qa_rejects_answers_that_are_not_lists(tmp_path):
                                              for r in recs), encoding="utf-8")
     r = run("eval-qa", str(d))
     assert r.returncode == 2 and "answers.jsonl:1" in r.stderr
+
+
+def test_stdin_and_stdout_dashes():
+    data = '\ufeff{"lang": "ja", "text": "こんにちは"}\n{"lang": "th", "text": "สวัสดี"}\n'
+    r = subprocess.run([THAIJA, "tune", "mix", "-", "--json"], input=data, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["counts"] == {"ja": 1, "th": 1}
+    r = run("cost", "compare", "--tokenizers", "cl100k_base", "--json", "-")
+    assert r.returncode == 0 and json.loads(r.stdout)["reference"] == "en"

@@ -191,7 +191,7 @@ def compare_cmd(
     method: str = typer.Option("lines", "--method",
                                help="lines: each line encoded alone, summed (default); joined: lines joined with a "
                                "space and encoded once (the published-premium method)."),
-    json_path: Optional[str] = typer.Option(None, "--json", metavar="OUT", help="Write the JSON result to OUT."),
+    json_path: Optional[str] = typer.Option(None, "--json", metavar="OUT", help="Write the JSON result to OUT (- = standard output, without the table)."),
     csv_path: Optional[str] = typer.Option(None, "--csv", metavar="OUT", help="Write tokenizer,lang,tokens,premium rows."),
     plot: Optional[str] = typer.Option(None, "--plot", metavar="OUT.png", help="Write a bar chart of the premiums."),
 ) -> None:
@@ -221,7 +221,8 @@ def compare_cmd(
         write_csv(result, csv_path)
     if plot:
         plot_premiums(result, plot)
-    _print_premium_table(result)
+    if json_path != "-":  # with --json - standard output carries the JSON only
+        _print_premium_table(result)
 
 
 def _console_err():
@@ -231,8 +232,12 @@ def _console_err():
 
 
 def _write_json(path: str, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` (``-`` = standard output)."""
     from pathlib import Path
 
+    if path == "-":
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+        return
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

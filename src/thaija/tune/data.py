@@ -134,9 +134,16 @@ def load_records(path: str | Path, *, detect_missing: bool = True,
     those languages.
     """
     p = Path(path)
-    if not p.is_file():
+    if str(path) == "-":  # standard input
+        import sys
+
+        raw = sys.stdin.buffer.read()
+    elif not p.is_file():
         raise ThaijaError(f"{path}: no such file" if not p.exists() else f"{path}: not a file")
-    raw = p.read_bytes()
+    else:
+        raw = p.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of line 1
+        raw = raw[3:]
     if not raw.strip():
         raise ThaijaError(f"{path}: file is empty")
     errors: list[tuple[int, str]] = []
