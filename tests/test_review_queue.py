@@ -1,7 +1,6 @@
 """Review queue: SQLite round trip, status rules, export to tune-stage JSONL, CLI."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 
@@ -49,15 +48,7 @@ def test_add_get_list(queue):
 
 
 def test_citation_objects_are_stored_as_json(tmp_path):
-    @dataclasses.dataclass
-    class Cite:  # the shape of thaija.rag.citations.Citation
-        n: int
-        chunk_id: str
-        doc_id: str
-        source: str
-        start: int
-        end: int
-        quote: str
+    from thaija.rag.citations import Citation as Cite  # the pipeline's own citation objects
 
     q = ReviewQueue(tmp_path / "q.review.sqlite")
     rid = q.add(JA_Q, JA_A, "ja", [Cite(**JA_CIT[0])], "low_confidence")
