@@ -180,7 +180,7 @@ def main() -> None:
         sys.exit(f"no shared data at {DATA}")
     from thaija.index import Index
     from thaija.index.documents import Document
-    from thaija.retrieve.search import open_index
+    from thaija.index.handles import open_index
 
     rng = random.Random(7)
     res: dict = {"machine": f"{os.cpu_count()} CPU cores (shared)", "args": vars(args), "k": 5, "mode": "hybrid", "min_support": 0.5, "languages": {}}

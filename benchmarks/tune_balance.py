@@ -88,7 +88,7 @@ def main() -> None:
     import torch
 
     from thaija.tune.config import TuneConfig
-    from thaija.tune.model import DEFAULT_MODEL, default_model_dir, is_default_model
+    from thaija.models.causal_lm import DEFAULT_MODEL, default_model_dir, is_default_model
     from thaija.tune.report import plot_losses
     from thaija.tune.train import train
 

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from thaija.rag.guard import (PII_TYPES, Finding, GuardError, RedactConfig, find_pii, fold,
+from thaija.guard.pii import (PII_TYPES, Finding, GuardError, RedactConfig, find_pii, fold,
                               is_my_number, is_payment_card, is_thai_national_id, luhn_valid, redact)
 
 RNG = random.Random(20240607)

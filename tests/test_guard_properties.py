@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thaija.rag.guard import PII_TYPES, find_pii, fold, redact
+from thaija.guard.pii import PII_TYPES, find_pii, fold, redact
 
 PIECES = st.sampled_from([
     "โทร ", "เลขบัตร ", "電話は", "です。", "マイナンバー", " ", "-", "－", "ー", "(", ")", "+", "+66 ", "+81 ",

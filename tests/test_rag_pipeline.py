@@ -67,7 +67,7 @@ def db(tmp_path_factory) -> str:
 
 
 def _doc_text(db: str, doc_id: str) -> str:
-    from thaija.retrieve.search import open_index
+    from thaija.index.handles import open_index
 
     return open_index(db).document_text(doc_id)
 
@@ -101,7 +101,7 @@ def test_answers_contain_gold_and_citations_resolve(db, name, lang, floor):
     ("Who won the 1998 football world cup?", "en"),
 ])
 def test_refusal_in_question_language_goes_to_review(db, question, lang):
-    from thaija.rag.review import ReviewQueue
+    from thaija.guard.review import ReviewQueue
 
     r = ask(question, db=db)
     assert r["refused"] and r["lang"] == lang

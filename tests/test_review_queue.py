@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from thaija.cli.main import app
-from thaija.rag.review import ReviewError, ReviewQueue, review_path, strip_citation_marks
+from thaija.guard.review import ReviewError, ReviewQueue, review_path, strip_citation_marks
 
 TH_Q = "ภาษีมูลค่าเพิ่มของประเทศไทยในปัจจุบันอยู่ที่ร้อยละเท่าไร"
 TH_A = "เอกสารที่ค้นพบไม่มีข้อมูลเรื่องนี้"

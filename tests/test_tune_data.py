@@ -24,7 +24,7 @@ def write_jsonl(path, rows):
 def tokenizer(tmp_path_factory):
     from transformers import AutoTokenizer
 
-    from thaija.tune.model import prepare_tokenizer
+    from thaija.models.causal_lm import prepare_tokenizer
     from thaija.tune.tiny import tokenizer_files
 
     tok = AutoTokenizer.from_pretrained(tokenizer_files(tmp_path_factory.mktemp("tok")))

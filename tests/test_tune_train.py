@@ -86,7 +86,7 @@ def test_saved_adapter_reproduces_the_trained_model_and_merges(trained, tiny, th
     import torch
 
     from thaija.tune.evaluate import evaluate
-    from thaija.tune.model import load_causal_lm, merge_adapter
+    from thaija.models.causal_lm import load_causal_lm, merge_adapter
 
     lm, tok = load_causal_lm(tiny, str(trained.output), device="cpu")
     base, _ = load_causal_lm(tiny, device="cpu")
@@ -211,7 +211,7 @@ def test_distributed_launchers_run_the_trainer_unchanged(launcher, procs, tiny, 
 @pytest.mark.slow
 def test_default_offline_model_trains_an_adapter(tmp_path, th_lines, ja_lines):
     """No --model: the Gemma-3-270m GGUF from PyPI is assembled, converted once and tuned."""
-    from thaija.tune.model import DEFAULT_MODEL, load_causal_lm
+    from thaija.models.causal_lm import DEFAULT_MODEL, load_causal_lm
 
     p = tmp_path / "d.jsonl"
     rows = [{"prompt": "Japanese: ", "completion": t, "lang": "ja"} for t in ja_lines[60:66]]

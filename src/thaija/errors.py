@@ -1,25 +1,16 @@
 """Errors shared by every stage.
 
-``ThaijaError`` is a (typer-vendored) ``ClickException`` with exit code 2, so any library error that reaches the
-CLI is printed as one line (``thaija: error: ...``) without a traceback.
+``ThaijaError`` is a plain ``Exception``: the library never depends on the CLI framework. The
+``thaija`` command maps it to one line (``thaija: error: ...``) and exit code 2
+(:mod:`thaija.cli.main`).
 """
 from __future__ import annotations
 
-import sys
 
-try:  # typer >= 0.20 vendors click: its CLI only catches its own ClickException
-    from typer._click.exceptions import ClickException as _ClickException
-except ImportError:  # pragma: no cover - older typer on top of click
-    from click import ClickException as _ClickException
-
-
-class ThaijaError(_ClickException):
-    """A user-facing error: the CLI prints its message on one line and exits with code 2."""
+class ThaijaError(Exception):
+    """A user-facing error: one line of text that says what went wrong and what to do."""
 
     exit_code = 2
-
-    def show(self, file=None) -> None:  # noqa: D102 - click API
-        print(f"thaija: error: {self.format_message()}", file=file or sys.stderr)
 
 
 class MissingDependency(ThaijaError, ImportError):

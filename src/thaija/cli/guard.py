@@ -1,6 +1,6 @@
 """CLI for the guardrails: `thaija redact` (PII) and `thaija review ...` (human review queue).
 
-Thin: parse, call thaija.rag.guard / thaija.rag.review, print.
+Thin: parse, call thaija.guard.pii / thaija.guard.review, print.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import typer
 from thaija.cli._common import fail, iter_lines, print_json
 
 if TYPE_CHECKING:
-    from thaija.rag.review import ReviewItem, ReviewQueue
+    from thaija.guard.review import ReviewItem, ReviewQueue
 
 DB_HELP = "The index path; the queue is the file beside it, DB + '.review.sqlite' (a *.review.sqlite path is used as is)."
 DEFAULT_DB = "./thaija.db"
@@ -44,7 +44,7 @@ def redact_cmd(
     their checksum are not reported as IDs; dates, prices and years are left alone. Findings' start/end
     are Python string offsets into the input line.
     """
-    from thaija.rag.guard import RedactConfig, redact
+    from thaija.guard.pii import RedactConfig, redact
 
     if format not in ("text", "jsonl"):
         fail(f"unknown format {format!r}: use text or jsonl")
@@ -68,7 +68,7 @@ review_app = typer.Typer(
 
 
 def _queue(db: str, *, create: bool = False) -> "ReviewQueue":
-    from thaija.rag.review import ReviewQueue, review_path
+    from thaija.guard.review import ReviewQueue, review_path
 
     return ReviewQueue(review_path(db), create=create)
 

@@ -71,7 +71,7 @@ def remove_cmd(
     db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
 ) -> None:
     """Remove documents and all their chunks (Milvus, BM25 and registry)."""
-    from thaija.retrieve.search import open_index
+    from thaija.index.handles import open_index
 
     s = open_index(db).remove(doc_ids)
     typer.echo(f"removed {s['removed']} documents ({s['chunks_removed']} chunks)")
@@ -83,7 +83,7 @@ def list_cmd(
     json_out: bool = typer.Option(False, "--json", help="One JSON object per document (JSON Lines)."),
 ) -> None:
     """List indexed documents: id, language, chunks, characters, groups, source."""
-    from thaija.retrieve.search import open_index
+    from thaija.index.handles import open_index
 
     docs = open_index(db).list()
     for d in docs:
@@ -99,7 +99,7 @@ def stats_cmd(
     db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
 ) -> None:
     """Show counts per language, BM25 vocabulary sizes, embedder and disk usage (JSON)."""
-    from thaija.retrieve.search import open_index
+    from thaija.index.handles import open_index
 
     typer.echo(json.dumps(open_index(db).stats(), ensure_ascii=False, indent=2))
 

@@ -5,7 +5,37 @@ command that needs them so that `thaija --help` stays fast.
 """
 from __future__ import annotations
 
+import sys
+
 import typer
+from typer.core import TyperGroup
+
+from thaija.errors import ThaijaError
+
+
+try:  # typer >= 0.20 vendors click: its CLI only catches its own ClickException
+    from typer._click.exceptions import ClickException as _ClickException
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import ClickException as _ClickException
+
+
+class _CLIError(_ClickException):
+    """A library ThaijaError as the CLI shows it: one line, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # noqa: D102 - click API
+        print(f"thaija: error: {self.format_message()}", file=file or sys.stderr)
+
+
+class _Group(TyperGroup):
+    """Maps library errors (plain exceptions) to the CLI's one-line error and exit 2."""
+
+    def invoke(self, ctx):  # noqa: D102
+        try:
+            return super().invoke(ctx)
+        except ThaijaError as exc:
+            raise _CLIError(str(exc)) from exc
 
 from thaija.cli import cost as _cost
 from thaija.cli import index as _index
@@ -17,6 +47,7 @@ from thaija.cli import guard as _guard
 
 app = typer.Typer(
     name="thaija",
+    cls=_Group,
     help="Thai–Japanese (and English) toolkit: language layer, hybrid retrieval, token cost, "
     "balanced LoRA and grounded answers.",
     no_args_is_help=True,

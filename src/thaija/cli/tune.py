@@ -163,7 +163,7 @@ def merge_cmd(
                                         help="Base model (default: the one the adapter records)."),
 ) -> None:
     """Merge a LoRA adapter into its base model: a plain transformers folder for serving."""
-    from thaija.tune.model import merge_adapter
+    from thaija.models.causal_lm import merge_adapter
 
     out = merge_adapter(adapter, output, model)
     typer.echo(f"merged model written to {out}")

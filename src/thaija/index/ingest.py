@@ -86,7 +86,7 @@ def redact_documents(docs: Sequence[Document]) -> list[Document]:
     findings (so switching redaction on or off changes the fingerprint and re-indexes)."""
     import dataclasses
 
-    from thaija.rag.guard import redact
+    from thaija.guard.pii import redact
 
     out = []
     for d in docs:
@@ -173,7 +173,7 @@ class Index:
         """Load files/folders (.txt .md .html .jsonl .pdf) and ingest them.
 
         ``redact=True`` replaces personal data (Thai national IDs, My Numbers, phones, e-mails,
-        payment cards; :func:`thaija.rag.guard.redact`) in the text BEFORE chunking, so the stored
+        payment cards; :func:`thaija.guard.pii.redact`) in the text BEFORE chunking, so the stored
         text, the chunks and every citation use the redacted version.
         """
         if lang not in (None, "auto") and lang not in LANGS[:3]:

@@ -148,9 +148,9 @@ class LocalGenerator:
         key = (self.model_name, self.adapter)
         if key not in _LOADED:
             try:
-                from thaija.tune.model import load_causal_lm
+                from thaija.models.causal_lm import load_causal_lm
             except ImportError as exc:
-                raise ThaijaError("the local generator needs thaija.tune.model.load_causal_lm") from exc
+                raise ThaijaError("the local generator needs thaija.models.causal_lm.load_causal_lm") from exc
             model, tok = load_causal_lm(model=self.model_name, adapter=self.adapter)
             model.eval()
             _LOADED[key] = (model, tok)

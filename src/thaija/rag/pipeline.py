@@ -167,7 +167,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     def finish(reason: str | None, review: str | None) -> Answer:
         out.reason = reason
         if cfg.redact and not out.refused:
-            from thaija.rag.guard import redact
+            from thaija.guard.pii import redact
 
             out.answer, found = redact(out.answer)
             for c in out.citations:
@@ -176,7 +176,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
                     c["redacted"] = True
             out.extra["redacted"] = len(found)
         if review and cfg.review:
-            from thaija.rag.review import ReviewQueue
+            from thaija.guard.review import ReviewQueue
 
             out.review_id = ReviewQueue.for_index(db).add(
                 question, out.answer, lang, out.citations, review, groups=list(cfg.groups or []),

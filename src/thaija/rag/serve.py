@@ -152,7 +152,7 @@ def create_app(config: ServeConfig | None = None):
                          "thaija": {"lang": res.lang, "refused": res.refused, "review_id": res.review_id,
                                     "reason": res.reason, "trace": res.trace, "prompt_tokens": res.prompt_tokens}}
         except ThaijaError as exc:
-            return error(400, exc.format_message())
+            return error(400, str(exc))
         prompt_tokens = _count("\n".join(_text(m.get("content")) for m in messages))
         completion_tokens = _count(content)
         return {

@@ -5,7 +5,6 @@ of chunks the caller may not see are never ranked), using `thaija.index.store.al
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -59,33 +58,7 @@ class SearchConfig:
         self.depth = max(self.depth, self.k)
 
 
-_OPEN: dict[str, Any] = {}
-_OPEN_LOCK = threading.Lock()
-
-
-def open_index(db: str) -> Any:
-    """The Index at `db` (opened once per process); error if nothing was indexed there."""
-    from thaija.index.ingest import Index, IndexConfig
-
-    cfg = IndexConfig(db=db)
-    key = str(Path(cfg.state_path).resolve())
-    with _OPEN_LOCK:
-        if key not in _OPEN:
-            if not (cfg.state_path / "registry.sqlite").exists():
-                raise ThaijaError(f"no index at {db}: add documents first with `thaija index add PATH --db {db}`")
-            _OPEN[key] = Index(cfg)
-        return _OPEN[key]
-
-
-def close_index(db: str) -> None:
-    """Close the cached handle on `db` (call before deleting a temporary index)."""
-    from thaija.index.ingest import IndexConfig
-
-    key = str(Path(IndexConfig(db=db).state_path).resolve())
-    with _OPEN_LOCK:
-        idx = _OPEN.pop(key, None)
-    if idx is not None:
-        idx.close()
+from thaija.index.handles import _OPEN, close_index, open_index  # noqa: E402,F401 (re-exported)
 
 
 def _visible(text: str) -> bool:

@@ -110,7 +110,7 @@ def evaluate_model(data: str, *, model: str | None = None, adapter: str | None =
     if num_threads:
         torch.set_num_threads(num_threads)
     from thaija.tune.data import limit_per_lang, load_records
-    from thaija.tune.model import DEFAULT_MODEL, base_model_of, load_causal_lm
+    from thaija.models.causal_lm import DEFAULT_MODEL, base_model_of, load_causal_lm
 
     records = limit_per_lang(load_records(data), max_per_lang, seed)
     lm, tok = load_causal_lm(model, adapter)

@@ -83,7 +83,7 @@ def write_model_card(output: str | Path, report: Mapping[str, Any], *, license_n
     for lang, v in report["eval"].items():
         before = report["eval_before"].get(lang, {}).get("loss", float("nan"))
         lines.append(f"| {lang} | {before:.4f} | {v['loss']:.4f} | {v['perplexity']:.2f} |")
-    lines += ["", "Load it with `thaija.tune.model.load_causal_lm(adapter=<this folder>)`, evaluate "
+    lines += ["", "Load it with `thaija.models.causal_lm.load_causal_lm(adapter=<this folder>)`, evaluate "
               "with `thaija tune eval DATA --adapter <this folder>`, merge with `thaija tune merge`."]
     if license_note:
         lines += ["", license_note]

@@ -69,7 +69,7 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
     from thaija.tune.data import (count_languages, encode, limit_per_lang, load_records,
                                   remove_overlap, split_eval)
     from thaija.tune.evaluate import collate, evaluate_encoded, example_nll
-    from thaija.tune.model import DEFAULT_MODEL, is_default_model, load_causal_lm, target_modules
+    from thaija.models.causal_lm import DEFAULT_MODEL, is_default_model, load_causal_lm, target_modules
     from thaija.tune.report import build_report, plot_losses, write_model_card, write_report
     from thaija.tune.sampling import BalancedSampler, plan_mix
 

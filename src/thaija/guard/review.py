@@ -1,0 +1,321 @@
+"""Human review queue for answers: a small SQLite file beside the index.
+
+For the index ``X`` (e.g. ``./thaija.db``) the queue lives in ``X.review.sqlite``
+(:func:`review_path`). ``thaija ask`` adds refused and low-confidence answers, users flag answers;
+a reviewer approves, rejects or edits them, and :meth:`ReviewQueue.export` writes the approved pairs
+as tune-stage chat JSONL, closing the loop from retrieval-augmented answers to fine-tuning.
+
+Status rules: every item starts ``pending``; ``approve`` / ``reject`` set the status (a reviewer may
+change their mind, any status can move to any other); ``edit`` stores the corrected answer in
+``edited_answer`` (the original answer is kept) and APPROVES the item unless ``approve=False``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterator, Sequence
+
+from thaija.errors import ThaijaError
+
+REASONS: tuple[str, ...] = ("refused", "low_confidence", "user_flagged")
+STATUSES: tuple[str, ...] = ("pending", "approved", "rejected")
+SUFFIX = ".review.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at    TEXT NOT NULL,                 -- ISO 8601, UTC
+    updated_at    TEXT NOT NULL,
+    question      TEXT NOT NULL,
+    lang          TEXT NOT NULL,
+    answer        TEXT NOT NULL,
+    citations     TEXT NOT NULL DEFAULT '[]',    -- JSON list of citation objects
+    reason        TEXT NOT NULL CHECK (reason IN ('refused', 'low_confidence', 'user_flagged')),
+    status        TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
+    edited_answer TEXT,
+    groups        TEXT NOT NULL DEFAULT '[]',    -- JSON list: the asker's access groups
+    score         REAL,                          -- the pipeline's evidence score, if any
+    note          TEXT
+);
+CREATE INDEX IF NOT EXISTS items_status ON items (status, id);
+"""
+_COLUMNS = ("id", "created_at", "updated_at", "question", "lang", "answer", "citations", "reason",
+            "status", "edited_answer", "groups", "score", "note")
+_CITATION_MARK = re.compile(r"\s?\[\d+(?:\s*[,，、]\s*\d+)*\]")
+
+
+class ReviewError(ThaijaError, ValueError):
+    """Bad review request: unknown id, unknown status/reason, missing queue file."""
+
+
+def review_path(db: str | os.PathLike[str]) -> str:
+    """The queue file for an index path: ``X`` -> ``X.review.sqlite`` (a queue path is kept as is)."""
+    db = os.fspath(db)
+    return db if db.endswith(SUFFIX) else db + SUFFIX
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One queued answer."""
+
+    id: int
+    created_at: str
+    updated_at: str
+    question: str
+    lang: str
+    answer: str
+    citations: list[dict[str, Any]]
+    reason: str
+    status: str
+    edited_answer: str | None = None
+    groups: list[str] = field(default_factory=list)
+    score: float | None = None
+    note: str | None = None
+
+    @property
+    def final_answer(self) -> str:
+        """The reviewer's edit if there is one, else the original answer."""
+        return self.edited_answer if self.edited_answer is not None else self.answer
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``thaija review show --json``)."""
+        return {c: getattr(self, c) for c in _COLUMNS}
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """Where the queue lives; ``create=False`` makes a missing file an error instead."""
+
+    path: str
+    create: bool = True
+
+    def __post_init__(self) -> None:
+        if not str(self.path):
+            raise ReviewError("review queue path is empty")
+        if os.path.isdir(self.path):
+            raise ReviewError(f"{self.path}: is a directory, not a review queue file")
+        if not self.create and not os.path.exists(self.path):
+            raise ReviewError(f"{self.path}: no review queue here yet (it is created when the first "
+                              "answer is queued; pass the index with --db)")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _check(value: str, allowed: Sequence[str], what: str) -> str:
+    if value not in allowed:
+        raise ReviewError(f"unknown {what} {value!r}: use one of {', '.join(allowed)}")
+    return value
+
+
+def _plain(citations: Sequence[Any]) -> list[dict[str, Any]]:
+    """Citations as JSON-ready dicts (accepts dicts, objects with ``to_dict()`` and dataclasses)."""
+    out = []
+    for c in citations:
+        if isinstance(c, dict):
+            out.append(dict(c))
+        elif hasattr(c, "to_dict"):
+            out.append(c.to_dict())
+        elif dataclasses.is_dataclass(c) and not isinstance(c, type):
+            out.append(dataclasses.asdict(c))
+        else:
+            raise ReviewError(f"a citation must be a dict, not {type(c).__name__}")
+    return out
+
+
+def strip_citation_marks(text: str) -> str:
+    """Remove ``[1]`` / ``[1, 2]`` markers (they point at retrieved text the tuned model won't see)."""
+    return _CITATION_MARK.sub("", text).strip()
+
+
+class ReviewQueue:
+    """SQLite-backed review queue. Each call opens its own connection, so one queue object may be
+    shared by threads (the server) and several processes may use the same file."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.config = ReviewConfig(os.fspath(path), create=create)
+        self.path = self.config.path
+        parent = os.path.dirname(os.path.abspath(self.path))
+        if create:
+            os.makedirs(parent, exist_ok=True)
+        con = self._connect()
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ReviewError(f"{self.path}: written by a newer thaija (schema {version})")
+            con.executescript(_SCHEMA)
+            if version == 0:
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            con.commit()
+        except sqlite3.DatabaseError as exc:
+            raise ReviewError(f"{self.path}: not a review queue ({exc})") from exc
+        finally:
+            con.close()
+
+    @classmethod
+    def for_index(cls, db: str | os.PathLike[str], *, create: bool = True) -> "ReviewQueue":
+        """The queue beside the index ``db`` (``db + '.review.sqlite'``)."""
+        return cls(review_path(db), create=create)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(self.path, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise ReviewError(f"{self.path}: cannot open the review queue ({exc})") from exc
+
+    def _run(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        con = self._connect()
+        try:
+            with con:
+                return con.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise ReviewError(f"{self.path}: {exc}") from exc
+        finally:
+            con.close()
+
+    # ------------------------------------------------------------------ writing
+    def add(self, question: str, answer: str, lang: str, citations: Sequence[dict[str, Any]] = (),
+            reason: str = "refused", *, groups: Sequence[str] | None = None,
+            score: float | None = None, note: str | None = None) -> int:
+        """Queue an answer for review; returns its id. ``reason``: refused | low_confidence | user_flagged."""
+        _check(reason, REASONS, "reason")
+        if not question.strip():
+            raise ReviewError("question is empty")
+        now = _now()
+        con = self._connect()
+        try:
+            with con:
+                cur = con.execute(
+                    "INSERT INTO items (created_at, updated_at, question, lang, answer, citations, reason,"
+                    " status, groups, score, note) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                    (now, now, question, lang, answer, json.dumps(_plain(citations), ensure_ascii=False),
+                     reason, json.dumps(list(groups or []), ensure_ascii=False),
+                     None if score is None else float(score), note))
+                return int(cur.lastrowid)
+        finally:
+            con.close()
+
+    def _set(self, item_id: int, **values: Any) -> ReviewItem:
+        self.get(item_id)  # unknown id -> ReviewError
+        values["updated_at"] = _now()
+        cols = ", ".join(f"{k} = ?" for k in values)
+        self._run(f"UPDATE items SET {cols} WHERE id = ?", (*values.values(), int(item_id)))
+        return self.get(item_id)
+
+    def approve(self, item_id: int) -> ReviewItem:
+        """Mark as approved (exported by :meth:`export`)."""
+        return self._set(item_id, status="approved")
+
+    def reject(self, item_id: int) -> ReviewItem:
+        """Mark as rejected (never exported)."""
+        return self._set(item_id, status="rejected")
+
+    def edit(self, item_id: int, new_answer: str, *, approve: bool = True) -> ReviewItem:
+        """Store a corrected answer; approves the item unless ``approve=False`` (then it stays as it was)."""
+        if not new_answer.strip():
+            raise ReviewError("the edited answer is empty")
+        if approve:
+            return self._set(item_id, edited_answer=new_answer, status="approved")
+        return self._set(item_id, edited_answer=new_answer)
+
+    # ------------------------------------------------------------------ reading
+    @staticmethod
+    def _item(row: tuple) -> ReviewItem:
+        d = dict(zip(_COLUMNS, row))
+        d["citations"] = json.loads(d["citations"] or "[]")
+        d["groups"] = json.loads(d["groups"] or "[]")
+        return ReviewItem(**d)
+
+    def get(self, item_id: int) -> ReviewItem:
+        """One item; unknown id raises :class:`ReviewError`."""
+        rows = self._run(f"SELECT {', '.join(_COLUMNS)} FROM items WHERE id = ?", (int(item_id),))
+        if not rows:
+            raise ReviewError(f"no review item with id {item_id} in {self.path}")
+        return self._item(rows[0])
+
+    def list(self, status: str | None = None, *, reason: str | None = None,
+             lang: str | None = None, limit: int | None = None) -> list[ReviewItem]:
+        """Items in id order, optionally filtered by status / reason / lang."""
+        where, args = [], []
+        if status is not None:
+            where.append("status = ?")
+            args.append(_check(status, STATUSES, "status"))
+        if reason is not None:
+            where.append("reason = ?")
+            args.append(_check(reason, REASONS, "reason"))
+        if lang is not None:
+            where.append("lang = ?")
+            args.append(lang)
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM items"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [self._item(r) for r in self._run(sql, args)]
+
+    def counts(self) -> dict[str, int]:
+        """Number of items per status (every status present, 0 when none)."""
+        out = {s: 0 for s in STATUSES}
+        out.update({s: n for s, n in self._run("SELECT status, COUNT(*) FROM items GROUP BY status")})
+        return out
+
+    # ------------------------------------------------------------------ export
+    def training_records(self, *, keep_citations: bool = False, redact_pii: bool = True,
+                         lang: str | None = None) -> Iterator[dict[str, Any]]:
+        """Approved items as tune-stage records ``{"messages": [...], "lang": ..., "source": "review"}``.
+
+        The final answer is the reviewer's edit if any. Citation markers are stripped (the tuned model
+        sees no retrieved passages) unless ``keep_citations``; PII is replaced by ``[TYPE]``
+        placeholders in question and answer unless ``redact_pii=False``.
+        """
+        redact = None
+        if redact_pii:
+            from thaija.guard.pii import redact
+        for item in self.list("approved", lang=lang):
+            q, a = item.question, item.final_answer
+            if not keep_citations:
+                a = strip_citation_marks(a)
+            if redact is not None:
+                q, a = redact(q)[0], redact(a)[0]
+            if not q.strip() or not a.strip():
+                continue
+            rec: dict[str, Any] = {"messages": [{"role": "user", "content": q},
+                                                {"role": "assistant", "content": a}]}
+            if item.lang.strip():  # the tune stage detects the language when "lang" is absent
+                rec["lang"] = item.lang
+            rec["source"] = "review"
+            yield rec
+
+    def export(self, path: str | os.PathLike[str], *, keep_citations: bool = False,
+               redact_pii: bool = True, lang: str | None = None) -> int:
+        """Write the approved pairs as JSONL (see :meth:`training_records`); returns the record count.
+
+        The file is written to a temporary name and renamed, so a failed export leaves no half file.
+        """
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            raise ReviewError(f"{path}: is a directory; give a .jsonl file name")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise ReviewError(f"{path}: folder {parent} does not exist")
+        tmp = f"{path}.tmp{os.getpid()}"
+        n = 0
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+                for rec in self.training_records(keep_citations=keep_citations, redact_pii=redact_pii,
+                                                 lang=lang):
+                    fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    n += 1
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return n
