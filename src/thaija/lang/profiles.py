@@ -1,4 +1,4 @@
-"""Per-language profiles: data files ``lang/{th,ja,en}.toml`` shipped as package data.
+"""Per-language profiles: data files ``thaija/lang/profiles_data/{th,ja,en}.toml`` shipped as package data.
 
 A profile holds the default segmenter engine, normalization options, sentence-end rules and the
 prompt wording the RAG stage uses (in that language).
@@ -20,7 +20,7 @@ LANGS: tuple[str, ...] = ("th", "ja", "en")
 
 @dataclass(frozen=True)
 class Profile:
-    """One language's defaults (see ``lang/<code>.toml``)."""
+    """One language's defaults (see ``lang/profiles_data/<code>.toml``)."""
 
     code: str
     name: str
@@ -38,7 +38,7 @@ class Profile:
 def get_profile(lang: str) -> Profile:
     """Load the profile of ``lang`` (th, ja or en); unknown codes fall back to English rules."""
     code = lang if lang in LANGS else "en"
-    data = tomllib.loads(resources.files("thaija").joinpath("profiles", f"{code}.toml").read_text("utf-8"))
+    data = tomllib.loads(resources.files("thaija.lang").joinpath("profiles_data", f"{code}.toml").read_text("utf-8"))
     return Profile(
         code=lang if lang in LANGS else code,
         name=data.get("name", code),
