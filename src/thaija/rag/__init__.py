@@ -1,4 +1,4 @@
-"""Grounded answers: prompt, generators, citations, agentic retrieval, PII guardrails, human review, server."""
+"""rag (floor 5): grounded answers — prompt, generators, evidence and citations, refusal, agentic retrieval, server."""
 
 from thaija.rag.pipeline import AskConfig, Answer, answer, ask, render
 

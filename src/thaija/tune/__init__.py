@@ -1,7 +1,7 @@
 """Language-balanced LoRA / QLoRA fine-tuning with per-language evaluation.
 
 Modules: ``config`` (TuneConfig), ``data`` (JSONL records, validation, stratified split),
-``sampling`` (mix planning + BalancedSampler), ``model`` (loading, default model, merge),
+``sampling`` (mix planning + BalancedSampler); model loading lives in :mod:`thaija.models`,
 ``train`` (the training loop), ``evaluate`` (per-language loss), ``report`` (report.json + plot).
 Everything heavy is imported lazily.
 """
