@@ -10,6 +10,7 @@ Writes benchmarks/results/cost.json and prints, measured in the same run:
 """
 from __future__ import annotations
 
+from _provenance import stamp  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 import argparse
 import csv
 import json
@@ -117,7 +118,7 @@ def main() -> int:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(stamp(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     c = Console(width=max(150, Console().width))
     t = Table(title="Premium vs English on FLORES-200 dev; throughput of batch counting (Thai)")

@@ -11,6 +11,7 @@ The JSQuAD index holds the gold paragraphs of the sampled questions plus 300 ran
 """
 from __future__ import annotations
 
+from _provenance import stamp  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 import argparse
 import json
 import os
@@ -227,7 +228,7 @@ def main() -> None:
             res["languages"][lang] = out
     res["seconds"] = round(time.perf_counter() - t_all, 1)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(res, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    OUT.write_text(json.dumps(stamp(res), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     log(f"wrote {OUT} in {res['seconds']} s")
 
 

@@ -7,6 +7,7 @@ Every ratio is against a reference measured in the same run on the same machine.
 """
 from __future__ import annotations
 
+from _provenance import stamp  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 import argparse
 import json
 import os
@@ -354,7 +355,7 @@ def main() -> None:
     secs[",".join(sorted(parts))] = round(time.perf_counter() - t0, 1)
     results["seconds"] = secs
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    OUT.write_text(json.dumps(stamp(results), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     log(f"wrote {OUT} ({secs[','.join(sorted(parts))]} s)")
 
 

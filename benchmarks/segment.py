@@ -6,6 +6,7 @@ Writes benchmarks/results/segment.json.
 """
 from __future__ import annotations
 
+from _provenance import stamp  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 import json
 import statistics
 import subprocess
@@ -77,7 +78,7 @@ def main() -> None:
     results["thaija_help_seconds_median"] = round(statistics.median(walls), 3)
     print(f"`thaija --help` wall time (median of 5): {results['thaija_help_seconds_median']:.3f} s")
     out = ROOT / "benchmarks" / "results" / "segment.json"
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    out.write_text(json.dumps(stamp(results), ensure_ascii=False, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
 
 

@@ -13,6 +13,7 @@ Writes benchmarks/results/tune_balance.json (+ tune_balance.png).
 """
 from __future__ import annotations
 
+from _provenance import stamp  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 import argparse
 import json
 import os
@@ -146,7 +147,7 @@ def main() -> None:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(stamp(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     _plot(runs, out.with_suffix(".png"), f"{args.n_ja}:{args.n_th} ja:th · {args.task} · proportional vs temperature")
 
     print(f"\ntune_balance · {result['model']} · {result['device']} · {args.steps} steps × "
