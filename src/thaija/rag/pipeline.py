@@ -15,7 +15,7 @@ from thaija.errors import ThaijaError
 from thaija.rag.generators import GENERATORS, Generator, make_generator
 
 SearchFn = Callable[[str, int], list[Any]]
-MODES = ("hybrid", "bm25", "dense")
+from thaija.retrieve.search import MODES  # noqa: E402 (defined once, in retrieve)
 
 
 @dataclass
