@@ -180,7 +180,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
 
             out.review_id = ReviewQueue.for_index(db).add(
                 question, out.answer, lang, out.citations, review, groups=list(cfg.groups or []),
-                score=out.support, note=reason)
+                score=out.support, note=reason, candidates=hits)
         out.seconds = round(time.perf_counter() - t0, 4)
         return out
 
