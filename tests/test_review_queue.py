@@ -52,7 +52,8 @@ def test_citation_objects_are_stored_as_json(tmp_path):
 
     q = ReviewQueue(tmp_path / "q.review.sqlite")
     rid = q.add(JA_Q, JA_A, "ja", [Cite(**JA_CIT[0])], "low_confidence")
-    assert q.get(rid).citations == JA_CIT
+    stored = q.get(rid).citations  # every field the object has (later versions may add some)
+    assert [{k: c[k] for k in JA_CIT[0]} for c in stored] == JA_CIT
     with pytest.raises(ReviewError, match="citation"):
         q.add(JA_Q, JA_A, "ja", ["[1]"], "low_confidence")
 
@@ -201,3 +202,63 @@ def test_concurrent_adds_from_threads(tmp_path):
         ids = list(pool.map(lambda i: q.add(f"{JA_Q} ({i})", JA_A, "ja", JA_CIT, "low_confidence"), range(60)))
     assert sorted(ids) == list(range(1, 61))
     assert q.counts()["pending"] == 60
+
+
+# ------------------------------------------------------------- candidates, refusals, flags, filters
+def test_refused_item_keeps_candidates_and_is_not_exported_unedited(tmp_path):
+    from thaija.retrieve.search import Hit
+
+    q = ReviewQueue(tmp_path / "q.review.sqlite")
+    hits = [Hit(1, 0.42, "hr#0", "hr/leave_ja.md", "ja", 0, 15, "年次有給休暇は入社6か月後に10日付与されます。", "hr/leave_ja.md"),
+            Hit(2, 0.1, "hr#1", "hr/remote_th.md", "th", 20, 30000, "ก" * 3000, "hr/remote_th.md")]
+    rid = q.add(JA_Q, "資料からは答えが見つかりませんでした。", "ja", [], "refused", candidates=hits)
+    item = q.get(rid)
+    assert [c["chunk_id"] for c in item.candidates] == ["hr#0", "hr#1"]
+    assert item.candidates[0]["text"] == hits[0].text and item.candidates[0]["score"] == 0.42
+    assert item.candidates[1]["truncated"] and len(item.candidates[1]["text"]) < 3000
+    assert q.approve(rid).exportable is False  # the refusal text is no training target
+    out = tmp_path / "t.jsonl"
+    assert q.export(out) == 0 and out.read_text(encoding="utf-8") == ""
+    assert q.unexported_refusals() == 1
+    q.edit(rid, "333メートルです。")  # once a reviewer writes the answer, it is exported
+    assert q.export(out) == 1 and q.unexported_refusals() == 0
+
+
+def test_flag_and_filters(queue):
+    queue.approve(2)
+    item = queue.flag(2, note="法務に確認")
+    assert (item.status, item.flagged, item.reviewer_note) == ("pending", True, "法務に確認")
+    assert [i.id for i in queue.list(flagged=True)] == [2]
+    assert [i.id for i in queue.list(lang="th")] == [1, 3]
+    assert [i.id for i in queue.list("pending", lang="th", reason="refused")] == [1]
+    assert queue.approve(2).flagged is False  # a decision clears the flag
+
+
+def test_version1_queue_is_upgraded(tmp_path):
+    path = tmp_path / "old.review.sqlite"
+    with sqlite3.connect(path) as con:  # the schema as version 1 wrote it
+        con.executescript("""CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL, question TEXT NOT NULL, lang TEXT NOT NULL, answer TEXT NOT NULL,
+            citations TEXT NOT NULL DEFAULT '[]', reason TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+            edited_answer TEXT, groups TEXT NOT NULL DEFAULT '[]', score REAL, note TEXT);
+            INSERT INTO items (created_at, updated_at, question, lang, answer, reason)
+            VALUES ('2026-01-01', '2026-01-01', 'q', 'en', 'a', 'low_confidence');
+            PRAGMA user_version = 1;""")
+    con.close()
+    item = ReviewQueue(path).get(1)
+    assert (item.question, item.candidates, item.flagged) == ("q", [], False)
+
+
+def test_cli_filters_flag_and_show(queue, tmp_path):
+    db = str(tmp_path / "thaija.db")
+    r = runner.invoke(app, ["review", "list", "--db", db, "--lang", "ja"])
+    assert [line.split("\t")[0] for line in r.stdout.splitlines()] == ["2"]
+    r = runner.invoke(app, ["review", "flag", "--id", "1", "--note", "ask finance", "--db", db])
+    assert r.exit_code == 0 and "flagged" in r.stdout
+    r = runner.invoke(app, ["review", "list", "--db", db, "--flagged"])
+    assert [line.split("\t")[0] for line in r.stdout.splitlines()] == ["1"]
+    r = runner.invoke(app, ["review", "approve", "1", "--db", db])
+    assert r.exit_code == 0 and "not exported" in r.stderr
+    r = runner.invoke(app, ["review", "export", str(tmp_path / "o.jsonl"), "--db", db])
+    assert r.exit_code == 0 and "1 refusal" in r.stderr
+    assert runner.invoke(app, ["review", "flag", "--id", "1", "q", "--db", db]).exit_code == 2

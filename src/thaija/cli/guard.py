@@ -78,6 +78,7 @@ def _line(item: "ReviewItem") -> str:
     if len(question) > 60:
         question = question[:59] + "…"
     edited = " edited" if item.edited_answer is not None else ""
+    edited += " flagged" if item.flagged else ""
     return f"{item.id}\t{item.status}{edited}\t{item.reason}\t{item.lang}\t{item.created_at}\t{question}"
 
 
@@ -97,9 +98,21 @@ def _show_text(item: "ReviewItem") -> None:
         typer.echo(f"edited:    {item.edited_answer}")
     if item.note:
         typer.echo(f"note:      {item.note}")
+    if item.flagged:
+        typer.echo("flagged:   yes (waiting for a specialist)")
+    if item.reviewer_note:
+        typer.echo(f"reviewer:  {item.reviewer_note}")
+    if item.status == "approved" and not item.exportable:
+        typer.echo("export:    no (a refusal approved without an edit is not a training target)")
     for c in item.citations:
         where = f"{c.get('doc_id', '?')}[{c.get('start', '?')}:{c.get('end', '?')}]"
         typer.echo(f"  [{c.get('n', '?')}] {where} {c.get('quote', '')}")
+    if item.candidates:
+        typer.echo("retrieved:")
+    for c in item.candidates:
+        text = " ".join(str(c.get("text") or "").split())
+        text = text[:99] + "…" if len(text) > 100 else text
+        typer.echo(f"  #{c.get('rank', '?')} {c.get('doc_id', '?')}[{c.get('start', '?')}:{c.get('end', '?')}] {text}")
 
 
 @review_app.command("list")
@@ -107,10 +120,12 @@ def review_list(
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
     status: Optional[str] = typer.Option(None, "--status", help="Only items with this status: pending, approved or rejected (default: all)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Only items queued for this reason: refused, low_confidence or user_flagged."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Only items in this language (th, ja, en)."),
+    flagged: bool = typer.Option(False, "--flagged", help="Only items flagged for a specialist."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array of full items instead of one line per item."),
 ) -> None:
     """List queued answers: id, status, reason, language, time and question."""
-    items = _queue(db).list(status, reason=reason)
+    items = _queue(db).list(status, reason=reason, lang=lang, flagged=True if flagged else None)
     if as_json:
         print_json([i.to_dict() for i in items])
         return
@@ -126,7 +141,7 @@ def review_show(
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the item as JSON."),
 ) -> None:
-    """Show one item: question, answer, edit, citations."""
+    """Show one item: question, answer, edit, citations and the retrieved candidates."""
     item = _queue(db).get(item_id)
     if as_json:
         print_json(item.to_dict())
@@ -137,20 +152,25 @@ def review_show(
 @review_app.command("approve")
 def review_approve(
     item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
+    note: Optional[str] = typer.Option(None, "--note", help="A reviewer's note kept with the item."),
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
 ) -> None:
-    """Approve an answer as it is (approved items are exported for tuning)."""
-    item = _queue(db).approve(item_id)
+    """Approve an answer as it is (approved items are exported for tuning, except a refusal without an edit)."""
+    item = _queue(db).approve(item_id, note=note)
     typer.echo(f"{item.id}\t{item.status}")
+    if not item.exportable:
+        typer.echo("note: a refusal approved without an edit is not exported; use `review edit` to give the right answer",
+                   err=True)
 
 
 @review_app.command("reject")
 def review_reject(
     item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
+    note: Optional[str] = typer.Option(None, "--note", help="A reviewer's note kept with the item."),
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
 ) -> None:
     """Reject an answer (never exported)."""
-    item = _queue(db).reject(item_id)
+    item = _queue(db).reject(item_id, note=note)
     typer.echo(f"{item.id}\t{item.status}")
 
 
@@ -180,19 +200,33 @@ def review_export(
     "lang": ..., "source": "review"}; the answer is the reviewer's edit when there is one. Feed the file
     to `thaija tune`.
     """
-    n = _queue(db).export(out, keep_citations=keep_citations, redact_pii=not no_redact, lang=lang)
+    queue = _queue(db)
+    n = queue.export(out, keep_citations=keep_citations, redact_pii=not no_redact, lang=lang)
     typer.echo(f"exported {n} approved item(s) to {out}", err=True)
+    skipped = queue.unexported_refusals(lang=lang)
+    if skipped:
+        typer.echo(f"not exported: {skipped} refusal(s) approved without an edit (no answer to learn)", err=True)
 
 
 @review_app.command("flag")
 def review_flag(
-    question: str = typer.Argument(..., help="The question that was asked."),
-    answer: str = typer.Option(..., "--answer", help="The answer the user flags as wrong or unhelpful."),
+    question: Optional[str] = typer.Argument(None, help="The question that was asked (not with --id)."),
+    answer: Optional[str] = typer.Option(None, "--answer", help="The answer the user flags as wrong or unhelpful."),
     lang: str = typer.Option("auto", "--lang", help="Language of the question: auto (detect), th, ja or en."),
     note: Optional[str] = typer.Option(None, "--note", help="Why it was flagged (free text)."),
+    item_id: Optional[int] = typer.Option(None, "--id", help="Flag an existing item for a specialist instead (it goes back to pending)."),
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
 ) -> None:
-    """Queue an answer a user flagged (reason user_flagged); prints the new item id."""
+    """Queue an answer a user flagged (reason user_flagged) and print its id; or, with --id, flag an
+    existing item for a specialist's look."""
+    if item_id is not None:
+        if question is not None or answer is not None:
+            fail("--id flags an existing item: give no QUESTION or --answer with it")
+        item = _queue(db).flag(item_id, note=note)
+        typer.echo(f"{item.id}\t{item.status} flagged")
+        return
+    if question is None or answer is None:
+        fail("give QUESTION and --answer (or --id ID to flag an existing item)")
     if not answer.strip():
         fail("--answer is empty")
     if lang == "auto":

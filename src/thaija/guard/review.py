@@ -1,13 +1,18 @@
 """Human review queue for answers: a small SQLite file beside the index.
 
 For the index ``X`` (e.g. ``./thaija.db``) the queue lives in ``X.review.sqlite``
-(:func:`review_path`). ``thaija ask`` adds refused and low-confidence answers, users flag answers;
-a reviewer approves, rejects or edits them, and :meth:`ReviewQueue.export` writes the approved pairs
-as tune-stage chat JSONL, closing the loop from retrieval-augmented answers to fine-tuning.
+(:func:`review_path`). ``thaija ask`` adds refused and low-confidence answers together with the
+retrieved candidates the answer was chosen from; users flag answers; a reviewer approves, rejects
+or edits them (``thaija review`` or the ``/review`` page of ``thaija serve``), and
+:meth:`ReviewQueue.export` writes the approved pairs as tune-stage chat JSONL, closing the loop
+from retrieval-augmented answers to fine-tuning.
 
 Status rules: every item starts ``pending``; ``approve`` / ``reject`` set the status (a reviewer may
 change their mind, any status can move to any other); ``edit`` stores the corrected answer in
-``edited_answer`` (the original answer is kept) and APPROVES the item unless ``approve=False``.
+``edited_answer`` (the original answer is kept) and APPROVES the item unless ``approve=False``;
+``flag`` marks an item for a specialist and puts it back to ``pending`` (approve, edit or reject
+clear the flag). Export rule: a *refused* item approved without an edit is never exported — its
+answer is the refusal text, not a training target.
 """
 from __future__ import annotations
 
@@ -25,7 +30,8 @@ from thaija.errors import ThaijaError
 REASONS: tuple[str, ...] = ("refused", "low_confidence", "user_flagged")
 STATUSES: tuple[str, ...] = ("pending", "approved", "rejected")
 SUFFIX = ".review.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+CANDIDATE_CHARS = 1200  # retrieved text kept per candidate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -41,12 +47,17 @@ CREATE TABLE IF NOT EXISTS items (
     edited_answer TEXT,
     groups        TEXT NOT NULL DEFAULT '[]',    -- JSON list: the asker's access groups
     score         REAL,                          -- the pipeline's evidence score, if any
-    note          TEXT
+    note          TEXT,
+    candidates    TEXT NOT NULL DEFAULT '[]',    -- JSON list: retrieved chunks the answer was chosen from
+    flagged       INTEGER NOT NULL DEFAULT 0,    -- 1: a reviewer asked for a specialist's look
+    reviewer_note TEXT
 );
 CREATE INDEX IF NOT EXISTS items_status ON items (status, id);
 """
 _COLUMNS = ("id", "created_at", "updated_at", "question", "lang", "answer", "citations", "reason",
-            "status", "edited_answer", "groups", "score", "note")
+            "status", "edited_answer", "groups", "score", "note", "candidates", "flagged", "reviewer_note")
+_V2_COLUMNS = {"candidates": "TEXT NOT NULL DEFAULT '[]'", "flagged": "INTEGER NOT NULL DEFAULT 0",
+               "reviewer_note": "TEXT"}
 _CITATION_MARK = re.compile(r"\s?\[\d+(?:\s*[,，、]\s*\d+)*\]")
 
 
@@ -77,11 +88,19 @@ class ReviewItem:
     groups: list[str] = field(default_factory=list)
     score: float | None = None
     note: str | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    flagged: bool = False
+    reviewer_note: str | None = None
 
     @property
     def final_answer(self) -> str:
         """The reviewer's edit if there is one, else the original answer."""
         return self.edited_answer if self.edited_answer is not None else self.answer
+
+    @property
+    def exportable(self) -> bool:
+        """Approved, and not a refusal approved without an edit (the refusal text is no target)."""
+        return self.status == "approved" and not (self.reason == "refused" and self.edited_answer is None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``thaija review show --json``)."""
@@ -130,6 +149,21 @@ def _plain(citations: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def plain_candidates(hits: Sequence[Any]) -> list[dict[str, Any]]:
+    """Retrieved hits (``retrieve.Hit`` or dicts) as the JSON stored with an item; text is capped."""
+    out = []
+    for h in hits:
+        d = dict(h) if isinstance(h, dict) else (h.to_dict() if hasattr(h, "to_dict") else dataclasses.asdict(h))
+        rec = {k: d.get(k) for k in ("rank", "score", "chunk_id", "doc_id", "lang", "start", "end", "source")}
+        text = str(d.get("text") or "")
+        rec["text"] = text[:CANDIDATE_CHARS]
+        rec["truncated"] = len(text) > CANDIDATE_CHARS
+        if rec["score"] is not None:
+            rec["score"] = round(float(rec["score"]), 6)
+        out.append(rec)
+    return out
+
+
 def strip_citation_marks(text: str) -> str:
     """Remove ``[1]`` / ``[1, 2]`` markers (they point at retrieved text the tuned model won't see)."""
     return _CITATION_MARK.sub("", text).strip()
@@ -151,7 +185,11 @@ class ReviewQueue:
             if version > SCHEMA_VERSION:
                 raise ReviewError(f"{self.path}: written by a newer thaija (schema {version})")
             con.executescript(_SCHEMA)
-            if version == 0:
+            have = {r[1] for r in con.execute("PRAGMA table_info(items)")}
+            for col, decl in _V2_COLUMNS.items():  # a version-1 queue gains the new columns
+                if col not in have:
+                    con.execute(f"ALTER TABLE items ADD COLUMN {col} {decl}")
+            if version < SCHEMA_VERSION:
                 con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             con.commit()
         except sqlite3.DatabaseError as exc:
@@ -183,8 +221,11 @@ class ReviewQueue:
     # ------------------------------------------------------------------ writing
     def add(self, question: str, answer: str, lang: str, citations: Sequence[dict[str, Any]] = (),
             reason: str = "refused", *, groups: Sequence[str] | None = None,
-            score: float | None = None, note: str | None = None) -> int:
-        """Queue an answer for review; returns its id. ``reason``: refused | low_confidence | user_flagged."""
+            score: float | None = None, note: str | None = None, candidates: Sequence[Any] = ()) -> int:
+        """Queue an answer for review; returns its id. ``reason``: refused | low_confidence | user_flagged.
+
+        ``candidates``: the retrieved hits the answer was chosen from (kept so a reviewer of a refusal
+        sees what the index offered)."""
         _check(reason, REASONS, "reason")
         if not question.strip():
             raise ReviewError("question is empty")
@@ -194,10 +235,11 @@ class ReviewQueue:
             with con:
                 cur = con.execute(
                     "INSERT INTO items (created_at, updated_at, question, lang, answer, citations, reason,"
-                    " status, groups, score, note) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                    " status, groups, score, note, candidates) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
                     (now, now, question, lang, answer, json.dumps(_plain(citations), ensure_ascii=False),
                      reason, json.dumps(list(groups or []), ensure_ascii=False),
-                     None if score is None else float(score), note))
+                     None if score is None else float(score), note,
+                     json.dumps(plain_candidates(candidates), ensure_ascii=False)))
                 return int(cur.lastrowid)
         finally:
             con.close()
@@ -209,21 +251,29 @@ class ReviewQueue:
         self._run(f"UPDATE items SET {cols} WHERE id = ?", (*values.values(), int(item_id)))
         return self.get(item_id)
 
-    def approve(self, item_id: int) -> ReviewItem:
-        """Mark as approved (exported by :meth:`export`)."""
-        return self._set(item_id, status="approved")
+    @staticmethod
+    def _note(note: str | None) -> dict[str, Any]:
+        return {} if note is None else {"reviewer_note": note.strip() or None}
 
-    def reject(self, item_id: int) -> ReviewItem:
+    def approve(self, item_id: int, *, note: str | None = None) -> ReviewItem:
+        """Mark as approved (exported by :meth:`export`, except a refusal without an edit)."""
+        return self._set(item_id, status="approved", flagged=0, **self._note(note))
+
+    def reject(self, item_id: int, *, note: str | None = None) -> ReviewItem:
         """Mark as rejected (never exported)."""
-        return self._set(item_id, status="rejected")
+        return self._set(item_id, status="rejected", flagged=0, **self._note(note))
 
-    def edit(self, item_id: int, new_answer: str, *, approve: bool = True) -> ReviewItem:
+    def edit(self, item_id: int, new_answer: str, *, approve: bool = True, note: str | None = None) -> ReviewItem:
         """Store a corrected answer; approves the item unless ``approve=False`` (then it stays as it was)."""
         if not new_answer.strip():
             raise ReviewError("the edited answer is empty")
         if approve:
-            return self._set(item_id, edited_answer=new_answer, status="approved")
-        return self._set(item_id, edited_answer=new_answer)
+            return self._set(item_id, edited_answer=new_answer, status="approved", flagged=0, **self._note(note))
+        return self._set(item_id, edited_answer=new_answer, **self._note(note))
+
+    def flag(self, item_id: int, *, note: str | None = None) -> ReviewItem:
+        """Ask for a specialist's look: flagged, back to ``pending`` (so not exported) until decided."""
+        return self._set(item_id, status="pending", flagged=1, **self._note(note))
 
     # ------------------------------------------------------------------ reading
     @staticmethod
@@ -231,6 +281,8 @@ class ReviewQueue:
         d = dict(zip(_COLUMNS, row))
         d["citations"] = json.loads(d["citations"] or "[]")
         d["groups"] = json.loads(d["groups"] or "[]")
+        d["candidates"] = json.loads(d["candidates"] or "[]")
+        d["flagged"] = bool(d["flagged"])
         return ReviewItem(**d)
 
     def get(self, item_id: int) -> ReviewItem:
@@ -240,10 +292,13 @@ class ReviewQueue:
             raise ReviewError(f"no review item with id {item_id} in {self.path}")
         return self._item(rows[0])
 
-    def list(self, status: str | None = None, *, reason: str | None = None,
-             lang: str | None = None, limit: int | None = None) -> list[ReviewItem]:
-        """Items in id order, optionally filtered by status / reason / lang."""
+    def list(self, status: str | None = None, *, reason: str | None = None, lang: str | None = None,
+             flagged: bool | None = None, limit: int | None = None) -> list[ReviewItem]:
+        """Items in id order, optionally filtered by status / reason / lang / flag."""
         where, args = [], []
+        if flagged is not None:
+            where.append("flagged = ?")
+            args.append(1 if flagged else 0)
         if status is not None:
             where.append("status = ?")
             args.append(_check(status, STATUSES, "status"))
@@ -267,12 +322,17 @@ class ReviewQueue:
         out.update({s: n for s, n in self._run("SELECT status, COUNT(*) FROM items GROUP BY status")})
         return out
 
+    def unexported_refusals(self, *, lang: str | None = None) -> int:
+        """Approved refusals without an edit: kept out of :meth:`export` (say so to the reviewer)."""
+        return sum(1 for i in self.list("approved", reason="refused", lang=lang) if i.edited_answer is None)
+
     # ------------------------------------------------------------------ export
     def training_records(self, *, keep_citations: bool = False, redact_pii: bool = True,
                          lang: str | None = None) -> Iterator[dict[str, Any]]:
         """Approved items as tune-stage records ``{"messages": [...], "lang": ..., "source": "review"}``.
 
-        The final answer is the reviewer's edit if any. Citation markers are stripped (the tuned model
+        The final answer is the reviewer's edit if any; a refused item approved without an edit is
+        skipped (see :attr:`ReviewItem.exportable`). Citation markers are stripped (the tuned model
         sees no retrieved passages) unless ``keep_citations``; PII is replaced by ``[TYPE]``
         placeholders in question and answer unless ``redact_pii=False``.
         """
@@ -280,6 +340,8 @@ class ReviewQueue:
         if redact_pii:
             from thaija.guard.pii import redact
         for item in self.list("approved", lang=lang):
+            if not item.exportable:
+                continue
             q, a = item.question, item.final_answer
             if not keep_citations:
                 a = strip_citation_marks(a)
