@@ -315,3 +315,88 @@ def test_finding_json_has_no_matched_text():
     assert f == Finding("phone", 3, 15)
     assert f.to_dict() == {"type": "phone", "start": 3, "end": 15}
     assert "1234" not in repr(f)
+
+
+# ---- issue 12 (finding 9): separators, zero-width characters and context ---------------------
+ZW = "\u200b"
+
+
+def _only(text: str, typ: str, raw: str) -> None:
+    """Exactly one finding of ``typ`` covering ``raw`` (offsets index the original text)."""
+    found = find_pii(text)
+    assert [(f.type, text[f.start:f.end]) for f in found] == [(typ, raw)], text
+    red = redact(text)[0]
+    assert sum(ch.isdigit() for ch in red) == sum(ch.isdigit() for ch in text.replace(raw, "")), red
+
+
+def _ean_check(first12: str) -> str:
+    s = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
+    return str((10 - s % 10) % 10)
+
+
+@pytest.mark.parametrize("form", [
+    lambda n: dashed_thai(n, " "), lambda n: " ".join(n), lambda n: dashed_thai(n, "."),
+    lambda n: n[:6] + ZW + n[6:], lambda n: dashed_thai(n)[:6] + ZW + dashed_thai(n)[6:],
+    lambda n: ZW.join(n),
+])
+def test_thai_id_spaced_dotted_zero_width(form):
+    n = thai_id()
+    while n[0] in "0":  # keep the one-by-one form away from a counted list
+        n = thai_id()
+    raw = form(n)
+    _only(f"ผู้สมัครเลข {raw} ยื่นเอกสารแล้ว", "th_national_id", raw)
+
+
+@pytest.mark.parametrize("form", [lambda n: " ".join(n), lambda n: grouped(n, (4, 4, 4), "."),
+                                  lambda n: grouped(n, (4, 4, 4), "-")[:7] + ZW + grouped(n, (4, 4, 4), "-")[7:]])
+def test_my_number_spaced_dotted_zero_width(form):
+    n = my_number()
+    raw = form(n)
+    _only(f"申請者の番号は {raw} です。", "jp_my_number", raw)
+
+
+@pytest.mark.parametrize("form", [lambda n: " ".join(n), lambda n: grouped(n, (4, 4, 4, 4), "."),
+                                  lambda n: grouped(n, (4, 4, 4, 4), " ")[:9] + ZW + grouped(n, (4, 4, 4, 4), " ")[9:]])
+def test_card_spaced_dotted_zero_width(form):
+    n = card("5" + str(RNG.randint(1, 5)), 16)
+    raw = form(n)
+    _only(f"pay with {raw} today", "payment_card", raw)
+
+
+@pytest.mark.parametrize("raw", ["0 8 1 2 3 4 5 6 7 8", "0.8.1.2.3.4.5.6.7.8", "081-234" + ZW + "-5678",
+                                 "0" + ZW + "81 234 5678", "0 9 0 1 2 3 4 5 6 7 8"])
+def test_phone_spaced_and_zero_width(raw):
+    _only(f"โทรหาคุณสมชาย {raw} ได้ทุกวัน", "phone", raw)
+
+
+def test_reference_numbers_are_not_ids():
+    m = my_number()
+    assert find_pii("伝票番号 0000-0000-0000 の荷物") == []
+    assert find_pii(f"伝票番号 {grouped(m, (4, 4, 4), '-')} の荷物") == []
+    assert find_pii(f"注文番号：{m}") == []
+    assert find_pii(f"Order no. {m} shipped") == []
+    assert types_of(f"マイナンバー：{grouped(m, (4, 4, 4), '-')}") == ["jp_my_number"]
+    assert types_of(f"私の番号は {m} です") == ["jp_my_number"]  # no label: still an ID
+
+
+def test_jan_barcode_is_not_a_thai_id():
+    jan = "4901234567894"
+    assert is_thai_national_id(jan)  # passes the Thai mod-11 check: only context tells them apart
+    assert find_pii(f"JAN {jan}") == []
+    assert find_pii(f"商品のバーコード {jan} を読み取る") == []
+    assert find_pii(f"この商品 {jan} は在庫あり") == []
+    assert types_of(f"เลขประจำตัวประชาชน {jan}") == ["th_national_id"]  # labelled: an ID after all
+
+
+def test_thai_id_that_is_also_ean_valid_stays_an_id_in_thai_text():
+    while True:
+        n = thai_id()
+        if n[:2] not in ("45", "49") and _ean_check(n[:12]) == n[12]:
+            break
+    assert types_of(f"ผู้ป่วยรายนี้ {n} เข้ารับการรักษา") == ["th_national_id"]
+    assert types_of(f"EAN {n}") == []
+
+
+def test_counted_list_of_digits_is_not_a_phone():
+    assert find_pii("ขั้นตอน 1 2 3 4 5 6 7 8 9") == []
+    assert find_pii("順番は 9 8 7 6 5 4 3 2 1 0 です") == []

@@ -10,9 +10,17 @@ Detected types (``PII_TYPES``):
 - ``email``           ASCII e-mail addresses.
 
 Full-width digits and punctuation (``０９０－１２３４－５６７８``, ``＠``), Thai digits (``๐๘๑``) and the
-dash look-alikes used in Japanese text (``ー``, ``−``, ``‐``) are folded one character to one character
-before matching, so every offset indexes the ORIGINAL text. Numbers that fail a checksum are never
-reported as IDs or cards; they are reported as ``phone`` only when they have a phone's shape.
+dash look-alikes used in Japanese text (``ー``, ``−``, ``‐``) are folded one character to one character;
+zero-width characters are dropped and digits written one by one with a single separator
+(``0 8 1 2 3 4 5 6 7 8``, ``1.1.0.1...``) are joined before matching. An offset map takes every
+finding back to the ORIGINAL text. Groups may be separated by a space, ``-`` or ``.``.
+
+Numbers that fail a checksum are never reported as IDs or cards; they are reported as ``phone`` only
+when they have a phone's shape. Context decides between ID types: a label just before the number
+(``伝票番号``, ``注文番号``, ``JAN``, ``order``, ``เลขพัสดุ`` ...) makes it a reference number, not an ID;
+``マイナンバー`` / ``เลขประจำตัวประชาชน`` confirm the ID type. A plain 13-digit number with a valid
+EAN-13 (JAN) check digit is taken for a barcode, not a Thai ID, unless it is labelled as an ID or
+stands in Thai text without a JAN prefix (45/49). Numbers made of one repeated digit are never IDs.
 Overlaps are resolved so that every character belongs to at most one finding: e-mail addresses
 first, then IDs and cards (longer span first), then phone numbers.
 """
@@ -162,16 +170,101 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
+_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+# Six or more single digits joined by one repeated separator: "0 8 1 2 3 4 5 6 7 8", "1.1.0.1...".
+_ONE_BY_ONE = re.compile(r"(?<![0-9])[0-9](?P<d>[ .-])[0-9](?:(?P=d)[0-9]){4,}(?![0-9])")
+
+
+def match_view(text: str) -> tuple[str, list[int] | None]:
+    """The text the detectors match on and its offset map (``None`` = same offsets as ``text``).
+
+    ``fold(text)`` with zero-width characters removed and digits written one by one joined;
+    ``view[k]`` comes from ``text[pos[k]]``.
+    """
+    folded = fold(text)
+    zw = any(ch in _ZERO_WIDTH for ch in folded)
+    if not zw and not _ONE_BY_ONE.search(folded):
+        return folded, None
+    keep = [i for i, ch in enumerate(folded) if ch not in _ZERO_WIDTH] if zw else list(range(len(folded)))
+    squeezed = "".join(folded[i] for i in keep) if zw else folded
+    drop: set[int] = set()
+    for m in _ONE_BY_ONE.finditer(squeezed):
+        d = [int(c) for c in m.group()[::2]]
+        if all(b - a == d[1] - d[0] for a, b in zip(d, d[1:])) and abs(d[1] - d[0]) <= 1:
+            continue  # "0 1 2 3 4 5 ...": a counted list, not a number
+        drop.update(range(m.start() + 1, m.end(), 2))  # the separators between the single digits
+    pos = [keep[k] for k in range(len(squeezed)) if k not in drop]
+    return "".join(squeezed[k] for k in range(len(squeezed)) if k not in drop), pos
+
+
+def ean13_valid(digits: str) -> bool:
+    """EAN-13 / JAN check digit: weights 1, 3, 1, 3 ... over the first 12 digits."""
+    if len(digits) != 13 or not (digits.isascii() and digits.isdigit()):
+        return False
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits[:12]))
+    return (10 - total % 10) % 10 == int(digits[12])
+
+
+# Labels written just before a number: they decide between an ID and a reference number.
+_LABELS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("th_national_id", re.compile(
+        r"ประจำตัวประชาชน|บัตรประชาชน|บัตรประจำตัว|(?i:\b(?:thai|national|citizen)[ _-]?id\b|\bid[ _-]?card\b)")),
+    ("jp_my_number", re.compile(r"マイナンバー|個人番号|(?i:\bmy[ _-]?number\b)")),
+    ("payment_card", re.compile(r"カード番号|クレジットカード|บัตรเครดิต|เลขบัตร(?!ประ)|(?i:\b(?:credit|debit)?[ _-]?card\b|\bvisa\b|\bmastercard\b)")),
+    ("barcode", re.compile(r"バーコード|บาร์โค้ด|\b(?:JAN|EAN|GTIN|UPC|ISBN)\b|(?i:\bbar[ -]?code\b)")),
+    ("reference", re.compile(
+        r"伝票番号|注文番号|受付番号|問い?合わ?せ番号|追跡番号|管理番号|商品番号|商品コード|製造番号|品番|型番|"
+        r"会員番号|予約番号|請求書番号|領収書番号|คำสั่งซื้อ|ใบแจ้งหนี้|ใบเสร็จ|พัสดุ|หมายเลขติดตาม|รหัสสินค้า|"
+        r"(?i:\b(?:order|invoice|tracking|receipt|serial|sku|ref|reference|booking|ticket)\b)")),
+)
+_LABEL_WINDOW = 24
+_THAI_SCRIPT = re.compile("[\u0e00-\u0e7f]")
+
+
+def _label_before(view: str, start: int) -> str | None:
+    """The kind of the closest label in the few characters before ``start`` (same line), if any."""
+    lo = max(0, start - _LABEL_WINDOW)
+    window = view[lo:start]
+    cut = max(window.rfind("\n"), window.rfind("。"))
+    window = window[cut + 1:]
+    best, best_end = None, -1
+    for kind, pat in _LABELS:
+        for m in pat.finditer(window):
+            if m.end() > best_end:
+                best, best_end = kind, m.end()
+    return best
+
+
+def _keep_number(typ: str, view: str, start: int, end: int) -> bool:
+    """Context rules for a checksum-valid ID or card candidate ``view[start:end]``."""
+    digits = _digits(view[start:end])
+    if len(set(digits)) == 1:
+        return False  # 0000-0000-0000: a placeholder, never a person's number
+    label = _label_before(view, start)
+    if label in ("reference", "barcode"):
+        return typ == "payment_card" and label == "reference" and len(digits) > 13
+    if label in PII_TYPES and label != typ:
+        return False
+    if label == typ:
+        return True
+    plain = digits == view[start:end]
+    if len(digits) == 13 and plain and ean13_valid(digits) and typ in ("th_national_id", "payment_card"):
+        # a JAN/EAN barcode unless it stands in Thai text without a Japanese (45/49) prefix
+        near = view[max(0, start - 40):end + 40]
+        return typ == "th_national_id" and not digits.startswith(("45", "49")) and bool(_THAI_SCRIPT.search(near))
+    return True
+
+
 # --------------------------------------------------------------------------- detectors
 # All patterns run on fold(text); digits are [0-9] only. A number must not touch another digit,
 # nor continue through a tight separator ("12-" before it, "-34" after it).
 _B = r"(?<![0-9])(?<![0-9][-.])"
 _E = r"(?![0-9])(?![-.][0-9])"
-_TH_ID = re.compile(_B + r"[0-9](?P<s>[ -]?)[0-9]{4}(?P=s)[0-9]{5}(?P=s)[0-9]{2}(?P=s)[0-9]" + _E)
-_MY_NUMBER = re.compile(_B + r"[0-9]{4}(?P<s>[ -]?)[0-9]{4}(?P=s)[0-9]{4}" + _E)
+_TH_ID = re.compile(_B + r"[0-9](?P<s>[ .-]?)[0-9]{4}(?P=s)[0-9]{5}(?P=s)[0-9]{2}(?P=s)[0-9]" + _E)
+_MY_NUMBER = re.compile(_B + r"[0-9]{4}(?P<s>[ .-]?)[0-9]{4}(?P=s)[0-9]{4}" + _E)
 _CARD = re.compile(_B + r"(?:[0-9]{13,19}"
-                   r"|[0-9]{4}(?P<s>[ -])[0-9]{4}(?P=s)[0-9]{4}(?P=s)[0-9]{4}(?:(?P=s)[0-9]{3})?"
-                   r"|[0-9]{4}(?P<t>[ -])[0-9]{6}(?P=t)[0-9]{4,5})" + _E)
+                   r"|[0-9]{4}(?P<s>[ .-])[0-9]{4}(?P=s)[0-9]{4}(?P=s)[0-9]{4}(?:(?P=s)[0-9]{3})?"
+                   r"|[0-9]{4}(?P<t>[ .-])[0-9]{6}(?P=t)[0-9]{4,5})" + _E)
 _SPACED_BEFORE = re.compile(r"[0-9] $")
 _SPACED_AFTER = re.compile(r" [0-9]")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*"
@@ -255,19 +348,19 @@ def find_pii(text: str, types: str | Iterable[str] | None = None) -> list[Findin
     so a phone-shaped run inside an e-mail address is never reported as a phone.
     """
     wanted = parse_types(types)
-    folded = fold(text)
+    folded, pos = match_view(text)
     cands: list[tuple[str, int, int]] = []
     for m in _TH_ID.finditer(folded):
-        if is_thai_national_id(_digits(m.group())):
+        if is_thai_national_id(_digits(m.group())) and _keep_number("th_national_id", folded, m.start(), m.end()):
             cands.append(("th_national_id", m.start(), m.end()))
     for m in _MY_NUMBER.finditer(folded):
         if m.group("s") == " " and (_SPACED_BEFORE.match(folded, max(m.start() - 2, 0), m.start())
                                     or _SPACED_AFTER.match(folded, m.end())):
             continue  # 12 digits of a longer space-grouped number ("4111 1111 1111 1111")
-        if is_my_number(_digits(m.group())):
+        if is_my_number(_digits(m.group())) and _keep_number("jp_my_number", folded, m.start(), m.end()):
             cands.append(("jp_my_number", m.start(), m.end()))
     for m in _CARD.finditer(folded):
-        if is_payment_card(_digits(m.group())):
+        if is_payment_card(_digits(m.group())) and _keep_number("payment_card", folded, m.start(), m.end()):
             cands.append(("payment_card", m.start(), m.end()))
     for m in _EMAIL.finditer(folded):
         cands.append(("email", m.start(), m.end()))
@@ -284,6 +377,8 @@ def find_pii(text: str, types: str | Iterable[str] | None = None) -> list[Findin
         starts.insert(k, a)
         ends.insert(k, b)
         if typ in wanted:
+            if pos is not None:
+                a, b = pos[a], pos[b - 1] + 1
             out.append(Finding(typ, a, b, text[a:b]))
     out.sort(key=lambda f: f.start)
     return out
