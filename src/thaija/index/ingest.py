@@ -4,8 +4,9 @@ Layout for `--db thaija.db` (Milvus Lite):
     thaija.db/                    Milvus Lite data folder (typed chunk collection + vectors)
     thaija.db.state/registry.sqlite   documents (original text), chunks (offsets, lang, ACL, vector)
     thaija.db.state/bm25/<lang>/  BM25 state per language (JSON + .npy)
-For a server URI (http://host:19530) the state folder is ./.thaija-state/<host_port>/ unless
-IndexConfig.state_dir says otherwise.
+For a server URI (http://host:19530) the state folder is $THAIJA_STATE, else
+~/.local/state/thaija/<host_port>/ (see thaija.index.store.state_dir_for), unless
+IndexConfig.state_dir (--state) says otherwise.
 
 Ingest is incremental: a document whose fingerprint (text, title, groups, metadata, chunking,
 embedder) is unchanged is skipped; a changed one is replaced (its old chunks removed); only
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -61,11 +61,9 @@ class IndexConfig:
 
     @property
     def state_path(self) -> Path:
-        if self.state_dir:
-            return Path(self.state_dir)
-        if is_server_uri(self.db):
-            return Path(".thaija-state") / re.sub(r"[^A-Za-z0-9_.-]+", "_", self.db.split("://", 1)[-1])
-        return Path(self.db + ".state")
+        from thaija.index.store import state_dir_for   # --state, $THAIJA_STATE, per-store default
+
+        return state_dir_for(self.db, self.state_dir)
 
     @property
     def use_milvus_search(self) -> bool:
@@ -82,17 +80,53 @@ def _fingerprint(doc: Document, cfg: IndexConfig) -> str:
 
 
 def redact_documents(docs: Sequence[Document]) -> list[Document]:
-    """Documents with their PII replaced by placeholders; ``metadata["pii_redacted"]`` counts the
-    findings (so switching redaction on or off changes the fingerprint and re-indexes)."""
+    """Documents with their personal data replaced by placeholders EVERYWHERE it could reach disk.
+
+    Text, title (a Markdown ``# heading`` taken before redaction included), metadata keys and
+    values (nested), source and the document id: an id or source that contains PII (a file named
+    after a phone number, a JSONL id that is an e-mail) becomes its redacted form plus a short
+    sha256 of the original, so it stays unique and stable across re-runs. Access groups are kept
+    as they are (they decide who may read). ``metadata["pii_redacted"]`` counts the findings (so
+    switching redaction on or off changes the fingerprint and re-indexes).
+    """
     import dataclasses
+    import re
 
     from thaija.guard.pii import redact
 
-    out = []
+    def clean(value: Any, found: list[int]) -> Any:
+        if isinstance(value, str):
+            out, f = redact(value)
+            found[0] += len(f)
+            return out
+        if isinstance(value, dict):
+            return {clean(str(k), found): clean(v, found) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, found) for v in value]
+        if isinstance(value, int) and not isinstance(value, bool):
+            out = clean(str(value), found)  # {"tel": 66812345678}
+            return value if out == str(value) else out
+        return value
+
+    def clean_id(value: str, found: list[int]) -> str:
+        out = clean(value, found)
+        if out == value:
+            return value
+        # "<redacted>~<sha256[:12]><.ext><:line>": unique, stable, and the file type stays visible
+        m = re.search(r"(\.[A-Za-z0-9]{1,8})?(:[0-9]+)?$", out)
+        digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
+        return f"{out[:m.start()]}~{digest}{out[m.start():]}"
+
+    result = []
     for d in docs:
-        text, findings = redact(d.text)
-        out.append(dataclasses.replace(d, text=text, metadata={**d.metadata, "pii_redacted": len(findings)}))
-    return out
+        n = [0]
+        text = clean(d.text, n)
+        title = clean(d.title, n)
+        meta = clean(d.metadata, n)
+        doc_id, source = clean_id(d.id, n), clean_id(d.source, n)
+        result.append(dataclasses.replace(d, id=doc_id, text=text, title=title, source=source,
+                                          metadata={**meta, "pii_redacted": n[0]}))
+    return result
 
 
 class Index:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -23,6 +26,79 @@ _MAX_TEXT_BYTES = 65535
 
 def is_server_uri(db: str) -> bool:
     return str(db).startswith(("http://", "https://", "tcp://", "unix:"))
+
+
+def state_dir_for(db: str, state_dir: str | os.PathLike | None = None) -> Path:
+    """Where the local state (registry, per-language BM25) of the store `db` lives.
+
+    An explicit `state_dir` (``--state``) wins. A Milvus Lite file ``x.db`` keeps it beside itself
+    in ``x.db.state``. A server URI uses ``$THAIJA_STATE`` when set (point every process and
+    machine that shares the server at the same folder), else
+    ``${XDG_STATE_HOME:-~/.local/state}/thaija/<host_port>`` -- addressed by the store, never by
+    the current folder.
+    """
+    if state_dir:
+        return Path(state_dir).expanduser()
+    db = str(db)
+    if not is_server_uri(db):
+        return Path(db + ".state")
+    env = os.environ.get("THAIJA_STATE")
+    if env:
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "thaija" / re.sub(r"[^A-Za-z0-9_.-]+", "_", db.split("://", 1)[-1]).strip("_")
+
+
+def _milvus_message(exc: BaseException) -> str:
+    """One line from a pymilvus exception (no traceback, no repr noise)."""
+    msg = str(getattr(exc, "message", "") or exc).strip()
+    return msg.splitlines()[0] if msg else type(exc).__name__
+
+
+def _token_from_env() -> str:
+    return os.environ.get("THAIJA_MILVUS_TOKEN") or os.environ.get("MILVUS_TOKEN") or ""
+
+
+@dataclass
+class StoreConfig:
+    """How thaija talks to Milvus (server mode) and which vector index it builds there."""
+
+    index_type: str = field(default="HNSW", metadata={"help": "vector index type: HNSW, IVF_FLAT, FLAT, "
+                                                               "DISKANN, AUTOINDEX (Zilliz Cloud)"})
+    index_params: dict = field(default_factory=lambda: {"M": 16, "efConstruction": 200},
+                               metadata={"help": "build parameters of the vector index"})
+    search_params: dict = field(default_factory=dict,
+                                metadata={"help": "search parameters; default ef=max(64, k) for HNSW, "
+                                                  "nprobe=16 for IVF"})
+    token: str = field(default_factory=_token_from_env,
+                       metadata={"help": "Milvus/Zilliz token ('user:password' or API key); default "
+                                         "$THAIJA_MILVUS_TOKEN or $MILVUS_TOKEN"})
+    timeout: float = field(default=30.0, metadata={"help": "seconds to wait for the server per call"})
+
+    def __post_init__(self) -> None:
+        self.index_type = str(self.index_type).upper()
+        known = ("HNSW", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "FLAT", "DISKANN", "AUTOINDEX", "SCANN")
+        if self.index_type not in known:
+            raise ThaijaError(f"unknown vector index type {self.index_type!r}: use {', '.join(known)}")
+        if not isinstance(self.index_params, dict) or not isinstance(self.search_params, dict):
+            raise ThaijaError("index_params and search_params must be dicts")
+        if self.index_type != "HNSW" and self.index_params == {"M": 16, "efConstruction": 200}:
+            self.index_params = {"nlist": 1024} if self.index_type.startswith("IVF") else {}
+        if self.timeout <= 0:
+            raise ThaijaError("timeout must be > 0")
+
+    def params_for(self, k: int) -> dict:
+        if self.search_params:
+            return dict(self.search_params)
+        if self.index_type == "HNSW":
+            return {"ef": max(64, k)}
+        if self.index_type.startswith("IVF"):
+            return {"nprobe": 16}
+        return {}
+
+
+# scalar indexes: try INVERTED; a server that wants another type says so ("expected=Trie").
+_SCALAR_INDEXES = ("doc_id", "lang", "public", "updated_at")
 
 
 def check_db_path(db: str) -> str:
@@ -77,10 +153,12 @@ def _quiet_milvus_logs() -> None:
 class MilvusStore:
     """Typed chunk collection in Milvus; opened lazily (Lite allows one process per file)."""
 
-    def __init__(self, db: str, dim: int) -> None:
+    def __init__(self, db: str, dim: int, config: StoreConfig | None = None) -> None:
         self.db = check_db_path(db)
         self.dim = dim
+        self.config = config or StoreConfig()
         self._client = None
+        self.scalar_indexes: dict[str, str] = {}   # field -> index type the server accepted
 
     @property
     def client(self):
@@ -95,15 +173,34 @@ class MilvusStore:
             require("milvus_lite", "milvus-lite", "local .db stores")
             self._check_lock()
         try:
-            client = pymilvus.MilvusClient(self.db)
+            if is_server_uri(self.db):
+                client = pymilvus.MilvusClient(self.db, token=self.config.token, timeout=self.config.timeout)
+            else:
+                client = pymilvus.MilvusClient(self.db)
         except Exception as exc:
-            msg = str(getattr(exc, "message", "") or exc)
+            msg = _milvus_message(exc)
             if not is_server_uri(self.db):
                 raise ThaijaError(f"cannot open {self.db}: the index is in use by another process "
                                   f"(or damaged): {msg}") from None
-            raise ThaijaError(f"cannot connect to Milvus at {self.db}: {msg}") from None
-        self._ensure_collection(client, pymilvus.DataType)
+            raise ThaijaError(f"cannot connect to Milvus at {self.db}: {msg} (is the server running? "
+                              f"a token goes in $THAIJA_MILVUS_TOKEN)") from None
+        try:
+            self._ensure_collection(client, pymilvus.DataType)
+        except ThaijaError:
+            raise
+        except Exception as exc:
+            raise ThaijaError(f"Milvus at {self.db}: cannot prepare collection {COLLECTION}: "
+                              f"{_milvus_message(exc)}") from None
         return client
+
+    def _call(self, what: str, fn, *args, **kw):
+        """Run a pymilvus call; its failure becomes a one-line ThaijaError."""
+        try:
+            return fn(*args, **kw)
+        except ThaijaError:
+            raise
+        except Exception as exc:
+            raise ThaijaError(f"Milvus at {self.db}: {what} failed: {_milvus_message(exc)}") from None
 
     def _check_lock(self) -> None:
         """Milvus Lite locks the data folder per process; say so instead of a generic failure."""
@@ -134,6 +231,8 @@ class MilvusStore:
                     if dim != self.dim:
                         raise ThaijaError(f"{self.db} holds {dim}-d vectors but the embedder gives {self.dim}-d: "
                                           f"use the embedder the index was built with")
+            if "vector" not in (client.list_indexes(COLLECTION) or []):   # an earlier create stopped halfway
+                self._vector_index(client)
             client.load_collection(COLLECTION)  # a reopened Lite file starts released
             return
         s = client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -150,15 +249,41 @@ class MilvusStore:
         s.add_field("updated_at", DataType.INT64)
         s.add_field("text", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES)
         s.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
-        ip = client.prepare_index_params()
-        ip.add_index("vector", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200})
-        ip.add_index("doc_id", index_type="INVERTED")
-        ip.add_index("lang", index_type="INVERTED")
-        ip.add_index("public", index_type="INVERTED")
         client.create_collection(COLLECTION, schema=s)
-        # sync=False: Milvus Lite builds indexes inline and lacks AllocTimestamp, which waiting needs
-        client.create_index(COLLECTION, ip, sync=False)
+        self._vector_index(client)
+        for name in _SCALAR_INDEXES:
+            self._scalar_index(client, name)
         client.load_collection(COLLECTION)
+
+    def _vector_index(self, client) -> None:
+        cfg = self.config if is_server_uri(self.db) else StoreConfig()   # Lite: default HNSW
+        ip = client.prepare_index_params()
+        ip.add_index("vector", index_type=cfg.index_type, metric_type="COSINE", params=cfg.index_params)
+        try:
+            # sync=False: Milvus Lite builds indexes inline and lacks AllocTimestamp, which waiting needs
+            client.create_index(COLLECTION, ip, sync=False)
+        except Exception as exc:
+            client.drop_collection(COLLECTION)   # nothing half-made stays behind
+            raise ThaijaError(f"Milvus at {self.db}: cannot build a {cfg.index_type} index "
+                              f"{cfg.index_params}: {_milvus_message(exc)}") from None
+
+    def _scalar_index(self, client, name: str) -> None:
+        """Index a scalar field with a type this server accepts (servers differ: 2.3 wants Trie for
+        VARCHAR and STL_SORT for numbers and indexes no BOOL; 2.4+ and Lite take INVERTED). Filters
+        work without it, so a field the server cannot index is left unindexed."""
+        tried: list[str] = []
+        kind = "INVERTED"
+        while kind and kind not in tried:
+            tried.append(kind)
+            ip = client.prepare_index_params()
+            ip.add_index(name, index_type=kind)
+            try:
+                client.create_index(COLLECTION, ip, sync=False)
+                self.scalar_indexes[name] = kind
+                return
+            except Exception as exc:
+                m = re.search(r"expected=([A-Za-z_]+)\]", _milvus_message(exc))
+                kind = m.group(1) if m and m.group(1) not in ("supported",) else ""
 
     # ---- writes --------------------------------------------------------------------------
     def upsert(self, rows: list[dict[str, Any]], batch: int = 1000) -> None:
@@ -169,28 +294,30 @@ class MilvusStore:
             r["source"] = r["source"][:1000]
             r["title"] = r["title"][:1000]
         for i in range(0, len(rows), batch):
-            self.client.upsert(COLLECTION, rows[i:i + batch])
+            self._call("upsert", self.client.upsert, COLLECTION, rows[i:i + batch])
 
     def delete_docs(self, doc_ids: Sequence[str]) -> None:
         ids = list(doc_ids)
         for i in range(0, len(ids), 200):
-            self.client.delete(COLLECTION, filter=f"doc_id in {json.dumps(ids[i:i + 200], ensure_ascii=False)}")
+            self._call("delete", self.client.delete, COLLECTION,
+                       filter=f"doc_id in {json.dumps(ids[i:i + 200], ensure_ascii=False)}")
 
     def flush(self) -> None:
         if self._client is not None:
-            self.client.flush(COLLECTION)
+            self._call("flush", self.client.flush, COLLECTION)
 
     def count(self) -> int:
-        st = self.client.get_collection_stats(COLLECTION)
-        return int(st.get("row_count", 0))
+        """Live rows (a query, so deletes are counted; collection stats lag behind on servers)."""
+        res = self._call("count", self.client.query, COLLECTION, filter="", output_fields=["count(*)"])
+        return int(res[0]["count(*)"]) if res else 0
 
     # ---- reads (server path) -------------------------------------------------------------
     def search(self, vector: np.ndarray, k: int, groups: Sequence[str] | None,
                lang: str | None = None) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) of the k nearest allowed chunks."""
-        res = self.client.search(COLLECTION, data=[np.asarray(vector, np.float32).tolist()], anns_field="vector",
-                                 filter=acl_filter(groups, lang), limit=k, output_fields=["chunk_id"],
-                                 search_params={"metric_type": "COSINE", "params": {"ef": max(64, k)}})
+        res = self._call("search", self.client.search, COLLECTION, data=[np.asarray(vector, np.float32).tolist()],
+                         anns_field="vector", filter=acl_filter(groups, lang), limit=k, output_fields=["chunk_id"],
+                         search_params={"metric_type": "COSINE", "params": self.config.params_for(k)})
         return [(h["id"] if "id" in h else h["chunk_id"], float(h["distance"])) for h in res[0]]
 
     def close(self) -> None:
