@@ -84,39 +84,81 @@ def eval_qa_cmd(
 
 def serve_cmd(
     db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on. A non-loopback address needs --keys (or --insecure)."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
     generator: str = typer.Option("extractive", "--generator", "-g", help=GEN_HELP),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="local/openai model for the thaija-rag model."),
     adapter: Optional[str] = typer.Option(None, "--adapter", help="local: PEFT adapter folder."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: upstream endpoint base URL."),
     k: int = typer.Option(5, "--k", "-k", help="Chunks retrieved per question."),
-    groups: Optional[str] = typer.Option(None, "--groups", help="Access groups of every request served (clients cannot change them)."),
+    groups: Optional[str] = typer.Option(None, "--groups", help="Access groups of requests without keys; with --keys, the most any key may see (a cap)."),
     agentic: bool = typer.Option(False, "--agentic", help="Answer with agentic multi-round retrieval."),
+    keys: Optional[str] = typer.Option(None, "--keys", envvar="THAIJA_KEYS", help="API key file: one `<key or sha256:HEX><TAB><groups>[<TAB><requests/minute>]` per line (empty groups = public documents only). Every request then needs `Authorization: Bearer <key>` and sees only its key's groups. Default $THAIJA_KEYS. Make keys with `thaija keygen`."),
+    insecure: bool = typer.Option(False, "--insecure", help="Allow listening on a non-loopback address without --keys (anyone who can reach it gets the --groups documents)."),
+    max_body: int = typer.Option(1_000_000, "--max-body", help="Largest request body in bytes (larger ones get HTTP 413)."),
+    allowed_hosts: Optional[str] = typer.Option(None, "--allowed-hosts", help="Comma-separated Host header names accepted (default: localhost names on a loopback bind, any name otherwise)."),
 ) -> None:
     """Serve an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models.
 
     Model thaija-rag answers the last user message from the index and returns `citations`
     alongside the message; model thaija-extractive reads the documents inside a grounded prompt
     (no retrieval). Example: curl http://127.0.0.1:8000/v1/chat/completions -H 'Content-Type:
-    application/json' -d '{"model":"thaija-rag","messages":[{"role":"user","content":"..."}]}'
+    application/json' -H 'Authorization: Bearer KEY' -d '{"model":"thaija-rag","messages":[{"role":"user","content":"..."}]}'
     """
+    from thaija.guard.keys import KeyRing
+    from thaija.rag.pipeline import AskConfig
     from thaija.rag.serve import ServeConfig, serve
 
-    cfg = ServeConfig(db=db, host=host, port=port, generator=generator, k=k,
-                      groups=tuple(parse_groups(groups) or ()) or None, agentic=agentic,
-                      model=model, adapter=adapter, base_url=base_url)
-    cfg.ask_config()  # validate before binding the port
+    ask = AskConfig(generator=generator, k=k, groups=tuple(parse_groups(groups) or ()) or None, agentic=agentic,
+                    model=model, adapter=adapter, base_url=base_url)
+    cfg = ServeConfig(db=db, host=host, port=port, ask=ask, keys=keys or None, insecure=insecure,
+                      max_body_bytes=max_body, allowed_hosts=tuple(parse_groups(allowed_hosts) or ()) or None)
+    ring = KeyRing.load(cfg.keys) if cfg.keys else None  # validate before binding the port
     _check_db(db)
     import socket
 
-    with socket.socket() as s:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
         try:
             s.bind((host, port))
         except OSError as exc:
             fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    typer.echo(f"thaija serve: http://{host}:{port}/v1 (models thaija-rag, thaija-extractive; index {db})", err=True)
+    if ring is not None and ring.plaintext:
+        typer.echo(f"thaija serve: warning: {cfg.keys} stores {ring.plaintext} key(s) in clear text; "
+                   "store their sha256: form instead (`thaija keygen` prints it)", err=True)
+    if ring is None and cfg.insecure:
+        typer.echo(f"thaija serve: warning: serving {host} without API keys (--insecure)", err=True)
+    auth = f"{len(ring.keys)} API key(s)" if ring else "no API keys"
+    typer.echo(f"thaija serve: http://{host}:{port}/v1 (models thaija-rag, thaija-extractive; index {db}; {auth})", err=True)
     serve(cfg)
+
+
+def keygen_cmd(
+    groups: str = typer.Option("", "--groups", help="Access groups of the new key, comma-separated (empty = public documents only)."),
+    rate: Optional[int] = typer.Option(None, "--rate", help="Optional limit: requests per minute for this key."),
+    keys: Optional[str] = typer.Option(None, "--append", help="Also append the hashed line to this key file (created if missing)."),
+    as_json: bool = typer.Option(False, "--json", help="Print {key, line, groups} as JSON."),
+) -> None:
+    """Make a new API key for `thaija serve --keys FILE`.
+
+    Prints the key (give it to the client; it is shown only once) and the line for the key file,
+    which stores only the key's SHA-256 hash: `sha256:HEX<TAB>groups[<TAB>rate]`.
+    """
+    from thaija.guard.keys import new_key, parse_groups as key_groups
+
+    key, line = new_key(groups, rate)
+    if keys:
+        if os.path.isdir(keys):
+            fail(f"--append {keys}: is a directory")
+        with open(keys, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    if as_json:
+        print_json({"key": key, "line": line, "groups": list(key_groups(groups))})
+        return
+    typer.echo(f"key:  {key}")
+    typer.echo(f"line: {line}")
+    if keys:
+        typer.echo(f"(appended to {keys})", err=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -124,3 +166,4 @@ def register(app: typer.Typer) -> None:
     app.command("ask")(ask_cmd)
     app.command("eval-qa")(eval_qa_cmd)
     app.command("serve")(serve_cmd)
+    app.command("keygen")(keygen_cmd)

@@ -4,51 +4,96 @@ Two models are listed:
 - ``thaija-rag`` (default): the last user message is the question; the server retrieves from its
   index, answers with the configured generator and returns ``citations`` alongside the message
   (plus a ``thaija`` object: lang, refused, review_id, trace).
-- ``thaija-extractive``: a reader without retrieval. It answers from the ``<document n="…">``
-  blocks of a grounded prompt (as built by :mod:`thaija.rag.prompt`) with ``[n]`` markers, so any
-  OpenAI client, including thaija's own ``openai`` generator, can use it as a chat model.
-Access groups are fixed per server (``--groups``); clients cannot widen them.
+- ``thaija-extractive``: a reader without retrieval. It answers from the document blocks of a
+  grounded prompt (as built by :mod:`thaija.rag.prompt`) with ``[n]`` markers, so any OpenAI
+  client, including thaija's own ``openai`` generator, can use it as a chat model.
+
+Security (see docs/security.md): with a key file (``--keys`` / ``$THAIJA_KEYS``) every request but
+``/health`` needs ``Authorization: Bearer <key>`` (401 otherwise) and sees the key's access groups
+only (capped by ``--groups`` when both are given); without keys the server refuses a non-loopback
+address unless ``insecure``. Every request passes a Host check (loopback names only on a loopback
+bind, unless ``allowed_hosts``), POST bodies must be ``application/json`` (415) and at most
+``max_body_bytes`` (413), bodies go through :mod:`thaija.validate` (400 with a JSON error, never 500).
+Requests run concurrently in worker threads: only retrieval (the shared index handle) and a loaded
+local model are serialised, each under its own narrow lock; questions are cut to the embedder's
+and the generator's token limits.
 """
 from __future__ import annotations  # noqa: F401 (FastAPI handlers below use real annotations)
 
+import ipaddress
+import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from thaija.errors import ThaijaError
 
 RAG_MODEL = "thaija-rag"
 READER_MODEL = "thaija-extractive"
+PUBLIC_PATHS = {"/health"}
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def _ask_default():
+    from thaija.rag.pipeline import AskConfig
+
+    return AskConfig()
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost / 127.0.0.0/8 / ::1."""
+    h = host.strip("[]")
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
 class ServeConfig:
-    """Server settings (validated)."""
+    """Server settings (validated); ``ask`` holds the answering settings (groups = the cap)."""
 
-    db: str = "./thaija.db"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    generator: str = "extractive"
-    k: int = 5
-    groups: tuple[str, ...] | None = None
-    agentic: bool = False
-    model: str | None = None
-    adapter: str | None = None
-    base_url: str | None = None
+    db: str = field(default="./thaija.db", metadata={"help": "Index path or Milvus URI."})
+    host: str = field(default="127.0.0.1", metadata={"help": "Interface to listen on."})
+    port: int = field(default=8000, metadata={"help": "TCP port."})
+    ask: Any = field(default_factory=_ask_default, metadata={"help": "AskConfig of every answer."})
+    keys: str | None = field(default=None, metadata={"help": "Key file (one `<key or sha256:HEX>\\t<groups>` per line)."})
+    insecure: bool = field(default=False, metadata={"help": "Allow a non-loopback bind without keys."})
+    max_body_bytes: int = field(default=1_000_000, metadata={"help": "Largest request body (413 above)."})
+    allowed_hosts: tuple[str, ...] | None = field(default=None, metadata={
+        "help": "Accepted Host header names (default: loopback names on a loopback bind, any otherwise)."})
+    max_question_chars: int = field(default=4000, metadata={"help": "Questions are cut to this many characters."})
 
     def __post_init__(self) -> None:
-        if not 0 <= int(self.port) <= 65535:
+        if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ThaijaError(f"--port must be between 0 and 65535, got {self.port}")
         if not self.host:
             raise ThaijaError("--host is empty")
+        if not 1024 <= int(self.max_body_bytes) <= 1 << 30:
+            raise ThaijaError("--max-body must be between 1 KB and 1 GB")
+        if int(self.max_question_chars) < 16:
+            raise ThaijaError("max_question_chars must be at least 16")
+        if self.keys is None and os.environ.get("THAIJA_KEYS"):
+            self.keys = os.environ["THAIJA_KEYS"]
+        if not self.keys and not self.insecure and not is_loopback(self.host):
+            raise ThaijaError(f"refusing to serve on non-loopback address {self.host} without API keys: "
+                              "give --keys FILE (make keys with `thaija keygen`) or --insecure")
+        if self.allowed_hosts is not None:
+            self.allowed_hosts = tuple(h.strip().lower() for h in self.allowed_hosts if h.strip()) or None
 
     def ask_config(self):
-        from thaija.rag.pipeline import AskConfig
+        """The AskConfig of a request without a key (the server's own groups)."""
+        return self.ask
 
-        return AskConfig(generator=self.generator, k=self.k, groups=self.groups, agentic=self.agentic,
-                         model=self.model, adapter=self.adapter, base_url=self.base_url)
+    def host_names(self) -> tuple[str, ...] | None:
+        """Host header names accepted (None = any)."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        return _LOOPBACK_NAMES if is_loopback(self.host) else None
 
 
 def _text(content: Any) -> str:
@@ -58,6 +103,38 @@ def _text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
     return ""
+
+
+def check_chat_body(body: Any) -> tuple[str, list[dict[str, Any]], bool]:
+    """Validate a chat-completions body: (model, messages, stream) or a ValidationError."""
+    from thaija.validate import ValidationError, check_fields
+
+    if not isinstance(body, dict):
+        raise ValidationError("the request body must be a JSON object")
+    check_fields(body, {"model": "str", "stream": "bool", "messages": "array"}, "request")
+    messages = body.get("messages")
+    if not messages:
+        raise ValidationError("'messages' must be a non-empty list of {role, content} objects")
+    if len(messages) > 256:
+        raise ValidationError("too many messages (at most 256)")
+    for i, m in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(m, dict):
+            raise ValidationError(f"{where} must be an object with role and content")
+        check_fields(m, {"role": "str"}, where, required=("role",))
+        c = m.get("content")
+        if c is None or isinstance(c, str):
+            continue
+        if not isinstance(c, list):
+            raise ValidationError(f"{where}.content must be a string or a list of parts")
+        for j, part in enumerate(c):
+            pw = f"{where}.content[{j}]"
+            if not isinstance(part, dict):
+                raise ValidationError(f"{pw} must be an object")
+            check_fields(part, {"type": "str"}, pw, required=("type",))
+            if part["type"] == "text":
+                check_fields(part, {"text": "str"}, pw, required=("text",))
+    return body.get("model") or RAG_MODEL, messages, bool(body.get("stream"))
 
 
 def read_answer(messages: list[dict[str, Any]]) -> tuple[str, str]:
@@ -82,27 +159,185 @@ def read_answer(messages: list[dict[str, Any]]) -> tuple[str, str]:
 
 def _count(text: str) -> int:
     """Tokens in o200k_base (the usage block of the reply); characters/2 if it is unavailable."""
-    try:
-        from thaija.cost.tokenizers import get_tokenizer
+    from thaija.tokenizers import counter
 
-        return get_tokenizer("o200k_base").count(text)
-    except Exception:
-        return (len(text) + 1) // 2
+    return counter("o200k_base")(text)
+
+
+def cut_to_tokens(text: str, count, limit: int) -> str:
+    """``text`` cut (at a character boundary) so that ``count(text) <= limit``."""
+    for _ in range(8):
+        n = count(text)
+        if n <= limit or len(text) <= 1:
+            return text
+        text = text[: max(1, int(len(text) * limit / n * 0.95))]
+    return text
+
+
+class _Serialized:
+    """A generator whose model calls run one at a time (a loaded local model is not re-entrant)."""
+
+    def __init__(self, gen: Any) -> None:
+        self._gen, self._lock = gen, threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gen, name)
+
+    def generate(self, *a: Any, **kw: Any) -> Any:
+        with self._lock:
+            return self._gen.generate(*a, **kw)
+
+    def complete(self, *a: Any, **kw: Any) -> Any:
+        with self._lock:
+            return self._gen.complete(*a, **kw)
+
+
+class Answerer:
+    """Answers questions for the server: shared generator, narrow locks, cut questions."""
+
+    def __init__(self, cfg: ServeConfig) -> None:
+        from thaija.rag.pipeline import get_generator
+
+        self.cfg = cfg
+        gen = get_generator(cfg.ask)
+        self.gen = gen if cfg.ask.generator == "extractive" else _Serialized(gen)
+        self.search_lock = threading.Lock()  # the shared index handle: retrieval only
+        self._embed_limit: int | None = None
+
+    def _embedder(self):
+        from thaija.index.handles import open_index
+
+        return open_index(self.cfg.db).embedder
+
+    def cut(self, question: str) -> tuple[str, bool]:
+        """The question cut to max_question_chars, the embedder's and the generator's limits."""
+        q = question[: self.cfg.max_question_chars]
+        try:
+            emb = self._embedder()
+            limit = int(emb.max_tokens)
+            q = cut_to_tokens(q, emb.count_tokens, max(16, limit - 8))
+        except Exception:  # no embedder reachable: the character cut stands
+            pass
+        q = cut_to_tokens(q, self.gen.count, max(16, int(self.gen.context_tokens) // 4))
+        return q, len(q) < len(question)
+
+    def answer(self, question: str, groups: tuple[str, ...] | None):
+        from thaija.rag.pipeline import answer, default_search
+
+        ask = replace(self.cfg.ask, groups=groups)
+        base = default_search(self.cfg.db, ask.mode, ask.groups)
+
+        def search(query: str, k: int):
+            with self.search_lock:
+                return base(query, k)
+
+        return answer(question, db=self.cfg.db, config=ask, search=search, generator=self.gen)
+
+
+def effective_groups(cfg: ServeConfig, key: Any) -> tuple[str, ...] | None:
+    """Groups a request may see: the key's (capped by the server's ``--groups`` if given)."""
+    server = tuple(cfg.ask.groups or ())
+    if key is None:
+        return server or None
+    groups = tuple(key.groups)
+    if server:
+        groups = tuple(g for g in groups if g in server)
+    return groups or None
+
+
+def _host_name(header: str) -> str:
+    """The name part of a Host header (``[::1]:8000`` -> ``::1``), lowercased."""
+    h = header.strip().lower()
+    if h.startswith("["):
+        return h[1:h.find("]")] if "]" in h else h
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+class BodyTooLarge(ThaijaError):
+    """A request body over ``max_body_bytes`` (HTTP 413)."""
+
+
+async def read_json(request: Any) -> Any:
+    """The request's JSON body, read with the size limit and checked by :mod:`thaija.validate`
+    (for every JSON endpoint, the UI's too): BodyTooLarge or ValidationError on bad input."""
+    from thaija.validate import parse_json
+
+    limit = request.app.state.config.max_body_bytes
+    chunks, n = [], 0
+    async for chunk in request.stream():
+        n += len(chunk)
+        if n > limit:
+            raise BodyTooLarge(f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return parse_json(b"".join(chunks), where="request body")
 
 
 def create_app(config: ServeConfig | None = None):
-    """The FastAPI application (``uvicorn`` runs it in :func:`serve`)."""
+    """The FastAPI application (``uvicorn`` runs it in :func:`serve`).
+
+    ``app.state``: ``config``, ``keyring`` (None without keys), ``public_paths`` (no key needed),
+    ``form_paths`` (POST without application/json). Each request carries ``request.state.key``
+    and ``request.state.groups`` (the access groups it may see); UI routes use the same.
+    """
     from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
-    cfg = config or ServeConfig()
-    ask_cfg = cfg.ask_config()
-    lock = threading.Lock()  # the pipeline (index handles, a loaded model) serves one request at a time
-    app = FastAPI(title="thaija", description="Grounded Thai–Japanese answers (OpenAI-compatible)")
-    created = int(time.time())
+    from thaija.guard.keys import KeyRing
 
-    def error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-        return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+    cfg = config or ServeConfig()
+    ring = KeyRing.load(cfg.keys) if cfg.keys else None
+    answerer = Answerer(cfg)
+    app = FastAPI(title="thaija", description="Grounded Thai–Japanese answers (OpenAI-compatible)",
+                  docs_url=None if ring else "/docs", redoc_url=None, openapi_url=None if ring else "/openapi.json")
+    app.state.config, app.state.keyring, app.state.answerer = cfg, ring, answerer
+    app.state.public_paths, app.state.form_paths = set(PUBLIC_PATHS), set()
+    created = int(time.time())
+    names = cfg.host_names()
+
+    def error(status: int, message: str, kind: str = "invalid_request_error", headers=None) -> JSONResponse:
+        return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status,
+                            headers=headers)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):  # Host, key, rate, Content-Type, Content-Length
+        if names is not None and _host_name(request.headers.get("host", "")) not in names:
+            return error(400, "Host header not allowed (set --allowed-hosts to serve other names)")
+        key = None
+        if ring is not None and request.url.path not in app.state.public_paths:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            key = ring.lookup(token.strip()) if scheme.lower() == "bearer" else None
+            if key is None:
+                return error(401, "missing or invalid API key: send Authorization: Bearer <key>",
+                             "authentication_error", {"WWW-Authenticate": "Bearer"})
+            if not ring.allow(key):
+                return error(429, "rate limit exceeded for this key", "rate_limit_error", {"Retry-After": "60"})
+        request.state.key = key
+        request.state.groups = effective_groups(cfg, key)
+        if request.method in ("POST", "PUT", "PATCH"):
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype != "application/json" and request.url.path not in app.state.form_paths:
+                return error(415, "Content-Type must be application/json")
+            length = request.headers.get("content-length")
+            if length is not None:
+                if not length.isdigit():
+                    return error(400, "invalid Content-Length")
+                if int(length) > cfg.max_body_bytes:
+                    return error(413, f"request body larger than {cfg.max_body_bytes} bytes")
+        return await call_next(request)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge):
+        return error(413, str(exc))
+
+    @app.exception_handler(ThaijaError)
+    async def _bad_input(request: Request, exc: ThaijaError):
+        return error(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        return error(400, f"invalid request: {first.get('msg', 'bad input')} at {'.'.join(map(str, first.get('loc', ())))}")
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
@@ -114,46 +349,34 @@ def create_app(config: ServeConfig | None = None):
         return {"status": "ok"}
 
     async def chat(request) -> Any:
-        try:
-            body = await request.json()
-        except Exception:
-            return error(400, "the request body is not valid JSON")
-        if not isinstance(body, dict):
-            return error(400, "the request body must be a JSON object")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-            return error(400, "'messages' must be a non-empty list of {role, content} objects")
-        if body.get("stream"):
+        import anyio
+
+        body = await read_json(request)
+        model, messages, stream = check_chat_body(body)
+        if stream:
             return error(400, "stream=true is not supported by this server")
-        model = body.get("model") or RAG_MODEL
         if model not in (RAG_MODEL, READER_MODEL):
-            return error(404, f"unknown model {model!r}: use {RAG_MODEL} or {READER_MODEL}", "not_found_error")
+            return error(404, f"unknown model {model[:80]!r}: use {RAG_MODEL} or {READER_MODEL}", "not_found_error")
         question = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "").strip()
         if not question:
             return error(400, "no user message with text content")
         extra: dict[str, Any] = {}
-        try:
-            if model == READER_MODEL:
-                import anyio
+        if model == READER_MODEL:
+            content, _lang = await anyio.to_thread.run_sync(read_answer, messages)
+        else:
+            groups = request.state.groups
 
-                content, _lang = await anyio.to_thread.run_sync(read_answer, messages)
-            else:
-                from thaija.rag.pipeline import answer
+            def run():
+                q, was_cut = answerer.cut(question)
+                return answerer.answer(q, groups), was_cut
 
-                def run():
-                    with lock:
-                        return answer(question, db=cfg.db, config=ask_cfg)
-
-                import anyio
-
-                res = await anyio.to_thread.run_sync(run)
-                content = res.answer
-                extra = {"citations": res.citations,
-                         "thaija": {"lang": res.lang, "refused": res.refused, "review_id": res.review_id,
-                                    "reason": res.reason, "trace": res.trace, "prompt_tokens": res.prompt_tokens}}
-        except ThaijaError as exc:
-            return error(400, str(exc))
-        prompt_tokens = _count("\n".join(_text(m.get("content")) for m in messages))
+            res, was_cut = await anyio.to_thread.run_sync(run)
+            content = res.answer
+            extra = {"citations": res.citations,
+                     "thaija": {"lang": res.lang, "refused": res.refused, "review_id": res.review_id,
+                                "reason": res.reason, "trace": res.trace, "prompt_tokens": res.prompt_tokens,
+                                "question_truncated": was_cut}}
+        prompt_tokens = _count("\n".join(_text(m.get("content")) for m in messages)[:200_000])
         completion_tokens = _count(content)
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
@@ -179,4 +402,6 @@ def serve(config: ServeConfig | None = None) -> None:
     import uvicorn
 
     cfg = config or ServeConfig()
-    uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port, log_level="warning")
+    app = create_app(cfg)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", server_header=False,
+                limit_concurrency=256, timeout_keep_alive=10, h11_max_incomplete_event_size=64 * 1024)
