@@ -106,6 +106,8 @@ def chunk_cmd(
         "words", "--tokenizer", "-t",
         help="What a token is: words (segmenter tokens), chars, bytes, or a model tokenizer name (see `thaija cost tokenizers`).",
     ),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Size chunks in this model's tokens (e.g. gpt-4o, qwen3-8b); overrides --tokenizer."),
     format: str = typer.Option("jsonl", "--format", help="jsonl (one chunk per line) or text."),
     doc_id: Optional[str] = typer.Option(None, "--id", help="Prefix of chunk ids (default: the file name)."),
 ) -> None:
@@ -116,7 +118,12 @@ def chunk_cmd(
     _check_choice(format, ("text", "jsonl"), "format")
     doc = read_text(file)
     prefix = doc_id or (os.path.basename(file) if file != "-" else "stdin")
-    for c in chunk(doc, max_tokens=max_tokens, overlap=overlap, tokenizer=tokenizer, lang=lang, doc_id=prefix):
+    counter = tokenizer
+    if model is not None or tokenizer not in ("words", "chars", "bytes"):
+        from thaija.tokenizers import resolve  # the CLI resolves names; the language layer takes a counter
+
+        counter = resolve(model if model is not None else tokenizer)
+    for c in chunk(doc, max_tokens=max_tokens, overlap=overlap, tokenizer=counter, lang=lang, doc_id=prefix):
         if format == "jsonl":
             _emit(c.to_dict())
         else:

@@ -36,6 +36,12 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except ThaijaError as exc:
             raise _CLIError(str(exc)) from exc
+        except BrokenPipeError:  # `thaija detect --file f | head`: the reader left; that is success
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+            raise SystemExit(0) from None
 
 from thaija.cli import cost as _cost
 from thaija.cli import index as _index

