@@ -23,7 +23,7 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from thaija.errors import ThaijaError
 
@@ -328,19 +328,21 @@ class ReviewQueue:
 
     # ------------------------------------------------------------------ export
     def training_records(self, *, keep_citations: bool = False, redact_pii: bool = True,
-                         lang: str | None = None) -> Iterator[dict[str, Any]]:
+                         lang: str | None = None,
+                         visible: Callable[[ReviewItem], bool] | None = None) -> Iterator[dict[str, Any]]:
         """Approved items as tune-stage records ``{"messages": [...], "lang": ..., "source": "review"}``.
 
         The final answer is the reviewer's edit if any; a refused item approved without an edit is
         skipped (see :attr:`ReviewItem.exportable`). Citation markers are stripped (the tuned model
         sees no retrieved passages) unless ``keep_citations``; PII is replaced by ``[TYPE]``
-        placeholders in question and answer unless ``redact_pii=False``.
+        placeholders in question and answer unless ``redact_pii=False``. ``visible``: only items it
+        accepts (the server passes the caller's access check).
         """
         redact = None
         if redact_pii:
             from thaija.guard.pii import redact
         for item in self.list("approved", lang=lang):
-            if not item.exportable:
+            if not item.exportable or (visible is not None and not visible(item)):
                 continue
             q, a = item.question, item.final_answer
             if not keep_citations:

@@ -391,6 +391,8 @@ def create_app(config: ServeConfig | None = None):
 
     chat.__annotations__["request"] = Request  # a real class: FastAPI injects the request
     app.post("/v1/chat/completions")(chat)
+    from thaija.rag.ui import mount_ui  # the browser workbench: /, /ui, /review and /ui/api (thaija.rag.ui)
+    mount_ui(app, cfg)
     return app
 
 
