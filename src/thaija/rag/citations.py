@@ -8,60 +8,16 @@ character span ``[start, end)`` of the document; its ``quote`` is the document t
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, Sequence
 
-# Function words and question words: they carry no evidence. Kept short on purpose; content
-# verbs such as เกิด (born) or 設立 (found) must stay, since questions hinge on them.
-STOPWORDS: dict[str, frozenset[str]] = {
-    "th": frozenset(
-        "ที่ ของ และ หรือ กับ ใน จาก ให้ ได้ ว่า ไม่ ไหม มั้ย หรือไม่ หรือเปล่า เปล่า เป็น อยู่ คือ มี การ ความ "
-        "โดย ซึ่ง นี้ นั้น นั่น โน้น แล้ว ก็ จะ ได้แก่ ต่อ แก่ แต่ ถ้า เพื่อ จึง ยัง เคย กัน อัน ทั้ง "
-        "อะไร ใคร ไหน ที่ไหน ตรงไหน เมื่อไร เมื่อไหร่ ตอนไหน ช่วงไหน เท่าไร เท่าไหร่ อย่างไร ยังไง ทำไม "
-        "กี่ บ้าง หรอ ครับ ค่ะ คะ นะ จ๊ะ จ้ะ เหรอ ล่ะ ใด ไร ไหร่ ๆ".split()
-    ),
-    "ja": frozenset(
-        "は が の を に で と か も へ や から まで より です ます でした ました だ である ある いる する "
-        "なる れる られる た て な ない こと もの これ それ あれ どれ 何 なに なん 誰 だれ いつ どこ "
-        "どの どう どんな なぜ 何故 いくつ いくら どれくらい どのくらい どちら ？ ? 。 、 よう 的 性 化".split()
-    ),
-    "en": frozenset(
-        "a an the of in on at to for from by with and or but is are was were be been being do does "
-        "did has have had it its this that these those as into about which who whom whose what when "
-        "where why how many much there their they he she his her not no yes than then so if can "
-        "could would will shall should may might".split()
-    ),
-}
-
-_HIRAGANA = re.compile(r"^[\u3040-\u309f\u30fc]+$")
+from thaija.retrieve.query import STOPWORDS, content_terms, usable as _usable  # noqa: F401 (re-exported)
 
 
-def _usable(term: str, lang: str) -> bool:
-    if not any(unicodedata.category(c)[0] in "LN" for c in term):
-        return False
-    if term in STOPWORDS.get(lang, ()):
-        return False
-    if lang == "ja" and _HIRAGANA.match(term) and len(term) <= 3:
-        return False  # particles, auxiliaries, inflection endings
-    return True
-
-
-@lru_cache(maxsize=8192)
 def terms(text: str, lang: str) -> tuple[str, ...]:
     """Content terms of ``text`` (normalised forms, in order, repeats kept)."""
-    from thaija.lang import segment
-
-    lang = lang if lang in STOPWORDS else "auto"
-    toks = segment(text, lang=lang, normalize=True)
-    out = []
-    for t in toks:
-        norm = (t.norm or t.text).lower()
-        tl = t.lang if t.lang in STOPWORDS else lang
-        if _usable(norm, tl):
-            out.append(norm)
-    return tuple(out)
+    return content_terms(text, lang if lang in STOPWORDS else "auto")
 
 
 def coverage(query: Sequence[str], evidence: set[str] | frozenset[str], weights: dict[str, float] | None = None) -> float:
@@ -169,6 +125,7 @@ class Citation:
     start: int
     end: int
     quote: str
+    lang: str = ""  # language of the quoted source text (th/ja/en)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,7 +136,12 @@ def make_citation(n: int, hit: Any, start: int, end: int) -> Citation:
     if not (hit.start <= start < end <= hit.end):
         raise ValueError(f"span {start}:{end} outside chunk {hit.chunk_id} ({hit.start}:{hit.end})")
     quote = hit.text[start - hit.start:end - hit.start]
-    return Citation(n, hit.chunk_id, hit.doc_id, str(getattr(hit, "source", "") or ""), start, end, quote)
+    lang = hit_lang(hit, "")
+    if lang not in ("th", "ja", "en"):
+        from thaija.lang import detect
+
+        lang = detect(quote).lang if quote.strip() else ""
+    return Citation(n, hit.chunk_id, hit.doc_id, str(getattr(hit, "source", "") or ""), start, end, quote, lang)
 
 
 _MARK = re.compile(r"\s*\[(\d{1,3})\]")

@@ -8,7 +8,7 @@ citations → refusal / review queue.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from thaija.errors import ThaijaError
@@ -20,31 +20,31 @@ from thaija.retrieve.search import MODES  # noqa: E402 (defined once, in retriev
 
 @dataclass
 class AskConfig:
-    """Settings of one ask call (validated; every CLI flag maps to one field).
+    """Settings of one ask call (validated; every CLI flag maps to one field; the one config that
+    ``thaija ask``, ``eval-qa`` (embedded in QAEvalConfig) and ``serve`` share).
 
-    ``redact``: replace PII (Thai ID, My Number, phones, e-mail, cards) in the answer and in the
-    quotes by ``[TYPE]`` placeholders; such citations carry ``"redacted": true`` (their quote then
-    differs from the document text exactly at the placeholders).
-    ``min_support``: refuse when the best retrieved chunk holds less than this share of the
-    question's content terms. Calibrated on corpora/wiki_th + wiki_ja with questions from other
-    paragraphs as unanswerable ones (see docs/rag.md). ``citation_support``: a generated
-    sentence's citation must cover this share of its content terms, else it is removed.
+    ``min_support``: refuse below this calibrated support (``None``: the per-language thresholds
+    fitted by ``benchmarks/refusal_curve.py``, see docs/rag.md); answers between it and the fitted
+    review threshold are given but flagged low-confidence and queued for review.
+    ``redact``: replace PII in the answer and quotes by ``[TYPE]`` (``"redacted": true``).
+    ``citation_support``: an LLM answer sentence's citation must cover this share of its terms.
     """
 
-    generator: str = "extractive"
-    k: int = 5
-    mode: str = "hybrid"
-    groups: tuple[str, ...] | None = None
-    agentic: bool = False
-    max_rounds: int = 3
-    min_support: float = 0.5
-    citation_support: float = 0.5
-    context_tokens: int | None = None
-    model: str | None = None
-    adapter: str | None = None
-    base_url: str | None = None
-    review: bool = True
-    redact: bool = False
+    generator: str = field(default="extractive", metadata={"help": "extractive | local | openai"})
+    k: int = field(default=5, metadata={"help": "chunks retrieved per query"})
+    mode: str = field(default="hybrid", metadata={"help": "hybrid | bm25 | dense"})
+    groups: tuple[str, ...] | None = field(default=None, metadata={"help": "caller's access groups"})
+    agentic: bool = field(default=False, metadata={"help": "decompose and retrieve in rounds"})
+    max_rounds: int = field(default=3, metadata={"help": "agentic retrieval rounds"})
+    min_support: float | None = field(default=None, metadata={"help": "refusal threshold (None: fitted per language)"})
+    citation_support: float = field(default=0.5, metadata={"help": "LLM citation check threshold"})
+    context_tokens: int | None = field(default=None, metadata={"help": "prompt budget in the model's tokens"})
+    model: str | None = field(default=None, metadata={"help": "local/openai model"})
+    adapter: str | None = field(default=None, metadata={"help": "local: PEFT adapter folder"})
+    base_url: str | None = field(default=None, metadata={"help": "openai: endpoint base URL"})
+    review: bool = field(default=True, metadata={"help": "queue refused / low-confidence answers"})
+    redact: bool = field(default=False, metadata={"help": "replace PII in answer and quotes"})
+    dense_evidence: bool = field(default=True, metadata={"help": "score sentences with the index embedder too"})
 
     def __post_init__(self) -> None:
         if self.generator not in GENERATORS:
@@ -55,9 +55,10 @@ class AskConfig:
             raise ThaijaError(f"--k must be between 1 and 100, got {self.k}")
         if not 1 <= int(self.max_rounds) <= 10:
             raise ThaijaError(f"--max-rounds must be between 1 and 10, got {self.max_rounds}")
-        for name in ("min_support", "citation_support"):
-            if not 0.0 <= float(getattr(self, name)) <= 1.0:
-                raise ThaijaError(f"{name} must be between 0 and 1")
+        if self.min_support is not None and not 0.0 <= float(self.min_support) <= 1.0:
+            raise ThaijaError("--min-support must be between 0 and 1")
+        if not 0.0 <= float(self.citation_support) <= 1.0:
+            raise ThaijaError("citation_support must be between 0 and 1")
         if self.context_tokens is not None and self.context_tokens < 256:
             raise ThaijaError("context_tokens must be at least 256")
         if self.groups is not None:
@@ -75,11 +76,13 @@ def detect_lang(text: str) -> str:
 
 
 def default_search(db: str, mode: str, groups: Sequence[str] | None) -> SearchFn:
-    """``search(query, k)`` over the index ``db`` with the caller's access groups."""
+    """``search(query, k, vector=None)`` over the index ``db`` with the caller's access groups
+    (``vector``: the query's embedding when already computed)."""
     from thaija.retrieve import search
 
-    def run(query: str, k: int) -> list[Any]:
-        return search(query, db=db, k=k, mode=mode, groups=list(groups) if groups else None)
+    def run(query: str, k: int, vector: Any = None) -> list[Any]:
+        return search(query, db=db, k=k, mode=mode, groups=list(groups) if groups else None,
+                      query_vector=vector if mode != "bm25" else None)
 
     return run
 
@@ -124,12 +127,93 @@ class Answer:
         return d
 
 
+@dataclass
+class EvidenceContext:
+    """What evidence scoring needs from the index: corpus IDF and the index's own embedder."""
+
+    index: Any = None
+    idf: Any = None
+    embed: Any = None
+    embedder: Any = None
+
+
+_EMB_CACHE: dict[str, Any] = {}
+
+
+def evidence_context(db: str, dense: bool = True) -> EvidenceContext:
+    """IDF from the index's BM25 state and a cached sentence embedder (empty when no index)."""
+    from thaija.rag.evidence import index_idf
+
+    try:
+        from thaija.index.handles import open_index
+
+        index = open_index(db)
+    except Exception:
+        return EvidenceContext()
+    ctx = EvidenceContext(index, index_idf(index))
+    if dense:
+        try:
+            emb = index.embedder
+        except Exception:
+            emb = None
+        if emb is not None:
+            from thaija.index.embed import EmbeddingCache, default_cache_dir, embed_passages
+
+            if "cache" not in _EMB_CACHE:
+                _EMB_CACHE["cache"] = EmbeddingCache(default_cache_dir() / "embeddings.sqlite")
+            cache = _EMB_CACHE["cache"]
+            ctx.embedder = emb
+            ctx.embed = lambda texts: embed_passages(list(texts), emb, cache, batch_size=32)
+    return ctx
+
+
+@dataclass
+class Evidence:
+    """Scored sentence units of one (sub-)question, the chosen ones and the calibrated support."""
+
+    query: Any
+    hits: list[Any]
+    scored: list[Any]
+    chosen: list[Any]
+    features: dict[str, Any]
+    support: float
+
+
+def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Evidence:
+    """Sentence units of ``hits`` scored against ``query`` (a :class:`thaija.retrieve.query.Query`)."""
+    from thaija.rag.evidence import local_idf, score_units, select, union_coverage, units
+    from thaija.rag.support import features, support
+
+    hits = list(hits)
+    idf = ctx.idf or local_idf([h.text for h in hits], query.lang)
+    if ctx.embedder is not None:
+        query.embed(ctx.embedder)
+    scored = score_units(query, units(hits), idf=idf, embed=ctx.embed if query.vector is not None else None)
+    chosen = select(scored, query, idf)
+    feats = features(scored, chosen, query.lang, union_coverage(chosen, query, idf))
+    return Evidence(query, hits, scored, chosen, feats, round(support(feats), 4) if chosen else 0.0)
+
+
+def _search(search: SearchFn, text: str, k: int, vector: Any) -> list[Any]:
+    try:
+        return search(text, k, vector=vector)  # type: ignore[call-arg]
+    except TypeError:
+        return search(text, k)
+
+
 def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None = None,
            search: SearchFn | None = None, generator: Generator | None = None) -> Answer:
-    """Answer ``question`` from the index ``db`` (see :func:`ask` for the keyword form)."""
+    """Answer ``question`` from the index ``db`` (see :func:`ask` for the keyword form).
+
+    Outcomes: an answer (support at or above the fitted review threshold), an answer flagged
+    ``low_confidence`` (queued for review with its retrieved candidates), or a refusal (queued).
+    """
     from thaija.rag.agent import gather
-    from thaija.rag.citations import evidence_support, resolve
+    from thaija.rag.citations import make_citation, resolve
+    from thaija.rag.compose import compose
     from thaija.rag.prompt import build_prompt, prompt_texts
+    from thaija.rag.support import outcome
+    from thaija.retrieve.query import analyse
 
     cfg = config or AskConfig()
     original = question or ""
@@ -137,84 +221,105 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     if not question:
         raise ThaijaError("the question is empty")
     t0 = time.perf_counter()
-    lang = detect_lang(question)
+    q = analyse(question)
+    lang = q.lang
     texts = prompt_texts(lang)
     gen = generator or get_generator(cfg)
     search = search or default_search(db, cfg.mode, cfg.groups)
+    ctx = evidence_context(db, dense=cfg.dense_evidence)
+    if ctx.embedder is not None and cfg.mode != "bm25":
+        q.embed(ctx.embedder)
 
-    # 1. retrieve (one round, or agentic rounds over sub-questions)
-    subs: list[tuple[str, list[Any]]]
+    # 1. retrieve (one round, or agentic rounds over sub-questions) and select evidence
     if cfg.agentic:
-        res = gather(question, lang, search, k=cfg.k, max_rounds=cfg.max_rounds, min_support=cfg.min_support,
-                     complete=gen.complete if cfg.generator != "extractive" else None)
+        res = gather(question, lang, lambda text, k: _search(search, text, k, None), k=cfg.k,
+                     max_rounds=cfg.max_rounds, complete=gen.complete if cfg.generator != "extractive" else None)
         trace = res.trace
-        subs = [(s.question, s.hits) for s in res.subquestions if s.support >= cfg.min_support]
         hits = res.hits(cfg.k)
-        support = max((s.support for s in res.subquestions), default=0.0)
+        evs = [gather_evidence(analyse(s.question, lang), s.hits, ctx) for s in res.subquestions]
         extra: dict[str, Any] = {"decomposition": res.decomposition,
-                                 "sub_questions": [s.question for s in res.subquestions],
-                                 "unanswered": [s.question for s in res.subquestions if s.support < cfg.min_support]}
+                                 "sub_questions": [s.question for s in res.subquestions]}
     else:
-        hits = search(question, cfg.k)
+        hits = _search(search, question, cfg.k, q.vector)
         trace = [{"round": 1, "query": question, "chunk_ids": [h.chunk_id for h in hits]}]
-        support = evidence_support(question, hits, lang)
-        subs = [(question, hits)] if support >= cfg.min_support else []
+        evs = [gather_evidence(q, hits, ctx)]
         extra = {}
+    verdicts = [outcome(e.support, lang, cfg.min_support) for e in evs]
+    answered = [e for e, v in zip(evs, verdicts) if v != "refuse"]
+    if cfg.agentic:
+        extra["unanswered"] = [e.query.text for e, v in zip(evs, verdicts) if v == "refuse"]
+    sup = min((e.support for e in answered), default=max((e.support for e in evs), default=0.0))
+    extra["evidence"] = evs[0].features if len(evs) == 1 else [e.features for e in evs]
+    out = Answer(original, lang, texts.refusal, True, [], trace, support=round(sup, 4),
+                 generator=gen.name, model=gen.model, extra={"answer_lang": lang, **extra})
 
-    out = Answer(original, lang, texts.refusal, True, [], trace, support=round(support, 4),
-                 generator=gen.name, model=gen.model, extra=extra)
+    def candidates() -> list[Any]:
+        return list(hits)
 
     def finish(reason: str | None, review: str | None) -> Answer:
         out.reason = reason
-        if cfg.redact and not out.refused:
+        queued, scrub = question, None
+        if cfg.redact:  # answer, quotes, question, trace, sub-questions: nothing raw in output or queue
             from thaija.guard.pii import redact
+
+            def scrub(v: Any) -> Any:
+                if isinstance(v, str):
+                    return redact(v)[0]
+                if isinstance(v, (list, tuple)):
+                    return [scrub(x) for x in v]
+                if isinstance(v, dict):
+                    return {k: scrub(x) for k, x in v.items()}
+                return v
 
             out.answer, found = redact(out.answer)
             for c in out.citations:
                 c["quote"], f = redact(c["quote"])
                 if f:
                     c["redacted"] = True
+            out.question, queued, out.trace = scrub(out.question), scrub(question), scrub(out.trace)
+            out.extra = {k: scrub(v) for k, v in out.extra.items()}
             out.extra["redacted"] = len(found)
         if review and cfg.review:
-            from thaija.guard.review import ReviewQueue
+            from thaija.guard.review import ReviewQueue, plain_candidates
 
             out.review_id = ReviewQueue.for_index(db).add(
-                question, out.answer, lang, out.citations, review, groups=list(cfg.groups or []),
-                score=out.support, note=reason, candidates=hits)
+                queued, out.answer, lang, out.citations, review, groups=list(cfg.groups or []),
+                score=out.support, note=reason,
+                candidates=candidates() if scrub is None else scrub(plain_candidates(candidates())))
         out.seconds = round(time.perf_counter() - t0, 4)
         return out
 
-    if not subs:
+    if not answered:
         return finish("weak_evidence", "refused")
+    low = any(v == "low_confidence" for v in verdicts) or bool(extra.get("unanswered"))
 
-    # 2. prompt within the model's budget (its own tokens, via the cost stage)
+    # 2. extractive: the chosen sentences themselves, each under its own citation
+    if cfg.generator == "extractive":
+        cites: list[Any] = []
+        parts: list[tuple[str, str, int]] = []
+        key_to_n: dict[tuple[str, int, int], int] = {}
+        for e in answered:
+            for r in e.chosen:
+                u = r.unit
+                h = e.hits[u.hit]
+                key = (h.chunk_id, u.start, u.end)
+                if key not in key_to_n:
+                    key_to_n[key] = len(cites) + 1
+                    cites.append(make_citation(key_to_n[key], h, u.start, u.end))
+                parts.append((u.display, u.lang, key_to_n[key]))
+        if not cites:
+            return finish("unsupported_answer", "refused")
+        out.answer = compose(parts, lang)
+        out.citations = [c.to_dict() for c in cites]
+        out.refused = False
+        out.prompt_tokens = gen.count(question) + sum(gen.count(c.quote) for c in cites)
+        return finish("low_confidence" if low else None, "low_confidence" if low else None)
+
+    # 3. LLM generators: prompt within the model's budget (its own tokens), generate, check citations
     prompt = build_prompt(question, hits, lang, budget=gen.context_tokens, count=gen.count,
                           reserve=min(256, gen.context_tokens // 4), style=getattr(gen, "prompt_style", "tags"))
     out.prompt_tokens = prompt.tokens
     out.extra["prompt_hits"] = len(prompt.hits)
-
-    # 3. generate + 4. citations
-    if cfg.generator == "extractive":
-        cites, parts = [], []
-        for subq, sub_hits in subs:  # one best-supported sentence per (sub-)question
-            allowed = {h.chunk_id for h in prompt.hits} if not cfg.agentic else {h.chunk_id for h in sub_hits}
-            pool = [h for h in (sub_hits if cfg.agentic else prompt.hits) if h.chunk_id in allowed]
-            sub_prompt = replace(prompt, hits=pool)
-            g = gen.generate(sub_prompt, subq, lang)
-            for c in g.citations or []:
-                if any(c.chunk_id == x.chunk_id and c.start == x.start and c.end == x.end for x in cites):
-                    continue
-                cites.append(replace(c, n=len(cites) + 1))
-                parts.append(f"{c.quote} [{len(cites)}]")
-        if not cites:
-            return finish("unsupported_answer", "refused")
-        out.answer = ("" if lang == "ja" else " ").join(parts)
-        out.citations = [c.to_dict() for c in cites]
-        out.refused = False
-        if extra.get("unanswered"):  # agentic: some sub-questions found no evidence
-            return finish("low_confidence", "low_confidence")
-        return finish(None, None)
-
     g = gen.generate(prompt, question, lang)
     raw = (g.text or "").strip()
     out.extra["raw_answer"] = raw
@@ -228,7 +333,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     out.answer = resolved.answer
     out.citations = [c.to_dict() for c in resolved.citations]
     out.refused = False
-    low = resolved.removed > 0 or bool(resolved.unsupported)
+    low = low or resolved.removed > 0 or bool(resolved.unsupported)
     return finish("low_confidence" if low else None, "low_confidence" if low else None)
 
 

@@ -125,22 +125,38 @@ def _bm25_rows(index, snap, query: str, depth: int, mask: np.ndarray, lang: str 
     return sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
 
 
+def _center_languages(sims: np.ndarray, langs: np.ndarray, mask: np.ndarray, min_rows: int = 3) -> None:
+    """Remove the embedder's same-language bias in place: every language's mean similarity is moved
+    to the overall mean (a Japanese question otherwise rates every Japanese chunk above the Thai
+    chunk that answers it). One language only: nothing changes."""
+    present = np.unique(langs[mask]) if mask.any() else []
+    if len(present) < 2:
+        return
+    overall = float(sims[mask].mean())
+    for li in present:
+        sel = mask & (langs == li)
+        if int(sel.sum()) >= min_rows:
+            sims[sel] += overall - float(sims[sel].mean())
+
+
 def _dense_rows(index, snap, query: str, depth: int, mask: np.ndarray, groups, lang,
                 query_vector: np.ndarray | None = None) -> list[tuple[int, float]]:
     qv = index.embedder.query([query])[0] if query_vector is None else np.asarray(query_vector, np.float32)
     if index.config.use_milvus_search:
         hits = index.milvus.search(qv, depth, groups, lang)
-        cid = {c: i for i, c in enumerate(snap.chunk_ids)}
+        row_of = index.registry.rows_of([c for c, _ in hits])   # only the hits: no per-chunk dict
+        pos = snap.position()
         out = []
         for c, s in hits:
-            i = cid.get(c)
-            if i is not None and mask[i]:       # the registry's ACL must agree too
+            i = pos.get(row_of.get(c, -1), -1)
+            if i >= 0 and mask[i]:              # the registry's ACL must agree too
                 out.append((int(snap.rows[i]), s))
         return out
     n_ok = int(mask.sum())
     if not len(snap.rows) or not n_ok:
         return []
     sims = snap.vectors @ qv.astype(np.float32)
+    _center_languages(sims, snap.langs, mask)
     if n_ok < len(sims):
         sims += _bias(snap, mask)               # -inf: never rank what the caller may not see
     top = min(depth, n_ok)
@@ -148,6 +164,33 @@ def _dense_rows(index, snap, query: str, depth: int, mask: np.ndarray, groups, l
     cand = cand[np.isfinite(sims[cand])]
     cand = cand[np.lexsort((snap.rows[cand], -sims[cand]))]
     return [(int(snap.rows[i]), float(sims[i])) for i in cand]
+
+
+def bm25_coverage(index, query: str, row: int) -> float:
+    """IDF-weighted share of the query's content terms found in BM25 row ``row`` (generic words
+    discounted, see :mod:`thaija.retrieve.query`); 1.0 when it cannot be measured."""
+    import math
+
+    from thaija.retrieve.query import content_terms, term_weight
+
+    for ql, ix in index.bm25.indexes.items():
+        p = ix.row_position().get(int(row)) if len(ix) else None
+        if p is None:
+            continue
+        terms = list(dict.fromkeys(content_terms(query)))
+        if not terms:
+            return 1.0
+        have = set(ix._indices[ix._indptr[p]:ix._indptr[p + 1]].tolist())
+        indptr, n = ix._postings()[0], len(ix)
+        got = total = 0.0
+        for t in terms:
+            i = ix.vocab.get(t)
+            df = int(indptr[i + 1] - indptr[i]) if i is not None and i + 1 < len(indptr) else 0
+            w = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) * term_weight(t, ql)
+            total += w
+            got += w if i is not None and i in have else 0.0
+        return got / total if total else 1.0
+    return 1.0
 
 
 def search_rows(index, query: str, cfg: SearchConfig, groups: Sequence[str] | None = None,
@@ -170,8 +213,11 @@ def search_rows(index, query: str, cfg: SearchConfig, groups: Sequence[str] | No
     d = _dense_rows(index, snap, query, cfg.depth, mask, groups, lang, query_vector)
     if not b:
         return d[:cfg.k]
-    fused = fuse([b, d], cfg.fusion, weights=[cfg.bm25_weight, 1.0 - cfg.bm25_weight] if cfg.fusion == "weighted"
-                 else None, rrf_k=cfg.rrf_k)
+    # BM25 only counts as much as its best hit covers the query: a cross-language question whose
+    # BM25 (in the question's language) finds same-language near misses must not drag dense down.
+    wb = cfg.bm25_weight * min(1.0, bm25_coverage(index, query, b[0][0]) / 0.6)
+    fused = fuse([b, d], cfg.fusion, weights=[wb, 1.0 - cfg.bm25_weight] if cfg.fusion == "weighted"
+                 else [wb / max(cfg.bm25_weight, 1e-9), 1.0], rrf_k=cfg.rrf_k)
     return [(int(r), float(s)) for r, s in fused[:cfg.k]]
 
 

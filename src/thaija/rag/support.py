@@ -1,0 +1,103 @@
+"""Calibrated support in [0, 1] and the three outcomes: answer, low-confidence (review), refuse.
+
+Support is a logistic model over evidence signals (:func:`features`): the best sentence's
+IDF-weighted lexical coverage, its dense similarity to the question, and the coverage of the whole
+chosen answer. Two coefficient sets: ``same`` (evidence in the question's language) and ``cross``
+(evidence in another language, where lexical coverage is near 0 and the dense signal carries it).
+Coefficients and per-language thresholds live in ``support.json`` beside this module, written by
+``benchmarks/refusal_curve.py`` (fitted on iapp valid / JSQuAD valid with unanswerable variants
+made by removing each question's gold paragraph and keeping the rest of the article; cross on
+FLORES dev articles). The file records the script and its arguments.
+"""
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+PARAMS_FILE = Path(__file__).with_name("support.json")
+FEATURES = ("lex", "dense", "cover")
+
+#: Used only when support.json is missing (a hand-set starting point, not fitted).
+DEFAULT_PARAMS: dict[str, Any] = {
+    "same": {"bias": -4.0, "lex": 5.0, "dense": 3.0, "cover": 1.0},
+    "cross": {"bias": -3.0, "lex": 1.0, "dense": 5.0, "cover": 0.0},
+    "thresholds": {lang: {"refuse_below": 0.35, "review_below": 0.5} for lang in ("th", "ja", "en")},
+    "fitted_by": None,
+}
+OUTCOMES = ("answer", "low_confidence", "refuse")
+
+
+@lru_cache(maxsize=1)
+def params() -> dict[str, Any]:
+    """The fitted coefficients and thresholds (``support.json``), else :data:`DEFAULT_PARAMS`."""
+    try:
+        return json.loads(PARAMS_FILE.read_text("utf-8"))
+    except (OSError, ValueError):
+        return DEFAULT_PARAMS
+
+
+def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: float, cfg: Any = None) -> dict[str, Any]:
+    """Evidence signals of an answer: ``lex`` (best unit's weighted coverage), ``dense`` (best
+    scaled dense similarity among the scored units), ``cover`` (coverage of the chosen units
+    together), ``cross`` (the best unit is in another language than the question)."""
+    from thaija.rag.evidence import EvidenceConfig, dense_scale
+
+    cfg = cfg or EvidenceConfig()
+    if not scored or not chosen:
+        return {"lex": 0.0, "dense": 0.0, "cover": 0.0, "cross": False, "cos": None}
+    best = max(chosen, key=lambda r: r.score)
+    coss = [r.dense for r in scored if r.dense is not None]
+    cos = max(coss) if coss else None
+    cross = best.unit.lang in ("th", "ja", "en") and qlang in ("th", "ja", "en") and best.unit.lang != qlang
+    return {"lex": round(best.lex, 4), "dense": round(dense_scale(cos, cfg), 4), "cover": round(cover, 4),
+            "cross": bool(cross), "cos": None if cos is None else round(cos, 4)}
+
+
+def support(feats: dict[str, Any], p: dict[str, Any] | None = None) -> float:
+    """Calibrated probability that the answer built on this evidence is right."""
+    p = p or params()
+    w = p["cross" if feats.get("cross") else "same"]
+    z = w.get("bias", 0.0) + sum(w.get(f, 0.0) * float(feats.get(f, 0.0) or 0.0) for f in FEATURES)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def thresholds(lang: str, p: dict[str, Any] | None = None) -> tuple[float, float]:
+    """(refuse_below, review_below) for answers in ``lang``."""
+    p = p or params()
+    t = p.get("thresholds", {}).get(lang) or p.get("thresholds", {}).get("en") or {"refuse_below": 0.35,
+                                                                                  "review_below": 0.5}
+    return float(t["refuse_below"]), float(t["review_below"])
+
+
+def outcome(value: float, lang: str, min_support: float | None = None, p: dict[str, Any] | None = None) -> str:
+    """``answer`` | ``low_confidence`` | ``refuse``. ``min_support`` replaces the fitted refusal
+    threshold (the low-confidence band then starts there and ends at the fitted review threshold,
+    or is empty when ``min_support`` is above it)."""
+    refuse_below, review_below = thresholds(lang, p)
+    if min_support is not None:
+        refuse_below = float(min_support)
+        review_below = max(review_below, refuse_below)
+    if value < refuse_below:
+        return "refuse"
+    if value < review_below:
+        return "low_confidence"
+    return "answer"
+
+
+def fit(X: Sequence[Sequence[float]], y: Sequence[int], *, l2: float = 1e-3, steps: int = 3000,
+        lr: float = 0.5) -> dict[str, float]:
+    """Logistic regression (numpy gradient descent) over :data:`FEATURES` columns."""
+    import numpy as np
+
+    x = np.asarray(X, dtype=np.float64)
+    t = np.asarray(y, dtype=np.float64)
+    xb = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(xb.shape[1])
+    for _ in range(steps):
+        pr = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -30, 30)))
+        g = xb.T @ (pr - t) / len(t) + l2 * np.r_[0.0, w[1:]]
+        w -= lr * g
+    return {"bias": float(w[0]), **{f: float(v) for f, v in zip(FEATURES, w[1:])}}

@@ -1,0 +1,144 @@
+"""A query analysed once: language spans, normalised content terms per language, sentences.
+
+Search, the agent, evidence selection, citations and the prompt all take a :class:`Query` instead
+of re-detecting and re-segmenting the question text.
+
+>>> q = analyse("CleanBot R7 ชาร์จแบตเต็มใช้เวลากี่ชั่วโมง")        # doctest: +SKIP
+>>> q.lang, q.terms["th"]                                          # doctest: +SKIP
+('th', ('cleanbot', 'r7', 'ชาร์จ', 'แบต', 'เต็ม', 'ชั่วโมง'))
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+# Function words and question words: they carry no evidence. Kept short on purpose; content
+# verbs such as เกิด (born) or 設立 (found) must stay, since questions hinge on them.
+STOPWORDS: dict[str, frozenset[str]] = {
+    "th": frozenset(
+        "ที่ ของ และ หรือ กับ ใน จาก ให้ ได้ ว่า ไม่ ไหม มั้ย หรือไม่ หรือเปล่า เปล่า เป็น อยู่ คือ มี การ ความ "
+        "โดย ซึ่ง นี้ นั้น นั่น โน้น แล้ว ก็ จะ ได้แก่ ต่อ แก่ แต่ ถ้า เพื่อ จึง ยัง เคย กัน อัน ทั้ง "
+        "อะไร ใคร ไหน ที่ไหน ตรงไหน เมื่อไร เมื่อไหร่ ตอนไหน ช่วงไหน เท่าไร เท่าไหร่ อย่างไร ยังไง ทำไม "
+        "กี่ บ้าง หรอ ครับ ค่ะ คะ นะ จ๊ะ จ้ะ เหรอ ล่ะ ใด ไร ไหร่ ๆ".split()
+    ),
+    "ja": frozenset(
+        "は が の を に で と か も へ や から まで より です ます でした ました だ である ある いる する "
+        "なる れる られる た て な ない こと もの これ それ あれ どれ 何 なに なん 誰 だれ いつ どこ "
+        "どの どう どんな なぜ 何故 いくつ いくら どれくらい どのくらい どちら ？ ? 。 、 よう 的 性 化".split()
+    ),
+    "en": frozenset(
+        "a an the of in on at to for from by with and or but is are was were be been being do does "
+        "did has have had it its this that these those as into about which who whom whose what when "
+        "where why how many much there their they he she his her not no yes than then so if can "
+        "could would will shall should may might i you we my your our me us".split()
+    ),
+}
+
+#: Generic words: content words that appear in almost any question of a domain (work, day, week,
+#: use, time …). They count, but with :data:`GENERIC_WEIGHT` of their IDF weight, so that a
+#: sentence matching only them ("ทำงาน", "วัน", "สัปดาห์") is not taken for an answer.
+GENERIC: dict[str, frozenset[str]] = {
+    "th": frozenset(
+        "ทำงาน งาน วัน สัปดาห์ เดือน ปี ครั้ง คน ต้อง ใช้ ทำ เวลา สามารถ ควร เรื่อง ข้อมูล ระบบ แบบ ส่วน "
+        "เครื่อง กรณี ตาม ทาง ต้องการ ใช้เวลา ได้รับ พนักงาน บริษัท".split()
+    ),
+    "ja": frozenset(
+        "場合 時間 日 週 月 年 回 人 必要 できる 出来る 行う 使う 使用 方法 について 以上 以下 ため 際 中 "
+        "社員 会社 従業 員 時 分".split()
+    ),
+    "en": frozenset(
+        "work day days week weeks month year time times use used need make get company employee employees "
+        "people person way".split()
+    ),
+}
+GENERIC_WEIGHT = 0.35
+
+_HIRAGANA = re.compile(r"^[\u3040-\u309f\u30fc]+$")
+LANGS = ("th", "ja", "en")
+
+
+def usable(term: str, lang: str) -> bool:
+    """True when a normalised token is a content term of ``lang``."""
+    if not any(unicodedata.category(c)[0] in "LN" for c in term):
+        return False
+    if term in STOPWORDS.get(lang, ()):
+        return False
+    if lang == "ja" and _HIRAGANA.match(term) and len(term) <= 3:
+        return False  # particles, auxiliaries, inflection endings
+    return True
+
+
+@lru_cache(maxsize=16384)
+def content_terms(text: str, lang: str = "auto") -> tuple[str, ...]:
+    """Content terms of ``text`` (normalised forms, in order, repeats kept)."""
+    from thaija.lang import segment
+
+    lang = lang if lang in LANGS else "auto"
+    out = []
+    for t in segment(text, lang=lang, normalize=True):
+        norm = (t.norm or t.text).lower()
+        tl = t.lang if t.lang in LANGS else lang
+        if usable(norm, tl):
+            out.append(norm)
+    return tuple(out)
+
+
+def term_weight(term: str, lang: str) -> float:
+    """Multiplier of a term's IDF weight: :data:`GENERIC_WEIGHT` for generic words, else 1."""
+    return GENERIC_WEIGHT if term in GENERIC.get(lang, ()) else 1.0
+
+
+@dataclass
+class Query:
+    """A question analysed once (see the module doc).
+
+    ``lang``: dominant language (th/ja/en; other scripts answer in English); ``spans``: the
+    detector's language spans; ``terms``: content terms per language found in the text (plus
+    ``"all"``: every content term in order); ``sentences``: sentence spans of the question;
+    ``vector``: the index embedder's query vector, filled by the first user that needs it.
+    """
+
+    text: str
+    lang: str
+    spans: tuple[Any, ...] = ()
+    terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sentences: tuple[Any, ...] = ()
+    vector: Any = None
+
+    @property
+    def content(self) -> tuple[str, ...]:
+        """Every content term of the question, in order."""
+        return self.terms.get("all", ())
+
+    def embed(self, embedder: Any) -> Any:
+        """The query vector from ``embedder`` (computed once, then kept)."""
+        if self.vector is None and embedder is not None:
+            self.vector = embedder.query([self.text])[0]
+        return self.vector
+
+
+def analyse(text: str, lang: str | None = None) -> Query:
+    """Analyse ``text`` once: detection, per-language content terms, sentences."""
+    from thaija.lang import detect, sentences
+
+    text = (text or "").strip()
+    det = detect(text) if text else None
+    qlang = lang or (det.lang if det is not None else "en")
+    qlang = qlang if qlang in LANGS else "en"
+    per: dict[str, list[str]] = {}
+    for span in (det.spans if det is not None else ()):
+        sl = span.lang if span.lang in LANGS else qlang
+        per.setdefault(sl, []).extend(content_terms(text[span.start:span.end], sl))
+    allt = content_terms(text, qlang) if text else ()
+    terms = {k: tuple(v) for k, v in per.items()}
+    terms["all"] = allt
+    sents = tuple(sentences(text, lang=qlang)) if text else ()
+    return Query(text, qlang, tuple(det.spans) if det is not None else (), terms, sents)
+
+
+def as_query(q: "Query | str", lang: str | None = None) -> Query:
+    """``q`` itself when already analysed, else :func:`analyse` of the text."""
+    return q if isinstance(q, Query) else analyse(q, lang)
