@@ -73,7 +73,7 @@ def main() -> int:
     from rich.table import Table
 
     from thaija.cost.compare import compare, load_parallel
-    from thaija.cost.tokenizers import get_tokenizer, list_tokenizers
+    from thaija.tokenizers import get_tokenizer, list_tokenizers
 
     data = Path(args.data)
     flores = data / "flores" / "dev"

@@ -9,7 +9,7 @@ import pytest
 
 from thaija.cost.compare import compare, load_parallel, plot_premiums, premium_records, write_csv
 from thaija.cost.count import count_lines, count_per_line, count_text, read_lines
-from thaija.cost.tokenizers import get_tokenizer
+from thaija.tokenizers import get_tokenizer
 from thaija.errors import ThaijaError
 
 DATA = Path(__file__).parent / "data"

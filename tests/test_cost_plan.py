@@ -14,7 +14,7 @@ def test_price_table_is_dated_and_sourced():
     for name, m in table["models"].items():
         assert m["source"].startswith("https://") and m["date"], name
         assert m["input"] > 0 and m["output"] > 0
-    from thaija.cost.tokenizers import REGISTRY
+    from thaija.tokenizers import REGISTRY
 
     assert {m["tokenizer"] for m in table["models"].values()} <= set(REGISTRY)
 
@@ -27,7 +27,7 @@ def test_price_table_is_dated_and_sourced():
 def test_brief_scenarios(need, n, freq, want):
     r = plan(need=need, labeled_examples=n, update_frequency=freq)
     assert r["recommendation"] == want
-    assert [s["name"] for s in r["steps"]] == ["budget", "data volume", "update frequency", "need", "languages"]
+    assert [s["name"] for s in r["steps"]] == ["budget", "data volume", "update frequency", "need", "languages", "verdict"]
     assert set(r["costs"]) == {"rag", "fine-tune", "combined"}
     for v in r["costs"].values():
         assert v["total_usd_month"] == pytest.approx(

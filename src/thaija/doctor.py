@@ -44,7 +44,7 @@ def _japanese() -> str:
 
 
 def _tokenizers() -> str:
-    from thaija.cost.tokenizers import list_tokenizers
+    from thaija.tokenizers import list_tokenizers
 
     recs = list_tokenizers()
     ok = [r["name"] for r in recs if r.get("available")]
@@ -52,7 +52,7 @@ def _tokenizers() -> str:
 
 
 def _tiktoken() -> str:
-    from thaija.cost.tokenizers import get_tokenizer
+    from thaija.tokenizers import get_tokenizer
 
     return f"cl100k_base counts 'สวัสดีครับ' as {get_tokenizer('cl100k_base').count('สวัสดีครับ')} tokens"
 

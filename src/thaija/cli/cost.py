@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from typing import Callable, List, Optional
 
@@ -67,7 +68,7 @@ def tokenizers_cmd(
     Any NAME below can be passed to --tokenizer; so can a path to a tokenizer.json, a sentencepiece
     *.model, a Mistral tekken*.json, a *.gguf file or a folder holding one.
     """
-    from thaija.cost.tokenizers import list_tokenizers, prefill_tiktoken_cache
+    from thaija.tokenizers import list_tokenizers, prefill_tiktoken_cache
 
     if tiktoken_cache:
         where = prefill_tiktoken_cache(tiktoken_cache)
@@ -76,7 +77,7 @@ def tokenizers_cmd(
     if load:
         from rich.progress import track
 
-        from thaija.cost.tokenizers import get_tokenizer
+        from thaija.tokenizers import get_tokenizer
 
         for r in track(recs, description="loading", console=_console_err(), transient=True):
             if r["available"]:
@@ -87,19 +88,64 @@ def tokenizers_cmd(
     if json_out:
         _print_json(recs)
         return
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="thaija tokenizers (counts never include special tokens)")
-    for col in ("name", "kind", "models", "package", "vocab", "available"):
-        table.add_column(col, overflow="fold")
+    table = Table(title="thaija tokenizers (counts never include special tokens)", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    table.add_column("name", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("vocab", justify="right", no_wrap=True)
+    table.add_column("ok", no_wrap=True)
+    table.add_column("models", overflow="fold", ratio=1)
     for r in recs:
-        table.add_row(r["name"], r["kind"], r["models"], r["source"].split(":")[0],
-                      f"{r['vocab_size']:,}" if r["vocab_size"] else "-",
-                      "yes" if r["available"] else f"no: {r['reason']}")
+        table.add_row(r["name"], r["kind"], f"{r['vocab_size']:,}" if r["vocab_size"] else "-",
+                      "yes" if r["available"] else "no", r["models"] if r["available"] else f"{r['models']} "
+                      f"(unavailable: {r['reason']})")
     _console().print(table)
+    typer.echo("Model names work too: --model gpt-4o, claude-…, gemini-…, qwen3-…, llama-3.1-… "
+               "(vendor tokenizers that are not public are counted with the closest public one, labelled).")
 
 
 # --------------------------------------------------------------------------- count
+
+
+def _targets(tokenizer: str, tokenizers: Optional[str], model: Optional[str]) -> list[tuple]:
+    """``[(Tokenizer, ModelMatch | None)]`` for --model / --tokenizers / --tokenizer (that order)."""
+    from thaija.tokenizers import REGISTRY, get_tokenizer, lookup_model
+
+    def one(name: str, as_model: bool):
+        name = name.strip()
+        if not as_model and (name in REGISTRY or os.path.exists(os.path.expanduser(name))):
+            return get_tokenizer(name), None
+        if as_model or "/" not in name:
+            try:
+                match = lookup_model(name)
+            except ThaijaError:
+                if as_model:
+                    raise
+                return get_tokenizer(name), None  # the registry's error lists the names
+            return get_tokenizer(match.tokenizer), match
+        return get_tokenizer(name), None  # a hub id (online only)
+
+    if model is not None:
+        names = [m for m in model.split(",") if m.strip()]
+        if not names:
+            raise ThaijaError("--model needs a name, e.g. gpt-4o or claude-sonnet-4.5")
+        return [one(m, True) for m in names]
+    if tokenizers is not None:
+        names = [t for t in tokenizers.split(",") if t.strip()]
+        if not names:
+            raise ThaijaError("--tokenizers needs names, e.g. cl100k_base,o200k_base,gpt-4o")
+        return [one(t, False) for t in dict.fromkeys(names)]
+    return [one(tokenizer, False)]
+
+
+def _with_model(rec: dict, match) -> dict:
+    if match is not None:
+        rec.update({"model": match.model, "approximation": match.approximation,
+                    "approximation_reason": match.reason})
+    return rec
 
 
 @cost_app.command("count")
@@ -107,39 +153,48 @@ def tokenizers_cmd(
 def count_cmd(
     text: Optional[str] = typer.Argument(None, help="Text to count (or use --file)."),
     tokenizer: str = typer.Option("cl100k_base", "--tokenizer", "-t",
-                                  help="Registry name (see `thaija cost tokenizers`) or a tokenizer file/folder."),
+                                  help="Registry name (see `thaija cost tokenizers`), a model name, or a tokenizer file/folder."),
+    tokenizers: Optional[str] = typer.Option(None, "--tokenizers", "-T", metavar="A,B,C",
+                                             help="Count with several tokenizers or model names at once."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", metavar="NAME[,NAME]",
+                                        help="Model name(s): gpt-4o, gpt-4.1, o3, claude-…, gemini-…, qwen3-…, "
+                                        "llama-3.1-…, gemma-3-…, deepseek-…, mistral-…; mapped to their tokenizer."),
     file: Optional[str] = typer.Option(None, "--file", "-f",
                                        help="UTF-8 file ('-' = stdin): each line is encoded alone and the counts are summed."),
-    per_line: bool = typer.Option(False, "--per-line", help="Print one JSON record per line."),
-    json_out: bool = typer.Option(False, "--json", help="Print the JSON record."),
+    per_line: bool = typer.Option(False, "--per-line", help="Print one JSON record per line (and per tokenizer)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the JSON record (a list when several tokenizers)."),
 ) -> None:
     """Count tokens of TEXT or of each line of --file (never special tokens).
 
-    JSON: {"tokenizer", "tokens", "characters", "bytes", "lines"}; with a file, tokens is the sum of
-    the per-line counts and characters/bytes exclude line breaks.
+    JSON: {"tokenizer", "tokens", "characters", "bytes", "lines"}, plus {"model", "approximation",
+    "approximation_reason"} for a model name; with a file, tokens is the sum of the per-line counts and
+    characters/bytes exclude line breaks. A model whose vendor tokenizer is not public (Claude, Gemini)
+    is counted with the closest public one and labelled an approximation.
     """
     from thaija.cost.count import count_lines, count_per_line, count_text, read_lines
-    from thaija.cost.tokenizers import get_tokenizer
 
     if file is not None and text is not None:
         raise ThaijaError("give TEXT or --file, not both")
     if file is None and not text:
         raise ThaijaError("give TEXT or --file PATH")
-    tok = get_tokenizer(tokenizer)
-    if file is not None:
-        lines = read_lines(file)
-    else:
-        lines = text.split("\n")  # type: ignore[union-attr]
+    targets = _targets(tokenizer, tokenizers, model)
+    lines = read_lines(file) if file is not None else text.split("\n")  # type: ignore[union-attr]
     if per_line:
-        for rec in count_per_line(lines, tok):
-            _print_json(rec)
+        for tok, match in targets:
+            for rec in count_per_line(lines, tok):
+                _print_json(_with_model(rec, match))
         return
-    rec = count_lines(lines, tok) if file is not None else count_text(text, tok)  # type: ignore[arg-type]
+    recs = [_with_model(count_lines(lines, tok) if file is not None else count_text(text, tok), match)  # type: ignore[arg-type]
+            for tok, match in targets]
     if json_out:
-        _print_json(rec)
-    else:
-        typer.echo(f"{rec['tokens']} tokens ({rec['tokenizer']}), {rec['characters']} characters, "
+        _print_json(recs[0] if len(recs) == 1 else recs)
+        return
+    for rec in recs:
+        who = f"{rec['model']} → {rec['tokenizer']}" if "model" in rec else rec["tokenizer"]
+        typer.echo(f"{rec['tokens']} tokens ({who}), {rec['characters']} characters, "
                    f"{rec['bytes']} bytes, {rec['lines']} line(s)")
+        if rec.get("approximation"):
+            typer.echo(f"  approximation: {rec['approximation_reason']}")
 
 
 # --------------------------------------------------------------------------- compare
@@ -162,19 +217,27 @@ def _print_premium_table(result: dict) -> None:
 
     langs = list(next(iter(result["tokenizers"].values()))["tokens"]) if result["tokenizers"] else []
     ref = result["reference"]
+    from rich import box
+
     table = Table(title=f"Tokens and premium vs {ref} on {result['lines']} parallel lines "
-                        f"(method: {result['method']})")
+                        f"(method: {result['method']})", box=box.SIMPLE_HEAD)
     table.add_column("tokenizer")
     for lang in langs:
         table.add_column(f"{lang} tokens", justify="right")
     for lang in langs:
         if lang != ref:
             table.add_column(f"{lang}/{ref}", justify="right")
+    approx = []
     for name, v in result["tokenizers"].items():
-        table.add_row(name, *[f"{v['tokens'][l]:,}" for l in langs],
+        label = name if "tokenizer" not in v else f"{name}{'~' if v['approximation'] else ''} ({v['tokenizer']})"
+        if v.get("approximation"):
+            approx.append(f"~ {name}: approximation: {v['approximation_reason']}")
+        table.add_row(label, *[f"{v['tokens'][l]:,}" for l in langs],
                       *[f"{v['premium'][l]:.3f}" for l in langs if l != ref])
     c = _console()
     c.print(table)
+    for line in approx:
+        c.print(line, markup=False, highlight=False)
     for name, why in result.get("skipped", {}).items():
         c.print(f"[yellow]skipped {name}: {why}[/yellow]", markup=True, highlight=False) if "[" not in why \
             else c.print(f"skipped {name}: {why}", markup=False)
@@ -187,7 +250,8 @@ def compare_cmd(
                                    help="Line-aligned parallel file for a language (repeat). "
                                    "Default: the shipped th/ja/en FLORES-200 sample in corpora/parallel."),
     reference: str = typer.Option("en", "--reference", "-r", help="Language whose token count is the premium's denominator."),
-    tokenizers: str = typer.Option("all", "--tokenizers", "-t", help="Comma-separated names/paths, or 'all' available."),
+    tokenizers: str = typer.Option("all", "--tokenizers", "-t",
+                                   help="Comma-separated tokenizer names, model names (gpt-4o, claude-…) or paths, or 'all' available."),
     method: str = typer.Option("lines", "--method",
                                help="lines: each line encoded alone, summed (default); joined: lines joined with a "
                                "space and encoded once (the published-premium method)."),
@@ -250,14 +314,22 @@ def _write_json(path: str, obj) -> None:
 @_guard
 def estimate_cmd(
     queries_per_month: int = typer.Option(10000, "--queries-per-month", "-q", help="Questions per month."),
-    mix: str = typer.Option("th=0.5,ja=0.5", "--mix", "--languages",
-                            help="Language shares, e.g. th=0.6,ja=0.3,en=0.1 (or th,ja for equal shares)."),
+    mix: Optional[str] = typer.Option(None, "--mix", "--languages",
+                                      help="Language shares, e.g. th=0.6,ja=0.3,en=0.1 (or th,ja for equal shares). "
+                                      "Default: measured from --queries, else --from-texts/--db, else th/ja 50/50."),
+    from_texts: Optional[str] = typer.Option(None, "--from-texts", metavar="DIR",
+                                             help="Measure your own documents (any format `index add` reads): "
+                                             "premiums calibrated on them, language mix, corpus tokens per model."),
+    db: Optional[str] = typer.Option(None, "--db", metavar="DB", help="Measure the documents of this index instead."),
+    queries: Optional[str] = typer.Option(None, "--queries", metavar="FILE",
+                                          help="Your questions, one per line: their measured size and language mix."),
     system_tokens: int = typer.Option(200, "--system-tokens", help="System prompt size in model tokens (counted as is)."),
-    query_tokens: int = typer.Option(30, "--query-tokens", help="Question size in English-equivalent tokens."),
+    query_tokens: int = typer.Option(30, "--query-tokens", help="Question size in English-equivalent tokens (without --queries)."),
     k: int = typer.Option(5, "--k", help="Retrieved chunks per question."),
     chunk_tokens: int = typer.Option(256, "--chunk-tokens", help="Chunk size in English-equivalent tokens."),
     answer_tokens: int = typer.Option(250, "--answer-tokens", help="Answer size in English-equivalent tokens."),
-    models: str = typer.Option("all", "--models", "-m", help="Comma-separated model names from the price table, or 'all'."),
+    models: str = typer.Option("all", "--models", "-m", "--model",
+                               help="Comma-separated model names from the price table, or 'all'."),
     prices: Optional[str] = typer.Option(None, "--prices", metavar="FILE",
                                          help="TOML price table merged over the packaged one (same layout)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -265,7 +337,9 @@ def estimate_cmd(
     """Monthly cost of a Thai/Japanese bot per model, from the package's dated price table.
 
     Question, context and answer sizes are English-equivalent tokens multiplied by each language's
-    premium, measured with the model's own tokenizer on the shipped FLORES-200 sample.
+    premium, measured with the model's own tokenizer on the shipped FLORES-200 sample, or calibrated
+    on your own texts with --from-texts/--db (and --queries). Prices are list prices written offline on
+    the date shown: verify them, or pass --prices FILE.
     """
     from thaija.cost.estimate import EstimateConfig, estimate
 
@@ -273,27 +347,54 @@ def estimate_cmd(
                          query_tokens_en=query_tokens, k=k, chunk_tokens=chunk_tokens,
                          answer_tokens_en=answer_tokens,
                          models=None if models.strip() == "all" else [m.strip() for m in models.split(",") if m.strip()],
-                         prices=prices)
-    result = estimate(cfg)
+                         prices=prices, from_texts=from_texts, db=db, queries=queries)
+    if (from_texts or db) and not json_out:
+        typer.echo(f"measuring {from_texts or db} …", err=True)
+    result = estimate(cfg, progress=True)
     if json_out:
         _print_json(result, indent=2)
         return
+    _print_estimate(result)
+
+
+def _print_estimate(result: dict) -> None:
+    """The estimate as a table that fits 80 columns, with its sources and approximations below."""
+    from rich import box
     from rich.table import Table
 
-    langs = list(cfg.mix)
-    table = Table(title=f"Monthly cost, {cfg.queries_per_month:,} questions "
-                        f"({', '.join(f'{l} {s:.0%}' for l, s in cfg.mix.items())}); prices as of "
-                        f"{result['price_table_date']}")
-    table.add_column("model (tokenizer)")
-    table.add_column("$/M in/out", justify="right")
+    mix = result["inputs"]["mix"]
+    langs = list(mix)
+    table = Table(title=f"Monthly cost, {result['inputs']['queries_per_month']:,} questions "
+                        f"({', '.join(f'{l} {s:.0%}' for l, s in mix.items())}, mix: {result['inputs']['mix_source']})",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("model", no_wrap=True)
+    table.add_column("$/M in/out", justify="right", no_wrap=True)
     for l in langs:
-        table.add_column(f"{l} USD (premium)", justify="right")
-    table.add_column("total USD", justify="right")
+        table.add_column(f"{l} $ ×prem", justify="right", no_wrap=True)
+    table.add_column("total $", justify="right", no_wrap=True)
+    reasons: dict[str, list[str]] = {}
     for m in result["models"]:
-        table.add_row(f"{m['model']} ({m['tokenizer']})", f"{m['input_usd_per_mtok']:g}/{m['output_usd_per_mtok']:g}",
-                      *[f"{m['languages'][l]['monthly_usd']:,.2f} (×{m['languages'][l]['premium']:.2f})" for l in langs],
+        mark = "~" if m["approximation"] else ""
+        if m["approximation"]:
+            reasons.setdefault(f"({m['tokenizer']}) {m['approximation_reason']}", []).append(m["model"])
+        table.add_row(f"{m['model']}{mark}", f"{m['input_usd_per_mtok']:g}/{m['output_usd_per_mtok']:g}",
+                      *[f"{m['languages'][l]['monthly_usd']:,.2f} ×{m['languages'][l]['premium']:.2f}" for l in langs],
                       f"{m['monthly_usd']:,.2f}")
-    _console().print(table)
+    c = _console()
+    c.print(table)
+    lines = [f"Prices: {result['price_note'] or 'as of ' + result['price_table_date']}; each row's source: --json.",
+             f"Premium: {result['premium_method']}."]
+    meas = result.get("measured")
+    if meas:
+        chars = ", ".join(f"{l} {n:,}" for l, n in sorted(meas["characters"].items()))
+        if meas["source"]:
+            lines.append(f"Measured: {meas['documents']} documents in {meas['source']} (characters: {chars})"
+                         + (f"; {len(meas['skipped'])} file(s) skipped" if meas["skipped"] else ""))
+        if meas["queries"]:
+            lines.append("Queries measured: " + ", ".join(f"{l} {n}" for l, n in meas["queries"].items()))
+    approx = [f"~ approximation, {', '.join(ms)}: {why}" for why, ms in reasons.items()]
+    for line in lines + approx:
+        c.print(line, markup=False, highlight=False)
 
 
 # --------------------------------------------------------------------------- plan
@@ -302,12 +403,23 @@ def estimate_cmd(
 @_guard
 def plan_cmd(
     need: str = typer.Option(..., "--need", help="knowledge (facts the model must know), style (tone/format), or both."),
-    labeled_examples: int = typer.Option(..., "--labeled-examples", help="Good labeled examples you have (for LoRA)."),
+    labeled_examples: Optional[int] = typer.Option(None, "--labeled-examples",
+                                                   help="Good labeled examples you have (for LoRA); default: "
+                                                   "counted from --labeled-data, else 0."),
     update_frequency: str = typer.Option(..., "--update-frequency",
                                          help="How often the knowledge changes: daily|weekly|monthly|quarterly|yearly|never."),
-    monthly_budget_usd: Optional[float] = typer.Option(None, "--monthly-budget-usd", help="Monthly budget in USD."),
+    monthly_budget_usd: Optional[float] = typer.Option(None, "--monthly-budget-usd", "--budget",
+                                                       help="Monthly budget in USD."),
     queries_per_month: Optional[int] = typer.Option(None, "--queries-per-month", help="Questions per month (default 10,000)."),
-    languages: str = typer.Option("th,ja", "--languages", help="Languages served, equal shares (e.g. th,ja,en)."),
+    languages: Optional[str] = typer.Option(None, "--languages",
+                                            help="Languages served, equal shares (e.g. th,ja,en); default: the "
+                                            "measured corpus' languages, else th,ja."),
+    db: Optional[str] = typer.Option(None, "--db", metavar="DB",
+                                     help="Measure the corpus of this index (documents, tokens per language)."),
+    from_texts: Optional[str] = typer.Option(None, "--from-texts", metavar="DIR",
+                                             help="Measure a folder of documents instead of an index."),
+    labeled_data: Optional[str] = typer.Option(None, "--labeled-data", metavar="FILE.jsonl",
+                                               help="Your labeled examples (tune JSONL): counted per language."),
     on_prem: bool = typer.Option(False, "--on-prem", help="Local model: GPU power + amortized hardware instead of API fees."),
     model: Optional[str] = typer.Option(None, "--model", help="API model from the price table (default gpt-4o-mini)."),
     prices: Optional[str] = typer.Option(None, "--prices", metavar="FILE", help="TOML table merged over the packaged prices/assumptions."),
@@ -315,29 +427,34 @@ def plan_cmd(
 ) -> None:
     """Decide RAG vs LoRA fine-tuning vs both, with every cost computed from your inputs and the price table.
 
-    Steps: budget, data volume, update frequency, need, language premiums.
-    Example: thaija plan --need both --labeled-examples 2000 --update-frequency weekly --json
+    Steps in order: budget, data volume and quality, update frequency, then multilingual considerations
+    (tokenizer premium, language balance); each prints its reason and number. Costs can change the
+    verdict (query volume, update frequency); with a budget the verdict fits it when any option does.
+    Example: thaija plan --db thaija.db --need both --labeled-examples 2000 --update-frequency weekly
     """
     from thaija.cost.plan import PlanConfig, plan
 
     cfg = PlanConfig(need=need, labeled_examples=labeled_examples, update_frequency=update_frequency,
                      monthly_budget_usd=monthly_budget_usd, queries_per_month=queries_per_month,
-                     languages=languages, on_prem=on_prem, model=model, prices=prices)
+                     languages=languages, on_prem=on_prem, model=model, prices=prices, db=db,
+                     from_texts=from_texts, labeled_data=labeled_data)
+    if (db or from_texts) and not json_out:
+        typer.echo(f"measuring {db or from_texts} …", err=True)
     result = plan(cfg)
     if json_out:
         _print_json(result, indent=2)
         return
-    from rich.table import Table
-
+    from rich import box
     from rich.markup import escape
+    from rich.table import Table
 
     c = _console()
     c.print(f"[bold]Recommendation: {result['recommendation']}[/bold]")
     for i, step in enumerate(result["steps"], 1):
         c.print(f"{i}. [cyan]{escape(step['name'])}[/cyan]: {escape(step['finding'])}")
-    table = Table(title="Monthly cost (USD)")
+    table = Table(title="Monthly cost (USD)", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("option", "training", "inference", "operations", "total", "one-off"):
-        table.add_column(col, justify="right" if col != "option" else "left")
+        table.add_column(col, justify="right" if col != "option" else "left", no_wrap=True)
     for opt, v in result["costs"].items():
         mark = " *" if opt == result["recommendation"] else ""
         table.add_row(opt + mark, f"{v['training_usd_month']:,.2f}", f"{v['inference_usd_month']:,.2f}",

@@ -47,7 +47,7 @@ def load_parallel(paths: Mapping[str, str | Path]) -> dict[str, list[str]]:
 
 
 def _resolve_names(tokenizers: str | Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    from thaija.cost.tokenizers import list_tokenizers
+    from thaija.tokenizers import list_tokenizers
 
     skipped: dict[str, str] = {}
     if isinstance(tokenizers, str):
@@ -66,6 +66,21 @@ def _resolve_names(tokenizers: str | Sequence[str]) -> tuple[list[str], dict[str
     return names, skipped
 
 
+def _model_match(name: str):
+    """The model-name match of ``name``, or None for a registry name, a path or an unknown name."""
+    import os
+
+    from thaija.tokenizers import REGISTRY
+    from thaija.tokenizers.models import lookup_model
+
+    if name in REGISTRY or os.path.exists(os.path.expanduser(name)):
+        return None
+    try:
+        return lookup_model(name)
+    except ThaijaError:
+        return None
+
+
 def compare(
     texts: Mapping[str, Sequence[str]] | None = None,
     reference: str = "en",
@@ -80,7 +95,7 @@ def compare(
     Returns ``{"reference", "lines", "method", "tokenizers": {name: {"tokens": {lang: int},
     "premium": {lang: float}}}, "skipped": {name: reason}}``.
     """
-    from thaija.cost.tokenizers import get_tokenizer
+    from thaija.tokenizers import get_tokenizer
 
     if method not in ("lines", "joined"):
         raise ThaijaError(f"method must be 'lines' or 'joined', not {method!r}")
@@ -96,7 +111,8 @@ def compare(
     names, skipped = _resolve_names(tokenizers)
     result: dict = {"reference": reference, "lines": sizes[reference], "method": method, "tokenizers": {}}
     for name in names:
-        tok = get_tokenizer(name)  # unknown names raise with the list of available ones
+        match = _model_match(name)
+        tok = get_tokenizer(match.tokenizer if match else name)  # unknown names raise with the list of names
         counts: dict[str, int] = {}
         try:
             for lang, lines in texts.items():
@@ -112,10 +128,11 @@ def compare(
         ref = counts[reference]
         if ref == 0:
             raise ThaijaError(f"{name}: the reference text has 0 tokens")
-        result["tokenizers"][tok.name] = {
-            "tokens": counts,
-            "premium": {lang: n / ref for lang, n in counts.items()},
-        }
+        entry = {"tokens": counts, "premium": {lang: n / ref for lang, n in counts.items()}}
+        if match is not None:  # a model name: say which tokenizer counted it and whether that is exact
+            entry.update({"tokenizer": match.tokenizer, "approximation": match.approximation,
+                          "approximation_reason": match.reason})
+        result["tokenizers"][name if match else tok.name] = entry
         if on_progress:
             on_progress(name)
     result["skipped"] = skipped

@@ -11,7 +11,7 @@ __all__ = ["count_text", "count_lines", "count_per_line", "read_lines"]
 
 def _tok(tokenizer):
     if isinstance(tokenizer, str):
-        from thaija.cost.tokenizers import get_tokenizer
+        from thaija.tokenizers import get_tokenizer
 
         return get_tokenizer(tokenizer)
     return tokenizer
