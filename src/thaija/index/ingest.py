@@ -87,7 +87,7 @@ class IndexConfig:
         return self.dense_backend == "milvus"
 
 
-def redact_documents(docs: Iterable[Document]) -> Iterator[Document]:
+def redact_documents(docs: Iterable[Document]) -> Iterable[Document]:
     """Documents with their personal data replaced by placeholders EVERYWHERE it could reach disk.
 
     Text, title (a Markdown ``# heading`` taken before redaction included), metadata keys and
@@ -96,7 +96,8 @@ def redact_documents(docs: Iterable[Document]) -> Iterator[Document]:
     sha256 of the original (before the file extension), so it stays unique and stable across
     re-runs. Access groups are kept as they are (they decide who may read).
     ``metadata["pii_redacted"]`` counts the findings (so switching redaction on or off changes the
-    fingerprint and re-indexes). Lazy: one document at a time.
+    fingerprint and re-indexes). A list gives a list; any other iterable is redacted lazily, one
+    document at a time.
     """
     import dataclasses
     import hashlib
@@ -126,15 +127,16 @@ def redact_documents(docs: Iterable[Document]) -> Iterator[Document]:
         digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
         return f"{out[:m.start()]}~{digest}{out[m.start():]}"
 
-    for d in docs:
+    def one(d: Document) -> Document:
         n = [0]
-        text = clean(d.text, n)
-        title = clean(d.title, n)
-        meta = clean(d.metadata, n)
+        text, title, meta = clean(d.text, n), clean(d.title, n), clean(d.metadata, n)
         doc_id, source = clean_id(d.id, n), clean_id(d.source, n)
-        yield dataclasses.replace(d, id=doc_id, text=text, title=title, source=source,
-                                  metadata={**meta, "pii_redacted": n[0]})
+        return dataclasses.replace(d, id=doc_id, text=text, title=title, source=source,
+                                   metadata={**meta, "pii_redacted": n[0]})
 
+    if isinstance(docs, (list, tuple)):
+        return [one(d) for d in docs]
+    return (one(d) for d in docs)
 
 
 def _bytes_under(paths: Sequence[str]) -> int:
