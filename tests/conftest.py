@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,78 @@ def en_lines() -> list[str]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_milvus(base: Path, timeout: float = 150.0):
+    """Start the `milvus` package's standalone server in `base` with its embedded etcd on free
+    ports (the package pins etcd to 2379/2380, so a second server on the machine would hang)."""
+    import time
+    import urllib.request
+
+    from milvus import MilvusServer, MilvusServerConfig
+
+    class Config(MilvusServerConfig):
+        def write_config(self) -> None:
+            super().write_config()
+            conf = Path(self.base_data_dir) / "configs"
+            client, peer = _free_port(), _free_port()
+            (conf / "etcd.yaml").write_text(
+                f"name: default\nlisten-client-urls: http://127.0.0.1:{client}\n"
+                f"advertise-client-urls: http://127.0.0.1:{client}\nlisten-peer-urls: http://127.0.0.1:{peer}\n"
+                f"initial-advertise-peer-urls: http://127.0.0.1:{peer}\n"
+                f"initial-cluster: default=http://127.0.0.1:{peer}\n", encoding="utf-8")
+            y = (conf / "milvus.yaml").read_text(encoding="utf-8")
+            y = re.sub(r"(?m)^(etcd:\n  endpoints: )\S+", rf"\g<1>127.0.0.1:{client}", y, count=1)
+            y = y.replace("  use:\n    embed: true", f"  config:\n    path: {conf / 'etcd.yaml'}\n"
+                          f"  use:\n    embed: true", 1)
+            (conf / "milvus.yaml").write_text(y, encoding="utf-8")
+
+    server = MilvusServer(Config(), wait_for_started=False)
+    server.set_base_dir(str(base))
+    server.start()
+    health = f"http://127.0.0.1:{server.webservice_port}/healthz"
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if server.server_proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(health, timeout=2) as r:
+                if b"OK" in r.read():
+                    time.sleep(1)
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    log = (base / "logs" / "milvus-stdout.log")
+    errors = [l for l in log.read_text(errors="replace").splitlines() if "[ERROR]" in l or "[FATAL]" in l] \
+        if log.exists() else []
+    server.stop()
+    raise RuntimeError(f"not healthy after {time.monotonic() - t0:.0f} s; last error in {log}: "
+                       f"{errors[-1][:300] if errors else 'none logged'}")
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory):
+    """A real Milvus 2.3.5 standalone server (the `milvus` PyPI package, a [dev] dependency) in a
+    temp folder, one per test session; yields its URI ``http://127.0.0.1:PORT``.
+
+    If it cannot start, the tests that use it FAIL with the reason (never a silent skip)."""
+    try:
+        import milvus  # noqa: F401
+    except ImportError as exc:  # the [dev] extra was not installed
+        pytest.fail(f"Milvus server tests need the `milvus` package: pip install -e '.[dev]' ({exc})")
+    try:
+        server = _start_milvus(tmp_path_factory.mktemp("milvus_server"))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        pytest.fail(f"the Milvus test server did not start: {type(exc).__name__}: {exc}")
+    try:
+        yield f"http://127.0.0.1:{server.listen_port}"
+    finally:
+        server.stop()

@@ -74,11 +74,9 @@ class IndexConfig:
 
     @property
     def state_path(self) -> Path:
-        if self.state_dir:
-            return Path(self.state_dir)
-        if is_server_uri(self.db):
-            return Path(".thaija-state") / re.sub(r"[^A-Za-z0-9_.-]+", "_", self.db.split("://", 1)[-1])
-        return Path(self.db + ".state")
+        from thaija.index.store import state_dir_for   # --state, $THAIJA_STATE, per-store default
+
+        return state_dir_for(self.db, self.state_dir)
 
     @property
     def use_milvus_search(self) -> bool:

@@ -1,19 +1,27 @@
-"""Local registry of documents and chunks (SQLite beside the store).
+"""Local registry of documents and chunks (SQLite in the store's state folder).
 
-It holds the original document text (citations slice it), chunk offsets/languages/access key,
-each chunk's vector (a float32 blob, so search can run in-process without re-reading Milvus)
+It holds the original document text (citations slice it), chunk offsets/languages/access key
 and the fingerprints that make ingest incremental. Every ingest commits in one transaction.
+
+Vectors: with a Milvus Lite file the registry also keeps each chunk's vector (a float32 blob) so
+search runs in-process (faster than Milvus Lite's own search). With a Milvus server
+(``keep_vectors=False``) vectors live only in Milvus and the search snapshot holds just compact
+numpy columns; chunk and document ids are read from SQLite for the hits only, so a search
+process' memory does not grow with the number of vectors.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from thaija.errors import ThaijaError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -27,38 +35,90 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 """
 
 
+class Positions:
+    """global row id -> position in a snapshot (rows are sorted; no per-row dict)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+
+    def get(self, row: int, default: int | None = None) -> int | None:
+        i = int(np.searchsorted(self.rows, row))
+        return i if i < len(self.rows) and int(self.rows[i]) == int(row) else default
+
+    def __getitem__(self, row: int) -> int:
+        i = self.get(row)
+        if i is None:
+            raise KeyError(row)
+        return i
+
+    def __contains__(self, row: int) -> bool:
+        return self.get(row) is not None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class RowColumn:
+    """A text column of the chunks table read from SQLite on demand (server mode snapshots):
+    ``col[i]`` is the value at snapshot position i; iterating reads the whole column once."""
+
+    def __init__(self, registry: "Registry", column: str, rows: np.ndarray) -> None:
+        self._reg, self._col, self._rows = registry, column, rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i: int) -> str:
+        r = self._reg._read(f"SELECT {self._col} FROM chunks WHERE row=?", (int(self._rows[i]),))
+        if not r:
+            raise IndexError(i)
+        return r[0][0]
+
+    def __iter__(self):
+        vals = dict(self._reg._read(f"SELECT row, {self._col} FROM chunks"))
+        return iter([vals[int(r)] for r in self._rows.tolist()])
+
+
 @dataclass
 class Snapshot:
-    """In-memory columns of every live chunk (for search)."""
+    """Columns of every live chunk (for search). `chunk_ids`/`doc_ids` are lists (Lite) or
+    :class:`RowColumn` (server mode); `vectors` is (n, dim) or (0, dim) when Milvus holds them."""
 
-    rows: np.ndarray          # int64 global row ids
-    chunk_ids: list[str]
-    doc_ids: list[str]
+    rows: np.ndarray          # int64 global row ids, ascending
+    chunk_ids: Sequence[str]
+    doc_ids: Sequence[str]
     langs: np.ndarray         # int index into lang_names
     lang_names: list[str]
     acl: np.ndarray           # int index into acl_keys
     acl_keys: list[str]
     starts: np.ndarray
     ends: np.ndarray
-    vectors: np.ndarray       # (n, dim) float32, L2-normalised
+    vectors: np.ndarray       # (n, dim) float32, L2-normalised; (0, dim) in server mode
     version: int
 
-    def position(self) -> dict[int, int]:
+    def position(self) -> Positions:
         if not hasattr(self, "_pos"):
-            self._pos = {int(r): i for i, r in enumerate(self.rows.tolist())}
+            self._pos = Positions(self.rows)
         return self._pos
 
 
 class Registry:
-    """SQLite file `registry.sqlite` in the state folder."""
+    """SQLite file `registry.sqlite` in the state folder. `keep_vectors=False` (server mode):
+    chunk vectors are not stored here and snapshots load none."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep_vectors: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.keep_vectors = keep_vectors
         self.db = sqlite3.connect(str(path), timeout=60, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
         self.db.commit()
+        self._rlock = threading.Lock()   # one connection shared by server threads
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        with self._rlock:
+            return self.db.execute(sql, args).fetchall()
 
     # ---- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -105,7 +165,8 @@ class Registry:
             self.db.executemany(
                 'INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)',
                 [(c["row"], c["chunk_id"], c["doc_id"], c["lang"], c["start"], c["end"], c["tokens"],
-                  c["content_hash"], c["acl"], np.asarray(c["vector"], np.float32).tobytes()) for c in chunks])
+                  c["content_hash"], c["acl"],
+                  np.asarray(c["vector"], np.float32).tobytes() if self.keep_vectors else None) for c in chunks])
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(self.version() + 1),))
 
     def remove(self, doc_ids: Sequence[str]) -> None:
@@ -134,12 +195,27 @@ class Registry:
         c = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return int(d), int(c)
 
+    def rows_of(self, chunk_ids: Sequence[str]) -> dict[str, int]:
+        """chunk_id -> global row for the given chunks (unknown ids are left out)."""
+        ids = list(chunk_ids)
+        out: dict[str, int] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            out.update(self._read(f"SELECT chunk_id, row FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})",
+                                  part))
+        return out
+
     def snapshot(self, dim: int) -> Snapshot:
+        if not self.keep_vectors:
+            return self._compact_snapshot(dim)
         cur = self.db.execute('SELECT row, chunk_id, doc_id, lang, start, "end", acl, vec FROM chunks ORDER BY row')
         rows, cids, dids, langs, starts, ends, acls, vecs = [], [], [], [], [], [], [], []
         for r in cur:
             rows.append(r[0]); cids.append(r[1]); dids.append(r[2]); langs.append(r[3])
             starts.append(r[4]); ends.append(r[5]); acls.append(r[6]); vecs.append(r[7])
+        if any(v is None for v in vecs):
+            raise ThaijaError(f"{self.path}: this index keeps its vectors in a Milvus server; "
+                              f"search it through the server URI")
         lang_names = sorted(set(langs))
         acl_keys = sorted(set(acls))
         li = {l: i for i, l in enumerate(lang_names)}
@@ -151,6 +227,37 @@ class Registry:
                         acl=np.asarray([ai[a] for a in acls], np.int32), acl_keys=acl_keys,
                         starts=np.asarray(starts, np.int64), ends=np.asarray(ends, np.int64),
                         vectors=vectors, version=self.version())
+
+    def _compact_snapshot(self, dim: int, batch: int = 50_000) -> Snapshot:
+        """Numpy columns only (about 29 bytes per chunk), read in batches; no vectors, no id strings."""
+        lang_names = [r[0] for r in self._read("SELECT DISTINCT lang FROM chunks ORDER BY lang")]
+        acl_keys = [r[0] for r in self._read("SELECT DISTINCT acl FROM chunks ORDER BY acl")]
+        li = {l: i for i, l in enumerate(lang_names)}
+        ai = {a: i for i, a in enumerate(acl_keys)}
+        n = self._read("SELECT COUNT(*) FROM chunks")[0][0]
+        rows = np.zeros(n, np.int64)
+        langs = np.zeros(n, np.int8)
+        acl = np.zeros(n, np.int32)
+        starts = np.zeros(n, np.int64)
+        ends = np.zeros(n, np.int64)
+        i, last = 0, -1
+        while i < n:
+            part = self._read('SELECT row, lang, acl, start, "end" FROM chunks WHERE row > ? ORDER BY row LIMIT ?',
+                              (last, batch))
+            if not part:
+                break
+            m = len(part)
+            rows[i:i + m] = [r[0] for r in part]
+            langs[i:i + m] = [li[r[1]] for r in part]
+            acl[i:i + m] = [ai[r[2]] for r in part]
+            starts[i:i + m] = [r[3] for r in part]
+            ends[i:i + m] = [r[4] for r in part]
+            i += m
+            last = part[-1][0]
+        rows, langs, acl, starts, ends = rows[:i], langs[:i], acl[:i], starts[:i], ends[:i]
+        return Snapshot(rows=rows, chunk_ids=RowColumn(self, "chunk_id", rows), doc_ids=RowColumn(self, "doc_id", rows),
+                        langs=langs, lang_names=lang_names, acl=acl, acl_keys=acl_keys, starts=starts, ends=ends,
+                        vectors=np.zeros((0, dim), np.float32), version=self.version())
 
     def close(self) -> None:
         self.db.close()

@@ -143,8 +143,12 @@ def allowed_mask(chunk_acl: np.ndarray, acl_keys: Sequence[str], groups: Sequenc
 
 
 def _quiet_milvus_logs() -> None:
-    for name in ("milvus_lite", "pymilvus"):
+    """pymilvus logs every failed RPC with a traceback on stderr; thaija reports one line instead.
+    Call after importing pymilvus (its import installs its own handlers)."""
+    for name in ("milvus_lite", "pymilvus", "pymilvus.decorators", "pymilvus.milvus_client"):
         lg = logging.getLogger(name)
+        if name != "milvus_lite":
+            lg.setLevel(logging.CRITICAL)
         if not any(isinstance(h, logging.NullHandler) for h in lg.handlers):
             lg.addHandler(logging.NullHandler())
         lg.propagate = False
@@ -167,8 +171,8 @@ class MilvusStore:
         return self._client
 
     def _open(self):
-        _quiet_milvus_logs()
         pymilvus = require("pymilvus", "pymilvus", "the vector store")
+        _quiet_milvus_logs()
         if not is_server_uri(self.db):
             require("milvus_lite", "milvus-lite", "local .db stores")
             self._check_lock()
