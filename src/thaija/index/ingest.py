@@ -5,8 +5,9 @@ Layout for `--db thaija.db` (Milvus Lite):
     thaija.db.state/registry.sqlite   documents (original text), chunks (offsets, lang, ACL, vector)
     thaija.db.state/bm25/<lang>/  BM25 state per language (JSON + .npy); bm25.json: its registry version
     thaija.db.state/intent.json   write-ahead record of documents being written (absent when idle)
-For a server URI (http://host:19530) the state folder is ./.thaija-state/<host_port>/ unless
-IndexConfig.state_dir says otherwise.
+For a server URI (http://host:19530) the state folder is $THAIJA_STATE, else
+~/.local/state/thaija/<host_port>/ (thaija.index.store.state_dir_for), unless IndexConfig.state_dir
+(--state) says otherwise; with a server the registry keeps no vectors.
 
 Ingest is incremental and resumable: a document whose fingerprint (text, title, groups, metadata,
 chunking, embedder, context) is unchanged is skipped; a changed one is replaced; documents are
