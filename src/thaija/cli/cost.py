@@ -57,6 +57,7 @@ def _console():
 def tokenizers_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print a JSON list of records instead of a table."),
     load: bool = typer.Option(False, "--load", help="Load each tokenizer to report its real vocabulary size (slower)."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print the registry as the README's Markdown table."),
     tiktoken_cache: Optional[str] = typer.Option(
         None, "--tiktoken-cache", metavar="DIR",
         help="Also write cl100k_base/o200k_base into DIR so plain tiktoken works offline "
@@ -73,6 +74,11 @@ def tokenizers_cmd(
     if tiktoken_cache:
         where = prefill_tiktoken_cache(tiktoken_cache)
         typer.echo(f"tiktoken cache written: export TIKTOKEN_CACHE_DIR={where}", err=True)
+    if markdown:
+        from thaija.tokenizers.registry import markdown_table
+
+        typer.echo(markdown_table())
+        return
     recs = list_tokenizers()
     if load:
         from rich.progress import track
