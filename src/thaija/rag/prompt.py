@@ -118,36 +118,71 @@ _END = re.compile(r"[\n。！？!?]")
 
 
 def injection_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of instruction-like text: the whole line/sentence around each trigger phrase.
+    """Spans of instruction-like text: sentences classified as instructions to the assistant by
+    :mod:`thaija.guard.injection` (normalised first: zero-width, full-width, look-alikes), plus
+    the whole line/sentence around each trigger phrase above.
 
     Such text stays in the prompt as data, but is never quoted or accepted as evidence.
     """
-    out = []
+    from thaija.guard.injection import injection_spans as classified
+
+    out = list(classified(text))
     for m in INJECTION.finditer(text):
         end = _END.search(text, m.end())
         start = max((text.rfind(c, 0, m.start()) for c in "\n。！？!?"), default=-1) + 1
         out.append((start, end.end() if end else len(text)))
-    return out
+    return sorted(set(out))
 
 
-_TAG = re.compile(r"<\s*/?\s*document\b[^>]*>", re.IGNORECASE)
+#: ``<`` / ``>`` and their look-alikes (full-width, small, angle brackets, guillemets' kin)
+_LT, _GT = "<＜﹤〈⟨〈‹", ">＞﹥〉⟩〉›"
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"
+#: a tag-like opening: ``<``, optional invisible/space, optional ``/``, then a letter, ``|`` or ``<``
+_TAG = re.compile(f"[{_LT}][{_INVISIBLE}]*(?:[\\s{_INVISIBLE}]*[/／⁄∕][\\s{_INVISIBLE}]*)?(?=[A-Za-zＡ-Ｚａ-ｚ|｜!<＜])")
+_TAG_END = re.compile(f"[{_GT}]")
 
 
-def sanitize(text: str) -> str:
-    """Neutralise document tags inside evidence so a document cannot close or open a block."""
-    return _TAG.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+def sanitize(text: str, boundary: str = "") -> str:
+    """Neutralise anything tag-like inside evidence (``</document>``, ``＜/ｄｏｃｕｍｅｎｔ＞``,
+    ``<\u200b/document>``, ``<|im_start|>``, ``<start_of_turn>``…): its angle brackets become
+    ``‹ ›``, so a document can neither close its block nor open a turn. ``boundary`` (the
+    per-request block delimiter) is removed wherever it appears."""
+    if boundary:
+        text = text.replace(boundary, "")
+    out, pos = [], 0
+    for m in _TAG.finditer(text):
+        if m.start() < pos:
+            continue
+        out.append(text[pos:m.start()])
+        out.append("‹" + m.group()[1:])
+        pos = m.end()
+        close = _TAG_END.search(text, pos, min(len(text), pos + 200))
+        if close:
+            out.append(text[pos:close.start()] + "›")
+            pos = close.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
-def document_block(n: int, hit: Any, style: str = "tags") -> str:
-    """One numbered evidence block: ``<document n=…>`` tags, or ``[n] text`` for small local models
-    (which tend to continue tag patterns instead of answering)."""
-    src = str(getattr(hit, "source", "") or getattr(hit, "doc_id", "")).replace('"', "'")
+def new_boundary() -> str:
+    """A fresh random block delimiter (per request): document text cannot guess it."""
+    import secrets
+
+    return secrets.token_hex(8)
+
+
+def document_block(n: int, hit: Any, style: str = "tags", boundary: str = "") -> str:
+    """One numbered evidence block: ``<document-BOUNDARY n=…>`` … ``</document-BOUNDARY>`` tags
+    (BOUNDARY random per request, see :func:`new_boundary`), or ``[n] text`` for small local
+    models (which tend to continue tag patterns instead of answering)."""
+    src = re.sub(r'[<>"\n\r]', "'", str(getattr(hit, "source", "") or getattr(hit, "doc_id", "")))
     if style == "plain":
-        return f"[{n}] {sanitize(hit.text)}"
-    return f'<document n="{n}" source="{src}">\n{sanitize(hit.text)}\n</document>'
+        return f"[{n}] {sanitize(hit.text, boundary)}"
+    tag = f"document-{boundary}" if boundary else "document"
+    return f'<{tag} n="{n}" source="{src}">\n{sanitize(hit.text, boundary)}\n</{tag}>'
 
 
-_BLOCK = re.compile(r'<document n="(\d+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
+_BLOCK = re.compile(r'<document(-[0-9a-f]{8,64}|) n="(\d+)"[^>]*>\n(.*?)\n</document\1>', re.DOTALL)
 
 
 def parse_prompt(text: str) -> tuple[dict[int, str], str]:
@@ -155,10 +190,11 @@ def parse_prompt(text: str) -> tuple[dict[int, str], str]:
 
     Without evidence blocks the whole text is the question.
     """
-    docs = {int(m.group(1)): m.group(2) for m in _BLOCK.finditer(text)}
+    matches = list(_BLOCK.finditer(text))
+    docs = {int(m.group(2)): m.group(3) for m in matches}
     if not docs:
         return {}, text.strip()
-    rest = text[text.rfind("</document>") + len("</document>"):].strip()
+    rest = text[matches[-1].end():].strip()
     return docs, (rest.split(": ", 1)[1] if ": " in rest else rest).strip()
 
 
@@ -172,6 +208,7 @@ class Prompt:
     budget: int
     dropped: int = 0
     texts: PromptTexts | None = field(default=None, repr=False)
+    boundary: str = ""  # the random delimiter of this prompt's document blocks
 
 
 def build_prompt(
@@ -183,12 +220,14 @@ def build_prompt(
     count: Callable[[str], int] | None = None,
     reserve: int = 256,
     style: str = "tags",
+    boundary: str | None = None,
 ) -> Prompt:
     """Build system + user messages holding as many hits (best first) as fit in ``budget`` tokens.
 
     ``count`` measures tokens in the target model's tokenizer (default: characters / 2, a safe
     over-estimate for Thai and Japanese); ``reserve`` tokens are kept free for the answer.
     A hit that does not fit is dropped whole, so every quoted span stays a real document span.
+    ``boundary``: the block delimiter (default: a fresh random one per call, :func:`new_boundary`).
     """
     if budget <= 0:
         raise ValueError("budget must be positive")
@@ -197,6 +236,7 @@ def build_prompt(
     if count is None:
         from thaija.tokenizers.base import approx_count as count
     texts = prompt_texts(lang)
+    boundary = new_boundary() if boundary is None else boundary
     head = f"{texts.context_header}:\n"
     tail = f"\n\n{texts.question_label}: {question.strip()}"
     fixed = count(texts.system) + count(head + tail) + 8  # 8: chat-template overhead
@@ -204,7 +244,7 @@ def build_prompt(
     kept: list[Any] = []
     blocks: list[str] = []
     for hit in hits:
-        block = document_block(len(kept) + 1, hit, style)
+        block = document_block(len(kept) + 1, hit, style, boundary)
         need = count(block) + 1
         if need > room:
             continue
@@ -214,4 +254,4 @@ def build_prompt(
     user = head + ("\n\n" if style == "plain" else "\n").join(blocks) + tail
     messages = [{"role": "system", "content": texts.system}, {"role": "user", "content": user}]
     tokens = count(texts.system) + count(user)
-    return Prompt(messages, kept, tokens, budget, dropped=len(hits) - len(kept), texts=texts)
+    return Prompt(messages, kept, tokens, budget, dropped=len(hits) - len(kept), texts=texts, boundary=boundary)
