@@ -310,6 +310,11 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         if not cites:
             return finish("unsupported_answer", "refused")
         out.answer = compose(parts, lang)
+        from thaija.guard.injection import echoes_instruction
+
+        if echoes_instruction(out.answer):  # defence in depth: evidence never holds instructions
+            out.answer = texts.refusal
+            return finish("instruction_echo", "refused")
         out.citations = [c.to_dict() for c in cites]
         out.refused = False
         out.prompt_tokens = gen.count(question) + sum(gen.count(c.quote) for c in cites)
@@ -325,6 +330,11 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     out.extra["raw_answer"] = raw
     if not raw or texts.refusal in raw or raw.startswith(texts.refusal[:12]):
         return finish("model_refused", "refused")
+    from thaija.guard.injection import echoes_instruction
+
+    if echoes_instruction(raw):  # the model repeated an instruction found in a document: refuse, queue
+        out.extra["instruction_echo"] = True
+        return finish("instruction_echo", "refused")
     resolved = resolve(raw, prompt.hits, lang, min_support=cfg.citation_support)
     out.removed_citations = resolved.removed
     out.extra["unsupported_sentences"] = len(resolved.unsupported)
