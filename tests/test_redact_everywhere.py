@@ -146,3 +146,22 @@ def test_ask_redact_queues_the_redacted_question(tmp_path):
     for f in tmp_path.iterdir():
         if f.is_file():
             assert PHONE.encode() not in f.read_bytes() and EMAIL.encode() not in f.read_bytes(), f
+
+
+def test_review_export_keeps_access_groups_and_loads_in_tune(tmp_path):
+    """Finding 7 (second half): an approved answer from restricted documents keeps its label."""
+    from thaija.guard.review import ReviewQueue
+    from thaija.tune.data import load_records, parse_record
+
+    q = ReviewQueue.for_index(tmp_path / "thaija.db")
+    hr = q.add("นโยบายลาพักร้อนของฝ่ายบุคคลเป็นอย่างไร", "ลาได้ปีละ 10 วัน [1]", "th", [], "low_confidence",
+               groups=["hr", "managers"])
+    pub = q.add("東京タワーの高さは？", "333メートルです [1]。", "ja", [], "low_confidence")
+    q.approve(hr)
+    q.approve(pub)
+    out = tmp_path / "review.jsonl"
+    assert q.export(out) == 2
+    recs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r.get("groups") for r in recs] == [["hr", "managers"], None]
+    assert len(load_records(out, detect_missing=False)) == 2  # the tune stage accepts the label
+    assert parse_record({"text": "x", "groups": "hr"})[1] == "'groups' must be a list of strings"

@@ -105,7 +105,7 @@ def test_export_round_trip(queue, tmp_path):
     recs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert recs[0] == {"messages": [{"role": "user", "content": TH_Q},
                                     {"role": "assistant", "content": "ร้อยละ 7"}],
-                       "lang": "th", "source": "review"}
+                       "lang": "th", "source": "review", "groups": ["finance"]}  # access label kept
     assert recs[1]["messages"][1]["content"] == "東京タワーの高さは333メートルです。"
     assert recs[1]["lang"] == "ja"
     # PII never leaves through the training file

@@ -197,7 +197,8 @@ def review_export(
     """Write approved question/answer pairs as tune-stage JSONL.
 
     One record per approved item: {"messages": [{"role": "user", ...}, {"role": "assistant", ...}],
-    "lang": ..., "source": "review"}; the answer is the reviewer's edit when there is one. Feed the file
+    "lang": ..., "source": "review", "groups": [...] (only for answers from restricted documents)}; the
+    answer is the reviewer's edit when there is one. Feed the file
     to `thaija tune`.
     """
     queue = _queue(db)

@@ -330,7 +330,8 @@ class ReviewQueue:
     def training_records(self, *, keep_citations: bool = False, redact_pii: bool = True,
                          lang: str | None = None,
                          visible: Callable[[ReviewItem], bool] | None = None) -> Iterator[dict[str, Any]]:
-        """Approved items as tune-stage records ``{"messages": [...], "lang": ..., "source": "review"}``.
+        """Approved items as tune-stage records ``{"messages": [...], "lang": ..., "source": "review"}``,
+        plus ``"groups": [...]`` when the answer came from documents restricted to access groups.
 
         The final answer is the reviewer's edit if any; a refused item approved without an edit is
         skipped (see :attr:`ReviewItem.exportable`). Citation markers are stripped (the tuned model
@@ -356,6 +357,8 @@ class ReviewQueue:
             if item.lang.strip():  # the tune stage detects the language when "lang" is absent
                 rec["lang"] = item.lang
             rec["source"] = "review"
+            if item.groups:  # restricted answers keep their access label into the training data
+                rec["groups"] = list(item.groups)
             yield rec
 
     def export(self, path: str | os.PathLike[str], *, keep_citations: bool = False,

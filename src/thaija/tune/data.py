@@ -24,7 +24,7 @@ from typing import Any
 from thaija.errors import ThaijaError
 
 _ROLES = {"system", "user", "assistant"}
-_OPTIONAL = {"lang", "source", "id"}
+_OPTIONAL = {"lang", "source", "id", "groups"}  # groups: access label kept by `review export`
 
 
 class DataError(ThaijaError):
@@ -97,6 +97,9 @@ def parse_record(obj: Any, line: int = 0) -> tuple[Record | None, str | None]:
     source = obj.get("source")
     if source is not None and not isinstance(source, str):
         return None, "'source' must be a string"
+    groups = obj.get("groups")
+    if groups is not None and not (isinstance(groups, list) and all(isinstance(g, str) for g in groups)):
+        return None, "'groups' must be a list of strings"
     lang = lang.strip().lower() if lang else ""
     if kind == "text":
         if not isinstance(obj["text"], str) or not obj["text"].strip():
