@@ -108,9 +108,11 @@ def tokenizers_cmd(
         table.add_row(r["name"], r["kind"], f"{r['vocab_size']:,}" if r["vocab_size"] else "-",
                       "yes" if r["available"] else "no", r["models"] if r["available"] else f"{r['models']} "
                       f"(unavailable: {r['reason']})")
-    _console().print(table)
-    typer.echo("Model names work too: --model gpt-4o, claude-…, gemini-…, qwen3-…, llama-3.1-… "
-               "(vendor tokenizers that are not public are counted with the closest public one, labelled).")
+    c = _console()
+    c.print(table)
+    c.print("Model names work too: --model gpt-4o, claude-…, gemini-…, qwen3-…, llama-3.1-… "
+            "(vendor tokenizers that are not public are counted with the closest public one, labelled).",
+            markup=False, highlight=False)
 
 
 # --------------------------------------------------------------------------- count
