@@ -32,7 +32,8 @@ def ask_cmd(
     groups: Optional[str] = typer.Option(None, "--groups", help="Your access groups, comma-separated (a,b): documents of other groups are never used."),
     review: bool = typer.Option(True, "--review/--no-review", help="Queue refused and low-confidence answers for human review (beside the index)."),
     redact: bool = typer.Option(False, "--redact", help="Replace PII (Thai ID, My Number, phones, e-mail, cards) in the answer and quotes with [TYPE]."),
-    as_json: bool = typer.Option(False, "--json", help="Print the full JSON result (answer, citations with spans, trace, review_id)."),
+    min_support: Optional[float] = typer.Option(None, "--min-support", help="Refuse below this calibrated support in [0, 1] (default: the per-language thresholds fitted on the dev sets, see docs/rag.md)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full JSON result (answer, answer_lang, support, citations with spans and lang, trace, review_id)."),
 ) -> None:
     """Answer a question from the index with citations [n] to exact document spans.
 
@@ -45,7 +46,7 @@ def ask_cmd(
     _check_db(db)
     cfg = AskConfig(generator=generator, k=k, mode=mode, agentic=agentic, max_rounds=max_rounds,
                     groups=tuple(parse_groups(groups) or ()) or None, model=model, adapter=adapter,
-                    base_url=base_url, review=review, redact=redact)
+                    base_url=base_url, review=review, redact=redact, min_support=min_support)
     res = answer(question, db=db, config=cfg).to_dict()
     if as_json:
         print_json(res)
@@ -66,12 +67,17 @@ def eval_qa_cmd(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="local/openai model (see `thaija ask --help`)."),
     adapter: Optional[str] = typer.Option(None, "--adapter", help="local: PEFT adapter folder."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: endpoint base URL."),
+    unanswerable: Optional[str] = typer.Option(None, "--unanswerable", help="A folder whose queries.jsonl questions have no answer in the corpus: reports unanswerable_refusal_rate."),
+    min_support: Optional[float] = typer.Option(None, "--min-support", help="Refusal threshold (default: fitted per language)."),
 ) -> None:
     """Score `ask` on a QA set: answer_recall (gold answer in the answer or its cited quotes),
-    citation_support (a cited quote holds the gold answer), refusal_rate, latency."""
+    answer_only_recall (in the answer text itself), mean_answer_chars, citation_support (a cited
+    quote holds the gold answer), refusal_rate, unanswerable_refusal_rate, latency; generated_by
+    says what produced the answers."""
     from thaija.rag.evaluate import QAEvalConfig, evaluate_qa
 
-    cfg = QAEvalConfig(generator=generator, k=k, mode=mode, limit=limit, model=model, adapter=adapter, base_url=base_url)
+    cfg = QAEvalConfig(generator=generator, k=k, mode=mode, limit=limit, model=model, adapter=adapter, base_url=base_url,
+                       unanswerable=unanswerable, min_support=min_support)
     if json_out and os.path.isdir(json_out):
         fail(f"--json {json_out}: is a directory")
     res = evaluate_qa(folder, db=db, config=cfg, progress=True)

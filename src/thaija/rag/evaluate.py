@@ -6,6 +6,10 @@ Metrics (``thaija eval-qa``):
 - citation_support: share of answered questions where a cited quote contains a gold answer
   (the citation really supports the right answer);
 - refusal_rate: share of questions refused;
+- answer_only_recall: the gold answer string in the answer text itself (cited quotes not counted);
+- mean_answer_chars: mean length of the answers given (refusals excluded);
+- unanswerable_refusal_rate: with ``--unanswerable FOLDER``, the share of its questions refused;
+- generated_by: what actually produced the answers (the extractive reader is no LLM);
 plus citation_exact (share of citations whose quote equals the document text at [start, end)),
 evidence_hit (a cited chunk comes from the gold paragraph of qrels.tsv) and latency p50/p95.
 """
@@ -15,7 +19,7 @@ import json
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,19 +28,47 @@ from thaija.errors import ThaijaError
 
 @dataclass
 class QAEvalConfig:
-    """What to evaluate; ``limit`` keeps the first N questions (after ``queries.jsonl`` order)."""
+    """What to evaluate: an embedded :class:`~thaija.rag.pipeline.AskConfig` (the one ask config;
+    built from ``generator``/``k``/``mode``/``model``/``adapter``/``base_url``/``min_support`` when
+    not given), ``limit`` (first N questions of ``queries.jsonl``) and ``unanswerable`` (a folder
+    whose ``queries.jsonl`` questions have no answer in the corpus: their refusal rate is reported)."""
 
-    generator: str = "extractive"
-    k: int = 5
-    mode: str = "hybrid"
-    limit: int | None = None
-    model: str | None = None
-    adapter: str | None = None
-    base_url: str | None = None
+    generator: str = field(default="extractive", metadata={"help": "extractive | local | openai"})
+    k: int = field(default=5, metadata={"help": "chunks retrieved per question"})
+    mode: str = field(default="hybrid", metadata={"help": "hybrid | bm25 | dense"})
+    limit: int | None = field(default=None, metadata={"help": "evaluate the first N questions"})
+    model: str | None = field(default=None, metadata={"help": "local/openai model"})
+    adapter: str | None = field(default=None, metadata={"help": "local: PEFT adapter"})
+    base_url: str | None = field(default=None, metadata={"help": "openai: endpoint base URL"})
+    min_support: float | None = field(default=None, metadata={"help": "refusal threshold (None: fitted)"})
+    unanswerable: str | None = field(default=None, metadata={"help": "folder of unanswerable questions"})
+    ask: Any = field(default=None, metadata={"help": "AskConfig of every question (built when None)"})
 
     def __post_init__(self) -> None:
+        from thaija.rag.pipeline import AskConfig
+
         if self.limit is not None and self.limit < 1:
             raise ThaijaError("--limit must be at least 1")
+        if self.unanswerable is not None and not Path(self.unanswerable, "queries.jsonl").is_file():
+            raise ThaijaError(f"{self.unanswerable}: needs queries.jsonl (the unanswerable questions)")
+        if self.ask is None:
+            self.ask = AskConfig(generator=self.generator, k=self.k, mode=self.mode, model=self.model,
+                                 adapter=self.adapter, base_url=self.base_url, review=False,
+                                 min_support=self.min_support)
+        self.generator = self.ask.generator
+
+
+def generator_label(cfg: Any) -> str:
+    """What actually generated the answers (reported with every result)."""
+    if cfg.generator == "extractive":
+        return "extractive reader (no LLM: retrieved sentences quoted as they are)"
+    if cfg.generator == "local":
+        return f"local causal LM {cfg.model or 'gemma-3-270m'}" + (f" + adapter {cfg.adapter}" if cfg.adapter else "")
+    url = cfg.base_url or "$OPENAI_BASE_URL"
+    local = any(h in str(url) for h in ("127.0.0.1", "localhost", "[::1]"))
+    note = (" (a local endpoint: if it is `thaija serve`, its extractive reader answered — this measures "
+            "the HTTP plumbing, not an LLM)") if local else ""
+    return f"openai-compatible endpoint {url} model {cfg.model or '$OPENAI_MODEL'}{note}"
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -120,14 +152,13 @@ def evaluate_qa(folder: str | Path, *, db: str | None = None, config: QAEvalConf
 
     ``db``: an index already holding the corpus; None builds a temporary one.
     """
-    from thaija.rag.pipeline import AskConfig, answer
+    from thaija.rag.pipeline import answer
 
     cfg = config or QAEvalConfig()
     corpus, queries, answers, qrels = load_qa(folder)
     if cfg.limit:
         queries = queries[:cfg.limit]
-    ask_cfg = AskConfig(generator=cfg.generator, k=cfg.k, mode=cfg.mode, model=cfg.model, adapter=cfg.adapter,
-                        base_url=cfg.base_url, review=False)
+    ask_cfg = cfg.ask
     texts = {str(x["id"]): x.get("text", "") for x in corpus}
     tmp = None
     if db is None:
@@ -135,7 +166,8 @@ def evaluate_qa(folder: str | Path, *, db: str | None = None, config: QAEvalConf
         db = str(Path(tmp.name) / "qa.db")
         build_index(folder, db, progress=progress)
     t0 = time.perf_counter()
-    hits = supported = refused = answered = exact = n_cites = evid = 0
+    hits = supported = refused = answered = exact = n_cites = evid = only = chars = 0
+    una_refused = una_n = 0
     lat: list[float] = []
     try:
         bar = None
@@ -155,6 +187,8 @@ def evaluate_qa(folder: str | Path, *, db: str | None = None, config: QAEvalConf
             hits += ok
             refused += r.refused
             if not r.refused:
+                only += any(g in r.answer for g in gold)
+                chars += len(r.answer)
                 answered += 1
                 supported += any(g in qt for g in gold for qt in quotes)
                 evid += any(c["doc_id"] in qrels.get(qid, ()) for c in r.citations)
@@ -165,6 +199,14 @@ def evaluate_qa(folder: str | Path, *, db: str | None = None, config: QAEvalConf
                 on_result({"query-id": qid, "question": q["text"], "correct": ok, **r.to_dict()})
             if bar:
                 bar.advance(task)
+        if cfg.unanswerable:
+            for q in _jsonl(Path(cfg.unanswerable) / "queries.jsonl")[:cfg.limit or None]:
+                r = answer(str(q.get("text", "")), db=db, config=ask_cfg)
+                una_n += 1
+                una_refused += r.refused
+                if on_result:
+                    on_result({"query-id": str(q.get("id")), "question": q.get("text"), "unanswerable": True,
+                               **r.to_dict()})
         if bar:
             bar.stop()
     finally:
@@ -176,12 +218,17 @@ def evaluate_qa(folder: str | Path, *, db: str | None = None, config: QAEvalConf
     return {
         "dataset": Path(folder).name,
         "generator": cfg.generator,
-        "mode": cfg.mode,
-        "k": cfg.k,
+        "generated_by": generator_label(ask_cfg),
+        "mode": ask_cfg.mode,
+        "k": ask_cfg.k,
         "queries": n,
         "answer_recall": round(hits / n, 4),
         "citation_support": round(supported / answered, 4) if answered else 0.0,
         "refusal_rate": round(refused / n, 4),
+        "answer_only_recall": round(only / n, 4),
+        "mean_answer_chars": round(chars / answered, 1) if answered else 0.0,
+        **({"unanswerable_queries": una_n, "unanswerable_refusal_rate": round(una_refused / una_n, 4) if una_n else 0.0}
+           if cfg.unanswerable else {}),
         "citation_exact": round(exact / n_cites, 4) if n_cites else 1.0,
         "evidence_hit": round(evid / answered, 4) if answered else 0.0,
         "latency_p50_s": round(statistics.median(lat_sorted), 4) if lat else 0.0,

@@ -1,0 +1,272 @@
+"""Fit and measure calibrated refusal; measure the answer stage honestly (default extractive answerer).
+
+Data (../shared/data, dev splits only):
+- th: iapp_wiki_qa valid; ja: JSQuAD valid. Answerable questions keep their gold paragraph in the
+  index. Unanswerable variants: other questions whose gold paragraph is REMOVED while the rest of
+  the article stays indexed (JSQuAD: the gold paragraph record is dropped, the article's other
+  paragraphs stay; iapp: an article is one record, so its lines holding the gold answer are
+  dropped and the rest of the article stays). Answerable and unanswerable questions come from
+  different articles (iapp) / paragraphs (JSQuAD).
+- cross: FLORES dev; documents = the sentences of one article (grouped by URL in
+  metadata_dev.tsv) in Japanese (question = one Thai sentence, gold = its Japanese translation)
+  and the reverse; unanswerable = the question's article left out of the index.
+
+Every question is asked with ``min_support=0`` (nothing refused) to record the evidence features
+and the answer; questions are split in two halves by position: the logistic support model and the
+per-language thresholds are fitted on the first half, and every reported figure is measured on
+the second half at the chosen operating point. Writes src/thaija/rag/support.json (the shipped
+coefficients), benchmarks/results/refusal_curve.json and docs/refusal_curve.png.
+
+Run from the repo root:  nice -n 10 .venv/bin/python benchmarks/refusal_curve.py [--n 80] [--cross 50]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = (ROOT / ".." / "shared" / "data").resolve()
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+SETS = {"th": "iapp_wiki_qa/valid", "ja": "jsquad/valid"}
+
+
+def log(*a) -> None:
+    print(*a, flush=True, file=sys.stderr)
+
+
+def rows(p: Path) -> list[dict]:
+    return [json.loads(x) for x in p.read_text("utf-8").splitlines() if x.strip()]
+
+
+def qa_set(lang: str, n: int, rng: random.Random):
+    """(documents to index, answerable questions, unanswerable questions); question = (id, text, golds)."""
+    d = DATA / SETS[lang]
+    corpus = {x["id"]: x for x in rows(d / "corpus.jsonl")}
+    answers = {x["query-id"]: x["answers"] for x in rows(d / "answers.jsonl")}
+    qrels = dict(x.split("\t")[:2] for x in (d / "qrels.tsv").read_text("utf-8").splitlines()[1:])
+    qs = [q for q in rows(d / "queries.jsonl") if answers.get(q["id"]) and q["id"] in qrels]
+    rng.shuffle(qs)
+    art = (lambda pid: corpus[pid].get("title") or pid) if lang == "ja" else (lambda pid: pid)
+    pos, neg, used_pos, used_neg = [], [], set(), set()
+    for q in qs:
+        pid = qrels[q["id"]]
+        unit = pid if lang == "ja" else art(pid)   # ja: split by paragraph; th: by article
+        if unit not in used_neg and len(pos) < n:
+            pos.append(q)
+            used_pos.add(unit)
+        elif unit not in used_pos and len(neg) < n and (lang == "ja" or unit not in used_neg):
+            if lang == "th":
+                text = corpus[pid]["text"]
+                kept = [ln for ln in text.split("\n") if not any(a in ln for a in answers[q["id"]])]
+                if not kept or len("\n".join(kept)) < 0.3 * len(text):
+                    continue  # the answer is everywhere in the article: no meaningful variant
+            neg.append(q)
+            used_neg.add(unit)
+        if len(pos) >= n and len(neg) >= n:
+            break
+    docs = {}
+    articles = {art(qrels[q["id"]]) for q in pos + neg}
+    for pid, x in corpus.items():
+        if art(pid) in articles or (lang == "th"):
+            docs[pid] = dict(x)
+    if lang == "ja":  # distractor articles: a bounded sample of the rest
+        others = sorted({art(p) for p in corpus} - articles)
+        extra = set(rng.sample(others, min(15, len(others))))
+        docs.update({pid: dict(x) for pid, x in corpus.items() if art(pid) in extra})
+    for q in neg:
+        pid = qrels[q["id"]]
+        if lang == "ja":
+            docs.pop(pid, None)
+        else:
+            lines = docs[pid]["text"].split("\n")
+            docs[pid]["text"] = "\n".join(ln for ln in lines if not any(a in ln for a in answers[q["id"]]))
+    mk = lambda q: (q["id"], q["text"], answers[q["id"]])  # noqa: E731
+    return list(docs.values()), [mk(q) for q in pos], [mk(q) for q in neg]
+
+
+def flores_set(qlang: str, n: int, rng: random.Random):
+    """Cross-language evidence selection: question in ``qlang``, documents (articles) in the other."""
+    fl = DATA / "flores" / "dev"
+    meta = (fl / "metadata_dev.tsv").read_text("utf-8").splitlines()[1:]
+    urls = [m.split("\t")[0] for m in meta]
+    th = (fl / "tha.txt").read_text("utf-8").splitlines()
+    ja = (fl / "jpn.txt").read_text("utf-8").splitlines()
+    qtext, dtext, dlang = (th, ja, "ja") if qlang == "th" else (ja, th, "th")
+    arts: dict[str, list[int]] = defaultdict(list)
+    for i, u in enumerate(urls):
+        arts[u].append(i)
+    names = sorted(arts)
+    rng.shuffle(names)
+    half = len(names) // 2
+    in_ix, out_ix = names[:half], names[half:]
+    sep = "" if dlang == "ja" else " "
+    docs = [{"id": f"flores-{dlang}-{k}", "title": "", "lang": dlang,
+             "text": "\n".join(dtext[i] for i in arts[u])} for k, u in enumerate(names[:half])]
+    pos_lines = [i for u in in_ix for i in arts[u]]
+    neg_lines = [i for u in out_ix for i in arts[u]]
+    pos = [(f"fl-{i}", qtext[i], [dtext[i]]) for i in rng.sample(pos_lines, min(n, len(pos_lines)))]
+    neg = [(f"fl-{i}", qtext[i], [dtext[i]]) for i in rng.sample(neg_lines, min(n, len(neg_lines)))]
+    del sep
+    return docs, pos, neg
+
+
+def run_set(name: str, docs, pos, neg, workdir: str) -> list[dict]:
+    """Ask every question (nothing refused), return one record per question."""
+    from thaija.index import Index
+    from thaija.rag.pipeline import AskConfig, answer
+
+    db = str(Path(workdir) / f"{name}.db")
+    src = Path(workdir) / f"{name}.jsonl"
+    src.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in docs) + "\n", "utf-8")
+    t0 = time.perf_counter()
+    ix = Index(db)
+    ix.add_paths([str(src)], progress=False)
+    ix.close()
+    log(f"{name}: indexed {len(docs)} documents in {time.perf_counter() - t0:.0f}s")
+    cfg = AskConfig(review=False, min_support=0.0)
+    out = []
+    for label, qs in ((1, pos), (0, neg)):
+        for qid, text, golds in qs:
+            r = answer(text, db=db, config=cfg)
+            quotes = [c["quote"] for c in r.citations]
+            out.append({"set": name, "id": qid, "answerable": label, "lang": r.lang,
+                        "features": r.extra.get("evidence") or {}, "answer": r.answer,
+                        "answer_hit": any(g in r.answer for g in golds),
+                        "quote_hit": any(g in q for g in golds for q in quotes),
+                        "top1_hit": bool(r.citations) and any(g in r.citations[0]["quote"] or r.citations[0]["quote"] in g
+                                                             for g in golds),
+                        "refused_anyway": r.refused, "seconds": r.seconds})
+        log(f"{name}: {'answerable' if label else 'unanswerable'} {len(qs)} asked")
+    return out
+
+
+def metrics(recs: list[dict], support_of, refuse_below: float) -> dict:
+    ans = [r for r in recs if r["answerable"]]
+    una = [r for r in recs if not r["answerable"]]
+    given = lambda r: not r["refused_anyway"] and support_of(r) >= refuse_below  # noqa: E731
+    answered = [r for r in ans if given(r)]
+    return {
+        "answerable": len(ans), "unanswerable": len(una),
+        "answer_only_recall": round(sum(given(r) and r["answer_hit"] for r in ans) / max(1, len(ans)), 4),
+        "answer_or_quote_recall": round(sum(given(r) and (r["answer_hit"] or r["quote_hit"]) for r in ans) / max(1, len(ans)), 4),
+        "false_refusal_rate": round(sum(not given(r) for r in ans) / max(1, len(ans)), 4),
+        "false_refusal_of_correct": round(sum((not given(r)) and r["answer_hit"] for r in ans)
+                                          / max(1, sum(r["answer_hit"] for r in ans)), 4),
+        "unanswerable_refusal_rate": round(sum(not given(r) for r in una) / max(1, len(una)), 4),
+        "mean_answer_chars": round(sum(len(r["answer"]) for r in answered) / max(1, len(answered)), 1),
+        "top1_evidence": round(sum(r["top1_hit"] for r in ans) / max(1, len(ans)), 4),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=80, help="answerable and unanswerable questions per language")
+    ap.add_argument("--cross", type=int, default=50, help="FLORES questions per direction and class")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-write-params", action="store_true", help="measure only; keep support.json")
+    args = ap.parse_args()
+    from thaija.rag import support as S
+
+    rng = random.Random(args.seed)
+    t0 = time.perf_counter()
+    recs: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="thaija-refusal-") as tmp:
+        for lang in ("th", "ja"):
+            docs, pos, neg = qa_set(lang, args.n, rng)
+            recs += run_set(lang, docs, pos, neg, tmp)
+        if args.cross:
+            for ql in ("th", "ja"):
+                docs, pos, neg = flores_set(ql, args.cross, rng)
+                recs += run_set(f"cross_{ql}", docs, pos, neg, tmp)
+        from thaija.retrieve import close_index
+        for p in Path(tmp).glob("*.db"):
+            close_index(str(p))
+    # split halves per set: fit on the first, measure on the second
+    by_set: dict[str, list[dict]] = defaultdict(list)
+    for r in recs:
+        by_set[r["set"]].append(r)
+    fit_rows, test_rows = [], []
+    for name, rs in by_set.items():
+        for i, r in enumerate(rs):
+            (fit_rows if i % 2 == 0 else test_rows).append(r)
+    label = lambda r: int(r["answerable"] and r["answer_hit"])  # noqa: E731
+    X = lambda r: [float(r["features"].get(f, 0.0) or 0.0) for f in S.FEATURES]  # noqa: E731
+    params = {"same": S.fit([X(r) for r in fit_rows if not r["features"].get("cross")],
+                            [label(r) for r in fit_rows if not r["features"].get("cross")]),
+              "cross": S.fit([X(r) for r in fit_rows if r["features"].get("cross")] or [[0, 0, 0]],
+                             [label(r) for r in fit_rows if r["features"].get("cross")] or [0])}
+    sup = lambda r: S.support(r["features"], params) if r["features"] else 0.0  # noqa: E731
+    grid = [i / 100 for i in range(0, 100)]
+    thresholds, curves = {}, {}
+    for lang in ("th", "ja"):
+        fr = [r for r in fit_rows if r["set"] in (lang, f"cross_{lang}")]
+        curve = []
+        for t in grid:
+            m = metrics(fr, sup, t)
+            curve.append({"t": t, "answer_only_recall": m["answer_only_recall"],
+                          "unanswerable_refusal_rate": m["unanswerable_refusal_rate"],
+                          "false_refusal_rate": m["false_refusal_rate"]})
+        # operating point: the highest refusal of unanswerable questions that keeps false refusals
+        # of correctly answerable questions at or under 5 %; review band up to where >= 95 % of
+        # unanswerable questions are refused (those answers are given but queued)
+        ok = [c for c in curve if metrics(fr, sup, c["t"])["false_refusal_of_correct"] <= 0.05]
+        best = max(ok, key=lambda c: (c["unanswerable_refusal_rate"], -c["t"])) if ok else curve[0]
+        hi = [c["t"] for c in curve if c["unanswerable_refusal_rate"] >= 0.95 and c["t"] >= best["t"]]
+        thresholds[lang] = {"refuse_below": best["t"], "review_below": min(hi) if hi else best["t"]}
+        curves[lang] = curve
+    thresholds["en"] = dict(thresholds["th"])
+    params.update({"thresholds": thresholds, "fitted_by": {
+        "script": "benchmarks/refusal_curve.py", "args": vars(args),
+        "data": "iapp_wiki_qa valid, JSQuAD valid (+ FLORES dev cross-language); first half of each set"}})
+    out = {"script": "benchmarks/refusal_curve.py", "args": vars(args), "machine": f"{os.cpu_count()} CPU cores (shared)",
+           "generator": "extractive (no LLM: the sentences themselves)", "params": params,
+           "measured_on": "second half of each set (not used for fitting)", "sets": {}}
+    for name, rs in by_set.items():
+        lang = name.replace("cross_", "")
+        test = [r for r in test_rows if r["set"] == name]
+        out["sets"][name] = {**metrics(test, sup, thresholds[lang]["refuse_below"]),
+                             "refuse_below": thresholds[lang]["refuse_below"],
+                             "p50_seconds": sorted(r["seconds"] for r in rs)[len(rs) // 2]}
+    out["curves_fit_half"] = curves
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    res = ROOT / "benchmarks" / "results" / "refusal_curve.json"
+    res.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    (ROOT / "benchmarks" / "results" / "refusal_curve_records.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n", "utf-8")
+    if not args.no_write_params:
+        S.PARAMS_FILE.write_text(json.dumps(params, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for lang, curve in curves.items():
+            ax.plot([c["unanswerable_refusal_rate"] for c in curve], [c["answer_only_recall"] for c in curve],
+                    label=f"{lang} ({'iapp' if lang == 'th' else 'JSQuAD'} + FLORES cross)")
+            t = thresholds[lang]["refuse_below"]
+            c = next(c for c in curve if c["t"] == t)
+            ax.scatter([c["unanswerable_refusal_rate"]], [c["answer_only_recall"]], marker="o")
+            ax.annotate(f"t={t:.2f}", (c["unanswerable_refusal_rate"], c["answer_only_recall"]))
+        ax.set_xlabel("refusal of unanswerable questions")
+        ax.set_ylabel("answer-only recall (answerable)")
+        ax.set_title("Calibrated support: extractive answerer, dev sets (fit half)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.text(0.01, 0.01, "benchmarks/refusal_curve.py " + " ".join(sys.argv[1:]), fontsize=7)
+        fig.tight_layout()
+        fig.savefig(ROOT / "docs" / "refusal_curve.png", dpi=120)
+    except Exception as exc:  # matplotlib missing: the JSON still holds the curve
+        log(f"no plot: {exc}")
+    print(json.dumps({k: v for k, v in out.items() if k not in ("curves_fit_half",)}, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

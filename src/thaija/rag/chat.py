@@ -1,0 +1,205 @@
+"""Chat on top of :func:`thaija.rag.pipeline.answer`: follow-ups resolved against earlier turns,
+OpenAI-shaped replies, server-sent-event chunks and token usage in a named tokenizer.
+
+Functions the server calls (``thaija serve``'s ``/v1/chat/completions``):
+
+- ``resolve_followup(messages) -> Resolution``: the standalone question for the last user turn
+  (a follow-up such as ``แล้วไส้กรองต้องเปลี่ยนบ่อยแค่ไหน`` borrows the topic of the earlier user
+  turn: ``AirPure 300 …``); ``.question`` goes to retrieval, ``.borrowed`` lists what was added.
+- ``chat_completion(messages, *, db, config=None, model="thaija-rag", search=None) -> dict``: the
+  full non-streaming reply: ``{"id", "object": "chat.completion", "created", "model", "choices":
+  [{"index": 0, "message": {"role": "assistant", "content"}, "finish_reason": "stop"}],
+  "usage": {"prompt_tokens", "completion_tokens", "total_tokens", "tokenizer"}, "citations",
+  "thaija": {…the ask --json dict…}}``.
+- ``stream_chunks(reply) -> Iterator[str]``: the same reply as OpenAI ``stream=true`` SSE lines
+  (``data: {"object": "chat.completion.chunk", …}\\n\\n`` … ``data: [DONE]\\n\\n``); the server
+  writes them with ``Content-Type: text/event-stream``. The last content chunk carries
+  ``finish_reason: "stop"``, ``usage`` and ``citations``.
+- ``usage(prompt_texts, completion, tokenizer) -> dict``: counts in the named tokenizer of the
+  thaija cost registry (``o200k_base`` for the extractive reader and the openai generator,
+  the model's own tokenizer for ``local``).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from thaija.errors import ThaijaError
+
+#: Words that open a follow-up turn ("and then …", "what about …") per language.
+FOLLOWUP_MARKERS: dict[str, tuple[str, ...]] = {
+    "th": ("แล้ว", "และ", "ส่วน", "งั้น", "ถ้าอย่างนั้น", "แล้วก็", "มัน", "อันนี้", "ตัวนี้", "เครื่องนี้"),
+    "ja": ("では", "じゃあ", "それで", "それでは", "あと", "また", "それ", "その", "これ", "この"),
+    "en": ("and", "what about", "how about", "then", "also", "it", "its", "this", "that", "they"),
+}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*|[\u30a0-\u30ff]{2,}")
+
+
+@dataclass
+class Resolution:
+    """The standalone question of the last user turn."""
+
+    question: str
+    original: str
+    followup: bool = False
+    borrowed: list[str] = field(default_factory=list)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def _user_turns(messages: Sequence[dict[str, Any]]) -> list[str]:
+    return [t for t in (_text(m.get("content")).strip() for m in messages if m.get("role") == "user") if t]
+
+
+def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> Resolution:
+    """Resolve the last user turn against earlier user turns (see the module doc).
+
+    A turn is a follow-up when it opens with a follow-up marker of its language (แล้ว, では, and …)
+    or names fewer than three content terms, and an earlier turn named something it lacks.
+    The earlier turn's names (Latin/digit words, katakana words) come first, then its other
+    content terms, at most ``max_terms``; they are put before the follow-up text.
+    """
+    from thaija.retrieve.query import analyse, content_terms
+
+    turns = _user_turns(messages)
+    if not turns:
+        raise ThaijaError("no user message to answer")
+    last = turns[-1]
+    if len(turns) == 1:
+        return Resolution(last, last)
+    q = analyse(last)
+    low = last.lower().lstrip()
+    marker = any(low.startswith(m) for m in FOLLOWUP_MARKERS.get(q.lang, ()))
+    mine = set(q.content)
+    for prev in reversed(turns[:-1]):
+        names = [m.group(0) for m in _NAME.finditer(prev) if m.group(0).lower() not in mine]
+        others = [t for t in dict.fromkeys(content_terms(prev, q.lang)) if t not in mine
+                  and not any(t in n.lower() for n in names)]
+        if not names and not others:
+            continue
+        if not (marker or len(mine) < 3):
+            return Resolution(last, last)
+        borrowed = list(dict.fromkeys(names))[:max_terms]
+        # the earlier turn's first content words name its subject (เครื่องฟอกอากาศ, 在宅勤務)
+        borrowed += others[:max(0, min(1 if borrowed else 2, max_terms - len(borrowed)))]
+        sep = "" if q.lang == "ja" else " "
+        return Resolution(sep.join([*borrowed, last]) if q.lang != "ja" else "".join(borrowed) + "の" + last,
+                          last, True, borrowed)
+    return Resolution(last, last)
+
+
+def count_tokens(text: str, tokenizer: str = "o200k_base") -> int:
+    """Tokens of ``text`` in a named tokenizer of the thaija registry (no special tokens)."""
+    from thaija.cost.tokenizers import get_tokenizer
+
+    return int(get_tokenizer(tokenizer).count(text))
+
+
+def usage(prompt_texts: Sequence[str], completion: str, tokenizer: str = "o200k_base") -> dict[str, Any]:
+    """OpenAI ``usage`` block counted in ``tokenizer`` (named in the block)."""
+    p = sum(count_tokens(t, tokenizer) for t in prompt_texts if t)
+    c = count_tokens(completion, tokenizer) if completion else 0
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c, "tokenizer": tokenizer}
+
+
+def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any = None, model: str = "thaija-rag",
+                    search: Any = None) -> dict[str, Any]:
+    """Answer the conversation's last user turn from the index (see the module doc)."""
+    from thaija.rag.pipeline import AskConfig, answer, get_generator
+    from thaija.rag.prompt import build_prompt
+
+    cfg = config or AskConfig()
+    res = resolve_followup(messages)
+    gen = get_generator(cfg)
+    ans = answer(res.question, db=db, config=cfg, search=search, generator=gen)
+    result = ans.to_dict()
+    result["question"] = res.original
+    result["resolved_question"] = res.question
+    result["followup"] = res.followup
+    tok = getattr(gen, "tokenizer", None) or "o200k_base"
+    if cfg.generator == "extractive" or not getattr(gen, "tokenizer", None):
+        # what the reader read: the conversation and the retrieved evidence (the grounded prompt
+        # an LLM would have received), in o200k_base
+        tok = "o200k_base"
+    hits = [c["quote"] for c in ans.citations]
+    convo = [_text(m.get("content")) for m in messages]
+    if cfg.generator != "extractive" and ans.prompt_tokens:
+        u = {"prompt_tokens": int(ans.prompt_tokens)}
+        u["completion_tokens"] = gen.count(ans.answer) if ans.answer else 0
+        u["total_tokens"] = u["prompt_tokens"] + u["completion_tokens"]
+        u["tokenizer"] = tok if getattr(gen, "tokenizer", None) else f"{gen.model} (own tokenizer)"
+    else:
+        try:
+            p = build_prompt(res.question, _trace_hits(ans, db), ans.lang, budget=1 << 20,
+                             count=lambda s: count_tokens(s, tok), reserve=0)
+            prompt_parts = [m["content"] for m in p.messages] + convo[:-1]
+        except Exception:
+            prompt_parts = convo + hits
+        u = usage(prompt_parts, ans.answer, tok)
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": ans.answer},
+                     "finish_reason": "stop"}],
+        "usage": u,
+        "citations": ans.citations,
+        "thaija": result,
+    }
+
+
+def _trace_hits(ans: Any, db: str) -> list[Any]:
+    """The retrieved hits of the answer's first round (re-read from the index by chunk id)."""
+    from types import SimpleNamespace
+
+    from thaija.index.handles import open_index
+
+    ids = ans.trace[0]["chunk_ids"] if ans.trace else []
+    if not ids:
+        return []
+    index = open_index(db)
+    snap = index.snapshot()
+    pos = {c: i for i, c in enumerate(snap.chunk_ids)}
+    out = []
+    for cid in ids:
+        i = pos.get(cid)
+        if i is None:
+            continue
+        did = snap.doc_ids[i]
+        s, e = int(snap.starts[i]), int(snap.ends[i])
+        d = index.document(did)
+        out.append(SimpleNamespace(chunk_id=cid, doc_id=did, text=d["text"][s:e], source=d.get("source", ""),
+                                   start=s, end=e, lang=snap.lang_names[snap.langs[i]]))
+    return out
+
+
+def _pieces(text: str) -> list[str]:
+    """Stream pieces: whole sentences and citation markers (never a cut inside a word)."""
+    parts = re.split(r"(?<=[。！？!?»」”\]\s])(?!\s)", text)
+    return [p for p in parts if p]
+
+
+def stream_chunks(reply: dict[str, Any]) -> Iterator[str]:
+    """``reply`` (from :func:`chat_completion`) as OpenAI-style server-sent events."""
+    base = {"id": reply["id"], "object": "chat.completion.chunk", "created": reply["created"], "model": reply["model"]}
+
+    def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return "data: " + json.dumps(body, ensure_ascii=False) + "\n\n"
+
+    yield event({"role": "assistant", "content": ""})
+    for piece in _pieces(reply["choices"][0]["message"]["content"]):
+        yield event({"content": piece})
+    yield event({}, "stop", usage=reply["usage"], citations=reply.get("citations", []))
+    yield "data: [DONE]\n\n"

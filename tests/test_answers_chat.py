@@ -1,0 +1,67 @@
+"""Chat behaviour (thaija.rag.chat) on the project's policy corpus: follow-ups resolved against
+earlier turns before retrieval, OpenAI-style SSE chunks, usage counted in a named tokenizer."""
+import json
+from pathlib import Path
+
+import pytest
+
+from thaija.rag.chat import chat_completion, count_tokens, resolve_followup, stream_chunks
+
+DATA = Path(__file__).parent / "data" / "policy"
+
+
+def test_followup_borrows_the_topic_of_the_earlier_turn():
+    msgs = [{"role": "user", "content": "เครื่องฟอกอากาศ AirPure 300 มีกี่โหมด"},
+            {"role": "assistant", "content": "AirPure 300 มี 3 โหมด [1]"},
+            {"role": "user", "content": "แล้วไส้กรองต้องเปลี่ยนบ่อยแค่ไหน"}]
+    r = resolve_followup(msgs)
+    assert r.followup and "AirPure" in r.question and r.question.endswith("แล้วไส้กรองต้องเปลี่ยนบ่อยแค่ไหน")
+    # a self-contained turn stays as it is
+    msgs[-1]["content"] = "ลาพักร้อนได้ปีละกี่วันสำหรับพนักงานประจำ"
+    assert not resolve_followup(msgs).followup
+    # one turn: nothing to resolve
+    assert resolve_followup(msgs[:1]).question == msgs[0]["content"]
+
+
+def test_stream_chunks_are_openai_sse():
+    reply = {"id": "chatcmpl-x", "created": 1, "model": "thaija-rag",
+             "choices": [{"index": 0, "message": {"role": "assistant", "content": "在宅勤務は週2日まで認められます。 [1]"},
+                          "finish_reason": "stop"}],
+             "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8, "tokenizer": "o200k_base"},
+             "citations": [{"n": 1}]}
+    events = list(stream_chunks(reply))
+    assert events[-1] == "data: [DONE]\n\n" and all(e.startswith("data: ") and e.endswith("\n\n") for e in events)
+    bodies = [json.loads(e[6:]) for e in events[:-1]]
+    assert all(b["object"] == "chat.completion.chunk" for b in bodies)
+    assert bodies[0]["choices"][0]["delta"]["role"] == "assistant"
+    text = "".join(b["choices"][0]["delta"].get("content", "") for b in bodies)
+    assert text == reply["choices"][0]["message"]["content"]
+    assert bodies[-1]["choices"][0]["finish_reason"] == "stop" and bodies[-1]["usage"]["total_tokens"] == 8
+
+
+@pytest.mark.slow
+def test_chat_followup_retrieves_the_right_product(tmp_path):
+    from thaija.index import Index
+    from thaija.rag.pipeline import AskConfig
+    from thaija.retrieve import close_index
+
+    db = str(tmp_path / "p.db")
+    ix = Index(db)
+    ix.add_paths([str(DATA / "docs.jsonl")], progress=False)
+    ix.close()
+    try:
+        msgs = [{"role": "user", "content": "เครื่องฟอกอากาศ AirPure 300 มีกี่โหมด"},
+                {"role": "assistant", "content": "AirPure 300 มี 3 โหมด [1]"},
+                {"role": "user", "content": "แล้วไส้กรองต้องเปลี่ยนบ่อยแค่ไหน"}]
+        r = chat_completion(msgs, db=db, config=AskConfig(review=False))
+        content = r["choices"][0]["message"]["content"]
+        assert "6 เดือน" in content, content          # AirPure's filter, not AquaClean's 12 months
+        assert r["citations"][0]["doc_id"] == "th-airpure"
+        u = r["usage"]
+        assert u["tokenizer"] == "o200k_base"
+        assert u["completion_tokens"] == count_tokens(content)
+        # the prompt holds the conversation and the retrieved evidence: far more than the question
+        assert u["prompt_tokens"] > 4 * count_tokens(msgs[-1]["content"])
+        assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
+    finally:
+        close_index(db)
