@@ -255,11 +255,13 @@ def plan(cfg: PlanConfig | None = None, **kwargs) -> dict:
         if cfg.need in ("knowledge", "both"):
             allowed["fine-tune"] = allowed["fine-tune"] or (
                 f"{cfg.update_frequency} knowledge updates are never served by fine-tuning alone")
+            upd += "; fine-tuning alone is ruled out (monthly or more frequent knowledge updates)"
     elif upm > 0:
         upd = (f"{cfg.update_frequency} updates ({upm:.3g}/month): retraining would cost {_usd(ft_retrain)}/month; "
                f"RAG updates {_usd(per_update * upm)}/month")
     else:
-        upd = "no updates: nothing to re-index or retrain after the first build"
+        upd = (f"no updates (0/month): nothing to re-index or retrain after the first build "
+               f"({_usd(run_cost)} once for a LoRA run, {_usd(index_once)} once to index)")
     steps.append({"name": "update frequency", "finding": upd})
 
     # need: the starting option
