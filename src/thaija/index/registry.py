@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS chunks (
   row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEXT, lang TEXT, start INTEGER, "end" INTEGER,
   tokens INTEGER, content_hash TEXT, acl TEXT, vec BLOB);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS doc_sums (doc_id TEXT, lang TEXT, acl TEXT, n INTEGER, sum BLOB);
+CREATE INDEX IF NOT EXISTS doc_sums_doc ON doc_sums(doc_id);
+CREATE TABLE IF NOT EXISTS group_sums (lang TEXT, acl TEXT, n INTEGER, sum BLOB, PRIMARY KEY (lang, acl));
 """
 
 
@@ -95,6 +98,7 @@ class Snapshot:
     ends: np.ndarray
     vectors: np.ndarray       # (n, dim) float32, L2-normalised; (0, dim) in server mode
     version: int
+    group_sums: dict | None = None   # server mode: (lang, acl key) -> (n, vector sum)
 
     def position(self) -> Positions:
         if not hasattr(self, "_pos"):
@@ -167,7 +171,53 @@ class Registry:
                 [(c["row"], c["chunk_id"], c["doc_id"], c["lang"], c["start"], c["end"], c["tokens"],
                   c["content_hash"], c["acl"],
                   np.asarray(c["vector"], np.float32).tobytes() if self.keep_vectors else None) for c in chunks])
+            if not self.keep_vectors:
+                self._update_sums(remove, chunks)
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(self.version() + 1),))
+
+    def _update_sums(self, remove: Sequence[str], chunks: Sequence[dict[str, Any]]) -> None:
+        """Server mode keeps no vectors, but search centres dense scores per language (it needs the
+        mean vector of the chunks a caller may see in each language). So the registry keeps the sum
+        of the vectors per (language, access key) -- and per document, to subtract on removal."""
+        if self.get_meta("group_sums") is None:
+            if self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] > len(chunks):
+                return   # an index from before sums were kept: search then skips the centring
+            self.set_meta("group_sums", "1")
+        delta: dict[tuple[str, str], list] = {}
+        for i in range(0, len(remove), 500):
+            part = list(remove[i:i + 500])
+            q = f"SELECT lang, acl, n, sum FROM doc_sums WHERE doc_id IN ({','.join('?' * len(part))})"
+            for lang, acl, n, blob in self.db.execute(q, part).fetchall():
+                d = delta.setdefault((lang, acl), [0, 0.0])
+                d[0] -= n
+                d[1] = d[1] - np.frombuffer(blob, np.float64)
+            self.db.execute(f"DELETE FROM doc_sums WHERE doc_id IN ({','.join('?' * len(part))})", part)
+        per_doc: dict[tuple[str, str, str], list] = {}
+        for c in chunks:
+            v = np.asarray(c["vector"], np.float64)
+            for key, table in (((c["lang"], c["acl"]), delta), ((c["doc_id"], c["lang"], c["acl"]), per_doc)):
+                d = table.setdefault(key, [0, 0.0])
+                d[0] += 1
+                d[1] = d[1] + v
+        self.db.executemany("INSERT INTO doc_sums VALUES (?,?,?,?,?)",
+                            [(k[0], k[1], k[2], n, np.asarray(v, np.float64).tobytes()) for k, (n, v) in per_doc.items()])
+        for (lang, acl), (n, v) in delta.items():
+            r = self.db.execute("SELECT n, sum FROM group_sums WHERE lang=? AND acl=?", (lang, acl)).fetchone()
+            n0, v0 = (r[0], np.frombuffer(r[1], np.float64)) if r else (0, 0.0)
+            n1, v1 = n0 + n, v0 + v
+            if n1 <= 0:
+                self.db.execute("DELETE FROM group_sums WHERE lang=? AND acl=?", (lang, acl))
+            else:
+                self.db.execute("INSERT OR REPLACE INTO group_sums VALUES (?,?,?,?)",
+                                (lang, acl, n1, np.asarray(v1, np.float64).tobytes()))
+
+    def group_sums(self) -> dict[tuple[str, str], tuple[int, np.ndarray]] | None:
+        """(lang, access key) -> (chunks, sum of their vectors); None when not kept (Lite mode or an
+        index from before)."""
+        if self.keep_vectors or self.get_meta("group_sums") is None:
+            return None
+        return {(lang, acl): (int(n), np.frombuffer(b, np.float64))
+                for lang, acl, n, b in self._read("SELECT lang, acl, n, sum FROM group_sums")}
 
     def remove(self, doc_ids: Sequence[str]) -> None:
         self.write(doc_ids, [], [])
@@ -257,7 +307,8 @@ class Registry:
         rows, langs, acl, starts, ends = rows[:i], langs[:i], acl[:i], starts[:i], ends[:i]
         return Snapshot(rows=rows, chunk_ids=RowColumn(self, "chunk_id", rows), doc_ids=RowColumn(self, "doc_id", rows),
                         langs=langs, lang_names=lang_names, acl=acl, acl_keys=acl_keys, starts=starts, ends=ends,
-                        vectors=np.zeros((0, dim), np.float32), version=self.version())
+                        vectors=np.zeros((0, dim), np.float32), version=self.version(),
+                        group_sums=self.group_sums())
 
     def close(self) -> None:
         self.db.close()

@@ -142,16 +142,10 @@ def _center_languages(sims: np.ndarray, langs: np.ndarray, mask: np.ndarray, min
 def _dense_rows(index, snap, query: str, depth: int, mask: np.ndarray, groups, lang,
                 query_vector: np.ndarray | None = None) -> list[tuple[int, float]]:
     qv = index.embedder.query([query])[0] if query_vector is None else np.asarray(query_vector, np.float32)
-    if index.config.use_milvus_search:
-        hits = index.milvus.search(qv, depth, groups, lang)
-        row_of = index.registry.rows_of([c for c, _ in hits])   # only the hits: no per-chunk dict
-        pos = snap.position()
-        out = []
-        for c, s in hits:
-            i = pos.get(row_of.get(c, -1), -1)
-            if i >= 0 and mask[i]:              # the registry's ACL must agree too
-                out.append((int(snap.rows[i]), s))
-        return out
+    if index.config.use_milvus_search:   # server mode: vectors stay in Milvus (same ranking)
+        from thaija.retrieve.dense_server import milvus_dense_rows
+
+        return milvus_dense_rows(index, snap, qv, depth, mask, groups, lang)
     n_ok = int(mask.sum())
     if not len(snap.rows) or not n_ok:
         return []
