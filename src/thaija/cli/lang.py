@@ -24,6 +24,27 @@ def _emit(record: dict) -> None:
     sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def _file_blocks(file: str):
+    """Decoded text of ``--file`` block by block ('-' = stdin), with the checks of iter_lines."""
+    from thaija.cli._common import _open_checked
+    from thaija.errors import ThaijaError
+    from thaija.lang.stream import read_blocks
+
+    fh = _open_checked(file)
+    seen = False
+    try:
+        for block in read_blocks(fh, name=file):
+            seen = True
+            yield block
+    except ThaijaError as exc:  # invalid UTF-8 on stdin (files are checked before reading)
+        fail(str(exc))
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+    if not seen:
+        fail(f"{file}: input is empty")
+
+
 def detect_cmd(
     text: Optional[str] = typer.Argument(None, help="Text to analyse."),
     file: Optional[str] = typer.Option(None, "--file", "-f", help=FILE_HELP),
@@ -61,6 +82,24 @@ def segment_cmd(
 
     _check_choice(lang, ("auto", "th", "ja", "en"), "language")
     _check_choice(format, ("text", "jsonl"), "format")
+    if file is not None:  # big files: bounded pieces, output written as it comes (thaija.lang.stream)
+        from thaija.lang.stream import segment_stream
+
+        sep = ""
+        for piece, toks in segment_stream(_file_blocks(file), lang=lang, engine=engine, normalize=normalize):
+            if format == "jsonl":
+                body = ", ".join(json.dumps(t, ensure_ascii=False) for t in toks)
+                head = '{"tokens": [' if piece.offset == 0 else ""
+                sys.stdout.write(head + (sep + body if body else ""))
+                sep = ", " if body or sep else ""
+            else:
+                body = " ".join(t["text"] for t in toks)
+                sys.stdout.write((sep + body) if body else "")
+                sep = " " if body or sep else ""
+            if piece.last:
+                sys.stdout.write("]}\n" if format == "jsonl" else "\n")
+                sep = ""
+        return
     for line in iter_lines(text, file):
         toks = segment(line, lang=lang, engine=engine, normalize=normalize)
         if format == "jsonl":
@@ -93,6 +132,12 @@ def normalize_cmd(
     from thaija.lang import normalize
 
     _check_choice(lang, ("auto", "th", "ja", "en"), "language")
+    if file is not None:
+        from thaija.lang.stream import normalize_stream
+
+        for piece, norm in normalize_stream(_file_blocks(file), lang):
+            sys.stdout.write(norm + ("\n" if piece.last else ""))
+        return
     for line in iter_lines(text, file):
         typer.echo(normalize(line, lang).text)
 
@@ -112,22 +157,31 @@ def chunk_cmd(
     doc_id: Optional[str] = typer.Option(None, "--id", help="Prefix of chunk ids (default: the file name)."),
 ) -> None:
     """Cut one document into chunks on sentence/word boundaries, sized in the target model's tokens."""
-    from thaija.lang import chunk
+    from thaija.lang.stream import chunk_stream
 
     _check_choice(lang, ("auto", "th", "ja", "en"), "language")
     _check_choice(format, ("text", "jsonl"), "format")
-    doc = read_text(file)
     prefix = doc_id or (os.path.basename(file) if file != "-" else "stdin")
     counter = tokenizer
     if model is not None or tokenizer not in ("words", "chars", "bytes"):
         from thaija.tokenizers import resolve  # the CLI resolves names; the language layer takes a counter
 
         counter = resolve(model if model is not None else tokenizer)
-    for c in chunk(doc, max_tokens=max_tokens, overlap=overlap, tokenizer=counter, lang=lang, doc_id=prefix):
+    blank = [True]  # the document is read in bounded pieces (thaija.lang.stream): fine for 50 MB files
+
+    def blocks():
+        for block in _file_blocks(file):
+            blank[0] = blank[0] and not block.strip()
+            yield block
+
+    for c in chunk_stream(blocks(), max_tokens=max_tokens, overlap=overlap, tokenizer=counter, lang=lang,
+                          doc_id=prefix):
         if format == "jsonl":
             _emit(c.to_dict())
         else:
             typer.echo(f"--- {c.id} [{c.start}:{c.end}] {c.tokens} tokens\n{c.text}")
+    if blank[0]:
+        fail(f"{file}: file is empty")
 
 
 def register(app: typer.Typer) -> None:
