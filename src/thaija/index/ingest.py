@@ -178,6 +178,7 @@ class Index:
         self._embedder = None
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+        self._bm25_damaged: bool | None = None
         self.bm25, self._bm25_version = self._load_bm25()
 
     @property
@@ -215,8 +216,9 @@ class Index:
         """BM25 from disk, brought up to the registry when it is behind, ahead or damaged."""
         folder = self.state / "bm25"
         bm25, ok = load_bm25(folder, self.config.bm25)
+        self._bm25_damaged = not ok
         v = self.registry.version()
-        if not ok or bm25_version(self.state) != v:
+        if not ok or bm25_version(self.state) != v or (v and not (folder / "langs.json").exists()):
             with self._db_lock:
                 reconcile_bm25(self.registry, bm25, lambda ids: registry_terms(self, ids))
         return bm25, v
@@ -227,15 +229,26 @@ class Index:
         v = self.registry.version()
         if self._bm25_version != v:    # another process wrote since this handle loaded BM25
             self.bm25, self._bm25_version = self._load_bm25()
-        if v and (bm25_version(self.state) != v or not (self.state / "bm25" / "langs.json").exists()):
+        if self._disk_stale():
             self.bm25.save()           # the disk copy was behind, missing or damaged: BM25 in
             set_bm25_version(self.state, v)  # memory is reconciled with the registry, save it
+            self._bm25_damaged = False
         intent = Intent(self.state)
         pending = intent.pending()
         if pending:                    # a crash between the intent record and a flush
             self._resync_milvus(pending)
             self.milvus.flush()
             intent.clear()
+
+    def _disk_stale(self) -> bool:
+        """True when the BM25 files on disk are behind the registry, missing or damaged."""
+        v = self.registry.version()
+        if not v:
+            return False
+        folder = self.state / "bm25"
+        if bm25_version(self.state) != v or not (folder / "langs.json").exists():
+            return True
+        return not load_bm25(folder, self.config.bm25)[1] if self._bm25_damaged is None else self._bm25_damaged
 
     def _resync_milvus(self, doc_ids: Sequence[str]) -> None:
         """Make Milvus hold exactly the registry's chunks of these documents."""
@@ -364,7 +377,10 @@ class Index:
         show = sys.stderr.isatty() if progress is None else bool(progress)
         try:
             with Progress(show, total_bytes) as bar:   # the first batch calls _start_write
-                summary = Pipeline(self, bar).run(docs)
+                pipe = Pipeline(self, bar)
+                summary = pipe.run(docs)
+            if not pipe.started and (self._disk_stale() or Intent(self.state).pending()):
+                self._start_write()                   # nothing new, but repair what a crash left
         finally:
             self._release_lite()
         summary["seconds"] = round(time.perf_counter() - t0, 3)
