@@ -12,7 +12,6 @@ same id whichever folder a command runs from.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -167,7 +166,11 @@ def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None 
     file_id = doc_id_for(path, root)
     docs: list[Document] = []
     seen: set[str] = set()
+    from thaija.validate import check_fields
+
     for n, rec in iter_beir_jsonl(path):
+        check_fields(rec, {"id": "id", "_id": "id", "title": "str", "lang": "str", "groups": "groups",
+                           "metadata": "object", "text": "str"}, f"{path}:{n}")
         text = rec.get("text")
         if not isinstance(text, str):
             raise ThaijaError(f"{path}:{n}: missing string field 'text'")
@@ -300,14 +303,9 @@ def iter_documents(paths: Iterable[str | os.PathLike], *, groups: list[str] | No
 
 
 def iter_beir_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, record) of a JSONL file with file:line errors (used by eval)."""
-    for n, line in enumerate(_read_text(path).split("\n"), start=1):  # not splitlines(): U+2028 is valid JSON
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ThaijaError(f"{path}:{n}: malformed JSON ({exc.msg}, column {exc.colno})") from None
-        if not isinstance(rec, dict):
-            raise ThaijaError(f"{path}:{n}: each line must be a JSON object")
-        yield n, rec
+    """(line number, record) of a JSONL file with file:line errors (used by eval): strict JSON
+    through :func:`thaija.validate.iter_jsonl` (depth, huge ints, NaN, surrogates, NUL; a file
+    without records is an error)."""
+    from thaija.validate import iter_jsonl
+
+    yield from iter_jsonl(path, text=_read_text(path))

@@ -57,7 +57,10 @@ def load_beir(folder: str | Path) -> tuple[list[dict], list[dict], dict[str, dic
         if not (d / name).is_file():
             raise ThaijaError(f"{d / name}: missing (BEIR layout: corpus.jsonl, queries.jsonl, qrels.tsv)")
     corpus, queries, seen = [], [], set()
+    from thaija.validate import check_fields, iter_tsv, parse_number
+
     for n, rec in iter_beir_jsonl(d / "corpus.jsonl"):
+        check_fields(rec, {"id": "id", "title": "str", "lang": "str", "text": "str"}, f"{d / 'corpus.jsonl'}:{n}")
         if "id" not in rec or not isinstance(rec.get("text"), str):
             raise ThaijaError(f"{d / 'corpus.jsonl'}:{n}: need 'id' and a string 'text'")
         if str(rec["id"]) in seen:
@@ -65,21 +68,15 @@ def load_beir(folder: str | Path) -> tuple[list[dict], list[dict], dict[str, dic
         seen.add(str(rec["id"]))
         corpus.append(rec)
     for n, rec in iter_beir_jsonl(d / "queries.jsonl"):
+        check_fields(rec, {"id": "id", "text": "str"}, f"{d / 'queries.jsonl'}:{n}")
         if "id" not in rec or not isinstance(rec.get("text"), str) or not rec["text"].strip():
             raise ThaijaError(f"{d / 'queries.jsonl'}:{n}: need 'id' and a non-empty 'text'")
         queries.append(rec)
     qrels: dict[str, dict[str, int]] = {}
-    lines = (d / "qrels.tsv").read_text(encoding="utf-8").splitlines()
-    for n, line in enumerate(lines, start=1):
-        parts = line.strip().split("\t") if "\t" in line else line.split()
-        if not parts or (n == 1 and parts[0] in ("query-id", "query_id", "qid")):
+    for n, parts in iter_tsv(d / "qrels.tsv", min_columns=3):  # UTF-8, NUL, column count checked
+        if n == 1 and parts[0] in ("query-id", "query_id", "qid"):
             continue
-        if len(parts) < 3:
-            raise ThaijaError(f"{d / 'qrels.tsv'}:{n}: want 'query-id corpus-id score'")
-        try:
-            score = int(float(parts[2]))
-        except ValueError:
-            raise ThaijaError(f"{d / 'qrels.tsv'}:{n}: score {parts[2]!r} is not a number") from None
+        score = int(parse_number(parts[2], f"{d / 'qrels.tsv'}:{n}", "score"))  # inf/nan refused
         qrels.setdefault(parts[0], {})[parts[1]] = score
     return corpus, queries, qrels
 
