@@ -44,9 +44,10 @@ class Generator(Protocol):
 
 
 def _registry_counter(name: str):
-    from thaija.cost.tokenizers import get_tokenizer
+    """Counter of a tokenizer or model name; characters/2 only when it cannot load (thaija.tokenizers)."""
+    from thaija.tokenizers import counter
 
-    return get_tokenizer(name).count
+    return counter(name)
 
 
 # --------------------------------------------------------------------------- extractive
@@ -72,10 +73,7 @@ class ExtractiveGenerator:
     prompt_style: str = "tags"
 
     def count(self, text: str) -> int:
-        try:
-            return _registry_counter(self.tokenizer or "o200k_base")(text)
-        except Exception:
-            return (len(text) + 1) // 2
+        return _registry_counter(self.tokenizer or "o200k_base")(text)
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int = 256) -> str | None:
         return None  # no language model: decomposition stays rule-based
@@ -212,10 +210,7 @@ class OpenAIGenerator:
         return str(self.model_name)
 
     def count(self, text: str) -> int:
-        try:
-            return _registry_counter(self.tokenizer or "o200k_base")(text)
-        except Exception:
-            return (len(text) + 1) // 2
+        return _registry_counter(self.tokenizer or "o200k_base")(text)
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
         import httpx
