@@ -1,0 +1,161 @@
+"""Document ids that do not depend on the working folder, the --db default, removal by id / prefix /
+path, folder ingest that skips bad files, and the index list/stats tables (real CLI in-process,
+real Milvus Lite files)."""
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from thaija.cli.main import app
+from thaija.index.documents import common_root, doc_id_for, load_paths
+
+JA = "受付は8時45分に開きます。来客は受付で名前を記入してください。"
+TH = "พนักงานทำงานจากที่บ้านได้สัปดาห์ละสองวัน โดยต้องแจ้งหัวหน้างานล่วงหน้า"
+LONG = "社内規程集_人事部_在宅勤務とフレックスタイム制度の運用細則_二〇二六年度版_改訂第三版"
+
+
+def cli(*args: str):
+    r = CliRunner().invoke(app, list(args))
+    return r.exit_code, r.output
+
+
+def cells(line: str) -> int:
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+@pytest.fixture()
+def ws(tmp_path, monkeypatch) -> Path:
+    """tmp/docs/{a.md, hr/remote.txt, <long Japanese name>.txt} and an isolated embedding cache."""
+    monkeypatch.setenv("THAIJA_CACHE", str(tmp_path.parent / "cache"))
+    monkeypatch.delenv("THAIJA_DB", raising=False)
+    monkeypatch.setenv("COLUMNS", "80")
+    (tmp_path / "docs" / "hr").mkdir(parents=True)
+    (tmp_path / "docs" / "a.md").write_text(f"# 受付\n\n{JA}\n", encoding="utf-8")
+    (tmp_path / "docs" / "hr" / "remote.txt").write_text(TH, encoding="utf-8")
+    (tmp_path / "docs" / f"{LONG}.txt").write_text(JA, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_ids_are_relative_to_the_root_not_the_working_folder(ws, monkeypatch):
+    code, out = cli("index", "add", "docs", "--no-progress", "--json")       # creates ./thaija.db
+    assert code == 0, out
+    assert (ws / "thaija.db.state" / "registry.sqlite").exists()
+    monkeypatch.chdir(ws / "docs")
+    code, out = cli("index", "add", "hr/remote.txt", "--db", "../thaija.db", "--groups", "hr", "--json")
+    assert code == 0, out
+    s = json.loads(out.strip().splitlines()[-1])
+    assert (s["added"], s["replaced"]) == (0, 1)                              # re-tagged, not copied
+    monkeypatch.chdir(ws / "docs" / "hr")                                     # nearest thaija.db, two levels up
+    code, out = cli("index", "list", "--json")
+    docs = {d["doc_id"]: d for d in map(json.loads, out.strip().splitlines())}
+    assert set(docs) == {"a.md", "hr/remote.txt", f"{LONG}.txt"}
+    assert docs["hr/remote.txt"]["groups"] == ["hr"] and docs["a.md"]["lang"] == "ja"
+    assert docs["hr/remote.txt"]["lang"] == "th"                             # detected, not "auto"
+    code, out = cli("search", "ทำงานจากที่บ้าน", "--json")                  # public caller: hr text hidden
+    assert code == 0 and "hr/remote.txt" not in out
+    code, out = cli("search", "ทำงานจากที่บ้าน", "--groups", "hr", "--json")
+    assert "hr/remote.txt" in out
+
+
+def test_db_default_and_missing_index(ws, monkeypatch, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("empty")
+    monkeypatch.chdir(elsewhere)
+    for args in (["index", "list"], ["index", "stats"], ["search", "受付"], ["index", "remove", "a.md"]):
+        code, out = cli(*args)
+        assert code == 2 and "no index found" in out and "--db" in out, (args, out)
+    assert list(elsewhere.iterdir()) == []                                   # nothing created
+    code, out = cli("index", "list", "--db", str(elsewhere / "x.db"))
+    assert code == 2 and "no index at" in out and not (elsewhere / "x.db").exists()
+    monkeypatch.chdir(ws)
+    assert cli("index", "add", "docs/a.md", "--db", "mine.db", "--no-progress")[0] == 0
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("THAIJA_DB", str(ws / "mine.db"))
+    code, out = cli("index", "list")
+    assert code == 0 and "a.md" in out
+
+
+def test_remove_by_id_prefix_and_path(ws):
+    assert cli("index", "add", "docs", "--no-progress")[0] == 0
+    code, out = cli("index", "remove", "nope")
+    assert code == 2 and "unknown document id: nope" in out
+    code, out = cli("index", "remove", "docs/hr", "--json")                  # a folder path
+    assert code == 0 and json.loads(out)["doc_ids"] == ["hr/remote.txt"]
+    assert cli("index", "add", "docs", "--no-progress")[0] == 0
+    code, out = cli("index", "remove", "hr", "--json")                       # an id prefix
+    assert json.loads(out)["doc_ids"] == ["hr/remote.txt"]
+    code, out = cli("index", "remove", "a.md", str(ws / "docs" / f"{LONG}.txt"), "--json")  # id and file path
+    assert sorted(json.loads(out)["doc_ids"]) == sorted(["a.md", f"{LONG}.txt"])
+    code, out = cli("index", "list")
+    assert code == 0 and out.strip() == "no documents"
+
+
+def test_list_and_stats_tables_fit_80_columns(ws):
+    assert cli("index", "add", "docs", "--no-progress")[0] == 0
+    code, out = cli("index", "list")
+    lines = out.rstrip("\n").split("\n")
+    assert code == 0 and lines[0].split() == ["ID", "LANG", "CHUNKS", "CHARS", "GROUPS"]
+    assert all(cells(l) <= 80 for l in lines), [cells(l) for l in lines]
+    assert any(l.startswith("社内規程集") and "…" in l for l in lines)          # long id cut, not wrapped
+    row = next(l for l in lines if l.startswith("a.md")).split()
+    assert row[1] == "ja" and row[-1] == "public"
+    code, out = cli("index", "stats")
+    assert code == 0 and all(cells(l) <= 80 for l in out.splitlines())
+    assert "documents    3" in out and "title+heading" in out
+    code, out = cli("index", "stats", "--json")
+    st = json.loads(out)
+    assert st["documents"] == 3 and st["chunks_by_lang"].keys() >= {"ja", "th"}
+
+
+def test_folder_ingest_skips_bad_files_and_strict_stops(ws):
+    bad = ws / "docs" / "bad"
+    bad.mkdir()
+    (bad / "empty.txt").write_text("", encoding="utf-8")
+    (bad / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (bad / "notes.docx").write_bytes(b"PK\x03\x04")
+    (bad / "broken.jsonl").write_text('{"id": "x", "text": "ok"}\n{oops\n', encoding="utf-8")
+    code, out = cli("index", "add", "docs", "--strict", "--no-progress")
+    assert code == 2 and "bad/broken.jsonl:2" in out
+    assert not (ws / "thaija.db.state").exists()                             # strict: stopped, nothing left
+    code, out = cli("index", "add", "docs", "--no-progress", "--json")
+    assert code == 0
+    for name in ("empty.txt", "latin1.txt", "notes.docx", "broken.jsonl:2"):
+        assert f"thaija: skipped {Path('docs') / 'bad' / name}" in out, name
+    s = json.loads(out.strip().splitlines()[-1])
+    assert s["added"] == 3 and len(s["skipped"]) == 4
+
+
+def test_root_option_and_jsonl_ids(ws, monkeypatch):
+    (ws / "docs" / "faq.jsonl").write_text(
+        json.dumps({"id": "faq-1", "text": JA}, ensure_ascii=False) + "\n"
+        + json.dumps({"text": TH}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert cli("index", "add", "docs/faq.jsonl", "--root", ".", "--no-progress")[0] == 0
+    monkeypatch.chdir(ws / "docs")
+    code, out = cli("index", "add", "faq.jsonl", "--db", "../thaija.db", "--no-progress", "--json")
+    s = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and s["unchanged"] == 2 and s["root"] == str(ws)         # the index remembers its root
+    code, out = cli("index", "list", "--json")
+    assert {json.loads(l)["doc_id"] for l in out.splitlines()} == {"faq-1", "docs/faq.jsonl:2"}
+    code, out = cli("index", "add", "faq.jsonl", "--root", "nowhere")
+    assert code == 2 and "--root nowhere: no such folder" in out
+
+
+def test_library_ids():
+    root = Path("/srv/docs")
+    assert doc_id_for(root / "hr" / "x.txt", root) == "hr/x.txt"
+    assert doc_id_for(Path("/etc/x.txt"), root) == "/etc/x.txt"              # outside the root: absolute
+    assert common_root(["/srv/docs/hr/x.txt", "/srv/docs/it/y.txt"]) == Path("/srv/docs")
+
+
+def test_load_paths_default_root_is_the_common_folder(tmp_path, monkeypatch):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "x.txt").write_text(JA, encoding="utf-8")
+    (tmp_path / "a" / "y.txt").write_text(TH, encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "a" / "b")
+    assert {d.id for d in load_paths([tmp_path / "a"])} == {"b/x.txt", "y.txt"}
+    monkeypatch.chdir(tmp_path)
+    assert {d.id for d in load_paths(["a"])} == {"b/x.txt", "y.txt"}
