@@ -51,14 +51,11 @@ def load_prices(path: str | Path | None = None) -> dict:
     if path is None:
         return _with_tokenizers(table)
     p = Path(path)
-    try:
-        over = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ThaijaError(f"{p}: no such price file") from None
-    except UnicodeDecodeError:
-        raise ThaijaError(f"{p}: not valid UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ThaijaError(f"{p}: not valid TOML ({exc})") from None
+    from thaija.validate import load_toml
+
+    if not p.exists():
+        raise ThaijaError(f"{p}: no such price file")
+    over = load_toml(p)  # depth/NUL/surrogate limits: one-line errors (thaija.validate)
     table = _merge(table, over)
     for name, m in table.get("models", {}).items():
         for key in ("input", "output"):

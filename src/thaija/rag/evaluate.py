@@ -15,7 +15,6 @@ evidence_hit (a cited chunk comes from the gold paragraph of qrels.tsv) and late
 """
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
@@ -74,15 +73,9 @@ def generator_label(cfg: Any) -> str:
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise ThaijaError(f"{path}: missing (a BEIR folder needs corpus.jsonl, queries.jsonl, answers.jsonl)")
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ThaijaError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-    return out
+    from thaija.validate import iter_jsonl
+
+    return [rec for _, rec in iter_jsonl(path)]  # strict JSON objects, file:line errors
 
 
 def _answers(path: Path) -> dict[str, list[str]]:

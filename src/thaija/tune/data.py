@@ -159,10 +159,12 @@ def load_records(path: str | Path, *, detect_missing: bool = True,
         except UnicodeDecodeError as exc:
             errors.append((n, f"not valid UTF-8 at byte {exc.start}"))
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append((n, f"not valid JSON ({exc.msg} at column {exc.colno})"))
+        try:  # strict JSON: depth, huge ints, NaN, surrogates, NUL (thaija.validate)
+            from thaija.validate import parse_json
+
+            obj = parse_json(line)
+        except ThaijaError as exc:
+            errors.append((n, str(exc)))
             continue
         rec, why = parse_record(obj, n)
         if why:
