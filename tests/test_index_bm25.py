@@ -101,3 +101,33 @@ def test_top_respects_mask_and_save_load_roundtrip(tmp_path, th_terms):
     assert 5 in rows.tolist() and list(scores) == sorted(scores, reverse=True)
     # saved state is JSON + .npy only
     assert {p.suffix for p in (tmp_path / "bm25").rglob("*") if p.is_file()} == {".json", ".npy"}
+
+
+def test_loaded_index_is_memory_mapped_and_scores_the_same(tmp_path, ja_lines, th_lines):
+    """A saved index loads memory-mapped (postings, term hashes), reads its vocabulary/doc ids only
+    when asked, scores exactly as before saving, and stays writable (add/remove after load)."""
+    from thaija.index.bm25 import BM25Index, LazyList, segment_terms
+
+    ix = BM25Index()
+    texts = ja_lines[:30] + th_lines[:30]
+    ix.add(list(range(60)), [f"d{i // 3}" for i in range(60)], [segment_terms(t) for t in texts])
+    queries = [segment_terms(t) for t in (ja_lines[3][:20], th_lines[5][:30], "東京 กรุงเทพ")]
+    want = [ix.scores(q) for q in queries]
+    ix.save(tmp_path / "ja")
+    back = BM25Index.load(tmp_path / "ja")
+    assert isinstance(back._postings()[2], np.memmap) and isinstance(back.rows, np.memmap)
+    assert isinstance(back.doc_ids, LazyList) and not back.doc_ids._loaded and len(back.doc_ids) == 60
+    assert back.vocab._d is None and len(back.vocab) == len(ix.vocab)
+    for q, w in zip(queries, want):
+        np.testing.assert_array_equal(back.scores(q), w)
+    assert back.vocab._d is None                   # lookups went through the hash array
+    assert back.row_position()[41] == 41 and back.row_position().get(999) is None
+    back.remove_docs(["d0"])
+    back.add([100], ["dx"], [segment_terms(ja_lines[40])])
+    fresh = BM25Index()
+    keep = [i for i in range(60) if i >= 3]
+    fresh.add(keep, [f"d{i // 3}" for i in keep], [segment_terms(texts[i]) for i in keep])
+    fresh.add([100], ["dx"], [segment_terms(ja_lines[40])])
+    for q in queries:
+        np.testing.assert_allclose(back.scores(q)[np.argsort(back.rows)], fresh.scores(q)[np.argsort(fresh.rows)],
+                                   rtol=1e-6)

@@ -6,9 +6,15 @@ Scoring is the Lucene variant used by `bm25s` (method="lucene"):
 N, df and avglen always describe the live rows only, so after any sequence of adds and removes the
 scores equal a BM25 built from scratch on the same tokens. State per language is a CSR row-term
 matrix (.npy) + vocabulary/row ids (JSON); saved atomically (temp folder + rename), never pickled.
+
+Loading memory-maps every array, including the precomputed term -> postings (CSC) weights, and
+looks query terms up in a sorted array of 64-bit term hashes: a searching process reads only the
+pages of the postings its queries touch. The vocabulary and row document ids (JSON) are read only
+when something needs them (a writer, BM25 coverage of a hit).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -62,12 +68,124 @@ class BM25Config:
             raise ValueError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
 
 
+def term_hash(term: str) -> int:
+    """Stable 64-bit hash of a term (memory-mapped vocabulary lookups)."""
+    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little") >> 1
+
+
+class Vocab:
+    """term -> id. A dict once anything writes; before that (a loaded index) lookups go through
+    sorted memory-mapped term hashes and the JSON term list is read only when iterated."""
+
+    def __init__(self, terms: dict[str, int] | None = None, folder: Path | None = None,
+                 n: int = 0, hashes: np.ndarray | None = None, ids: np.ndarray | None = None) -> None:
+        self._d = terms if terms is not None else ({} if folder is None else None)
+        self._folder, self._n, self._hashes, self._ids = folder, n, hashes, ids
+
+    def _dict(self) -> dict[str, int]:
+        if self._d is None:
+            with open(self._folder / "vocab.json", encoding="utf-8") as f:
+                self._d = {t: i for i, t in enumerate(json.load(f))}
+        return self._d
+
+    def get(self, term: str, default: int | None = None) -> int | None:
+        if self._d is not None:
+            return self._d.get(term, default)
+        if self._hashes is None or not len(self._hashes):
+            return default
+        h = term_hash(term)
+        i = int(np.searchsorted(self._hashes, h))
+        return int(self._ids[i]) if i < len(self._hashes) and int(self._hashes[i]) == h else default
+
+    def __getitem__(self, term: str) -> int:
+        i = self.get(term)
+        if i is None:
+            raise KeyError(term)
+        return i
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.get(term) is not None
+
+    def __setitem__(self, term: str, i: int) -> None:
+        self._dict()[term] = i
+
+    def __len__(self) -> int:
+        return len(self._d) if self._d is not None else self._n
+
+    def __iter__(self):
+        return iter(self._dict())
+
+    def items(self):
+        return self._dict().items()
+
+
+class LazyList(list):
+    """A list read from a JSON file on first use (its length is known without reading it)."""
+
+    def __init__(self, path: Path, n: int) -> None:
+        super().__init__()
+        self._path, self._n, self._loaded = path, n, False
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            with open(self._path, encoding="utf-8") as f:
+                super().extend(json.load(f))
+
+    def __len__(self) -> int:
+        return super().__len__() if self._loaded else self._n
+
+    def __iter__(self):
+        self._load()
+        return super().__iter__()
+
+    def __getitem__(self, i):
+        self._load()
+        return super().__getitem__(i)
+
+    def extend(self, items) -> None:
+        self._load()
+        super().extend(items)
+
+    def __eq__(self, other) -> bool:
+        self._load()
+        return super().__eq__(other)
+
+    def __reduce_ex__(self, protocol):  # pragma: no cover - copies are plain lists
+        self._load()
+        return (list, (list(super().__iter__()),))
+
+
+class _RowPositions:
+    """global row -> local position without a per-row dict (rows need not be sorted)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self._order = np.argsort(rows, kind="stable")
+        self._sorted = rows[self._order]
+
+    def get(self, row: int, default: int | None = None) -> int | None:
+        i = int(np.searchsorted(self._sorted, row))
+        return int(self._order[i]) if i < len(self._sorted) and int(self._sorted[i]) == int(row) else default
+
+    def __getitem__(self, row: int) -> int:
+        i = self.get(row)
+        if i is None:
+            raise KeyError(row)
+        return i
+
+    def __contains__(self, row: int) -> bool:
+        return self.get(row) is not None
+
+    def __len__(self) -> int:
+        return len(self._sorted)
+
+
 class BM25Index:
     """Incremental BM25 over rows (int ids) of one language."""
 
     def __init__(self, config: BM25Config | None = None) -> None:
         self.config = config or BM25Config()
-        self.vocab: dict[str, int] = {}
+        self.vocab: Vocab = Vocab()
         self.rows = np.zeros(0, dtype=np.int64)          # global row id of each local row
         self.doc_ids: list[str] = []                      # document id of each local row
         self.lengths = np.zeros(0, dtype=np.float64)      # number of terms of each local row
@@ -75,7 +193,7 @@ class BM25Index:
         self._indices = np.zeros(0, dtype=np.int32)
         self._tf = np.zeros(0, dtype=np.float32)
         self._csc = None                                  # lazily built term -> postings
-        self._row_pos: dict[int, int] | None = None
+        self._row_pos: _RowPositions | None = None
 
     # ---- updates -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -153,10 +271,10 @@ class BM25Index:
             self._csc = (csc.indptr, csc.indices, w)
         return self._csc
 
-    def row_position(self) -> dict[int, int]:
-        """global row id -> local position."""
+    def row_position(self) -> _RowPositions:
+        """global row id -> local position (``.get(row)``, ``[row]``)."""
         if self._row_pos is None:
-            self._row_pos = {int(r): i for i, r in enumerate(self.rows.tolist())}
+            self._row_pos = _RowPositions(self.rows)
         return self._row_pos
 
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
@@ -196,22 +314,47 @@ class BM25Index:
         np.save(folder / "tf.npy", self._tf)
         np.save(folder / "rows.npy", self.rows)
         np.save(folder / "lengths.npy", self.lengths)
+        post_indptr, post_indices, post_w = self._postings()   # searchers memory-map these
+        np.save(folder / "post_indptr.npy", np.asarray(post_indptr, np.int64))
+        np.save(folder / "post_indices.npy", np.asarray(post_indices, np.int32))
+        np.save(folder / "post_w.npy", np.asarray(post_w, np.float32))
+        terms = list(self.vocab)
+        hashes = np.fromiter((term_hash(t) for t in terms), dtype=np.int64, count=len(terms))
+        order = np.argsort(hashes, kind="stable")
+        np.save(folder / "vocab_hash.npy", hashes[order])
+        np.save(folder / "vocab_ids.npy", order.astype(np.int32))
+        with open(folder / "vocab.json", "w", encoding="utf-8") as f:
+            json.dump(terms, f, ensure_ascii=False)
+        with open(folder / "doc_ids.json", "w", encoding="utf-8") as f:
+            json.dump(list(self.doc_ids), f, ensure_ascii=False)
         with open(folder / "state.json", "w", encoding="utf-8") as f:
-            json.dump({"format": 1, "k1": self.config.k1, "b": self.config.b,
-                       "vocab": list(self.vocab), "doc_ids": self.doc_ids}, f, ensure_ascii=False)
+            json.dump({"format": 2, "k1": self.config.k1, "b": self.config.b, "rows": len(self),
+                       "vocabulary": len(terms),
+                       "hashes_unique": bool(len(hashes) < 2 or (np.diff(hashes[order]) != 0).all())}, f)
 
     @classmethod
     def load(cls, folder: Path) -> "BM25Index":
+        """Memory-mapped (read-only until a write replaces an array with an in-memory copy)."""
         with open(folder / "state.json", encoding="utf-8") as f:
             st = json.load(f)
         idx = cls(BM25Config(k1=st["k1"], b=st["b"]))
-        idx.vocab = {t: i for i, t in enumerate(st["vocab"])}
-        idx.doc_ids = list(st["doc_ids"])
-        idx._indptr = np.load(folder / "indptr.npy", allow_pickle=False)
-        idx._indices = np.load(folder / "indices.npy", allow_pickle=False)
-        idx._tf = np.load(folder / "tf.npy", allow_pickle=False)
-        idx.rows = np.load(folder / "rows.npy", allow_pickle=False)
-        idx.lengths = np.load(folder / "lengths.npy", allow_pickle=False)
+
+        def arr(name: str) -> np.ndarray:
+            return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+
+        idx._indptr, idx._indices, idx._tf = arr("indptr"), arr("indices"), arr("tf")
+        idx.rows, idx.lengths = arr("rows"), arr("lengths")
+        if st.get("format", 1) == 1:   # older layout: everything in state.json, postings rebuilt
+            idx.vocab = Vocab({t: i for i, t in enumerate(st["vocab"])})
+            idx.doc_ids = list(st["doc_ids"])
+            return idx
+        if st.get("hashes_unique", False):
+            idx.vocab = Vocab(folder=folder, n=int(st["vocabulary"]), hashes=arr("vocab_hash"), ids=arr("vocab_ids"))
+        else:   # two terms share a 64-bit hash (never seen): look terms up in the JSON list instead
+            idx.vocab = Vocab(folder=folder, n=int(st["vocabulary"]))
+            idx.vocab._dict()
+        idx.doc_ids = LazyList(folder / "doc_ids.json", int(st["rows"]))
+        idx._csc = (arr("post_indptr"), arr("post_indices"), arr("post_w"))
         return idx
 
 
