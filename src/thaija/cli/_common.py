@@ -1,4 +1,9 @@
-"""Input/output helpers shared by the CLI modules: strict UTF-8 input, one-line errors, JSON out."""
+"""Input/output helpers shared by the CLI modules: strict UTF-8 input, one-line errors, JSON out.
+
+Text input is checked here (missing/empty file, a folder, invalid UTF-8 with its byte offset, NUL
+characters with ``file:line``); structured input (JSON/JSONL/TOML/TSV) goes through
+:mod:`thaija.validate`, whose errors name ``file:line`` too.
+"""
 from __future__ import annotations
 
 import codecs
@@ -16,15 +21,21 @@ def fail(message: str) -> None:
 
 
 def _check_utf8(path: str) -> None:
-    """Fail naming ``path`` and the byte offset of the first invalid UTF-8 sequence."""
+    """Fail naming ``path`` and the byte offset of the first invalid UTF-8 sequence, or the line of
+    the first NUL character."""
     dec = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
+    offset = lines = 0
     with open(path, "rb") as fh:
         while block := fh.read(1 << 20):
             try:
                 dec.decode(block)
             except UnicodeDecodeError as exc:
                 fail(f"{path}: not valid UTF-8 at byte {offset + exc.start}")
+            nul = block.find(b"\x00")
+            if nul >= 0:
+                line = lines + block.count(b"\n", 0, nul) + 1
+                fail(f"{path}:{line}: NUL character (binary data is not text)")
+            lines += block.count(b"\n")
             offset += len(block)
         try:
             dec.decode(b"", final=True)
@@ -58,11 +69,13 @@ def iter_lines(text: str | None, file: str | None, name: str = "TEXT") -> Iterat
     fh = _open_checked(file)
     offset, seen = 0, False
     try:
-        for raw in fh:
+        for n, raw in enumerate(fh, start=1):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:  # only reachable for stdin
                 fail(f"{file}: not valid UTF-8 at byte {offset + exc.start}")
+            if "\x00" in line:
+                fail(f"{file}:{n}: NUL character (binary data is not text)")
             offset += len(raw)
             seen = True
             yield line.rstrip("\n").rstrip("\r")
@@ -85,6 +98,8 @@ def read_text(file: str) -> str:
         fail(f"{file}: not valid UTF-8 at byte {exc.start}")
     if not text.strip():
         fail(f"{file}: file is empty")
+    if "\x00" in text:
+        fail(f"{file}:{text.count(chr(10), 0, text.index(chr(0))) + 1}: NUL character (binary data is not text)")
     return text
 
 

@@ -48,6 +48,8 @@ def read_lines(path: str | Path) -> list[str]:
     text = text.rstrip("\n")  # a BOM is kept: counted like the reference reading the file as UTF-8
     if not text.strip():
         raise ThaijaError(f"{p}: empty file")
+    if "\x00" in text:  # binary data is not text (one-line error, as in every file-reading command)
+        raise ThaijaError(f"{p}:{text.count(chr(10), 0, text.index(chr(0))) + 1}: NUL character (binary data is not text)")
     return text.split("\n")
 
 
