@@ -165,3 +165,20 @@ def test_review_export_keeps_access_groups_and_loads_in_tune(tmp_path):
     assert [r.get("groups") for r in recs] == [["hr", "managers"], None]
     assert len(load_records(out, detect_missing=False)) == 2  # the tune stage accepts the label
     assert parse_record({"text": "x", "groups": "hr"})[1] == "'groups' must be a list of strings"
+
+
+def test_strict_error_and_skip_report_carry_no_raw_file_name(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / f"empty_{PHONE}.txt").write_text("", encoding="utf-8")
+    (docs / "ok.txt").write_text("Annual leave is approved by the team lead.\n", encoding="utf-8")
+    env = {**os.environ, "THAIJA_CACHE": str(tmp_path / "cache")}
+    base = [THAIJA, "index", "add", str(docs), "--redact"]
+    r = subprocess.run([*base, "--db", str(tmp_path / "a.db"), "--strict"], capture_output=True, text=True,
+                       env=env, timeout=600)
+    assert r.returncode == 2 and "empty_[PHONE]" in r.stderr and PHONE not in r.stderr + r.stdout, r.stderr
+    r = subprocess.run([*base, "--db", str(tmp_path / "b.db"), "--json"], capture_output=True, text=True,
+                       env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["skipped"][0]["path"].endswith("empty_[PHONE].txt")
+    assert PHONE not in r.stderr + r.stdout

@@ -348,7 +348,14 @@ class Index:
                                                   on_skip=None if strict else skip)
         if redact:
             docs = redact_documents(docs)
-        summary = self.add_documents(docs, progress=progress, total_bytes=_bytes_under(paths))
+        try:
+            summary = self.add_documents(docs, progress=progress, total_bytes=_bytes_under(paths))
+        except ThaijaError as exc:
+            if not redact:
+                raise
+            from thaija.guard.pii import redact as scrub  # an error naming a file or id: no raw PII
+
+            raise ThaijaError(scrub(str(exc))[0]) from None
         summary["skipped"] = skipped
         summary["root"] = self.root
         if redact:
