@@ -31,7 +31,7 @@ def ask_cmd(
     max_rounds: int = typer.Option(3, "--max-rounds", help="Agentic mode: at most this many retrieval rounds."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Your access groups, comma-separated (a,b): documents of other groups are never used."),
     review: bool = typer.Option(True, "--review/--no-review", help="Queue refused and low-confidence answers for human review (beside the index)."),
-    redact: bool = typer.Option(False, "--redact", help="Replace PII (Thai ID, My Number, phones, e-mail, cards) in the answer and quotes with [TYPE]."),
+    redact: bool = typer.Option(False, "--redact", help="Replace PII (Thai ID, My Number, phones, e-mail, cards) with [TYPE] in the answer, the quotes, the echoed question and trace, and what is queued for review."),
     min_support: Optional[float] = typer.Option(None, "--min-support", help="Refuse below this calibrated support in [0, 1] (default: the per-language thresholds fitted on the dev sets, see docs/rag.md)."),
     as_json: bool = typer.Option(False, "--json", help="Print the full JSON result (answer, answer_lang, support, citations with spans and lang, trace, review_id)."),
 ) -> None:
