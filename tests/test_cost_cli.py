@@ -99,3 +99,15 @@ def test_estimate_and_tokenizers_json():
     r = run("cost", "tokenizers", "--json")
     recs = json.loads(r.stdout)
     assert sum(1 for x in recs if x["available"] and x["kind"] != "baseline") >= 8
+
+
+@pytest.mark.slow
+def test_doctor_says_what_it_checks():
+    """Friction: `thaija doctor` printed nothing for 14 s. Each check is announced on stderr."""
+    r = runner.invoke(app, ["doctor", "--json"])
+    assert r.exit_code == 0
+    res = json.loads(r.stdout)
+    n = len(res["checks"])
+    steps = [l for l in r.stderr.splitlines() if l.startswith("doctor: ")]
+    assert len(steps) == n and steps[0].startswith(f"doctor: 1/{n} ") and steps[-1].startswith(f"doctor: {n}/{n} ")
+    assert next(c for c in res["checks"] if c["name"] == "tokenizer registry")["ok"]
