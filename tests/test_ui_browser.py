@@ -136,7 +136,7 @@ def test_chat_answer_citation_opens_highlighted_quote(page, server, db):
     data = ask(page, "有給休暇は入社後何日もらえますか")
     assert data["thaija"]["refused"] is False, data
     cite = data["citations"][0]
-    card = page.locator("article.msg.answer").last
+    card = page.locator("article.msg.answer").nth(0)  # the first answer, also after more questions
     assert "10日" in card.locator(".text").inner_text()
     card.locator(f'.text button.cite[data-n="{cite["n"]}"]').click()
     mark = page.locator("#viewer #highlight")

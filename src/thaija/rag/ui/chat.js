@@ -46,6 +46,7 @@
     const meta = document.getElementById("viewer-meta");
     const body = document.getElementById("viewer-text");
     viewer.hidden = false;
+    document.body.classList.add("viewing");
     title.textContent = `[${c.n}] ${c.doc_id}`;
     meta.textContent = "Loading…";
     body.replaceChildren();
@@ -63,7 +64,7 @@
     document.getElementById("viewer-close").focus();
   }
 
-  function closeSource() { viewer.hidden = true; }
+  function closeSource() { viewer.hidden = true; document.body.classList.remove("viewing"); }
   document.getElementById("viewer-close").addEventListener("click", closeSource);
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !viewer.hidden) closeSource(); });
 
