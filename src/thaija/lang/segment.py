@@ -70,7 +70,34 @@ def _thai(engine: str) -> Callable[[str], list[str]]:
     except Exception as exc:  # noqa: BLE001 - PyThaiNLP raises ValueError/others for unknown engines
         raise ThaijaError(f"unknown Thai engine {engine!r}: use one of {', '.join(ENGINES['th'])} "
                           f"(or another PyThaiNLP engine that is installed; {type(exc).__name__})") from None
+    if engine == "nlpo3":
+        fast = _nlpo3_direct()
+        if fast is not None:
+            return fast
     return lambda text: word_tokenize(text, engine=engine)
+
+
+def _nlpo3_direct() -> Callable[[str], list[str]] | None:
+    """``word_tokenize(text, engine="nlpo3")`` without its per-call dispatch: the same nlpo3 call
+    and dictionary, and PyThaiNLP's own number rejoining when the text has a formatted number
+    (without one it returns its input unchanged). None if PyThaiNLP's internals moved."""
+    try:
+        from nlpo3 import segment as nlpo3_segment
+        from pythainlp.tokenize._utils import _DIGITS_WITH_SEPARATOR, rejoin_formatted_num
+        from pythainlp.tokenize.nlpo3 import _NLPO3_DEFAULT_DICT_NAME, _ensure_default_dict_loaded
+
+        _ensure_default_dict_loaded()
+    except (ImportError, AttributeError, RuntimeError):  # pragma: no cover - other PyThaiNLP versions
+        return None
+    has_number = _DIGITS_WITH_SEPARATOR.search
+
+    def split(text: str) -> list[str]:
+        if not text:
+            return []
+        words = nlpo3_segment(text=text, dict_name=_NLPO3_DEFAULT_DICT_NAME, safe=False, parallel=False)
+        return rejoin_formatted_num(words) if has_number(text) else words
+
+    return split
 
 
 @functools.lru_cache(maxsize=1)
@@ -172,6 +199,14 @@ def _locate(text: str, words: list[str]) -> list[tuple[int, int]]:
     Characters a segmenter silently drops (MeCab stops at NUL, for instance) come back as tokens
     of their own, so the tokens always cover every non-space character.
     """
+    if "".join(words) == text:  # the words tile the text (nlpo3/newmm keep spaces): running sums
+        out, pos = [], 0
+        for w in words:
+            e = pos + len(w)
+            if w and not w.isspace():
+                out.append((pos, e))
+            pos = e
+        return out
     out: list[tuple[int, int]] = []
     pos = 0
 
@@ -234,10 +269,45 @@ def segment(
                     tokens.append(Token(piece[s:e], start + s, start + e,
                                         _lang_at(det_spans, starts, start + s, run_lang), norm.text[a:b].lower()))
         else:
-            for a, b in _locate(piece, split(piece)):
-                w = piece[a:b]
-                tokens.append(Token(w, start + a, start + b, _lang_at(det_spans, starts, start + a, run_lang), w.lower()))
+            _plain_tokens(tokens, piece, start, end, split, det_spans, starts, run_lang)
     return tokens
+
+
+def _plain_tokens(tokens: list[Token], piece: str, start: int, end: int, split, spans: list[Span],
+                  starts: list[int], run_lang: str) -> None:
+    """Tokens of one run without normalization (the hot loop; same result as ``_lang_at`` per token)."""
+    new, put, append = _new, _set, tokens.append
+    one = _one_lang(spans, starts, start, end)
+    offs = _locate(piece, split(piece))
+    if one is not None:
+        for a, b in offs:
+            w = piece[a:b]
+            t = new(Token)
+            put(t, "__dict__", {"text": w, "start": start + a, "end": start + b, "lang": one, "norm": w.lower()})
+            append(t)
+        return
+    j, last = bisect.bisect_right(starts, start) - 1, len(starts) - 1
+    for a, b in offs:
+        pos = start + a
+        while j < last and starts[j + 1] <= pos:
+            j += 1
+        lang = spans[j].lang if 0 <= j and pos < spans[j].end else run_lang
+        w = piece[a:b]
+        t = new(Token)
+        put(t, "__dict__", {"text": w, "start": pos, "end": start + b, "lang": lang, "norm": w.lower()})
+        append(t)
+
+
+_new = object.__new__      # Token(...) without the frozen dataclass' field-by-field __init__
+_set = object.__setattr__
+
+
+def _one_lang(spans: list[Span], starts: list[int], start: int, end: int) -> str | None:
+    """The language of every position in [start, end) when one detected span covers it all."""
+    i = bisect.bisect_right(starts, start) - 1
+    if 0 <= i < len(spans) and spans[i].start <= start and end <= spans[i].end:
+        return spans[i].lang
+    return None
 
 
 def tokenize(text: str, lang: str = "auto", engine: str | None = None, **kw) -> list[str]:
