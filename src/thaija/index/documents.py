@@ -1,4 +1,5 @@
-"""Document loaders: .txt .md .html .jsonl .pdf -> Document records, and stable document ids.
+"""Document loaders: .txt .md .jsonl here, .html .pdf .docx .xlsx .pptx through
+:mod:`thaija.index.loaders` -> Document records, and stable document ids.
 
 Every loader returns complete documents or raises `ThaijaError` before anything is written:
 `load_paths` reads every file first, so a malformed JSONL line anywhere means nothing is indexed.
@@ -20,7 +21,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from thaija.errors import ThaijaError
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".pdf")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm", ".xhtml", ".pdf", ".docx", ".xlsx",
+                      ".xlsm", ".pptx")
 _GROUP_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 
 
@@ -80,7 +82,7 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
             files.extend(found)
         elif path.is_file():
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                raise ThaijaError(f"{path}: unsupported file type (use {' '.join(SUPPORTED_SUFFIXES)})")
+                raise ThaijaError(f"{path}: {_unsupported(path)}")
             files.append(path)
         else:
             raise ThaijaError(f"{path}: no such file or folder")
@@ -131,31 +133,10 @@ def _read_text(path: Path) -> str:
         raise ThaijaError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def _html_to_text(html: str) -> tuple[str, str]:
-    """Visible text and <title> of an HTML page (script/style dropped)."""
-    from thaija.errors import require
+def _unsupported(path: Path) -> str:
+    from thaija.index.loaders import unsupported_reason
 
-    bs4 = require("bs4", "beautifulsoup4", "HTML loading")
-    soup = bs4.BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    title = soup.title.get_text(strip=True) if soup.title else ""
-    text = soup.get_text("\n")
-    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in text.splitlines()]
-    text = "\n".join(ln for ln in lines if ln)
-    return text, title
-
-
-def _pdf_to_text(path: Path) -> str:
-    from thaija.errors import require
-
-    pypdf = require("pypdf", "pypdf", "PDF loading")
-    try:
-        reader = pypdf.PdfReader(str(path))
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except Exception as exc:  # pypdf raises many types on broken files
-        raise ThaijaError(f"{path}: cannot read PDF ({type(exc).__name__}: {exc})") from None
-    return "\n\n".join(p for p in pages if p)
+    return unsupported_reason(path.suffix, SUPPORTED_SUFFIXES)
 
 
 def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None = None,
@@ -208,14 +189,17 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
     if suffix == ".jsonl":
         return load_jsonl(path, groups=groups, lang=lang, root=root)
     title = ""
-    if suffix in (".html", ".htm"):
-        text, title = _html_to_text(_read_text(path))
-    elif suffix == ".pdf":
-        text = _pdf_to_text(path)
-    elif suffix in (".txt", ".md", ".markdown"):
+    metadata: dict[str, Any] = {}
+    if suffix in (".txt", ".md", ".markdown"):
         text = _read_text(path)
+    elif suffix in SUPPORTED_SUFFIXES:
+        from thaija.index.loaders import load_file
+
+        text, title = load_file(path, _read_text)
+        if suffix != ".pdf":  # structured text with `#` headings: section-aware chunking
+            metadata["format"] = "markdown"
     else:
-        raise ThaijaError(f"{path}: unsupported file type (use {' '.join(SUPPORTED_SUFFIXES)})")
+        raise ThaijaError(f"{path}: {_unsupported(path)}")
     if suffix in (".md", ".markdown"):
         m = re.search(r"^#\s+(.+)$", text, flags=re.M)
         title = m.group(1).strip() if m else ""
@@ -223,7 +207,7 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
     if not text.strip():
         raise ThaijaError(f"{path}: empty document (no text to index)")
     return [Document(id=doc_id, text=text, title=title or path.stem, lang=lang,
-                     groups=list(groups or []), source=doc_id)]
+                     groups=list(groups or []), metadata=metadata, source=doc_id)]
 
 
 def load_paths(paths: Iterable[str | os.PathLike], *, groups: list[str] | None = None,
@@ -257,12 +241,12 @@ def walk_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str |
                 if f.suffix.lower() in SUPPORTED_SUFFIXES:
                     yield f, None
                 else:
-                    yield f, f"unsupported file type {f.suffix or '(none)'} (use {' '.join(SUPPORTED_SUFFIXES)})"
+                    yield f, _unsupported(f)
         elif path.is_file():
             if path.suffix.lower() in SUPPORTED_SUFFIXES:
                 yield path, None
             else:
-                yield path, f"unsupported file type (use {' '.join(SUPPORTED_SUFFIXES)})"
+                yield path, _unsupported(path)
         else:
             yield path, "no such file or folder"
 
