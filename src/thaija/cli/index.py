@@ -69,7 +69,7 @@ def _size(n: int) -> str:
 
 @index_app.command("add")
 def add_cmd(
-    paths: List[str] = typer.Argument(..., help="Files or folders: .txt .md .html .jsonl (id,title,text,lang,metadata) .pdf"),
+    paths: List[str] = typer.Argument(..., help="Files or folders: .txt .md .jsonl (id,title,text,lang,metadata) .html .pdf .docx .xlsx .pptx"),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP + " Created (./thaija.db) when none exists."),
     groups: Optional[str] = typer.Option(None, "--groups", help=GROUPS_HELP + " Applied to every added document."),
     lang: str = typer.Option("auto", "--lang", help="auto (detect per chunk), th, ja or en."),

@@ -320,7 +320,7 @@ class Index:
                   lang: str | None = None, progress: bool | None = None, redact: bool = False,
                   root: str | None = None, strict: bool = False,
                   on_skip: Callable[[str, str], None] | None = None) -> dict[str, Any]:
-        """Load files/folders (.txt .md .html .jsonl .pdf) and ingest them.
+        """Load files/folders (.txt .md .jsonl .html .pdf .docx .xlsx .pptx) and ingest them.
 
         Ids are file paths relative to `root` (see :meth:`resolve_root`). A file that cannot be
         loaded is skipped and reported (``summary["skipped"]``, and ``on_skip(path, message)`` at
