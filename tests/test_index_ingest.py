@@ -159,3 +159,50 @@ def test_two_writers_in_turn_keep_each_others_documents(tmp_path, cache):
     assert c.milvus.count() == c.stats()["chunks"]
     for i in (a, b, c):
         i.close()
+
+
+MD = """# 勤務規程
+
+この規程は社員の勤務について定める。
+
+## テレワーク
+
+在宅勤務は週に二日まで認められる。申請は前日までに上長へ行う。
+
+## 残業
+
+休日の残業代は通常の一・三五倍とする。深夜の場合はさらに割増がある。
+"""
+
+
+def test_markdown_headings_start_chunks_and_are_context_not_text(tmp_path, cache):
+    from thaija.index.sections import heading_at, sections
+
+    assert [h for _, _, h in sections(MD)] == ["勤務規程", "テレワーク", "残業"]
+    assert heading_at(MD, MD.index("休日")) == "残業"
+    (tmp_path / "rules.md").write_text(MD, encoding="utf-8")
+    idx = _index(tmp_path, cache)
+    idx.add_paths([str(tmp_path / "rules.md")], progress=False)
+    snap = idx.snapshot()
+    text = idx.document_text("rules.md")
+    pieces = [text[s:e] for s, e in zip(snap.starts.tolist(), snap.ends.tolist())]
+    assert len(pieces) == 3 and not any("#" in p for p in pieces)          # one chunk per section, no heading lines
+    assert pieces[2].startswith("休日の残業代")
+    assert idx.list()[0]["title"] == "勤務規程"
+    ja = idx.bm25.indexes["ja"]
+    # the heading is a BM25 term of its own section only (title field), not of the others
+    hit = ja.scores(["テレワーク"])
+    assert hit[1] > 0 and hit[0] == 0 and hit[2] == 0
+    assert (ja.scores(["規程"]) > 0).all()                                  # the title reaches every chunk
+    idx.close()
+
+
+def test_context_is_fixed_per_index(tmp_path, cache):
+    idx = Index(IndexConfig(db=str(tmp_path / "c.db"), cache_path=cache, context="none"))
+    idx.add_documents(_docs(1, 0), progress=False)
+    idx.close()
+    with pytest.raises(ThaijaError, match="built with context 'none'"):
+        Index(IndexConfig(db=str(tmp_path / "c.db"), cache_path=cache, context="title"))
+    again = Index(IndexConfig(db=str(tmp_path / "c.db"), cache_path=cache))
+    assert again.stats()["context"] == "none"
+    again.close()
