@@ -10,17 +10,20 @@ import typer
 from thaija.cli._common import fail, parse_groups, print_json
 
 GEN_HELP = "extractive (no LLM: best-supported retrieved sentences), local (transformers causal LM, default offline Gemma-3-270m) or openai (any OpenAI-compatible endpoint; key from OPENAI_API_KEY)."
-DB_HELP = "Index path (Milvus Lite file) built with `thaija index add`."
+DB_HELP = ("Index path (Milvus Lite file) built with `thaija index add`. Default: $THAIJA_DB, else the nearest "
+           "thaija.db in this folder or a parent.")
 
 
-def _check_db(db: str) -> None:
-    if "://" not in db and not os.path.exists(db) and not os.path.exists(db + ".state"):
-        fail(f"no index at {db}: add documents first with `thaija index add PATH --db {db}`")
+def _check_db(db: Optional[str]) -> str:
+    """The index to use (see thaija.index.locate); a one-line error when there is none."""
+    from thaija.index.locate import resolve_db
+
+    return resolve_db(db)
 
 
 def ask_cmd(
     question: str = typer.Argument(..., help="The question (Thai, Japanese or English); the answer comes in its language."),
-    db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     generator: str = typer.Option("extractive", "--generator", "-g", help=GEN_HELP),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="local: model folder/.gguf (default offline Gemma-3-270m); openai: model name (default $OPENAI_MODEL or gpt-4o-mini)."),
     adapter: Optional[str] = typer.Option(None, "--adapter", help="local: a PEFT adapter folder from `thaija tune train`."),
@@ -43,7 +46,7 @@ def ask_cmd(
     """
     from thaija.rag.pipeline import AskConfig, answer
 
-    _check_db(db)
+    db = _check_db(db)
     cfg = AskConfig(generator=generator, k=k, mode=mode, agentic=agentic, max_rounds=max_rounds,
                     groups=tuple(parse_groups(groups) or ()) or None, model=model, adapter=adapter,
                     base_url=base_url, review=review, redact=redact, min_support=min_support)
@@ -89,7 +92,7 @@ def eval_qa_cmd(
 
 
 def serve_cmd(
-    db: str = typer.Option("./thaija.db", "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on. A non-loopback address needs --keys (or --insecure)."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
     generator: str = typer.Option("extractive", "--generator", "-g", help=GEN_HELP),
@@ -115,12 +118,12 @@ def serve_cmd(
     from thaija.rag.pipeline import AskConfig
     from thaija.rag.serve import ServeConfig, serve
 
+    db = _check_db(db)
     ask = AskConfig(generator=generator, k=k, groups=tuple(parse_groups(groups) or ()) or None, agentic=agentic,
                     model=model, adapter=adapter, base_url=base_url)
     cfg = ServeConfig(db=db, host=host, port=port, ask=ask, keys=keys or None, insecure=insecure,
                       max_body_bytes=max_body, allowed_hosts=tuple(parse_groups(allowed_hosts) or ()) or None)
     ring = KeyRing.load(cfg.keys) if cfg.keys else None  # validate before binding the port
-    _check_db(db)
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
