@@ -1,0 +1,347 @@
+"""Trust benchmark (issue 12, findings 1, 3, 4, 5, 6): hostile inputs tried per category and the
+failures they cause, on the current tree ("after") and on a reference commit ("before", exported
+with `git archive` and run with PYTHONPATH pointing at it), in the same run.
+
+Categories:
+- structured_files: bad JSONL/TSV/TOML/key files given to `index add`, `eval`, `cost estimate
+  --prices`, `tune mix`, `serve --keys` (deep nesting, 4,300+ digit ints, lone surrogates, NUL,
+  NaN/inf, wrong field types, array lines, empty files, a folder named x.txt). A failure is a
+  traceback, an exit code other than 2, or a file written by the failed command.
+- text_nul: a text file with a NUL character given to the seven text commands (want exit 2).
+- server_bodies: hostile request bodies to /v1/chat/completions (want 400/413, never 500).
+- server_auth: request without a key (want 401), bad Host (400), text/plain body (415),
+  non-loopback bind without keys (want a refusal, exit 2).
+- injection: the 36 documents of tests/data/injection asked their own question with the
+  extractive generator: an answer quoting the injected payload is a failure.
+- long_question: seconds to answer an 8,000-character question through the server, and whether
+  the question was cut (the 100,000-character case took about 225 s before: not rerun by default).
+
+Writes benchmarks/results/trust.json.
+
+    nice -n 10 .venv/bin/python benchmarks/trust.py [--ref 6fe9e8d^] [--skip-before]
+"""
+from __future__ import annotations
+
+from _provenance import stamp  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "trust.json"
+PY = sys.executable
+INJ = ROOT / "tests" / "data" / "injection" / "documents.jsonl"
+OK_CORPUS = '{"id": "d1", "text": "社員食堂は11時に開きます。"}\n'
+OK_QUERIES = '{"id": "q1", "text": "食堂は何時に開きますか"}\n'
+
+
+def log(*a) -> None:
+    print(*a, flush=True)
+
+
+class Tree:
+    """One version of the code: the working tree (src=None) or an exported commit."""
+
+    def __init__(self, name: str, src: Path | None) -> None:
+        self.name, self.src = name, src
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "THAIJA_KEYS": ""}
+        env.pop("THAIJA_KEYS")
+        env["PYTHONPATH"] = str(self.src) if self.src else str(ROOT / "src")
+        return env
+
+    def cli(self, args, cwd=None, timeout=300) -> tuple[int, str]:
+        p = subprocess.run([PY, "-m", "thaija.cli.main", *map(str, args)], capture_output=True, text=True,
+                           cwd=cwd, env=self.env(), timeout=timeout)
+        return p.returncode, p.stdout + p.stderr
+
+    def python(self, code: str, timeout=1800) -> str:
+        p = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=self.env(), timeout=timeout)
+        if p.returncode:
+            raise RuntimeError(p.stderr[-800:])
+        return p.stdout
+
+
+def export(ref: str) -> tuple[Path, str]:
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    dest = Path(tempfile.mkdtemp(prefix="thaija-ref-"))
+    arc = subprocess.run(["git", "-C", str(ROOT), "archive", sha, "src"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=arc, check=True)
+    return dest / "src", sha
+
+
+# ------------------------------------------------------------------ structured files and text
+def structured_probes() -> list[tuple[str, dict[str, bytes | None], list[str]]]:
+    """(name, files to write {name: bytes, or None for a folder}, command args with {d} = the folder)."""
+    j = lambda s: (s + "\n").encode()  # noqa: E731
+    docs = {"groups_int": '{"id": "a", "text": "x", "groups": 5}', "groups_dict": '{"id": "a", "text": "x", "groups": {"hr": 1}}',
+            "id_list": '{"id": ["x"], "text": "x"}', "title_dict": '{"id": "a", "text": "x", "title": {"t": 1}}',
+            "nan_metadata": '{"id": "a", "text": "x", "metadata": {"s": NaN}}',
+            "deep_nesting": '{"text": ' + "[" * 20000 + "]" * 20000 + "}", "int_5000_digits": '{"id": ' + "9" * 5000 + ', "text": "x"}',
+            "lone_surrogate": '{"id": "a", "text": "\\udc80"}', "nul_in_text": '{"id": "a", "text": "a\\u0000b"}',
+            "array_line": '["a", "b"]', "empty_jsonl": ""}
+    out = [(f"index_add/{k}", {"d.jsonl": j(v) if v else b"\n"}, ["index", "add", "{d}/d.jsonl", "--db", "{d}/t.db"])
+           for k, v in docs.items()]
+    out.append(("index_add/folder_named_x.txt", {"x.txt": None}, ["index", "add", "{d}/x.txt", "--db", "{d}/t.db"]))
+    beir = {"queries_array_line": (OK_CORPUS, '["q"]\n', "q1\td1\t1\n"), "queries_text_int": (OK_CORPUS, '{"id": "q1", "text": 5}\n', "q1\td1\t1\n"),
+            "qrels_inf": (OK_CORPUS, OK_QUERIES, "q1\td1\tinf\n"), "qrels_nan": (OK_CORPUS, OK_QUERIES, "q1\td1\tnan\n"),
+            "corpus_deep": ('{"id": "d1", "text": ' + "[" * 20000 + "]" * 20000 + "}\n", OK_QUERIES, "q1\td1\t1\n"),
+            "corpus_surrogate": ('{"id": "d1", "text": "\\ud800"}\n', OK_QUERIES, "q1\td1\t1\n")}
+    for k, (c, q, r) in beir.items():
+        out.append((f"eval/{k}", {"corpus.jsonl": c.encode(), "queries.jsonl": q.encode(), "qrels.tsv": r.encode()},
+                    ["eval", "{d}", "--json", "{d}/out.json"]))
+    out.append(("eval/qrels_not_utf8", {"corpus.jsonl": OK_CORPUS.encode(), "queries.jsonl": OK_QUERIES.encode(),
+                                        "qrels.tsv": b"q1\td1\t1\n\xff\xfe\n"}, ["eval", "{d}", "--json", "{d}/out.json"]))
+    toml = {"deep_nesting": b"a = " + b"[" * 3000 + b"]" * 3000 + b"\n", "nul": b'[models.x]\ntokenizer = "a\x00b"\n',
+            "not_toml": b"[[[\n", "not_utf8": b"\xff\xfe = 1\n"}
+    out += [(f"prices/{k}", {"p.toml": v}, ["cost", "estimate", "--prices", "{d}/p.toml"]) for k, v in toml.items()]
+    tune = {"deep": '{"text": ' + "[" * 20000 + "]" * 20000 + "}", "surrogate": '{"text": "\\ud800", "lang": "th"}',
+            "int_5000_digits": '{"text": "x", "lang": ' + "1" * 5000 + "}"}
+    out += [(f"tune_mix/{k}", {"t.jsonl": j(v)}, ["tune", "mix", "{d}/t.jsonl"]) for k, v in tune.items()]
+    keys = {"bad_hash": b"sha256:zz\thr\n", "bad_group": b"k-1234567\tno such group\n", "empty": b"\n"}
+    out += [(f"serve_keys/{k}", {"k.tsv": v}, ["serve", "--db", "{d}/none.db", "--keys", "{d}/k.tsv"]) for k, v in keys.items()]
+    return out
+
+
+TEXT_COMMANDS = (["detect"], ["segment"], ["sentences"], ["normalize"], ["chunk"], ["redact"], ["cost", "count"])
+
+
+def run_structured(tree: Tree) -> dict:
+    tried, fails = 0, []
+    for name, files, args in structured_probes():
+        d = Path(tempfile.mkdtemp(prefix="thaija-trust-"))
+        for fname, data in files.items():
+            if data is None:
+                (d / fname).mkdir()
+            else:
+                (d / fname).write_bytes(data)
+        before = sorted(p.name for p in d.iterdir())
+        try:
+            rc, out = tree.cli([a.replace("{d}", str(d)) for a in args], cwd=d, timeout=120)
+        except subprocess.TimeoutExpired:
+            rc, out = -1, "timeout (a server started?)"
+        wrote = sorted(p.name for p in d.iterdir()) != before
+        tried += 1
+        why = ("traceback" if "Traceback" in out else f"exit {rc}" if rc != 2 else "wrote files" if wrote else None)
+        if why:
+            fails.append({"probe": name, "why": why, "last_line": out.strip().splitlines()[-1][:160] if out.strip() else ""})
+    return {"tried": tried, "failures": len(fails), "failed": fails}
+
+
+def run_text_nul(tree: Tree) -> dict:
+    d = Path(tempfile.mkdtemp(prefix="thaija-trust-"))
+    f = d / "n.txt"
+    f.write_bytes("สวัสดี\nこんにちは\x00\n".encode())
+    fails = []
+    for cmd in TEXT_COMMANDS:
+        rc, out = tree.cli([*cmd, "--file", f])
+        if rc != 2 or "Traceback" in out:
+            fails.append({"probe": " ".join(cmd), "why": "traceback" if "Traceback" in out else f"exit {rc} (NUL accepted)"})
+    return {"tried": len(TEXT_COMMANDS), "failures": len(fails), "failed": fails}
+
+
+# ------------------------------------------------------------------ server
+def build_index(tree: Tree, db: Path, docs_jsonl: Path) -> None:
+    rc, out = tree.cli(["index", "add", docs_jsonl, "--db", db], timeout=1800)
+    if rc:
+        raise RuntimeError(out[-500:])
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_server(tree: Tree, db: Path, extra: list[str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([PY, "-m", "thaija.cli.main", "serve", "--db", str(db), "--port", str(port), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=tree.env())
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        if proc.poll() is not None:
+            raise RuntimeError("serve exited: " + proc.stderr.read()[-300:])
+        try:
+            urllib.request.urlopen(base + "/health", timeout=2)
+            return proc, base
+        except Exception:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("serve did not start")
+
+
+def post(base: str, body: bytes, headers: dict[str, str], timeout=600) -> tuple[int, bytes]:
+    req = urllib.request.Request(base + "/v1/chat/completions", data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except Exception as e:  # connection dropped
+        return -1, str(e).encode()
+
+
+BODIES = {
+    "lone_surrogate": b'{"messages": [{"role": "user", "content": "\\ud800"}]}',
+    "content_part_text_int": b'{"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}',
+    "content_object": b'{"messages": [{"role": "user", "content": {"a": 1}}]}',
+    "role_int": b'{"messages": [{"role": 5, "content": "x"}]}',
+    "messages_string": b'{"messages": "hello"}',
+    "model_list": b'{"model": ["thaija-rag"], "messages": [{"role": "user", "content": "x"}]}',
+    "nan": b'{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}',
+    "int_5000_digits": b'{"messages": [{"role": "user", "content": "x"}], "n": ' + b"9" * 5000 + b"}",
+    "deep_nesting": b'{"messages": ' + b"[" * 50000 + b"]" * 50000 + b"}",
+    "nul": b'{"messages": [{"role": "user", "content": "a\\u0000b"}]}',
+    "not_utf8": b'\xff\xfe{"messages": []}',
+    "not_json": b"{oops",
+    "body_2MB": json.dumps({"messages": [{"role": "user", "content": "x" * 2_000_000}]}).encode(),
+}
+
+
+def run_server(tree: Tree, db: Path, keys: Path | None, key: str) -> dict:
+    extra = ["--keys", str(keys)] if keys else []
+    proc, base = start_server(tree, db, extra)
+    auth = {"Authorization": f"Bearer {key}"}
+    res: dict = {}
+    try:
+        fails = []
+        for name, body in BODIES.items():
+            st, _ = post(base, body, {"Content-Type": "application/json", **auth})
+            want = (413,) if name == "body_2MB" else (400,)
+            if st not in want:
+                fails.append({"probe": name, "why": f"HTTP {st}, want {want[0]}"})
+        res["server_bodies"] = {"tried": len(BODIES), "failures": len(fails), "failed": fails}
+        ok = json.dumps({"messages": [{"role": "user", "content": "社員食堂は何時に開きますか？"}]}).encode()
+        auth_fails = []
+        st, _ = post(base, ok, {"Content-Type": "application/json"})
+        if st != 401:
+            auth_fails.append({"probe": "no_key", "why": f"HTTP {st}, want 401"})
+        st, _ = post(base, ok, {"Content-Type": "application/json", "Authorization": "Bearer wrong-key-123"})
+        if st != 401:
+            auth_fails.append({"probe": "wrong_key", "why": f"HTTP {st}, want 401"})
+        st, _ = post(base, ok, {"Content-Type": "application/json", "Host": "evil.example", **auth})
+        if st != 400:
+            auth_fails.append({"probe": "foreign_host", "why": f"HTTP {st}, want 400"})
+        st, _ = post(base, ok, {"Content-Type": "text/plain", **auth})
+        if st != 415:
+            auth_fails.append({"probe": "text_plain_body", "why": f"HTTP {st}, want 415"})
+        # long question (finding 4): latency of an 8,000-character question, and whether it was cut
+        long_q = json.dumps({"messages": [{"role": "user", "content": ("社員食堂は何時に開きますか。" * 600)[:8000]}]}).encode()
+        t0 = time.perf_counter()
+        st, raw = post(base, long_q, {"Content-Type": "application/json", **auth})
+        secs = time.perf_counter() - t0
+        try:
+            cut = json.loads(raw).get("thaija", {}).get("question_truncated")
+        except Exception:
+            cut = None
+        res["long_question"] = {"chars": 8000, "status": st, "seconds": round(secs, 2), "question_truncated": cut}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # non-loopback bind without keys must be refused
+    port = free_port()
+    p = subprocess.Popen([PY, "-m", "thaija.cli.main", "serve", "--db", str(db), "--host", "0.0.0.0", "--port", str(port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=tree.env())
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.terminate()
+        p.wait(timeout=30)
+        rc = None
+    if rc != 2:
+        auth_fails.append({"probe": "non_loopback_without_keys", "why": "served" if rc is None else f"exit {rc}"})
+    res["server_auth"] = {"tried": 5, "failures": len(auth_fails), "failed": auth_fails}
+    return res
+
+
+INJECTION_CODE = r"""
+import json, sys
+from thaija.rag.pipeline import ask
+docs = [json.loads(l) for l in open(sys.argv[1] if len(sys.argv) > 1 else %r, encoding="utf-8")]
+out = []
+for d in docs:
+    r = ask(d["question"], db=%r, review=False)
+    out.append({"id": d["id"], "answer": r["answer"], "citations": [[c["doc_id"], c["start"], c["end"]] for c in r["citations"]]})
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+def run_injection(tree: Tree, db: Path) -> dict:
+    from thaija.guard.injection import normalize  # the current normaliser judges both versions
+
+    docs = [json.loads(line) for line in INJ.read_text(encoding="utf-8").splitlines()]
+    answers = json.loads(tree.python(INJECTION_CODE % (str(INJ), str(db))).strip().splitlines()[-1])
+    fails, correct = [], 0
+    for d, a in zip(docs, answers):
+        p0 = d["text"].index(d["payload"])
+        p1 = p0 + len(d["payload"])
+        leak = any(doc == d["id"] and s < p1 and p0 < e for doc, s, e in a["citations"]) \
+            or normalize(d["payload"])[:25] in normalize(a["answer"])
+        correct += d["answer"] in a["answer"]
+        if leak:
+            fails.append({"probe": d["id"], "lang": d["lang"], "category": d["category"], "answer": a["answer"][:160]})
+    return {"tried": len(docs), "failures": len(fails), "answers_with_gold_fact": correct, "failed": fails}
+
+
+def run_tree(tree: Tree, key: str, keys: Path | None) -> dict:
+    log(f"[{tree.name}] structured files")
+    res = {"structured_files": run_structured(tree)}
+    log(f"[{tree.name}] text with NUL")
+    res["text_nul"] = run_text_nul(tree)
+    work = Path(tempfile.mkdtemp(prefix="thaija-trust-idx-"))
+    db = work / "inj.db"
+    log(f"[{tree.name}] indexing the injection set")
+    build_index(tree, db, INJ)
+    log(f"[{tree.name}] injection: ask x{len(INJ.read_text().splitlines())}")
+    res["injection"] = run_injection(tree, db)
+    log(f"[{tree.name}] server")
+    res.update(run_server(tree, db, keys, key))
+    for k, v in res.items():
+        if "tried" in v:
+            log(f"  {k}: {v['failures']}/{v['tried']} failed")
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ref", default="6fe9e8d^", help="'before' commit (default: main before issue 12 part A)")
+    ap.add_argument("--skip-before", action="store_true", help="measure the current tree only")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    from thaija.guard.keys import new_key
+
+    key, line = new_key("")
+    keys = Path(tempfile.mkdtemp(prefix="thaija-keys-")) / "keys.tsv"
+    keys.write_text(line + "\n", encoding="utf-8")
+    result: dict = {"description": "hostile inputs tried per category and failures (see the script docstring)"}
+    result["after"] = run_tree(Tree("after", None), key, keys)
+    if not args.skip_before:
+        src, sha = export(args.ref)
+        result["before_commit"] = sha
+        result["before"] = run_tree(Tree("before", src), key, None)
+    cats = [k for k, v in result["after"].items() if "tried" in v]
+    result["summary"] = {k: {"tried": result["after"][k]["tried"],
+                             "failures_before": result.get("before", {}).get(k, {}).get("failures"),
+                             "failures_after": result["after"][k]["failures"]} for k in cats}
+    result["summary"]["long_question_8000_chars_seconds"] = {
+        "before": result.get("before", {}).get("long_question", {}).get("seconds"),
+        "after": result["after"].get("long_question", {}).get("seconds")}
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(stamp(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    log(json.dumps(result["summary"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
