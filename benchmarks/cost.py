@@ -113,7 +113,9 @@ def main() -> int:
         "published": "Petrov et al. 2023 premiums_vs_english_validated.csv (FLORES dev+devtest, lines joined)",
         "methods": {"lines": "each line encoded alone, counts summed (CLI contract)",
                     "joined": "lines joined with one space, encoded once (published method)"},
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                    "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
+                    "note": "the 2 cores are shared with other jobs: throughput is a lower bound at this load"},
         "tokenizers": rows,
     }
     out = Path(args.out)

@@ -1,4 +1,7 @@
-"""Token cost: tokenizer registry, counts, premiums on parallel text, monthly estimates, RAG/LoRA planner.
+"""Token cost (floor 3): counts, premiums on parallel text, monthly estimates, the RAG/LoRA planner.
+
+The tokenizers themselves live in :mod:`thaija.tokenizers` (re-exported here for convenience);
+``corpus`` measures the user's own documents, index and queries.
 
     from thaija.cost import get_tokenizer
     from thaija.cost.compare import compare
@@ -17,8 +20,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "get_tokenizer": "tokenizers", "list_tokenizers": "tokenizers", "tokenizer_names": "tokenizers",
-    "prefill_tiktoken_cache": "tokenizers", "Tokenizer": "tokenizers",
+    "get_tokenizer": "thaija.tokenizers", "list_tokenizers": "thaija.tokenizers",
+    "tokenizer_names": "thaija.tokenizers", "prefill_tiktoken_cache": "thaija.tokenizers",
+    "Tokenizer": "thaija.tokenizers", "lookup_model": "thaija.tokenizers",
+    "load_corpus": "corpus", "read_queries": "corpus",
     "count_text": "count", "count_lines": "count", "count_per_line": "count", "read_lines": "count",
     "load_parallel": "compare", "premium_records": "compare", "plot_premiums": "compare",
     "write_csv": "compare",
@@ -31,6 +36,7 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        module = importlib.import_module(f"thaija.cost.{_EXPORTS[name]}")
+        where = _EXPORTS[name]
+        module = importlib.import_module(where if "." in where else f"thaija.cost.{where}")
         return getattr(module, name)
     raise AttributeError(f"module 'thaija.cost' has no attribute {name!r}")
