@@ -1,15 +1,22 @@
-"""Does temperature sampling narrow the gap between languages when the data is imbalanced?
+"""Does language-balanced sampling keep grounded-answer quality even when Thai data is scarce?
 
-Task: English -> X translation (prompt/completion; loss on the translation only), built from the
-shared parallel data: 9:1 Japanese:Thai training examples from NTREX-128 (disjoint lines per
-language), held-out evaluation on FLORES-200 dev (the same English sources for both languages).
-Both runs train the offline default model (Gemma-3-270m, dequantised from Q4_K_M) with the same
-step budget, LoRA settings and seed; only the sampling strategy differs. The reference is
-``proportional`` (what plain concatenation + shuffling gives), measured in the same run.
+The combined architecture's experiment: grounded-answer examples from ``thaija tune qa-data``
+(the exact prompt ``ask --generator local`` sends, target = gold sentence with its [n] marker, or
+the refusal sentence when the gold paragraph is not retrieved) on iapp-wiki-qa (th) and JSQuAD
+(ja) valid, naturally imbalanced (ja = ``--ratio`` x th). Strategies proportional, temperature
+(alpha 0.3) and UniMax, each with several seeds; the same step budget, LoRA settings and data.
+Measured: per-language held-out answer-token loss over training (plot), and for the final
+adapters answer-only recall, citation validity and refusal rate of the real RAG pipeline
+(``thaija.rag.pipeline.answer``, hybrid retrieval, local generator with the adapter) on dev
+questions from paragraphs never trained on, next to the untuned base model and the extractive
+answerer. Mean +- standard deviation over seeds.
 
-    nice -n 10 .venv/bin/python benchmarks/tune_balance.py [--steps 30] [--model PATH]
+Every phase is cached under ``--work`` (data, each run's adapter, each RAG evaluation), so an
+interrupted run resumes where it stopped; the results JSON is rewritten after every phase.
 
-Writes benchmarks/results/tune_balance.json (+ tune_balance.png).
+    nohup nice -n 10 .venv/bin/python benchmarks/tune_balance.py [--seeds 3] [--steps 16] &
+
+Writes benchmarks/results/tune_balance_grounded.json (+ .png).
 """
 from __future__ import annotations
 
@@ -17,9 +24,8 @@ from _provenance import stamp  # noqa: E402 (benchmarks/ is on sys.path when run
 import argparse
 import json
 import os
-import platform
+import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,163 +35,292 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
-PROMPT = {"ja": "Translate into Japanese:\n{src}\nJapanese: ",
-          "th": "Translate into Thai:\n{src}\nThai: "}
-FILES = {"ja": "jpn.txt", "th": "tha.txt"}
+SETS = {"th": SHARED / "iapp_wiki_qa" / "valid", "ja": SHARED / "jsquad" / "valid"}
+STRATEGIES = ("proportional", "temperature", "unimax")
 
 
-def lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").rstrip("\n").split("\n")
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
-def _record(task: str, lang: str, src: str, tgt: str) -> dict:
-    if task == "text":
-        return {"text": tgt, "lang": lang}
-    return {"prompt": PROMPT[lang].format(src=src), "completion": tgt, "lang": lang}
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
-def build_data(work: Path, n_ja: int, n_th: int, n_eval: int,
-               task: str = "translate") -> tuple[Path, Path]:
-    """Write train.jsonl (n_ja + n_th, disjoint NTREX lines) and eval.jsonl (FLORES dev).
+def build_corpus(work: Path, docs: dict[str, int], dev_docs: dict[str, int]) -> dict:
+    """One bilingual BEIR folder: the first ``docs[lang]`` paragraphs of each set; the last
+    ``dev_docs[lang]`` of them are dev paragraphs (their questions are never trained on)."""
+    folder = work / "corpus"
+    meta = work / "split.json"
+    if meta.is_file():
+        return json.loads(meta.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus, queries, answers, qrels, dev_ids = [], [], [], [], {}
+    for lang, src in SETS.items():
+        rows = _jsonl(src / "corpus.jsonl")[: docs[lang]]
+        keep = {r["id"] for r in rows}
+        dev_ids[lang] = [r["id"] for r in rows[-dev_docs[lang]:]]
+        corpus += rows
+        q_doc = {}
+        for line in (src / "qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+            qid, did = line.split("\t")[:2]
+            if did in keep:
+                q_doc[qid] = did
+                qrels.append(f"{qid}\t{did}\t1")
+        queries += [q for q in _jsonl(src / "queries.jsonl") if q["id"] in q_doc]
+        answers += [a for a in _jsonl(src / "answers.jsonl") if a["query-id"] in q_doc]
+    _write_jsonl(folder / "corpus.jsonl", corpus)
+    _write_jsonl(folder / "queries.jsonl", queries)
+    _write_jsonl(folder / "answers.jsonl", answers)
+    (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(qrels) + "\n")
+    split = {"folder": str(folder), "dev_docs": dev_ids,
+             "documents": {k: docs[k] for k in docs}}
+    meta.write_text(json.dumps(split, indent=2))
+    return split
 
-    task "translate": English -> X prompt/completion; "text": the X sentences alone (plain
-    language modelling of news text, no shared task format to learn).
-    """
-    eng = lines(SHARED / "ntrex" / "eng.txt")
-    tgt = {k: lines(SHARED / "ntrex" / f) for k, f in FILES.items()}
-    rows = [_record(task, "ja", eng[i], tgt["ja"][i]) for i in range(n_ja)]
-    rows += [_record(task, "th", eng[i], tgt["th"][i]) for i in range(n_ja, n_ja + n_th)]
-    f_eng = lines(SHARED / "flores" / "dev" / "eng.txt")
-    f_tgt = {k: lines(SHARED / "flores" / "dev" / f) for k, f in FILES.items()}
-    evals = [_record(task, k, f_eng[i], f_tgt[k][i]) for k in ("ja", "th") for i in range(n_eval)]
-    tr, ev = work / "train.jsonl", work / "eval.jsonl"
-    for path, data in ((tr, rows), (ev, evals)):
-        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in data) + "\n",
-                        encoding="utf-8")
-    return tr, ev
+
+def build_examples(work: Path, split: dict, args) -> dict:
+    """qa-data over every question; split into train pools and dev sets by paragraph."""
+    from thaija.rag.evaluate import load_qa
+    from thaija.rag.qa_data import QADataConfig, qa_data
+
+    folder, db = split["folder"], str(work / "index.db")
+    allx = work / "qa_all.jsonl"
+    if not allx.is_file():
+        print("qa-data over all questions (indexes the corpus first)…", flush=True)
+        qa_data(allx, db=db, folder=folder, config=QADataConfig(k=args.k, context_tokens=args.context_tokens),
+                progress=False)
+    _, queries, answers, qrels = load_qa(folder)
+    dev_docs = {d for ids in split["dev_docs"].values() for d in ids}
+    is_dev = {str(q["id"]): bool(qrels.get(str(q["id"]), set()) & dev_docs) for q in queries}
+    recs = _jsonl(allx)
+    train = {lang: [r for r in recs if r["lang"] == lang and not is_dev.get(r["id"], True)] for lang in SETS}
+    n_th = min(args.n_th, len(train["th"]))
+    n_ja = min(len(train["ja"]), round(args.ratio * n_th))
+    pool = train["th"][:n_th] + train["ja"][:n_ja]
+    dev_recs = [r for r in recs if is_dev.get(r["id"], False)]
+    held = []
+    for lang in SETS:  # held-out loss set: grounded and refusal examples as they come
+        held += [r for r in dev_recs if r["lang"] == lang][: args.n_loss]
+    _write_jsonl(work / "train.jsonl", pool)
+    _write_jsonl(work / "heldout.jsonl", held)
+    dev_q = {lang: [q for q in queries if is_dev[str(q["id"])] and q.get("lang") == lang] for lang in SETS}
+    for lang in SETS:
+        if not dev_q[lang]:  # queries without a lang field: detect like ask does
+            from thaija.rag.pipeline import detect_lang
+            dev_q[lang] = [q for q in queries if is_dev[str(q["id"])] and detect_lang(q["text"]) == lang]
+    return {"db": db, "train": str(work / "train.jsonl"), "heldout": str(work / "heldout.jsonl"),
+            "counts": {"th": n_th, "ja": n_ja},
+            "train_sources": {lang: _count([r for r in pool if r["lang"] == lang]) for lang in SETS},
+            "heldout_counts": {lang: sum(r["lang"] == lang for r in held) for lang in SETS},
+            "dev_questions": {lang: [str(q["id"]) for q in dev_q[lang][: args.n_rag]] for lang in SETS},
+            "answers": answers, "qtext": {str(q["id"]): q["text"] for q in queries}, "qrels": qrels}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--task", choices=("translate", "text"), default="translate")
-    ap.add_argument("--seed", type=int, default=0, help="sampling / LoRA init seed")
-    ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--alpha", type=float, default=0.3)
-    ap.add_argument("--n-ja", type=int, default=360)
-    ap.add_argument("--n-th", type=int, default=40)
-    ap.add_argument("--n-eval", type=int, default=24, help="FLORES dev sentences per language")
-    ap.add_argument("--max-length", type=int, default=96)
-    ap.add_argument("--model", default=None, help="default: offline Gemma-3-270m")
-    ap.add_argument("--qlora", action="store_true")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch CPU threads (1 avoids OpenMP stalls on a shared CPU)")
-    ap.add_argument("--out", default=str(RESULTS / "tune_balance.json"))
-    args = ap.parse_args()
-    if not SHARED.is_dir():
-        sys.exit(f"shared data not found at {SHARED}")
+def _count(rows: list[dict]) -> dict:
+    out: dict[str, int] = {}
+    for r in rows:
+        out[r["source"]] = out.get(r["source"], 0) + 1
+    return out
 
-    import torch
 
-    from thaija.tune.config import TuneConfig
-    from thaija.models.causal_lm import DEFAULT_MODEL, default_model_dir, is_default_model
-    from thaija.tune.report import plot_losses
-    from thaija.tune.train import train
+def train_run(work: Path, data: dict, strategy: str, seed: int, args) -> dict:
+    out = work / "runs" / f"{strategy}-s{seed}"
+    if not (out / "report.json").is_file():
+        from thaija.tune.config import TuneConfig
+        from thaija.tune.train import train
 
-    if is_default_model(args.model):
-        default_model_dir()  # one-time conversion outside the timed runs
-    work = Path(tempfile.mkdtemp(prefix="tune_balance-"))
-    tr, ev = build_data(work, args.n_ja, args.n_th, args.n_eval, args.task)
-    runs = {}
-    for strategy in ("proportional", "temperature"):
-        t0 = time.time()
-        res = train(TuneConfig(
-            data=str(tr), eval_data=str(ev), model=args.model, output=str(work / strategy),
-            strategy=strategy, alpha=args.alpha, max_steps=args.steps, batch_size=args.batch_size,
-            learning_rate=args.lr, max_length=args.max_length, eval_every=max(1, args.steps // 2),
-            save_every=0, seed=args.seed, qlora=args.qlora, max_eval_per_lang=None,
-            num_threads=None if torch.cuda.is_available() else args.threads))
-        rep = res.report
-        run = json.loads((res.output / "run.json").read_text("utf-8"))
-        runs[strategy] = {
-            "shares": rep["shares"], "realized_shares": run["realized_shares"],
-            "epochs_seen": {k: run["realized_shares"][k] * run["budget_examples"] / n
-                            for k, n in run["train_counts"].items()},
+        print(f"train {strategy} seed {seed}…", flush=True)
+        train(TuneConfig(data=data["train"], eval_data=data["heldout"], output=str(out), strategy=strategy,
+                         alpha=args.alpha, max_epochs=args.max_epochs, max_steps=args.steps,
+                         batch_size=args.batch_size, learning_rate=args.lr, r=args.lora_r,
+                         lora_alpha=2 * args.lora_r, max_length=args.context_tokens,
+                         eval_every=args.eval_every, save_every=args.eval_every, resume=True, seed=seed,
+                         num_threads=args.threads, progress=False))
+    rep = json.loads((out / "report.json").read_text())
+    run = json.loads((out / "run.json").read_text())
+    return {"adapter": str(out), "shares": rep["shares"], "realized_shares": run["realized_shares"],
             "eval_before": {k: v["loss"] for k, v in rep["eval_before"].items()},
             "eval_after": {k: v["loss"] for k, v in rep["eval"].items()},
-            "improvement": {k: rep["eval_before"][k]["loss"] - rep["eval"][k]["loss"]
-                            for k in rep["eval"]},
-            "history": rep["history"], "seconds": round(time.time() - t0, 1),
-            "sec_per_step": round(run["seconds"] / args.steps, 2),
-        }
-        runs[strategy]["gap"] = runs[strategy]["improvement"]["ja"] - runs[strategy]["improvement"]["th"]
-        plot_losses(rep, work / f"{strategy}.png")
-
-    ref, tem = runs["proportional"], runs["temperature"]
-    ratios = {
-        "th_improvement_temperature_vs_proportional":
-            tem["improvement"]["th"] / ref["improvement"]["th"] if ref["improvement"]["th"] else None,
-        "ja_improvement_temperature_vs_proportional":
-            tem["improvement"]["ja"] / ref["improvement"]["ja"] if ref["improvement"]["ja"] else None,
-        "abs_gap_temperature_vs_proportional":
-            abs(tem["gap"]) / abs(ref["gap"]) if ref["gap"] else None,
-    }
-    result = {
-        "benchmark": "tune_balance",
-        "model": args.model or DEFAULT_MODEL, "qlora": args.qlora and torch.cuda.is_available(),
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
-        "machine": f"{platform.machine()} · {os.cpu_count()} cpus · torch {torch.__version__}",
-        "task": ("English->X translation, loss on the translation only" if args.task == "translate"
-                 else "language modelling of the X sentences (loss on every token)"),
-        "train": {"ja": args.n_ja, "th": args.n_th, "source": "NTREX-128 (disjoint lines)"},
-        "eval": {"per_lang": args.n_eval, "source": "FLORES-200 dev (same English sources)"},
-        "steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.lr,
-        "alpha": args.alpha, "max_length": args.max_length, "lora_r": 16, "threads": args.threads,
-        "seed": args.seed,
-        "reference": "proportional", "runs": runs, "ratios": ratios,
-    }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(stamp(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    _plot(runs, out.with_suffix(".png"), f"{args.n_ja}:{args.n_th} ja:th · {args.task} · proportional vs temperature")
-
-    print(f"\ntune_balance · {result['model']} · {result['device']} · {args.steps} steps × "
-          f"{args.batch_size} · 9:1 ja:th ({args.n_ja}/{args.n_th}) · eval {args.n_eval}/lang")
-    print(f"{'strategy':<13}{'th share':>9}{'ja before':>10}{'ja after':>9}{'Δja':>7}"
-          f"{'th before':>10}{'th after':>9}{'Δth':>7}{'gap Δja-Δth':>12}{'s/step':>8}")
-    for name, r in runs.items():
-        print(f"{name:<13}{r['shares']['th']:>9.3f}{r['eval_before']['ja']:>10.3f}"
-              f"{r['eval_after']['ja']:>9.3f}{r['improvement']['ja']:>7.3f}"
-              f"{r['eval_before']['th']:>10.3f}{r['eval_after']['th']:>9.3f}"
-              f"{r['improvement']['th']:>7.3f}{r['gap']:>12.3f}{r['sec_per_step']:>8.2f}")
-    for k, v in ratios.items():
-        print(f"  {k}: {v:.2f}" if v is not None else f"  {k}: n/a")
-    print(f"wrote {out}")
+            "history": [{"step": h["step"], **{k: v["loss"] for k, v in h["eval"].items()}}
+                        for h in rep["history"]],
+            "seconds": run["seconds"]}
 
 
-def _plot(runs: dict, path: Path, title: str) -> None:
+def rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | None, args, n: int) -> dict:
+    """Answer the dev questions with the real pipeline; answer-only recall, citation validity."""
+    path = work / "rag" / f"{name}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    from thaija.rag.pipeline import AskConfig, answer
+
+    print(f"rag eval {name}…", flush=True)
+    cfg = AskConfig(generator=generator, adapter=adapter, k=args.k, review=False,
+                    context_tokens=args.context_tokens if generator == "local" else None)
+    out: dict = {}
+    for lang, qids in data["dev_questions"].items():
+        rows = []
+        for qid in qids[:n]:
+            gold = data["answers"][qid]
+            r = answer(data["qtext"][qid], db=data["db"], config=cfg)
+            quotes = [c["quote"] for c in r.citations]
+            rows.append({"id": qid, "refused": r.refused, "reason": r.reason, "answer": r.answer,
+                         "raw": r.extra.get("raw_answer"), "seconds": r.seconds,
+                         "answer_recall": (not r.refused) and any(g in r.answer for g in gold),
+                         "citation_valid": (not r.refused) and any(g in q for g in gold for q in quotes),
+                         "lang_ok": (not r.refused) and _in_lang(r.answer, lang)})
+        n = len(rows)
+        answered = [x for x in rows if not x["refused"]]
+        out[lang] = {"questions": n,
+                     "answer_recall": sum(x["answer_recall"] for x in rows) / n,
+                     "citation_validity": (sum(x["citation_valid"] for x in answered) / len(answered)
+                                           if answered else 0.0),
+                     "refusal_rate": sum(x["refused"] for x in rows) / n,
+                     "answer_in_language": (sum(x["lang_ok"] for x in answered) / len(answered)
+                                            if answered else 0.0),
+                     "latency_p50_s": statistics.median(x["seconds"] for x in rows),
+                     "rows": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=1))
+    return out
+
+
+def _in_lang(text: str, lang: str) -> bool:
+    from thaija.lang import detect
+
+    return detect(text).lang == lang
+
+
+def _ms(xs: list[float]) -> dict:
+    return {"mean": statistics.mean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0, "n": len(xs)}
+
+
+def summarize(runs: dict, rag: dict) -> dict:
+    out: dict = {}
+    for strategy in STRATEGIES:
+        rs = [r for k, r in runs.items() if k.startswith(strategy + "-")]
+        if not rs:
+            continue
+        s: dict = {"seeds": len(rs), "th_share": rs[0]["shares"].get("th")}
+        for lang in SETS:
+            s[f"heldout_loss_{lang}"] = _ms([r["eval_after"][lang] for r in rs])
+            s[f"heldout_loss_drop_{lang}"] = _ms([r["eval_before"][lang] - r["eval_after"][lang] for r in rs])
+            evs = [rag[k][lang] for k in runs if k.startswith(strategy + "-") and k in rag]
+            if evs:
+                for m in ("answer_recall", "citation_validity", "refusal_rate"):
+                    s[f"rag_{m}_{lang}"] = _ms([e[m] for e in evs])
+        out[strategy] = s
+    return out
+
+
+def plot(runs: dict, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
-    styles = {"proportional": "--", "temperature": "-"}
-    for name, r in runs.items():
-        for lang, color in (("ja", "tab:red"), ("th", "tab:blue")):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110, sharey=False)
+    colors = {"proportional": "tab:gray", "temperature": "tab:blue", "unimax": "tab:green"}
+    for ax, lang in zip(axes, ("th", "ja")):
+        for key, r in runs.items():
+            strategy = key.rsplit("-s", 1)[0]
             xs = [0] + [h["step"] for h in r["history"]]
-            ys = [r["eval_before"][lang]] + [h["eval"][lang]["loss"] for h in r["history"]]
-            ax.plot(xs, ys, styles[name], color=color, marker="o",
-                    label=f"{lang} · {name} (share {r['shares'][lang]:.2f})")
-    ax.set_xlabel("step")
-    ax.set_ylabel("held-out loss (nats / token)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+            ys = [r["eval_before"][lang]] + [h[lang] for h in r["history"]]
+            ax.plot(xs, ys, "-o", ms=3, color=colors[strategy], alpha=0.8,
+                    label=strategy if key.endswith("-s0") else None)
+        ax.set_title(f"{lang}: held-out answer-token loss")
+        ax.set_xlabel("optimizer step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("nats / answer token")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--eval-every", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--lora-r", type=int, default=8)
+    ap.add_argument("--alpha", type=float, default=0.3)
+    ap.add_argument("--max-epochs", type=float, default=4.0)
+    ap.add_argument("--ratio", type=float, default=10.0, help="ja examples per th example")
+    ap.add_argument("--n-th", type=int, default=30, help="Thai training examples")
+    ap.add_argument("--th-docs", type=int, default=40)
+    ap.add_argument("--ja-docs", type=int, default=120)
+    ap.add_argument("--dev-docs", type=int, default=15, help="dev paragraphs per language")
+    ap.add_argument("--n-loss", type=int, default=8, help="held-out loss examples per language")
+    ap.add_argument("--n-rag", type=int, default=50, help="dev questions per language in the RAG eval")
+    ap.add_argument("--n-rag-local", type=int, default=50, help="dev questions per language for local generators")
+    ap.add_argument("--rag-seeds", type=int, default=3, help="RAG-evaluate the adapters of the first N seeds")
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--context-tokens", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--work", default=str(ROOT / ".cache" / "thaija" / "bench" / "tune_balance"))
+    ap.add_argument("--out", default=str(RESULTS / "tune_balance_grounded.json"))
+    args = ap.parse_args()
+    if not SHARED.is_dir():
+        sys.exit(f"shared data not found at {SHARED}")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from thaija.models.causal_lm import DEFAULT_MODEL, default_model_dir
+
+    default_model_dir()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    t0 = time.time()
+    split = build_corpus(work, {"th": args.th_docs, "ja": args.ja_docs}, {"th": args.dev_docs, "ja": args.dev_docs})
+    data = build_examples(work, split, args)
+    result = {"benchmark": "tune_balance_grounded", "model": DEFAULT_MODEL, "device": "cpu",
+              "threads": args.threads, "status": "running",
+              "data": {"train": data["counts"], "train_sources": data["train_sources"],
+                       "heldout_loss_examples": data["heldout_counts"],
+                       "rag_dev_questions": {k: len(v) for k, v in data["dev_questions"].items()},
+                       "rag_dev_questions_local": {k: min(len(v), args.n_rag_local) for k, v in data["dev_questions"].items()},
+                       "documents": split["documents"], "dev_documents": {k: len(v) for k, v in split["dev_docs"].items()},
+                       "sources": "iapp-wiki-qa valid (th), JSQuAD valid (ja); see ../shared/data/LICENSES"},
+              "settings": {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "lora_r", "alpha",
+                                                         "max_epochs", "ratio", "k", "context_tokens",
+                                                         "seeds", "rag_seeds")},
+              "runs": {}, "rag": {}, "summary": {}}
+
+    def save() -> None:
+        result["seconds"] = round(time.time() - t0, 1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        slim = {**result, "rag": {k: {lang: {m: v for m, v in e.items() if m != "rows"} for lang, e in ev.items()}
+                                  for k, ev in result["rag"].items()}}
+        out.write_text(json.dumps(stamp(slim), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    title = (f"grounded QA, ja:th = {args.ratio:g}:1, {args.steps} steps x {args.batch_size}, "
+             f"Gemma-3-270m LoRA r{args.lora_r}, prompt budget {args.context_tokens} tokens")
+    for seed in range(args.seeds):  # held-out loss first: the cheap part with error bars
+        for strategy in STRATEGIES:
+            result["runs"][f"{strategy}-s{seed}"] = train_run(work, data, strategy, seed, args)
+            result["summary"] = summarize(result["runs"], result["rag"])
+            save()
+            plot(result["runs"], out.with_suffix(".png"), title)
+    result["rag"]["extractive"] = rag_eval(work, data, "extractive", "extractive", None, args, args.n_rag)
+    save()
+    result["rag"]["base"] = rag_eval(work, data, "base", "local", None, args, args.n_rag_local)
+    save()
+    for seed in range(args.rag_seeds):
+        for strategy in STRATEGIES:
+            key = f"{strategy}-s{seed}"
+            result["rag"][key] = rag_eval(work, data, key, "local", result["runs"][key]["adapter"], args,
+                                          args.n_rag_local)
+            result["summary"] = summarize(result["runs"], result["rag"])
+            save()
+    result["status"] = "complete"
+    save()
+    print(json.dumps(result["summary"], indent=1))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

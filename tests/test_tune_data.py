@@ -1,6 +1,11 @@
 """Training data: validation (every bad line), language labels, stratified split, encoding, config."""
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "examples"))  # tiny_model, tune_demo
+
 import json
 
 import pytest
@@ -25,7 +30,7 @@ def tokenizer(tmp_path_factory):
     from transformers import AutoTokenizer
 
     from thaija.models.causal_lm import prepare_tokenizer
-    from thaija.tune.tiny import tokenizer_files
+    from tiny_model import tokenizer_files
 
     tok = AutoTokenizer.from_pretrained(tokenizer_files(tmp_path_factory.mktemp("tok")))
     prepare_tokenizer(tok)
@@ -156,7 +161,7 @@ def test_config_from_toml_and_validation(tmp_path):
 
 
 def test_demo_data_is_nine_to_one_and_disjoint(tmp_path, repo_root):
-    from thaija.tune.demo import build_demo_data
+    from tune_demo import build_demo_data
 
     tr, ev = build_demo_data(repo_root / "corpora", tmp_path)
     train, evals = load_records(tr), load_records(ev)

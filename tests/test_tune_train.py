@@ -2,6 +2,11 @@
 adapter round trip, merge, resume, CLI."""
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "examples"))  # tiny_model, tune_demo
+
 import json
 import os
 import subprocess
@@ -16,12 +21,12 @@ from thaija.errors import ThaijaError
 from thaija.tune.config import TuneConfig
 from thaija.tune.train import train
 
-REPORT_KEYS = {"model", "strategy", "shares", "steps", "eval", "eval_before", "history"}
+REPORT_KEYS = {"model", "strategy", "shares", "steps", "eval", "eval_before", "history", "training"}
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> str:
-    from thaija.tune.tiny import make_tiny_model
+    from tiny_model import make_tiny_model
 
     return str(make_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2", "qwen2"))
 
@@ -78,6 +83,11 @@ def test_training_lowers_each_languages_loss_and_writes_the_contract(trained):
     assert run["train_counts"]["th"] + run["eval_counts"]["th"] == 10
     assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == \
         rep["model"]
+    # what really happened, not what was asked: plain float32 LoRA on the CPU
+    tr = rep["training"]
+    assert tr["qlora"] is False and tr["quantization"] == "none" and tr["quantized_linear_layers"] == 0
+    assert tr["dtype"] == "float32" and tr["device"] == "cpu" and tr["source_format"] == "transformers"
+    assert run["quantization"] == "none" and run["device"] == "cpu"
 
 
 @pytest.mark.slow
@@ -163,6 +173,40 @@ def test_cli_train_eval_merge(tiny, data, tmp_path):
     r = runner.invoke(app, ["tune", "merge", str(out), "--output", str(tmp_path / "m"),
                             "--model", tiny])
     assert r.exit_code == 0 and (tmp_path / "m" / "model.safetensors").is_file(), r.output
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the CPU refusal")
+def test_qlora_without_cuda_stops_with_one_line_and_writes_nothing(tiny, data, tmp_path):
+    out = tmp_path / "q"
+    r = CliRunner().invoke(app, ["tune", "train", "--data", data, "--model", tiny, "--qlora",
+                                 "--max-steps", "1", "--output", str(out), "--quiet"])
+    assert r.exit_code == 2, r.output
+    lines = [x for x in r.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("thaija: error: --qlora") and "CUDA" in lines[0]
+    assert not out.exists()
+    with pytest.raises(ThaijaError, match="needs a CUDA GPU"):
+        train(cfg(tiny, data, out, qlora=True))
+
+
+def test_precision_report_names_a_dequantised_gguf(tiny):
+    from thaija.models.causal_lm import DEFAULT_MODEL, load_causal_lm
+    from thaija.tune.train import describe_precision
+
+    lm, _ = load_causal_lm(tiny, device="cpu")
+    d = describe_precision(lm, DEFAULT_MODEL)  # the offline default is a Q4_K_M GGUF
+    assert d["source_format"] == "gguf" and d["quantization"] == "none" and d["dtype"] == "float32"
+    assert "dequantised to float32" in d["note"] and "training used the dequantised" in d["note"]
+    assert describe_precision(lm, tiny)["source_format"] == "transformers"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="4-bit QLoRA needs CUDA")
+def test_qlora_on_cuda_really_trains_a_4bit_base(tiny, data, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    res = train(cfg(tiny, data, tmp_path / "q", qlora=True, max_steps=2, eval_every=0))
+    tr = res.report["training"]
+    assert tr["qlora"] is True and tr["quantization"] == "bitsandbytes-nf4"
+    assert tr["quantized_linear_layers"] > 0 and tr["device"].startswith("cuda")
 
 
 @pytest.mark.parametrize("args, msg", [

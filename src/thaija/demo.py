@@ -111,7 +111,8 @@ def stage_search() -> None:
 
 
 def stage_tune() -> None:
-    from thaija.tune.demo import run_demo
+    sys.path.insert(0, str(ROOT / "examples"))  # checkout-only demo code lives in examples/
+    from tune_demo import run_demo
 
     console.rule("[bold]4 · tune (language-balanced LoRA on Gemma-3-270m, a few CPU steps)")
     run_demo(CORPORA, DEMO_DIR / "tune", steps=4, console=console)

@@ -1,4 +1,4 @@
-"""CLI for the tune stage: `thaija tune mix|train|merge|eval` (thin: parse, call the library, print)."""
+"""CLI for the tune stage: `thaija tune mix|train|merge|eval|qa-data` (thin: parse, call the library, print)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -87,8 +87,9 @@ def train_cmd(
     lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank [default 16]."),
     lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha [default 32]."),
     qlora: Optional[bool] = typer.Option(None, "--qlora/--no-qlora",
-                                         help="4-bit base model (bitsandbytes) when CUDA is "
-                                         "available; plain LoRA on CPU."),
+                                         help="QLoRA: 4-bit NF4 base model (bitsandbytes, CUDA "
+                                         "only; a GGUF is dequantised first). Stops with an "
+                                         "error on a machine without CUDA."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps [default 100]."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Examples per micro-batch "
                                              "[default 4]."),
@@ -198,12 +199,61 @@ def eval_cmd(
                    f"({v['examples']} examples, {v['tokens']} tokens)")
 
 
+def qa_data_cmd(
+    folder: Optional[str] = typer.Argument(None, help="BEIR folder: corpus.jsonl, queries.jsonl, "
+                                           "answers.jsonl (+ qrels.tsv: gold paragraphs)."),
+    review_export: Optional[str] = typer.Option(None, "--review-export",
+                                                help="Approved answers from `thaija review export` "
+                                                "(instead of FOLDER)."),
+    db: str = typer.Option(..., "--db", help="Index to retrieve from (built from FOLDER's corpus "
+                           "when it does not exist yet)."),
+    output: str = typer.Option(..., "--output", "-o", help="Training JSONL to write."),
+    k: int = typer.Option(5, "--k", "-k", help="Chunks retrieved per question (as `ask --k`)."),
+    mode: str = typer.Option("hybrid", "--mode", help="Retrieval: hybrid, bm25 or dense (as `ask`)."),
+    context_tokens: Optional[int] = typer.Option(None, "--context-tokens",
+                                                 help="Prompt budget in the model's tokens "
+                                                 "[default: the local generator's, 1536]."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Local model whose tokenizer budgets the prompt "
+                                        "[default: offline Gemma-3-270m]."),
+    refusals: bool = typer.Option(True, "--refusals/--no-refusals",
+                                  help="Add refusal examples for questions whose gold evidence "
+                                  "is not retrieved."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N questions."),
+    as_json: bool = typer.Option(False, "--json", help="Print {output, examples, by_lang, "
+                                 "by_source, questions} as JSON."),
+) -> None:
+    """Turn QA pairs into grounded-answer chat examples for `tune train`.
+
+    Each example is exactly the prompt `thaija ask --generator local` sends (rules in the
+    question's language, the retrieved documents, the question) with the answer the answer stage
+    writes: the gold sentence quoted from a retrieved document with its [n] marker, or the
+    language's refusal sentence when the gold evidence is not retrieved. Tagged with 'lang'.
+    """
+    from thaija.rag.qa_data import QADataConfig, qa_data
+
+    if (folder is None) == (review_export is None):
+        fail("give a BEIR FOLDER or --review-export FILE (exactly one)")
+    cfg = QADataConfig(k=k, mode=mode, context_tokens=context_tokens, model=model,
+                       refusals=refusals, limit=limit)
+    stats = qa_data(output, db=db, folder=folder, review_export=review_export, config=cfg,
+                    progress=not as_json)
+    if as_json:
+        print_json(stats)
+        return
+    langs = ", ".join(f"{k} {v}" for k, v in sorted(stats["by_lang"].items()))
+    srcs = ", ".join(f"{k} {v}" for k, v in sorted(stats["by_source"].items()))
+    typer.echo(f"{stats['examples']} examples from {stats['questions']} questions written to "
+               f"{output} ({langs}; {srcs})")
+
+
 def register(app: typer.Typer) -> None:
-    """Attach `thaija tune` (mix, train, merge, eval) to the top-level app."""
+    """Attach `thaija tune` (mix, train, merge, eval, qa-data) to the top-level app."""
     tune = typer.Typer(help="Language-balanced LoRA / QLoRA fine-tuning with per-language "
                        "evaluation.", no_args_is_help=True)
     tune.command("mix")(mix_cmd)
     tune.command("train")(train_cmd)
     tune.command("merge")(merge_cmd)
     tune.command("eval")(eval_cmd)
+    tune.command("qa-data")(qa_data_cmd)
     app.add_typer(tune, name="tune")

@@ -126,6 +126,30 @@ def _load_gguf(path: Path, dtype: Any = None):
     return model, tok
 
 
+def dequantized_dir(gguf: Path) -> Path:
+    """A float32 safetensors copy of a GGUF file in the thaija cache (converted once)."""
+    import hashlib
+
+    key = hashlib.sha1(f"{gguf.resolve()}:{gguf.stat().st_size}".encode()).hexdigest()[:10]
+    target = cache_dir() / "models" / f"{gguf.stem}-{key}-f32"
+    if (target / "config.json").is_file():
+        return target
+    model, tok = _load_gguf(gguf)
+    tmp = Path(tempfile.mkdtemp(prefix=".gguf-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        prepare_tokenizer(tok)
+        tok.save_pretrained(tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process finished first
+            pass
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def resolve_model(model: str | None) -> str:
     """A loadable folder / file / hub id for ``model`` (None or an alias = offline default)."""
     if is_default_model(model):
@@ -183,6 +207,10 @@ def load_causal_lm(model: str | None = None, adapter: str | None = None, *,
     hf_logging.disable_progress_bar()  # no "Loading weights" bar for a 2-second load
     try:
         p = Path(src)
+        if load_in_4bit and (p.suffix == ".gguf" or (p.is_dir() and not (p / "config.json").is_file())):
+            # bitsandbytes quantises float weights: dequantise the GGUF to safetensors first
+            p = dequantized_dir(p if p.suffix == ".gguf" else sorted(p.glob("*.gguf"))[0])
+            src = str(p)
         if p.suffix == ".gguf" and p.is_file():
             lm, tok = _load_gguf(p, kwargs["dtype"])
         else:

