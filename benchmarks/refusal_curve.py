@@ -171,23 +171,31 @@ def main() -> None:
     ap.add_argument("--cross", type=int, default=50, help="FLORES questions per direction and class")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write-params", action="store_true", help="measure only; keep support.json")
+    ap.add_argument("--records", help="re-fit from the records of an earlier run (no questions asked)")
     args = ap.parse_args()
     from thaija.rag import support as S
 
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
     recs: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="thaija-refusal-") as tmp:
-        for lang in ("th", "ja"):
-            docs, pos, neg = qa_set(lang, args.n, rng)
-            recs += run_set(lang, docs, pos, neg, tmp)
-        if args.cross:
-            for ql in ("th", "ja"):
-                docs, pos, neg = flores_set(ql, args.cross, rng)
-                recs += run_set(f"cross_{ql}", docs, pos, neg, tmp)
-        from thaija.retrieve import close_index
-        for p in Path(tmp).glob("*.db"):
-            close_index(str(p))
+    rec_path = ROOT / "benchmarks" / "results" / "refusal_curve_records.jsonl"
+    if args.records:
+        recs = rows(Path(args.records))
+    else:
+        rec_path.write_text("", "utf-8")
+        with tempfile.TemporaryDirectory(prefix="thaija-refusal-") as tmp:
+            plan = [(lang, lambda lang=lang: qa_set(lang, args.n, rng)) for lang in ("th", "ja")]
+            if args.cross:
+                plan += [(f"cross_{ql}", lambda ql=ql: flores_set(ql, args.cross, rng)) for ql in ("th", "ja")]
+            for name, make in plan:
+                docs, pos, neg = make()
+                got = run_set(name, docs, pos, neg, tmp)
+                recs += got
+                with open(rec_path, "a", encoding="utf-8") as fh:  # kept as it comes: a crash loses nothing
+                    fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in got))
+            from thaija.retrieve import close_index
+            for p in Path(tmp).glob("*.db"):
+                close_index(str(p))
     # split halves per set: fit on the first, measure on the second
     by_set: dict[str, list[dict]] = defaultdict(list)
     for r in recs:
@@ -238,8 +246,6 @@ def main() -> None:
     out["seconds"] = round(time.perf_counter() - t0, 1)
     res = ROOT / "benchmarks" / "results" / "refusal_curve.json"
     res.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", "utf-8")
-    (ROOT / "benchmarks" / "results" / "refusal_curve_records.jsonl").write_text(
-        "\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n", "utf-8")
     if not args.no_write_params:
         S.PARAMS_FILE.write_text(json.dumps(params, ensure_ascii=False, indent=2) + "\n", "utf-8")
     try:

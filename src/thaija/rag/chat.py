@@ -100,7 +100,7 @@ def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> 
 
 def count_tokens(text: str, tokenizer: str = "o200k_base") -> int:
     """Tokens of ``text`` in a named tokenizer of the thaija registry (no special tokens)."""
-    from thaija.cost.tokenizers import get_tokenizer
+    from thaija.tokenizers import get_tokenizer
 
     return int(get_tokenizer(tokenizer).count(text))
 

@@ -231,7 +231,7 @@ class EvidenceConfig:
     section_weight: float = field(default=0.6, metadata={"help": "weight of terms found only in a unit's section heading"})
     cross_lex: float = field(default=0.35, metadata={"help": "lexical score assumed for a sentence in another language"})
     max_units: int = field(default=3, metadata={"help": "most sentences in one answer"})
-    max_dense_units: int = field(default=48, metadata={"help": "most sentences embedded per question"})
+    max_dense_units: int = field(default=20, metadata={"help": "most sentences embedded per question"})
 
     def __post_init__(self) -> None:
         from thaija.errors import ThaijaError
@@ -292,6 +292,7 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         sims = vecs @ np.asarray(query.vector, dtype=np.float32)
         for i, s in zip(pick, sims.tolist()):
             rows[i].dense = float(s)
+        _center(rows)
     for r in rows:
         lex = r.lex
         if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang:
@@ -300,6 +301,24 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
                    + cfg.rank_bonus / r.rank)
     rows.sort(key=lambda r: (-r.score, r.rank, r.unit.start))
     return rows
+
+
+def _center(rows: Sequence[Scored], min_rows: int = 3) -> None:
+    """Move each language's mean dense similarity to the overall mean (the embedder rates text in
+    the question's own language higher whatever it says); one language only: unchanged."""
+    by: dict[str, list[Scored]] = {}
+    for r in rows:
+        if r.dense is not None:
+            by.setdefault(r.unit.lang, []).append(r)
+    if len(by) < 2:
+        return
+    allv = [r.dense for rs in by.values() for r in rs]
+    overall = sum(allv) / len(allv)
+    for rs in by.values():
+        if len(rs) >= min_rows:
+            shift = overall - sum(r.dense for r in rs) / len(rs)
+            for r in rs:
+                r.dense += shift
 
 
 def select(scored: Sequence[Scored], query: Query, idf: IdfFn, cfg: EvidenceConfig | None = None) -> list[Scored]:
