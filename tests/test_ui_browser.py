@@ -165,6 +165,12 @@ def test_chat_answer_citation_opens_highlighted_quote(page, server, db):
     assert flagged and flagged[-1].question == "有給休暇は入社後何日もらえますか"
     assert flagged[-1].citations[0]["doc_id"] == cite["doc_id"]
 
+    # English works the same way
+    data = ask(page, "How many hours does the CleanBot R7 battery take to charge fully?")
+    card = page.locator("article.msg.answer").last
+    assert not data["thaija"]["refused"] and "4 hours" in card.locator(".text").inner_text()
+    assert data["citations"][0]["doc_id"] == "manual/cleanbot_en"
+
 
 def test_chat_thai_at_375px_and_refusal(browser, server, db):
     ctx = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
@@ -190,6 +196,22 @@ def test_chat_thai_at_375px_and_refusal(browser, server, db):
         assert card.get_attribute("data-refused") == "true"
         status = card.locator(".status.refused").inner_text()
         assert "No answer" in status and f"#{data['thaija']['review_id']}" in status
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+        # the page states the server's verdict, whatever it is: answered, low confidence or refused
+        data = ask(page, "本社の駐車場は何台分ありますか")  # only loosely related text exists
+        card = page.locator("article.msg.answer").last
+        if data["thaija"]["refused"]:
+            assert card.locator(".status.refused").count() == 1
+        elif data["thaija"]["reason"] == "low_confidence":
+            assert "Low confidence" in card.locator(".status.low").inner_text()
+        else:
+            assert card.locator(".status").count() == 0 and card.locator(".badge.ok").count() == 1
+
+        page.goto(server + "/review")  # the review page fits the phone too
+        page.locator("#items button").first.wait_for()
+        page.locator("#items button").first.click()
+        page.locator("#detail #approve").wait_for()
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
     finally:
         ctx.close()
