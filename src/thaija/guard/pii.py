@@ -29,9 +29,10 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import ClassVar, Iterable
 
 from thaija.errors import ThaijaError
+from thaija.lang.spans import JsonSpan
 
 PII_TYPES: tuple[str, ...] = ("th_national_id", "jp_my_number", "payment_card", "phone", "email")
 DEFAULT_PLACEHOLDER = "[{TYPE}]"  # {TYPE} -> PHONE, {type} -> phone
@@ -42,17 +43,15 @@ class GuardError(ThaijaError, ValueError):
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(JsonSpan):
     """One PII occurrence: ``original_text[start:end]`` is the matched text."""
+
+    _json: ClassVar[tuple[str, ...]] = ("type", "start", "end")  # no matched text in JSON, by design
 
     type: str
     start: int
     end: int
     text: str = field(default="", repr=False, compare=False)
-
-    def to_dict(self) -> dict:
-        """The JSON form used by ``thaija redact --format jsonl`` (no matched text, by design)."""
-        return {"type": self.type, "start": self.start, "end": self.end}
 
 
 @dataclass(frozen=True)

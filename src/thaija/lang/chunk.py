@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, ClassVar, Union
 
 from thaija.errors import ThaijaError
 from thaija.lang.detect import detect
 from thaija.lang.segment import segment
 from thaija.lang.sentences import sentences
+from thaija.lang.spans import JsonSpan
 
 Counter = Callable[[str], int]
 TokenizerSpec = Union[str, Counter, object, None]
@@ -22,8 +23,10 @@ _GRAPHEME = re.compile("(?s:.)[\u0300-\u036f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u30
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Chunk(JsonSpan):
     """A piece of a document: ``text == document[start:end]``; ``tokens`` in the chosen tokenizer."""
+
+    _json: ClassVar[tuple[str, ...]] = ("id", "start", "end", "text", "tokens")
 
     id: str
     start: int
@@ -31,9 +34,6 @@ class Chunk:
     text: str
     tokens: int
     lang: str
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "start": self.start, "end": self.end, "text": self.text, "tokens": self.tokens}
 
 
 @dataclass

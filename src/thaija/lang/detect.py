@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
+from thaija.lang.spans import JsonSpan
 
 _TH = "\u0e00-\u0e7f"
 _KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f\u3005\u303b\u3006"
@@ -34,15 +36,14 @@ DEFAULT_LANGS: tuple[str, ...] = ("th", "ja", "en")
 
 
 @dataclass(frozen=True)
-class Span:
+class Span(JsonSpan):
     """A run of text in one language; ``start``/``end`` index the original string."""
+
+    _json: ClassVar[tuple[str, ...]] = ("start", "end", "lang")
 
     start: int
     end: int
     lang: str
-
-    def to_dict(self) -> dict:
-        return {"start": self.start, "end": self.end, "lang": self.lang}
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ import functools
 import os
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar
 
 from thaija.errors import MissingDependency, ThaijaError
 from thaija.lang.detect import DEFAULT_LANGS, Span, detect
+from thaija.lang.spans import JsonSpan
 
 # words keep their combining marks (Thai vowels/tone marks, accents, kana voicing marks)
 _W = r"[\w\u0300-\u036f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u3099\u309a]"
@@ -24,17 +25,16 @@ _EN_WORD = re.compile(rf"{_W}+(?:['’\-]{_W}+)*|[^\w\s]")
 
 
 @dataclass(frozen=True)
-class Token:
+class Token(JsonSpan):
     """A word: ``text == original[start:end]``; ``norm`` is its form for matching (BM25 terms)."""
+
+    _json: ClassVar[tuple[str, ...]] = ("text", "start", "end", "lang")
 
     text: str
     start: int
     end: int
     lang: str
     norm: str
-
-    def to_dict(self) -> dict:
-        return {"text": self.text, "start": self.start, "end": self.end, "lang": self.lang}
 
 
 def ensure_pythainlp_data() -> None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from thaija.errors import MissingDependency, ThaijaError
 from thaija.lang.detect import DEFAULT_LANGS, detect
+from thaija.lang.spans import JsonSpan
 
 _CLOSERS = "」』）)】〕〉》\"'’”"
 _JA_END = re.compile(f"(?:[。！？．｡]+|[!?]+)[{_CLOSERS}]*+(?![とっ、，,])")
@@ -26,16 +28,15 @@ _ABBREV = {"mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "inc", "ltd", "co
 
 
 @dataclass(frozen=True)
-class Sentence:
+class Sentence(JsonSpan):
     """A sentence: ``text == original[start:end]``."""
+
+    _json: ClassVar[tuple[str, ...]] = ("text", "start", "end", "lang")
 
     text: str
     start: int
     end: int
     lang: str
-
-    def to_dict(self) -> dict:
-        return {"text": self.text, "start": self.start, "end": self.end, "lang": self.lang}
 
 
 def _en_ok(text: str, end_dot: int) -> bool:
