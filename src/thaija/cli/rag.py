@@ -113,6 +113,9 @@ def serve_cmd(
     alongside the message; model thaija-extractive reads the documents inside a grounded prompt
     (no retrieval). Example: curl http://127.0.0.1:8000/v1/chat/completions -H 'Content-Type:
     application/json' -H 'Authorization: Bearer KEY' -d '{"model":"thaija-rag","messages":[{"role":"user","content":"..."}]}'
+
+    In a browser: the chat page at / (citations open the highlighted source) and the review queue
+    at /review (approve, edit, reject, flag, export JSONL), behind the same keys (docs/workbench.md).
     """
     from thaija.guard.keys import KeyRing
     from thaija.rag.pipeline import AskConfig
@@ -139,6 +142,7 @@ def serve_cmd(
         typer.echo(f"thaija serve: warning: serving {host} without API keys (--insecure)", err=True)
     auth = f"{len(ring.keys)} API key(s)" if ring else "no API keys"
     typer.echo(f"thaija serve: http://{host}:{port}/v1 (models thaija-rag, thaija-extractive; index {db}; {auth})", err=True)
+    typer.echo(f"thaija serve: in a browser: chat http://{host}:{port}/  review http://{host}:{port}/review", err=True)
     serve(cfg)
 
 
