@@ -345,6 +345,11 @@ def test_review_api_errors(server, db):
     assert r.status_code in (400, 404) and "error" in r.json()
     r = httpx.post(server + "/ui/api/review/99999", json={"action": "approve"})
     assert r.status_code == 404
+    listing = httpx.get(server + "/ui/api/review", params={"status": ""}).json()
+    public = [i for i in queue(db).list() if not i.groups]  # this server has no keys: public items only
+    assert listing["matching"] == len(listing["items"]) == len(public)
+    ids = [i["id"] for i in listing["items"]]
+    assert ids == sorted(ids, reverse=True)  # newest first
     rid = queue(db).add("x?", "y", "en", [], "low_confidence")
     r = httpx.post(server + f"/ui/api/review/{rid}", json={"action": "edit", "answer": "  "})
     assert r.status_code == 400 and "answer" in r.json()["error"]["message"]

@@ -21,6 +21,7 @@ reviewer's own (the item's citations and candidates come from documents those gr
 # no `from __future__ import annotations`: FastAPI reads the handlers' annotations at run time
 
 import json
+import os
 from importlib import resources
 from typing import Any, Callable, Sequence
 
@@ -28,6 +29,7 @@ from thaija.errors import ThaijaError
 
 PAGES = {"/": "chat.html", "/ui": "chat.html", "/review": "review.html"}
 STATIC = ("style.css", "common.js", "chat.js", "review.js")
+LIST_LIMIT = 300  # items sent to the review page per filter (newest first)
 MAX_TEXT = 20_000  # characters accepted in a flagged question/answer or an edit
 _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".js": "text/javascript; charset=utf-8"}
@@ -39,6 +41,10 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+
+
+class NotVisible(LookupError):
+    """Unknown, or not visible with the caller's access groups (the same 404 for both)."""
 
 
 def asset(name: str) -> str:
@@ -112,8 +118,8 @@ def mount_ui(app: Any, config: Any) -> None:
             groups = caller(request)
             try:
                 return fn(groups, *args, **kwargs)
-            except LookupError as exc:
-                return error(404, str(exc.args[0]) if exc.args else "not found", "not_found_error")
+            except NotVisible as exc:
+                return error(404, str(exc), "not_found_error")
             except ThaijaError as exc:
                 return error(400, str(exc))
 
@@ -124,7 +130,6 @@ def mount_ui(app: Any, config: Any) -> None:
 
     def queue(create: bool = False) -> Any:
         from thaija.guard.review import ReviewQueue, review_path
-        import os
 
         path = review_path(db)
         if not create and not os.path.exists(path):
@@ -139,7 +144,7 @@ def mount_ui(app: Any, config: Any) -> None:
         except ReviewError:
             item = None
         if item is None or not visible(item.groups, groups):
-            raise LookupError(f"no review item {item_id} visible with your access")
+            raise NotVisible(f"no review item {item_id} visible with your access")
         return item
 
     async def body_of(request: Any) -> dict[str, Any]:
@@ -171,7 +176,7 @@ def mount_ui(app: Any, config: Any) -> None:
         except ThaijaError:
             d = None
         if d is None or not allowed(d.get("groups") or (), groups):
-            raise LookupError(f"no document {id!r} visible with your access")
+            raise NotVisible(f"no document {id!r} visible with your access")
         return {"doc_id": d["doc_id"], "title": d.get("title") or "", "source": d.get("source") or "",
                 "text": d["text"]}
 
@@ -188,7 +193,8 @@ def mount_ui(app: Any, config: Any) -> None:
         everything = [] if q is None else [i for i in q.list() if visible(i.groups, groups)]
         counts = {s: sum(1 for i in everything if i.status == s) for s in ("pending", "approved", "rejected")}
         counts["flagged"] = sum(1 for i in everything if i.flagged)
-        return {"items": [item_json(i) for i in reversed(items)], "counts": counts,
+        shown = items[-LIST_LIMIT:]  # newest first, at most LIST_LIMIT
+        return {"items": [item_json(i) for i in reversed(shown)], "matching": len(items), "counts": counts,
                 "unexported_refusals": sum(1 for i in everything if i.status == "approved" and not i.exportable)}
 
     app.get("/ui/api/review", include_in_schema=False)(review_list)

@@ -34,6 +34,9 @@
       document.getElementById("counts").textContent =
         `${c.pending} pending · ${c.flagged} flagged · ${c.approved} approved · ${c.rejected} rejected`;
       renderList();
+      if (data.matching > items.length) {
+        list.append(el("li", { class: "hint" }, `Showing the newest ${items.length} of ${data.matching}: narrow the filters to see older items.`));
+      }
       if (selected !== null) {
         const item = items.find((i) => i.id === selected);
         if (item) renderDetail(item); else { detail.hidden = true; selected = null; }
