@@ -220,7 +220,8 @@ def test_pptx_slides_tables_notes(tmp_path):
 def test_folder_of_office_files_nothing_skipped_silently(tmp_path):
     from thaija.index.documents import iter_documents
 
-    _docx(tmp_path / "hr" / "leave.docx") if (tmp_path / "hr").mkdir() is None else None
+    (tmp_path / "hr").mkdir()
+    _docx(tmp_path / "hr" / "leave.docx")
     _xlsx(tmp_path / "prices.xlsx")
     _pptx(tmp_path / "deck.pptx")
     (tmp_path / "remote.html").write_text(PORTAL, encoding="utf-8")
