@@ -400,3 +400,22 @@ def test_thai_id_that_is_also_ean_valid_stays_an_id_in_thai_text():
 def test_counted_list_of_digits_is_not_a_phone():
     assert find_pii("ขั้นตอน 1 2 3 4 5 6 7 8 9") == []
     assert find_pii("順番は 9 8 7 6 5 4 3 2 1 0 です") == []
+
+
+def test_match_view_maps_every_character_back():
+    from thaija.guard.pii import fold, match_view
+
+    text = "\u200bโทร ๐\u200b 8 1 2 3 4 5 6 7 8 หรือ 0-9-0-1-2-3-4-5-6-7-8\u200d ครับ\ufeff" * 3
+    view, where = match_view(text)
+    assert where is not None and len(view) < len(text)
+    assert [fold(text[where(k)]) for k in range(len(view))] == list(view)
+    assert [f.type for f in find_pii(text)] == ["phone", "phone"] * 3
+
+
+def test_offset_map_is_kept_as_removals_only():
+    from thaija.guard.pii import match_view
+
+    line = ("ข้อความภาษาไทย\u200bยาว " * 2000)
+    view, where = match_view(line)
+    assert len(view) == len(line) - 2000
+    assert sum(len(m) for m in where._steps) == 2000  # one mark per removed character, not per character

@@ -169,31 +169,59 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
-_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 # Six or more single digits joined by one repeated separator: "0 8 1 2 3 4 5 6 7 8", "1.1.0.1...".
 _ONE_BY_ONE = re.compile(r"(?<![0-9])[0-9](?P<d>[ .-])[0-9](?:(?P=d)[0-9]){4,}(?![0-9])")
 
 
-def match_view(text: str) -> tuple[str, list[int] | None]:
+class OffsetMap:
+    """Index in the matching view -> index in the original text.
+
+    Kept as the removed characters only (for each removal step, the sorted view positions where a
+    character was taken out), so memory grows with the removals, not with the text.
+    """
+
+    def __init__(self, steps: list[list[int]]) -> None:
+        self._steps = steps
+
+    def __call__(self, k: int) -> int:
+        for marks in reversed(self._steps):
+            k += bisect.bisect_right(marks, k)
+        return k
+
+
+def _remove(text: str, positions: list[int]) -> tuple[str, list[int]]:
+    """``text`` without the characters at sorted ``positions``, and their view marks."""
+    parts, prev = [], 0
+    for p in positions:
+        parts.append(text[prev:p])
+        prev = p + 1
+    parts.append(text[prev:])
+    return "".join(parts), [p - i for i, p in enumerate(positions)]
+
+
+def match_view(text: str) -> tuple[str, OffsetMap | None]:
     """The text the detectors match on and its offset map (``None`` = same offsets as ``text``).
 
     ``fold(text)`` with zero-width characters removed and digits written one by one joined;
-    ``view[k]`` comes from ``text[pos[k]]``.
+    ``view[k]`` comes from ``text[offset_map(k)]``.
     """
-    folded = fold(text)
-    zw = any(ch in _ZERO_WIDTH for ch in folded)
-    if not zw and not _ONE_BY_ONE.search(folded):
-        return folded, None
-    keep = [i for i, ch in enumerate(folded) if ch not in _ZERO_WIDTH] if zw else list(range(len(folded)))
-    squeezed = "".join(folded[i] for i in keep) if zw else folded
-    drop: set[int] = set()
-    for m in _ONE_BY_ONE.finditer(squeezed):
+    view = fold(text)
+    steps: list[list[int]] = []
+    zw = [m.start() for m in _ZERO_WIDTH.finditer(view)]
+    if zw:
+        view, marks = _remove(view, zw)
+        steps.append(marks)
+    seps: list[int] = []
+    for m in _ONE_BY_ONE.finditer(view):
         d = [int(c) for c in m.group()[::2]]
         if all(b - a == d[1] - d[0] for a, b in zip(d, d[1:])) and abs(d[1] - d[0]) <= 1:
             continue  # "0 1 2 3 4 5 ...": a counted list, not a number
-        drop.update(range(m.start() + 1, m.end(), 2))  # the separators between the single digits
-    pos = [keep[k] for k in range(len(squeezed)) if k not in drop]
-    return "".join(squeezed[k] for k in range(len(squeezed)) if k not in drop), pos
+        seps.extend(range(m.start() + 1, m.end(), 2))  # the separators between the single digits
+    if seps:
+        view, marks = _remove(view, seps)
+        steps.append(marks)
+    return view, (OffsetMap(steps) if steps else None)
 
 
 def ean13_valid(digits: str) -> bool:
@@ -377,7 +405,7 @@ def find_pii(text: str, types: str | Iterable[str] | None = None) -> list[Findin
         ends.insert(k, b)
         if typ in wanted:
             if pos is not None:
-                a, b = pos[a], pos[b - 1] + 1
+                a, b = pos(a), pos(b - 1) + 1
             out.append(Finding(typ, a, b, text[a:b]))
     out.sort(key=lambda f: f.start)
     return out
