@@ -22,6 +22,7 @@ reviewer's own (the item's citations and candidates come from documents those gr
 
 import json
 import os
+import threading
 from importlib import resources
 from typing import Any, Callable, Sequence
 
@@ -80,6 +81,8 @@ def mount_ui(app: Any, config: Any) -> None:
     db = str(config.db)
     ask = config.ask_config() if hasattr(config, "ask_config") else None
     default_groups = tuple(getattr(ask, "groups", None) or ())
+    # the shared index handle is read under the server's retrieval lock (one SQLite connection)
+    index_lock = getattr(getattr(app.state, "answerer", None), "search_lock", None) or threading.Lock()
     public = getattr(app.state, "public_paths", None)
     if public is not None:  # page shells and static files only: no data, no key needed
         public.update(PAGES)
@@ -172,7 +175,8 @@ def mount_ui(app: Any, config: Any) -> None:
         from thaija.index.store import allowed
 
         try:
-            d = open_index(db).document(id)
+            with index_lock:
+                d = open_index(db).document(id)
         except ThaijaError:
             d = None
         if d is None or not allowed(d.get("groups") or (), groups):
