@@ -121,6 +121,11 @@ def test_cli_file_output_equals_per_line_output(tmp_path):
     assert txt.stdout.splitlines() == [" ".join(t.text for t in segment(x)) for x in lines]
     norm = subprocess.run([THAIJA, "normalize", "--file", str(f)], capture_output=True, text=True, timeout=300)
     assert norm.stdout.splitlines() == [normalize(x).text for x in lines]
+    for cmd in ("segment", "normalize", "chunk"):  # stdin is streamed too: NUL and bad UTF-8 still fail
+        r = subprocess.run([THAIJA, cmd, "--file", "-"], input=b"ok\nde\x00f\n", capture_output=True, timeout=300)
+        assert r.returncode == 2 and b"-:2: NUL" in r.stderr, (cmd, r.stderr)
+        r = subprocess.run([THAIJA, cmd, "--file", "-"], input=b"ok\n\xff", capture_output=True, timeout=300)
+        assert r.returncode == 2 and b"not valid UTF-8 at byte 3" in r.stderr, (cmd, r.stderr)
     empty = tmp_path / "blank.txt"
     empty.write_text("  \n\n", encoding="utf-8")
     r = subprocess.run([THAIJA, "chunk", "--file", str(empty)], capture_output=True, text=True, timeout=300)

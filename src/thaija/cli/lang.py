@@ -31,9 +31,13 @@ def _file_blocks(file: str):
     from thaija.lang.stream import read_blocks
 
     fh = _open_checked(file)
-    seen = False
+    seen, line = False, 1
     try:
         for block in read_blocks(fh, name=file):
+            nul = block.find("\x00")  # files are checked before reading; stdin is checked here
+            if nul != -1:
+                fail(f"{file}:{line + block.count(chr(10), 0, nul)}: NUL character (binary data is not text)")
+            line += block.count("\n")
             seen = True
             yield block
     except ThaijaError as exc:  # invalid UTF-8 on stdin (files are checked before reading)
