@@ -237,7 +237,7 @@ _LABELS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("th_national_id", re.compile(
         r"ประจำตัวประชาชน|บัตรประชาชน|บัตรประจำตัว|(?i:\b(?:thai|national|citizen)[ _-]?id\b|\bid[ _-]?card\b)")),
     ("jp_my_number", re.compile(r"マイナンバー|個人番号|(?i:\bmy[ _-]?number\b)")),
-    ("payment_card", re.compile(r"カード番号|クレジットカード|บัตรเครดิต|เลขบัตร(?!ประ)|(?i:\b(?:credit|debit)?[ _-]?card\b|\bvisa\b|\bmastercard\b)")),
+    ("payment_card", re.compile(r"カード番号|クレジットカード|บัตรเครดิต|เลขบัตร(?!ประ)|(?i:\b(?:credit|debit)?[ _-]?card\b)")),
     ("barcode", re.compile(r"バーコード|บาร์โค้ด|\b(?:JAN|EAN|GTIN|UPC|ISBN)\b|(?i:\bbar[ -]?code\b)")),
     ("reference", re.compile(
         r"伝票番号|注文番号|受付番号|問い?合わ?せ番号|追跡番号|管理番号|商品番号|商品コード|製造番号|品番|型番|"
