@@ -216,6 +216,26 @@ def test_chat_thai_at_375px_and_refusal(browser, server, db):
         ctx.close()
 
 
+def test_page_language_follows_the_browser_and_the_menu(browser, server):
+    ctx = browser.new_context(viewport={"width": 800, "height": 700}, locale="th-TH")
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(server + "/")
+        assert page.locator("html").get_attribute("lang") == "th"
+        assert page.locator("#ask").inner_text() == "ถาม"
+        ask(page, "ภูเขาไฟฟูจิสูงกี่เมตร")
+        assert page.locator("article.msg.answer").last.locator(".status.refused").inner_text().startswith("ไม่มีคำตอบ")
+        page.select_option("#ui-lang", "ja")  # the menu overrides the browser, and is remembered
+        page.wait_for_load_state()
+        page.locator("#ask").filter(has_text="質問する").wait_for()
+        page.goto(server + "/review")
+        assert page.locator("#export").inner_text() == "承認済みを書き出す (JSONL)"
+        page.locator("#counts").filter(has_text="未対応").wait_for()
+    finally:
+        ctx.close()
+
+
 # ---------------------------------------------------------------------------------- review
 def test_review_refused_item_approve_edit_export(page, server, db):
     page.goto(server + "/")

@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 from thaija.errors import ThaijaError
 
 PAGES = {"/": "chat.html", "/ui": "chat.html", "/review": "review.html"}
-STATIC = ("style.css", "common.js", "chat.js", "review.js")
+STATIC = ("style.css", "i18n.js", "common.js", "chat.js", "review.js")
 LIST_LIMIT = 300  # items sent to the review page per filter (newest first)
 MAX_TEXT = 20_000  # characters accepted in a flagged question/answer or an edit
 _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",

@@ -2,17 +2,14 @@
 // cited document with the quoted span highlighted, says plainly when an answer was refused or weak.
 "use strict";
 (function () {
-  const { el, api, langOf, scriptLang } = window.thaija;
+  const { el, api, langOf, scriptLang, t } = window.thaija;
   const conversation = document.getElementById("conversation");
   const form = document.getElementById("ask-form");
   const box = document.getElementById("question");
   const button = document.getElementById("ask");
   const viewer = document.getElementById("viewer");
 
-  const STATUS = {
-    refused: "No answer: the documents do not support one.",
-    low_confidence: "Low confidence: part of the answer lacked support — check the sources.",
-  };
+  const STATUS = { refused: "statusRefused", low_confidence: "statusLow" };
 
   // Answer text with each [n] (or [1, 2]) marker turned into buttons opening citation n.
   function answerText(text, citations, lang) {
@@ -48,18 +45,18 @@
     viewer.hidden = false;
     document.body.classList.add("viewing");
     title.textContent = `[${c.n}] ${c.doc_id}`;
-    meta.textContent = "Loading…";
+    meta.textContent = t("loading");
     body.replaceChildren();
     try {
       const doc = await api("/ui/api/doc?id=" + encodeURIComponent(c.doc_id));
       title.textContent = `[${c.n}] ${doc.title || doc.doc_id}`;
       const exact = doc.text.slice(c.start, c.end) === c.quote;
-      meta.textContent = `${doc.doc_id} · characters ${c.start}–${c.end}` + (exact ? "" : " · the quote was redacted");
+      meta.textContent = `${doc.doc_id} · ${t("chars", { a: c.start, b: c.end })}` + (exact ? "" : " · " + t("redacted"));
       const mark = el("mark", { id: "highlight", lang: langOf(c.lang) }, doc.text.slice(c.start, c.end));
       body.append(doc.text.slice(0, c.start), mark, doc.text.slice(c.end));
       mark.scrollIntoView({ block: "center" });
     } catch (e) {
-      meta.textContent = "Cannot open the source: " + e.message;
+      meta.textContent = t("openFailed") + e.message;
     }
     document.getElementById("viewer-close").focus();
   }
@@ -72,10 +69,10 @@
     node.disabled = true;
     try {
       const r = await api("/ui/api/flag", { json: { question, answer: reply.content, citations: reply.citations } });
-      node.replaceWith(el("span", { class: "badge flagged" }, `reported for review #${r.id}`));
+      node.replaceWith(el("span", { class: "badge flagged" }, t("reported", { id: r.id })));
     } catch (e) {
       node.disabled = false;
-      node.textContent = "Report failed: " + e.message;
+      node.textContent = t("reportFailed") + e.message;
     }
   }
 
@@ -87,16 +84,16 @@
     const card = el("article", { class: "msg answer" + (kind ? " " + kind : ""), "data-refused": info.refused ? "true" : "false" });
     card.append(el("div", {},
       el("span", { class: "badge" }, info.lang || "?"),
-      kind === "refused" ? el("span", { class: "badge refused" }, "refused") : null,
-      kind === "low_confidence" ? el("span", { class: "badge low" }, "low confidence") : null,
-      !kind ? el("span", { class: "badge ok" }, `${citations.length} source${citations.length === 1 ? "" : "s"}`) : null));
+      kind === "refused" ? el("span", { class: "badge refused" }, t("badgeRefused")) : null,
+      kind === "low_confidence" ? el("span", { class: "badge low" }, t("badgeLow")) : null,
+      !kind ? el("span", { class: "badge ok" }, t("sources", { n: citations.length })) : null));
     card.append(answerText(content, citations, info.lang));
     if (kind) {
-      const queued = info.review_id ? ` Sent to the review queue (#${info.review_id}).` : "";
-      card.append(el("p", { class: "status " + (kind === "refused" ? "refused" : "low"), role: "status" }, STATUS[kind] + queued));
+      const queued = info.review_id ? t("queued", { id: info.review_id }) : "";
+      card.append(el("p", { class: "status " + (kind === "refused" ? "refused" : "low"), role: "status" }, t(STATUS[kind]) + queued));
     }
     card.append(sourceList(citations) || "");
-    const flag = el("button", { type: "button", class: "secondary report" }, "Report a wrong answer");
+    const flag = el("button", { type: "button", class: "secondary report" }, t("report"));
     flag.addEventListener("click", () => report(question, { content, citations }, flag));
     if (!info.review_id) card.append(el("div", { class: "actions" }, flag));
     return card;
@@ -106,14 +103,14 @@
     const intro = document.getElementById("intro");
     if (intro) intro.remove();
     conversation.append(el("div", { class: "msg question", lang: scriptLang(question) }, question));
-    const pending = el("p", { class: "hint", role: "status" }, "Searching the documents…");
+    const pending = el("p", { class: "hint", role: "status" }, t("searching"));
     conversation.append(pending);
     button.disabled = true;
     try {
       const data = await api("/v1/chat/completions", { json: { model: "thaija-rag", messages: [{ role: "user", content: question }] } });
       pending.replaceWith(renderAnswer(question, data));
     } catch (e) {
-      pending.replaceWith(el("p", { class: "message error", role: "alert" }, "The question could not be answered: " + e.message));
+      pending.replaceWith(el("p", { class: "message error", role: "alert" }, t("askFailed") + e.message));
     } finally {
       button.disabled = false;
       window.scrollTo(0, document.body.scrollHeight);

@@ -38,7 +38,7 @@
       delete opts.json;
     }
     const res = await fetch(path, opts);
-    if (res.status === 401) showKeyBar(key ? "That key was not accepted; paste another:" : "This server needs an API key:");
+    if (res.status === 401) showKeyBar(window.thaijaI18n.t(key ? "keyRejected" : "keyNeeded"));
     if (!res.ok) {
       let message = res.status + " " + res.statusText;
       try { const body = await res.json(); message = (body.error && body.error.message) || body.detail || message; } catch (e) { /* not JSON */ }
@@ -72,5 +72,5 @@
     input.addEventListener("keydown", (e) => { if (e.key === "Enter") use(); });
   });
 
-  window.thaija = { el, api, langOf, scriptLang, showKeyBar };
+  window.thaija = { el, api, langOf, scriptLang, showKeyBar, t: window.thaijaI18n.t };
 })();

@@ -2,12 +2,11 @@
 // citations and the retrieved candidates; approve / edit / reject / flag; export approved as JSONL.
 "use strict";
 (function () {
-  const { el, api, langOf } = window.thaija;
+  const { el, api, langOf, t } = window.thaija;
   const list = document.getElementById("items");
   const detail = document.getElementById("detail");
   const message = document.getElementById("message");
   const filters = ["f-status", "f-lang", "f-reason"].map((id) => document.getElementById(id));
-  const REASONS = { refused: "refused", low_confidence: "low confidence", user_flagged: "flagged by a user" };
   let items = [];
   let selected = null;
 
@@ -17,11 +16,11 @@
   }
 
   function badges(item) {
-    return [el("span", { class: "badge " + item.status }, item.status),
-      item.flagged ? el("span", { class: "badge flagged" }, "flagged") : null,
-      el("span", { class: "badge" }, REASONS[item.reason] || item.reason),
+    return [el("span", { class: "badge " + item.status }, t(item.status)),
+      item.flagged ? el("span", { class: "badge flagged" }, t("flagged")) : null,
+      el("span", { class: "badge" }, t(item.reason)),
       el("span", { class: "badge" }, item.lang),
-      item.edited_answer !== null ? el("span", { class: "badge" }, "edited") : null];
+      item.edited_answer !== null ? el("span", { class: "badge" }, t("edited")) : null];
   }
 
   async function load() {
@@ -31,18 +30,17 @@
       const data = await api("/ui/api/review?" + qs);
       items = data.items;
       const c = data.counts;
-      document.getElementById("counts").textContent =
-        `${c.pending} pending · ${c.flagged} flagged · ${c.approved} approved · ${c.rejected} rejected`;
+      document.getElementById("counts").textContent = t("counts", c);
       renderList();
       if (data.matching > items.length) {
-        list.append(el("li", { class: "hint" }, `Showing the newest ${items.length} of ${data.matching}: narrow the filters to see older items.`));
+        list.append(el("li", { class: "hint" }, t("more", { shown: items.length, total: data.matching })));
       }
       if (selected !== null) {
         const item = items.find((i) => i.id === selected);
         if (item) renderDetail(item); else { detail.hidden = true; selected = null; }
       }
     } catch (e) {
-      say("Cannot load the queue: " + e.message, true);
+      say(t("loadFailed") + e.message, true);
     }
   }
 
@@ -52,7 +50,7 @@
         onclick: () => { selected = item.id; renderList(); renderDetail(item); } },
         el("span", {}, `#${item.id} `, ...badges(item)),
         el("span", { class: "q", lang: langOf(item.lang) }, item.question)))));
-    if (!items.length) list.append(el("li", { class: "hint" }, "Nothing here with these filters."));
+    if (!items.length) list.append(el("li", { class: "hint" }, t("empty")));
   }
 
   function citationList(citations) {
@@ -76,8 +74,8 @@
       if (action === "edit") body.answer = answer.value;
       try {
         const updated = await api(`/ui/api/review/${item.id}`, { json: body });
-        say(`#${updated.id}: ${updated.status}${updated.flagged ? ", flagged" : ""}` +
-          (updated.status === "approved" && !updated.exportable ? " — a refusal approved as is is not exported; write the answer and use “Save edit” to teach it" : ""));
+        say(`#${updated.id}: ${t(updated.status)}${updated.flagged ? ", " + t("flagged") : ""}` +
+          (updated.status === "approved" && !updated.exportable ? t("notExported") : ""));
         selected = updated.id;
         await load();
         const shown = items.find((i) => i.id === updated.id);
@@ -88,23 +86,23 @@
     };
     detail.replaceChildren(
       el("h2", {}, `#${item.id} `, ...badges(item)),
-      el("p", { class: "meta" }, `asked ${item.created_at}` + (item.groups.length ? ` · groups ${item.groups.join(", ")}` : "") +
-        (item.score !== null ? ` · evidence score ${Number(item.score).toFixed(2)}` : "") + (item.note ? ` · ${item.note}` : "")),
-      el("h3", {}, "Question"), el("div", { class: "block", lang: langOf(item.lang), id: "d-question" }, item.question),
-      el("h3", {}, item.edited_answer !== null ? "Answer given (a reviewer edited it below)" : "Answer given"),
+      el("p", { class: "meta" }, t("asked", { t: item.created_at }) + (item.groups.length ? " · " + t("groups", { g: item.groups.join(", ") }) : "") +
+        (item.score !== null ? " · " + t("score", { s: Number(item.score).toFixed(2) }) : "") + (item.note ? ` · ${item.note}` : "")),
+      el("h3", {}, t("qHeading")), el("div", { class: "block", lang: langOf(item.lang), id: "d-question" }, item.question),
+      el("h3", {}, t(item.edited_answer !== null ? "answerEdited" : "answerGiven")),
       el("div", { class: "block", lang: langOf(item.lang), id: "d-answer" }, item.answer),
-      item.reason === "refused" ? el("p", { class: "notice" },
-        "This question was refused. If the documents do answer it, write the answer below and “Save edit”: approving the refusal as is will not be exported for training.") : null,
-      el("h3", {}, `Citations (${item.citations.length})`), item.citations.length ? citationList(item.citations) : el("p", { class: "hint" }, "none"),
-      el("h3", {}, `Retrieved candidates (${item.candidates.length})`),
-      item.candidates.length ? candidateList(item.candidates) : el("p", { class: "hint" }, "none stored"),
-      el("label", { for: "edit-answer" }, "Corrected answer"), answer,
-      el("label", { for: "note" }, "Reviewer note"), note,
+      item.reason === "refused" ? el("p", { class: "notice" }, t("refusedNotice")) : null,
+      el("h3", {}, t("citations", { n: item.citations.length })),
+      item.citations.length ? citationList(item.citations) : el("p", { class: "hint" }, t("none")),
+      el("h3", {}, t("candidates", { n: item.candidates.length })),
+      item.candidates.length ? candidateList(item.candidates) : el("p", { class: "hint" }, t("noneStored")),
+      el("label", { for: "edit-answer" }, t("corrected")), answer,
+      el("label", { for: "note" }, t("note")), note,
       el("div", { class: "actions" },
-        el("button", { type: "button", id: "approve", onclick: act("approve") }, "Approve"),
-        el("button", { type: "button", id: "save-edit", onclick: act("edit") }, "Save edit + approve"),
-        el("button", { type: "button", id: "reject", class: "danger", onclick: act("reject") }, "Reject"),
-        el("button", { type: "button", id: "flag", class: "secondary", onclick: act("flag") }, "Flag for a specialist")));
+        el("button", { type: "button", id: "approve", onclick: act("approve") }, t("approve")),
+        el("button", { type: "button", id: "save-edit", onclick: act("edit") }, t("saveEdit")),
+        el("button", { type: "button", id: "reject", class: "danger", onclick: act("reject") }, t("reject")),
+        el("button", { type: "button", id: "flag", class: "secondary", onclick: act("flag") }, t("flag"))));
     if (window.matchMedia("(max-width: 720px)").matches) detail.scrollIntoView({ block: "start" });
   }
 
@@ -120,9 +118,9 @@
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
-      say(`Exported ${n} approved answer(s) as tune JSONL.`);
+      say(t("exported", { n }));
     } catch (e) {
-      say("Export failed: " + e.message, true);
+      say(t("exportFailed") + e.message, true);
     }
   }
 
