@@ -209,7 +209,10 @@ def search_rows(index, query: str, cfg: SearchConfig, groups: Sequence[str] | No
         return d[:cfg.k]
     # BM25 only counts as much as its best hit covers the query: a cross-language question whose
     # BM25 (in the question's language) finds same-language near misses must not drag dense down.
-    wb = cfg.bm25_weight * min(1.0, bm25_coverage(index, query, b[0][0]) / 0.6)
+    # (only in indexes holding several languages: one-language indexes fuse exactly as before)
+    wb = cfg.bm25_weight
+    if np.unique(snap.langs[mask]).size > 1:
+        wb *= min(1.0, bm25_coverage(index, query, b[0][0]) / 0.6)
     fused = fuse([b, d], cfg.fusion, weights=[wb, 1.0 - cfg.bm25_weight] if cfg.fusion == "weighted"
                  else [wb / max(cfg.bm25_weight, 1e-9), 1.0], rrf_k=cfg.rrf_k)
     return [(int(r), float(s)) for r, s in fused[:cfg.k]]
