@@ -124,3 +124,13 @@ def test_agentic_merges_sentence_by_sentence(db):
     quotes = [c["quote"] for c in r["citations"]]
     assert len(quotes) == len(set(quotes))
     check_citations(r)
+
+
+def test_cross_language_retrieval_is_not_dragged_down(db):
+    """A Japanese question whose answer is only in Thai: Japanese near misses (BM25 in the
+    question's language, the embedder's same-language bias) must not push the Thai rules out."""
+    from thaija.retrieve import search
+
+    q = QS["q2"]["question"]
+    assert search(q, db=db, k=1, mode="dense")[0].doc_id == "th-overtime"
+    assert "th-overtime" in [h.doc_id for h in search(q, db=db, k=3, mode="hybrid")]

@@ -1,0 +1,73 @@
+"""Units of the answer stage: sentence units with exact offsets and clean display text, the
+cross-language frame, calibrated support outcomes, the analysed Query."""
+from types import SimpleNamespace
+
+import pytest
+
+from thaija.errors import ThaijaError
+from thaija.rag.compose import compose
+from thaija.rag.evidence import EvidenceConfig, clean, local_idf, score_units, select, units
+from thaija.rag.support import outcome, support, thresholds
+from thaija.retrieve.query import analyse, content_terms
+
+
+def hit(text, lang, doc="d", start=0):
+    return SimpleNamespace(text=text, lang=lang, chunk_id=f"{doc}#0", doc_id=doc, start=start,
+                           end=start + len(text), source=doc)
+
+
+DOC = ("# คู่มือเราเตอร์ NetLink AX3000\n\n## การรีเซ็ตเครื่อง\n- กดปุ่ม Reset ค้างไว้ 10 วินาที "
+       "จนไฟกะพริบเป็นสีส้ม\n\n<p>ระบบเกิดเมื่อ พ.ศ. 2476 และปรับปรุงเมื่อ พ.ศ. 2555 &amp; ใช้งานได้ดี</p>\n")
+
+
+def test_units_keep_exact_offsets_and_strip_markup():
+    h = hit(DOC, "th", start=100)
+    us = units([h])
+    assert us and all(DOC[u.start - 100:u.end - 100] == u.text for u in us)
+    heads = [u for u in us if u.heading]
+    assert heads and not heads[0].text.startswith("#")       # span trimmed past the '#' marks
+    body = [u for u in us if not u.heading]
+    assert all("#" not in u.display and not u.display.startswith("- ") for u in body)
+    assert any(u.section == "การรีเซ็ตเครื่อง" for u in body)
+    # a Thai abbreviation dot (พ.ศ.) does not end a sentence
+    assert any("พ.ศ. 2476" in u.text for u in body)
+    assert clean("<p>a &amp; **b**</p>") == "a & b"
+
+
+def test_title_words_are_not_evidence():
+    h = hit(DOC, "th")
+    q = analyse("NetLink AX3000 รีเซ็ตเครื่องยังไง")
+    idf = local_idf([DOC], "th")
+    scored = score_units(q, units([h]), idf=idf)
+    best = select(scored, q, idf)[0]
+    assert "10 วินาที" in best.unit.display
+    assert not ({"netlink", "ax", "3000"} & set(best.covered))   # the title names the topic only
+
+
+def test_cross_language_frame_and_joins():
+    th = compose([("在宅勤務は週2日まで認められます。", "ja", 1)], "th")
+    assert th == "ตามเอกสาร (ภาษาญี่ปุ่น): «在宅勤務は週2日まで認められます。» [1]"
+    ja = compose([("ค่าล่วงเวลาในวันหยุด 3 เท่า", "th", 1), ("残業は事前承認が必要", "ja", 2)], "ja")
+    assert ja == "資料（タイ語）によると：「ค่าล่วงเวลาในวันหยุด 3 เท่า」 [1]残業は事前承認が必要。 [2]"
+    # a repeated sentence is written once
+    assert compose([("A b.", "en", 1), ("A b.", "en", 1)], "en") == "A b. [1]"
+
+
+def test_support_outcomes_and_override():
+    strong = {"lex": 1.0, "dense": 1.0, "cover": 1.0, "cross": False}
+    weak = {"lex": 0.0, "dense": 0.0, "cover": 0.0, "cross": False}
+    assert 0.0 <= support(weak) < support(strong) <= 1.0
+    lo, hi = thresholds("th")
+    assert 0.0 <= lo <= hi <= 1.0
+    assert outcome(support(strong), "th") == "answer"
+    assert outcome(support(weak), "th") == "refuse"
+    assert outcome(0.5, "ja", min_support=0.9) == "refuse" and outcome(0.95, "ja", min_support=0.9) == "answer"
+    with pytest.raises(ThaijaError):
+        EvidenceConfig(max_units=0)
+
+
+def test_query_is_analysed_once():
+    q = analyse("CleanBot R7 ชาร์จแบตเต็มใช้เวลากี่ชั่วโมง")
+    assert q.lang == "th" and "cleanbot" in q.content and "กี่" not in q.content
+    assert q.terms["all"] == content_terms(q.text, "th") and q.sentences
+    assert q.vector is None
