@@ -119,8 +119,8 @@ def test_agentic_merges_sentence_by_sentence(db):
     assert "10 วัน" in r["answer"] and "30 วัน" in r["answer"], r["answer"]
     ns = re.findall(r"\[(\d+)\]", r["answer"])
     assert len(ns) == len(set(ns)) == len(r["citations"])
-    # no glued sub-answers: every marker is followed by a space or the end
-    assert not re.search(r"\]\S", r["answer"]), r["answer"]
+    # no glued sub-answers: every marker is followed by a space, a sentence end or the end
+    assert not re.search(r"\][^\s。]", r["answer"]), r["answer"]
     quotes = [c["quote"] for c in r["citations"]]
     assert len(quotes) == len(set(quotes))
     check_citations(r)
@@ -134,3 +134,13 @@ def test_cross_language_retrieval_is_not_dragged_down(db):
     q = QS["q2"]["question"]
     assert search(q, db=db, k=1, mode="dense")[0].doc_id == "th-overtime"
     assert "th-overtime" in [h.doc_id for h in search(q, db=db, k=3, mode="hybrid")]
+
+
+def test_agentic_japanese_sub_answers_do_not_glue(db):
+    r = answer("在宅勤務は週何日までですか。また、在宅勤務中は誰に報告しますか", db=db,
+               config=AskConfig(agentic=True, review=False)).to_dict()
+    assert not r["refused"], r
+    assert "週2日" in r["answer"] and "上長" in r["answer"], r["answer"]
+    assert not re.search(r"\][^\s。]", r["answer"]), r["answer"]       # never "…[1]在宅勤務中は"
+    assert len({c["quote"] for c in r["citations"]}) == len(r["citations"]) >= 2
+    check_citations(r)

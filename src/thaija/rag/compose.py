@@ -2,7 +2,7 @@
 question's language around evidence written in another language, clean joins.
 
 Thai question, Japanese evidence:  ``ตามเอกสาร (ภาษาญี่ปุ่น): «…» [1]``
-Japanese question, Thai evidence:  ``資料（タイ語）によると：「…」[1]``
+Japanese question, Thai evidence:  ``資料（タイ語）によると：「…」[1]。``
 English question, Thai evidence:   ``According to the source (in Thai): "…" [1]``
 """
 from __future__ import annotations
@@ -28,11 +28,15 @@ def joiner(lang: str) -> str:
     return "" if lang == "ja" else " "
 
 
-def _end(text: str, lang: str) -> str:
-    """Japanese sentences end with 。 (added when the source sentence had no terminator)."""
-    if lang == "ja" and text and text[-1] not in "。．！？!?」』）)":
-        return text + "。"
-    return text
+def _cite(text: str, n: int, lang: str) -> str:
+    """``text`` with its marker: ``… [n]`` (Thai, English); Japanese puts it before the sentence
+    end, ``…ます[n]。`` (adding 。 when the source had none), so the next sentence never glues
+    onto a marker."""
+    if lang != "ja":
+        return f"{text} [{n}]"
+    if text and text[-1] in "。．！？!?":
+        return f"{text[:-1]}[{n}]{text[-1]}"
+    return f"{text}[{n}]。"
 
 
 def compose(parts: Sequence[tuple[str, str, int]], qlang: str) -> str:
@@ -53,7 +57,8 @@ def compose(parts: Sequence[tuple[str, str, int]], qlang: str) -> str:
         if group:
             head, qo, qc = FRAMES[qlang]
             name = LANG_NAMES[qlang].get(group_lang or "", group_lang or "")
-            out.append(head.format(lang=name) + " ".join(f"{qo}{g}" for g in group))
+            body = ("" if qlang == "ja" else " ").join(f"{qo}{g}" for g in group)
+            out.append(head.format(lang=name) + body + ("。" if qlang == "ja" else ""))
         group, group_lang = [], None
 
     for text, lang, n in parts:
@@ -63,12 +68,12 @@ def compose(parts: Sequence[tuple[str, str, int]], qlang: str) -> str:
         seen.add(text)
         if lang == qlang or lang not in LANG_NAMES[qlang]:
             flush()
-            out.append(f"{_end(text, qlang)} [{n}]")
+            out.append(_cite(text, n, qlang))
             continue
         if group_lang not in (None, lang):
             flush()
         group_lang = lang
         _, qo, qc = FRAMES[qlang]
-        group.append(f"{text}{qc} [{n}]")
+        group.append(f"{text}{qc}[{n}]" if qlang == "ja" else f"{text}{qc} [{n}]")
     flush()
     return joiner(qlang).join(out)
