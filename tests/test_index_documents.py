@@ -132,6 +132,20 @@ def test_html_boilerplate_removed_headings_kept_tables_as_rows(tmp_path):
     assert "在宅勤務は週2日までとします。" in text
 
 
+@pytest.mark.parametrize("html, text", [
+    ("", ""), ("<nav>Home &gt; HR</nav>", ""),  # nothing to index: load_path then says "empty document"
+    ("<table><tr><th>Plan</th><th>Price</th></tr><tr><td>Basic</td><td>980</td></tr></table>",
+     "Plan | Price\nPlan: Basic | Price: 980\n"),
+    ("<p>unclosed <b>bold", "unclosed bold\n"),
+    ("<div><h2>料金</h2><p>ベーシックは980円です。</p><ul><li>税込</li><li>月額</li></ul></div>",
+     "## 料金\n\nベーシックは980円です。\n\n- 税込\n- 月額\n"),
+])
+def test_html_odd_pages(html, text):
+    from thaija.index.loaders import html_to_text
+
+    assert html_to_text(html)[0] == text
+
+
 def _docx(path: Path) -> None:
     import docx
 

@@ -136,7 +136,7 @@ def html_to_text(html: str) -> tuple[str, str]:
             main = _squash("\n".join(blocks))
             kept = [b for b in found if _inside(b, main)]
             blocks = kept if _squash("".join(kept)) and len(_squash("".join(kept))) >= 0.8 * len(main) else blocks
-    return _join(blocks), title
+    return _join(_merge_lists(blocks)), title
 
 
 def _squash(text: str) -> str:
