@@ -154,3 +154,28 @@ def test_memory_does_not_grow_with_a_single_line(tmp_path, long_line, cmd):
     # adds no more than a few MB of allocator noise
     assert b - a < 60, (a, b)
     assert b < 500, b
+
+
+def test_sentences_stream_equals_one_call_when_cuts_fall_at_line_ends():
+    from thaija.lang import sentences
+    from thaija.lang.stream import sentences_stream
+
+    doc = "\n".join(_lines("ntrex_tha.txt")[:20] + _lines("ntrex_jpn.txt")[:20] + _lines("ntrex_eng.txt")[:20])
+    got = list(sentences_stream(_blocks(doc, 700), max_chars=1500))
+    assert got == sentences(doc)
+    one_line = doc.replace("\n", " ")  # no line ends: cuts at sentence ends or spaces
+    got = list(sentences_stream([one_line], max_chars=800))
+    assert all(one_line[s.start:s.end] == s.text for s in got)
+    assert "".join(one_line[s.start:s.end] for s in got).replace(" ", "") == one_line.replace(" ", "")
+
+
+def test_cli_sentences_streams_a_file(tmp_path):
+    from thaija.lang import sentences
+
+    doc = "\n".join(_lines("ntrex_jpn.txt")[:5] + [""] + _lines("ntrex_tha.txt")[:5])
+    f = tmp_path / "d.txt"
+    f.write_text(doc, encoding="utf-8")
+    r = subprocess.run([THAIJA, "sentences", "--file", str(f), "--format", "jsonl"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x) for x in r.stdout.splitlines()] == [s.to_dict() for s in sentences(doc)]

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from thaija.cli._common import fail, iter_lines, read_text
+from thaija.cli._common import fail, iter_lines
 
 LANG_HELP = "Language: auto (detect spans, each to its own segmenter), th, ja or en."
 FORMAT_HELP = "Output: text (human-readable) or jsonl (one JSON record per input line)."
@@ -122,7 +122,22 @@ def sentences_cmd(
     from thaija.lang import sentences
 
     _check_choice(format, ("text", "jsonl"), "format")
-    doc = read_text(file) if file else next(iter_lines(text, None))
+    if file is not None:  # read in bounded pieces (thaija.lang.stream): fine for 50 MB files
+        from thaija.lang.stream import sentences_stream
+
+        blank = [True]
+
+        def blocks():
+            for block in _file_blocks(file):
+                blank[0] = blank[0] and not block.strip()
+                yield block
+
+        for s in sentences_stream(blocks(), engine=engine):
+            typer.echo(json.dumps(s.to_dict(), ensure_ascii=False) if format == "jsonl" else s.text)
+        if blank[0]:
+            fail(f"{file}: file is empty")
+        return
+    doc = next(iter_lines(text, None))
     for s in sentences(doc, engine=engine):
         typer.echo(json.dumps(s.to_dict(), ensure_ascii=False) if format == "jsonl" else s.text)
 

@@ -173,3 +173,15 @@ def chunk_stream(source, max_tokens: int = 256, overlap: int = 32, tokenizer="wo
                        doc_id=doc_id):
             yield dataclasses.replace(c, id=f"{doc_id}#{n}", start=c.start + p.offset, end=c.end + p.offset)
             n += 1
+
+
+def sentences_stream(source, lang: str = "auto", engine: str | None = None, *,
+                     max_chars: int = DEFAULT_PIECE_CHARS) -> Iterator:
+    """The sentences of ONE document read piece by piece (offsets index the whole document). Pieces
+    end at paragraph breaks, line ends or sentence ends when the window has one, so the result
+    equals :func:`thaija.lang.sentences` except where a piece had to be cut inside a sentence."""
+    from thaija.lang.sentences import sentences
+
+    for p in _pieces(source, max_chars, lines=False):
+        for sent in sentences(p.text, lang, engine):
+            yield dataclasses.replace(sent, start=sent.start + p.offset, end=sent.end + p.offset)
