@@ -143,7 +143,7 @@ def _peak_rss_mb(args: list[str]) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cmd", ["segment", "normalize", "chunk"])
+@pytest.mark.parametrize("cmd", ["segment", "normalize", "chunk", "sentences"])
 def test_memory_does_not_grow_with_a_single_line(tmp_path, long_line, cmd):
     unit = (long_line + " ").encode("utf-8")
     small, big = tmp_path / "small.txt", tmp_path / "big.txt"

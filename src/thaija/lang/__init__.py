@@ -10,10 +10,10 @@ from thaija.lang.normalize import Normalized, normalize
 from thaija.lang.profiles import Profile, get_profile
 from thaija.lang.segment import Token, segment, tokenize
 from thaija.lang.sentences import Sentence, sentences
-from thaija.lang.stream import chunk_stream, normalize_stream, segment_stream
+from thaija.lang.stream import chunk_stream, normalize_stream, segment_stream, sentences_stream
 
 __all__ = [
     "Chunk", "ChunkConfig", "Detection", "Normalized", "Profile", "Sentence", "Span", "Token",
     "chunk", "chunk_stream", "detect", "detect_lang", "get_profile", "normalize", "normalize_stream", "segment",
-    "segment_stream", "sentences", "tokenize",
+    "segment_stream", "sentences", "sentences_stream", "tokenize",
 ]
