@@ -39,6 +39,7 @@ HINTS = {
     ".odp": "OpenDocument presentation: save it as .pptx",
     ".csv": "CSV: convert it to .xlsx or JSONL (one record per row)",
 }
+TINY_PAGE = 200  # characters of main text under which a page is kept whole (its own nav/footer still dropped)
 _SPACE = re.compile(r"[ \t\u00a0\u3000]+")
 
 
@@ -135,7 +136,10 @@ def html_to_text(html: str) -> tuple[str, str]:
             # lie inside what it chose (boilerplate stays out, headings come back)
             main = _squash("\n".join(blocks))
             kept = [b for b in found if _inside(b, main)]
-            blocks = kept if _squash("".join(kept)) and len(_squash("".join(kept))) >= 0.8 * len(main) else blocks
+            if len(main) < TINY_PAGE:  # too little text for the extractor to judge: keep the page
+                blocks = found
+            elif len(_squash("".join(kept))) >= 0.8 * len(main):
+                blocks = kept
     return _join(_merge_lists(blocks)), title
 
 
