@@ -165,3 +165,35 @@ def test_errors_are_one_line(tmp_path):
         assert r.exit_code == 2, r.output
         assert msg in r.output and "Traceback" not in r.output
         assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_combined_path_qa_data_train_ask_with_adapter(made, tmp_path):
+    """qa-data -> tune train -> ask --generator local --adapter, offline (a tiny random model
+    stands in for Gemma so the test stays fast; the wiring is the same)."""
+    sys.path.insert(0, str(ROOT / "examples"))
+    from tiny_model import make_tiny_model
+
+    from thaija.rag.pipeline import AskConfig, answer
+    from thaija.rag.prompt import prompt_texts
+
+    db, data, _ = made
+    tiny = make_tiny_model(tmp_path / "tiny")
+    out = tmp_path / "adapter"
+    p = _cli("tune", "train", "--data", str(data), "--model", str(tiny), "--max-steps", "2",
+             "--batch-size", "2", "--max-length", "256", "--eval-split", "0.2", "--threads", "1",
+             "--output", str(out), "--json", "--quiet")
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    assert set(rep["eval"]) == {"th", "ja"} and rep["training"]["quantization"] == "none"
+    q = _rows("wiki_ja", "queries.jsonl")[0]["text"]
+    cfg = AskConfig(generator="local", model=str(tiny), adapter=str(out), review=False, context_tokens=512)
+    r = answer(q, db=db, config=cfg)
+    assert r.generator == "local" and str(out) in r.model and r.prompt_tokens > 0
+    if r.refused:  # random weights: the draft is unsupported, refused in the question's language
+        assert r.answer == prompt_texts("ja").refusal and r.citations == []
+    else:
+        from thaija.index.handles import open_index
+
+        for c in r.citations:  # whatever it says, every citation is an exact document span
+            assert open_index(db).document_text(c["doc_id"])[c["start"]:c["end"]] == c["quote"]
