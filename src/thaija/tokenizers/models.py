@@ -73,7 +73,7 @@ def lookup_model(name: str) -> ModelMatch:
         raise ThaijaError(f"model '{raw}' uses tiktoken's {enc}, which is not shipped offline "
                           "(have cl100k_base, o200k_base)")
     for rule in _rules():
-        if re.match(rule["pattern"], n):
+        if re.match(f"(?:{rule['pattern']})(?=$|[-.:@/_ ])", n):
             approx = rule.get("approximation")
             if approx:
                 return ModelMatch(raw, rule["tokenizer"], True, approx)
