@@ -197,3 +197,15 @@ def test_combined_path_qa_data_train_ask_with_adapter(made, tmp_path):
 
         for c in r.citations:  # whatever it says, every citation is an exact document span
             assert open_index(db).document_text(c["doc_id"])[c["start"]:c["end"]] == c["quote"]
+
+
+@pytest.mark.parametrize("draft, lang, other", [
+    ("東京タワーの高さは333メートルです。 [1]", "th", "ja"),
+    ("นายสุวัฒน์ วรรณศิริกุล เกิดวันที่ 1 พฤศจิกายน พ.ศ. 2476 [1]", "th", None),
+    ("The tower is 333 metres tall. [2]", "ja", "en"),
+    ("2476 [1]", "th", None),
+])
+def test_local_answers_must_be_in_the_question_language(draft, lang, other):
+    from thaija.rag.generators import _other_language
+
+    assert _other_language(draft, lang) == other

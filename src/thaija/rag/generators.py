@@ -209,7 +209,24 @@ class LocalGenerator:
         return tok.decode(new, skip_special_tokens=True).strip()
 
     def generate(self, prompt: Prompt, question: str, lang: str) -> Generation:
-        return Generation(self.complete(prompt.messages), None, self.model)
+        text = self.complete(prompt.messages)
+        other = _other_language(text, lang)
+        if other:  # answers come in the question's language: a draft in another one is refused
+            return Generation("", None, self.model, meta={"wrong_language": other, "draft": text})
+        return Generation(text, None, self.model)
+
+
+def _other_language(text: str, lang: str) -> str | None:
+    """The draft's language when it is clearly not ``lang`` (th/ja/en only), else None."""
+    import re
+
+    from thaija.lang import detect
+
+    body = re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", "", text).strip()
+    if not body or lang not in ("th", "ja", "en"):
+        return None
+    found = detect(body).lang
+    return found if found in ("th", "ja", "en") and found != lang else None
 
 
 # --------------------------------------------------------------------------- openai
