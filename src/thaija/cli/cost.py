@@ -136,6 +136,15 @@ def _targets(tokenizer: str, tokenizers: Optional[str], model: Optional[str]) ->
             return get_tokenizer(match.tokenizer), match
         return get_tokenizer(name), None  # a hub id (online only)
 
+    def loading(fn):
+        def wrapped(name: str, as_model: bool):
+            if not sys.stderr.isatty():
+                return fn(name, as_model)
+            with _console_err().status(f"loading the tokenizer for {name.strip()}…"):
+                return fn(name, as_model)  # first loads take 1-15 s (gemma3 converts its GGUF vocabulary)
+        return wrapped
+
+    one = loading(one)
     if model is not None:
         names = [m for m in model.split(",") if m.strip()]
         if not names:
