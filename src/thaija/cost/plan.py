@@ -122,7 +122,11 @@ def plan(cfg: PlanConfig | None = None, **kwargs) -> dict:
     queries = cfg.queries_per_month or int(P["default_queries_per_month"])
     model = None if cfg.on_prem else (cfg.model or P["default_model"])
     if model is not None and model not in models:
-        raise ThaijaError(f"no price for model '{model}'; priced models: {', '.join(models)}")
+        import difflib
+
+        close = difflib.get_close_matches(model, list(models), n=4, cutoff=0.5)
+        raise ThaijaError(f"no price for model '{model}'; " + (f"close matches: {', '.join(close)}; " if close else "")
+                          + f"priced models: {', '.join(models)} (add a [models.\"{model}\"] row with --prices FILE)")
     tokenizer = OP["tokenizer"] if cfg.on_prem else models[model]["tokenizer"]
 
     # ---- the user's corpus and labeled data, measured when given
