@@ -171,3 +171,12 @@ def test_gemma3_first_build_says_so(tmp_path):
     assert "building the gemma3 tokenizer" in first.stderr and int(first.stdout) > 0
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
     assert "building" not in second.stderr and second.stdout == first.stdout
+
+
+def test_library_count_takes_model_names_like_the_cli():
+    from thaija.cost.count import count_lines, count_text
+
+    rec = count_text("ภาษาไทย", "gemini-2.5-flash")
+    assert rec["tokenizer"] == "gemma3" and rec["approximation"] is True and rec["model"] == "gemini-2.5-flash"
+    assert rec["tokens"] == get_tokenizer("gemma3").count("ภาษาไทย")
+    assert set(count_lines(["a", "b"], "cl100k_base")) == {"tokenizer", "tokens", "characters", "bytes", "lines"}

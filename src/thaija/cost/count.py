@@ -10,11 +10,28 @@ __all__ = ["count_text", "count_lines", "count_per_line", "read_lines"]
 
 
 def _tok(tokenizer):
-    if isinstance(tokenizer, str):
-        from thaija.tokenizers import get_tokenizer
+    """``(Tokenizer, ModelMatch | None)`` for a loaded tokenizer, a registry name/path or a model name."""
+    if not isinstance(tokenizer, str):
+        return tokenizer, None
+    import os
 
-        return get_tokenizer(tokenizer)
-    return tokenizer
+    from thaija.tokenizers import REGISTRY, get_tokenizer, lookup_model
+
+    name = tokenizer.strip()
+    if name in REGISTRY or os.path.exists(os.path.expanduser(name)):
+        return get_tokenizer(name), None
+    try:
+        match = lookup_model(name)
+    except ThaijaError:
+        return get_tokenizer(name), None  # the registry's error lists the names (or a hub id online)
+    return get_tokenizer(match.tokenizer), match
+
+
+def _model(rec: dict, match) -> dict:
+    if match is not None:
+        rec.update({"model": match.model, "approximation": match.approximation,
+                    "approximation_reason": match.reason})
+    return rec
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -66,27 +83,30 @@ def _record(name: str, tokens: int, texts: list[str]) -> dict:
 def count_text(text: str, tokenizer="cl100k_base") -> dict:
     """Count ``text`` encoded once as a whole (no special tokens).
 
+    ``tokenizer``: a loaded tokenizer, a registry name or path, or a model name (then the record also has
+    ``model``, ``approximation`` and ``approximation_reason``, as ``thaija cost count --model`` prints).
     Returns ``{"tokenizer", "tokens", "characters", "bytes", "lines"}``.
     """
-    tok = _tok(tokenizer)
+    tok, match = _tok(tokenizer)
     lines = text.split("\n") if text else [""]
     rec = _record(tok.name, tok.count(text), [text])
     rec["lines"] = len(lines)
-    return rec
+    return _model(rec, match)
 
 
 def count_lines(lines: Iterable[str], tokenizer="cl100k_base") -> dict:
     """Count a list of lines, each encoded alone; ``tokens`` is the sum (characters/bytes exclude line breaks)."""
-    tok = _tok(tokenizer)
+    tok, match = _tok(tokenizer)
     lines = list(lines)
-    return _record(tok.name, sum(tok.count_batch(lines)), lines)
+    return _model(_record(tok.name, sum(tok.count_batch(lines)), lines), match)
 
 
 def count_per_line(lines: Iterable[str], tokenizer="cl100k_base") -> list[dict]:
     """One record per line: ``{"line" (1-based), "tokenizer", "tokens", "characters", "bytes"}``."""
-    tok = _tok(tokenizer)
+    tok, match = _tok(tokenizer)
     lines = list(lines)
     return [
-        {"line": i, "tokenizer": tok.name, "tokens": n, "characters": len(t), "bytes": len(t.encode("utf-8"))}
+        _model({"line": i, "tokenizer": tok.name, "tokens": n, "characters": len(t), "bytes": len(t.encode("utf-8"))},
+               match)
         for i, (t, n) in enumerate(zip(lines, tok.count_batch(lines)), start=1)
     ]
