@@ -172,13 +172,15 @@ class Tokenizer:
 class E5TorchConfig:
     """How the torch e5 runs."""
 
-    quantize: str = field(default="int8", metadata={"help": "none (fp32) or int8 (dynamic, Linear layers)"})
+    quantize: str = field(default="bf16", metadata={"help": "none (fp32), bf16 (Linear weights/matmuls in bf16, "
+                                                             "LayerNorms fp32; fast on CPUs with AMX/AVX512-BF16) or "
+                                                             "int8 (dynamic, Linear layers)"})
     threads: int = field(default=0, metadata={"help": "torch threads; 0 = all CPU cores"})
     max_batch_tokens: int = field(default=4096, metadata={"help": "padded tokens per forward pass"})
 
     def __post_init__(self) -> None:
-        if self.quantize not in ("none", "int8"):
-            raise ThaijaError(f"quantize must be none or int8, got {self.quantize!r}")
+        if self.quantize not in ("none", "bf16", "int8"):
+            raise ThaijaError(f"quantize must be none, bf16 or int8, got {self.quantize!r}")
         if self.threads < 0 or self.max_batch_tokens < 512:
             raise ThaijaError("threads must be >= 0 and max_batch_tokens >= 512")
 
@@ -203,6 +205,10 @@ class E5Torch:
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         self.model = _build(torch, t, h)
+        if self.config.quantize == "bf16":     # Linear weights in bf16; LayerNorms/residuals stay fp32
+            for layer in self.model.layers:
+                for name in ("q", "k", "v", "ao", "fi", "fo"):
+                    getattr(layer, name).to(torch.bfloat16)
         if self.config.quantize == "int8":
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self._lock = threading.Lock()
@@ -245,7 +251,7 @@ class E5Torch:
                     row = [self.tok.bos, *c, self.tok.eos]
                     ids[r, :len(row)] = row
                     mask[r, :len(row)] = True
-                pooled = self.model(torch.from_numpy(self._embed_rows(ids)), torch.from_numpy(mask)).numpy()
+                pooled = self.model(torch.from_numpy(self._embed_rows(ids)), torch.from_numpy(mask)).float().numpy()
                 for (i, c), v in zip(part, pooled):
                     w = max(len(c), 1)
                     out[i] += w * v
@@ -290,11 +296,13 @@ def _build(torch, t: dict[str, np.ndarray], h: dict):
             self.oln = ln(p + "oln.w", p + "oln.b")
 
         def forward(self, x, attn):
-            B, L, _ = x.shape
-            q, k, v = (m(x).view(B, L, NH, H // NH).transpose(1, 2) for m in (self.q, self.k, self.v))
+            B, L, _ = x.shape                  # x: fp32 residual stream; matmuls in the Linear dtype
+            dt = self.q.weight.dtype if self.q.weight.dtype == torch.bfloat16 else x.dtype
+            h = x.to(dt)
+            q, k, v = (m(h).view(B, L, NH, H // NH).transpose(1, 2) for m in (self.q, self.k, self.v))
             c = F.scaled_dot_product_attention(q, k, v, attn_mask=attn).transpose(1, 2).reshape(B, L, H)
-            x = self.aln(x + self.ao(c))
-            return self.oln(x + self.fo(F.gelu(self.fi(x))))
+            x = self.aln(x + self.ao(c).float())
+            return self.oln(x + self.fo(F.gelu(self.fi(x.to(dt)))).float())
 
     class Encoder(nn.Module):
         def __init__(self) -> None:
