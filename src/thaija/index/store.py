@@ -59,17 +59,32 @@ def _token_from_env() -> str:
     return os.environ.get("THAIJA_MILVUS_TOKEN") or os.environ.get("MILVUS_TOKEN") or ""
 
 
+def _json_env(name: str, default: dict) -> dict:
+    raw = os.environ.get(name)
+    if not raw:
+        return dict(default)
+    try:
+        val = json.loads(raw)
+    except ValueError:
+        raise ThaijaError(f"${name} must be a JSON object, got {raw!r}") from None
+    if not isinstance(val, dict):
+        raise ThaijaError(f"${name} must be a JSON object, got {raw!r}")
+    return val
+
+
 @dataclass
 class StoreConfig:
     """How thaija talks to Milvus (server mode) and which vector index it builds there."""
 
-    index_type: str = field(default="HNSW", metadata={"help": "vector index type: HNSW, IVF_FLAT, FLAT, "
-                                                               "DISKANN, AUTOINDEX (Zilliz Cloud)"})
-    index_params: dict = field(default_factory=lambda: {"M": 16, "efConstruction": 200},
-                               metadata={"help": "build parameters of the vector index"})
-    search_params: dict = field(default_factory=dict,
-                                metadata={"help": "search parameters; default ef=max(64, k) for HNSW, "
-                                                  "nprobe=16 for IVF"})
+    index_type: str = field(default_factory=lambda: os.environ.get("THAIJA_MILVUS_INDEX", "HNSW"),
+                            metadata={"help": "vector index type: HNSW, IVF_FLAT, FLAT, DISKANN, AUTOINDEX "
+                                              "(Zilliz Cloud); default $THAIJA_MILVUS_INDEX or HNSW"})
+    index_params: dict = field(default_factory=lambda: _json_env("THAIJA_MILVUS_INDEX_PARAMS",
+                                                                 {"M": 16, "efConstruction": 200}),
+                               metadata={"help": "build parameters (JSON in $THAIJA_MILVUS_INDEX_PARAMS)"})
+    search_params: dict = field(default_factory=lambda: _json_env("THAIJA_MILVUS_SEARCH_PARAMS", {}),
+                                metadata={"help": "search parameters ($THAIJA_MILVUS_SEARCH_PARAMS); default "
+                                                  "ef=max(64, k) for HNSW, nprobe=16 for IVF"})
     token: str = field(default_factory=_token_from_env,
                        metadata={"help": "Milvus/Zilliz token ('user:password' or API key); default "
                                          "$THAIJA_MILVUS_TOKEN or $MILVUS_TOKEN"})
