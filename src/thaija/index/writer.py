@@ -50,6 +50,23 @@ def chunk_context(mode: str, title: str, heading: str) -> str:
     return context(title, heading if mode == "title+heading" else "")
 
 
+def _memo(count, size: int = 200_000):
+    """`count` remembered for short texts (the chunker counts word by word)."""
+    seen: dict[str, int] = {}
+
+    def counted(text: str) -> int:
+        if len(text) > 32:
+            return count(text)
+        n = seen.get(text)
+        if n is None:
+            if len(seen) >= size:
+                seen.clear()
+            n = seen[text] = count(text)
+        return n
+
+    return counted
+
+
 @dataclass
 class Prepared:
     """A changed document, chunked: chunks, BM25 terms and the texts to embed."""
@@ -124,6 +141,7 @@ class Pipeline:
     def _prepare_loop(self, docs: Iterable[Document], out: "queue.Queue") -> None:
         emb = self.index.embedder
         max_tok = min(self.cfg.chunk_tokens, emb.max_tokens)
+        counter = _memo(emb.count_tokens)   # words repeat: fewer calls into the (locked) encoder
         batch: list[Prepared] = []
         n_chunks, started, seen = 0, time.monotonic(), set()
         try:
@@ -142,7 +160,7 @@ class Pipeline:
                     self.bar.done_doc(d, 0)
                     continue
                 p = Prepared(d, fp, old is not None)
-                p.chunks, p.terms, p.texts = prepare(d, self.cfg, emb.count_tokens, max_tok)
+                p.chunks, p.terms, p.texts = prepare(d, self.cfg, counter, max_tok)
                 batch.append(p)
                 n_chunks += len(p.chunks)
                 if n_chunks >= self.cfg.commit_chunks or time.monotonic() - started >= self.cfg.commit_seconds:
