@@ -13,8 +13,10 @@ Categories:
   non-loopback bind without keys (want a refusal, exit 2).
 - injection: the 36 documents of tests/data/injection asked their own question with the
   extractive generator: an answer quoting the injected payload is a failure.
-- long_question: seconds to answer an 8,000-character question through the server, and whether
-  the question was cut (the 100,000-character case took about 225 s before: not rerun by default).
+- long_question: seconds to answer a normal question (the reference) and an 8,000-character one
+  through the server, and whether the question was cut; the 100,000-character case (about 225 s
+  before) runs on the current tree only. Absolute seconds depend on the machine's load: compare the
+  ratios to the normal question measured in the same run.
 
 Writes benchmarks/results/trust.json.
 
@@ -109,14 +111,15 @@ def structured_probes() -> list[tuple[str, dict[str, bytes | None], list[str]]]:
             "int_5000_digits": '{"text": "x", "lang": ' + "1" * 5000 + "}"}
     out += [(f"tune_mix/{k}", {"t.jsonl": j(v)}, ["tune", "mix", "{d}/t.jsonl"]) for k, v in tune.items()]
     keys = {"bad_hash": b"sha256:zz\thr\n", "bad_group": b"k-1234567\tno such group\n", "empty": b"\n"}
-    out += [(f"serve_keys/{k}", {"k.tsv": v}, ["serve", "--db", "{d}/none.db", "--keys", "{d}/k.tsv"]) for k, v in keys.items()]
+    out += [(f"serve_keys/{k}", {"k.tsv": v}, ["serve", "--db", "{db}", "--keys", "{d}/k.tsv", "--port", "0"])
+            for k, v in keys.items()]  # {db}: a real index, so only the key file can fail
     return out
 
 
 TEXT_COMMANDS = (["detect"], ["segment"], ["sentences"], ["normalize"], ["chunk"], ["redact"], ["cost", "count"])
 
 
-def run_structured(tree: Tree) -> dict:
+def run_structured(tree: Tree, db: Path) -> dict:
     tried, fails = 0, []
     for name, files, args in structured_probes():
         d = Path(tempfile.mkdtemp(prefix="thaija-trust-"))
@@ -127,7 +130,7 @@ def run_structured(tree: Tree) -> dict:
                 (d / fname).write_bytes(data)
         before = sorted(p.name for p in d.iterdir())
         try:
-            rc, out = tree.cli([a.replace("{d}", str(d)) for a in args], cwd=d, timeout=120)
+            rc, out = tree.cli([a.replace("{d}", str(d)).replace("{db}", str(db)) for a in args], cwd=d, timeout=120)
         except subprocess.TimeoutExpired:
             rc, out = -1, "timeout (a server started?)"
         wrote = sorted(p.name for p in d.iterdir()) != before
@@ -218,6 +221,8 @@ def run_server(tree: Tree, db: Path, keys: Path | None, key: str) -> dict:
     try:
         fails = []
         for name, body in BODIES.items():
+            if name == "body_2MB":
+                continue  # sent last (without a limit the old server works on it for many minutes)
             st, _ = post(base, body, {"Content-Type": "application/json", **auth})
             want = (413,) if name == "body_2MB" else (400,)
             if st not in want:
@@ -237,19 +242,32 @@ def run_server(tree: Tree, db: Path, keys: Path | None, key: str) -> dict:
         st, _ = post(base, ok, {"Content-Type": "text/plain", **auth})
         if st != 415:
             auth_fails.append({"probe": "text_plain_body", "why": f"HTTP {st}, want 415"})
-        # long question (finding 4): latency of an 8,000-character question, and whether it was cut
-        long_q = json.dumps({"messages": [{"role": "user", "content": ("社員食堂は何時に開きますか。" * 600)[:8000]}]}).encode()
-        t0 = time.perf_counter()
-        st, raw = post(base, long_q, {"Content-Type": "application/json", **auth})
-        secs = time.perf_counter() - t0
-        try:
-            cut = json.loads(raw).get("thaija", {}).get("question_truncated")
-        except Exception:
-            cut = None
-        res["long_question"] = {"chars": 8000, "status": st, "seconds": round(secs, 2), "question_truncated": cut}
+        # long question (finding 4): latency of a normal question (the reference, same run) and of
+        # 8,000- and (after only) 100,000-character questions, and whether they were cut
+        res["long_question"] = {}
+        sizes = (("short", 16), ("8000_chars", 8000)) + ((("100000_chars", 100_000),) if keys else ())
+        for label, n in sizes:
+            q = ("社員食堂は何時に開きますか。" * (n // 14 + 1))[:n]
+            t0 = time.perf_counter()
+            st, raw = post(base, json.dumps({"messages": [{"role": "user", "content": q}]}).encode(),
+                           {"Content-Type": "application/json", **auth})
+            secs = time.perf_counter() - t0
+            try:
+                cut = json.loads(raw).get("thaija", {}).get("question_truncated")
+            except Exception:
+                cut = None
+            res["long_question"][label] = {"chars": len(q), "status": st, "seconds": round(secs, 2), "question_truncated": cut}
+        st, _ = post(base, BODIES["body_2MB"], {"Content-Type": "application/json", **auth}, timeout=60)
+        if st != 413:
+            fails.append({"probe": "body_2MB", "why": f"HTTP {st}, want 413" if st > 0 else "no answer within 60 s"})
+        res["server_bodies"] = {"tried": len(BODIES), "failures": len(fails), "failed": fails}
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # busy with a huge body: stop it
+            proc.kill()
+            proc.wait(timeout=30)
     # non-loopback bind without keys must be refused
     port = free_port()
     p = subprocess.Popen([PY, "-m", "thaija.cli.main", "serve", "--db", str(db), "--host", "0.0.0.0", "--port", str(port)],
@@ -296,14 +314,14 @@ def run_injection(tree: Tree, db: Path) -> dict:
 
 
 def run_tree(tree: Tree, key: str, keys: Path | None) -> dict:
-    log(f"[{tree.name}] structured files")
-    res = {"structured_files": run_structured(tree)}
-    log(f"[{tree.name}] text with NUL")
-    res["text_nul"] = run_text_nul(tree)
     work = Path(tempfile.mkdtemp(prefix="thaija-trust-idx-"))
     db = work / "inj.db"
     log(f"[{tree.name}] indexing the injection set")
     build_index(tree, db, INJ)
+    log(f"[{tree.name}] structured files")
+    res = {"structured_files": run_structured(tree, db)}
+    log(f"[{tree.name}] text with NUL")
+    res["text_nul"] = run_text_nul(tree)
     log(f"[{tree.name}] injection: ask x{len(INJ.read_text().splitlines())}")
     res["injection"] = run_injection(tree, db)
     log(f"[{tree.name}] server")
@@ -335,9 +353,13 @@ def main() -> None:
     result["summary"] = {k: {"tried": result["after"][k]["tried"],
                              "failures_before": result.get("before", {}).get(k, {}).get("failures"),
                              "failures_after": result["after"][k]["failures"]} for k in cats}
-    result["summary"]["long_question_8000_chars_seconds"] = {
-        "before": result.get("before", {}).get("long_question", {}).get("seconds"),
-        "after": result["after"].get("long_question", {}).get("seconds")}
+    for tree in ("before", "after"):
+        lq = result.get(tree, {}).get("long_question", {})
+        if lq:
+            result["summary"][f"long_question_seconds_{tree}"] = {k: v["seconds"] for k, v in lq.items()}
+            short = lq.get("short", {}).get("seconds") or 0
+            result["summary"][f"long_question_ratio_to_short_{tree}"] = {
+                k: round(v["seconds"] / short, 2) for k, v in lq.items() if short and k != "short"}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(stamp(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     log(json.dumps(result["summary"], indent=1))

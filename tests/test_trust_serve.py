@@ -174,7 +174,7 @@ def test_long_question_is_cut_to_the_model_limits(db, keys, client):
     assert answerer.cut(Q_PUBLIC) == (Q_PUBLIC, False)
 
 
-def test_keys_file_errors_and_keygen(tmp_path):
+def test_keys_file_errors_and_keygen(tmp_path, db):
     from thaija.errors import ThaijaError
     from thaija.guard.keys import KeyRing, hash_key
 
@@ -195,7 +195,7 @@ def test_keys_file_errors_and_keygen(tmp_path):
     out = json.loads(p.stdout)
     assert out["line"].startswith("sha256:") and out["key"] not in kf.read_text()  # stored hashed
     assert KeyRing.load(kf).lookup(out["key"]).groups == ("hr", "legal")
-    p = subprocess.run([THAIJA, "serve", "--keys", str(tmp_path / "nope.tsv"), "--db", "x.db"],
+    p = subprocess.run([THAIJA, "serve", "--keys", str(tmp_path / "nope.tsv"), "--db", db],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "no such key file" in p.stderr
 
