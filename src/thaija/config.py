@@ -1,10 +1,19 @@
-"""Shared paths and defaults. Each stage keeps its own small config dataclass; this module only
-decides where thaija may write caches (never the user's home folder unless asked)."""
+"""Shared paths, defaults and the config-field helpers (floor 0).
+
+Each component keeps one validated config dataclass; its fields are made with :func:`setting`
+(``metadata={"help": …}``) so that the CLI options take their help and default from them
+(:func:`thaija.cli._common.option`). :func:`cache_dir` decides where thaija may write caches (never
+the user's home folder unless asked)."""
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
+from dataclasses import MISSING, Field, field, fields
 from pathlib import Path
+from typing import Any, Sequence
+
+from thaija.errors import ThaijaError
 
 DEFAULT_DB = "./thaija.db"
 
@@ -20,3 +29,63 @@ def cache_dir() -> Path:
     if (repo / "pyproject.toml").is_file() and os.access(repo, os.W_OK):
         return repo / ".cache" / "thaija"
     return Path(tempfile.gettempdir()) / "thaija-cache"
+
+
+# --------------------------------------------------------------------------- config fields
+# Every component's config is a dataclass whose fields carry their help text (PEFT ``LoraConfig``
+# style); the CLI builds its options from these fields (thaija.cli._common.option), so a help
+# string and a default are written once.
+
+_MUTABLE = (list, dict, set)
+
+
+def setting(default: Any = MISSING, help: str = "", *, choices: Sequence[Any] | None = None,
+            **metadata: Any) -> Any:
+    """A dataclass field with ``metadata={"help": help, "choices": …}``; mutable defaults are copied
+    per instance (``default_factory``); no ``default`` = a required field."""
+    if not help:
+        raise ValueError("setting() needs a help text")
+    meta = {"help": help, **metadata}
+    if choices is not None:
+        meta["choices"] = tuple(choices)
+    if isinstance(default, _MUTABLE):
+        return field(default_factory=lambda d=default: copy.deepcopy(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def config_field(cls: type, name: str) -> Field:
+    """The dataclass field ``name`` of the config class ``cls`` (KeyError if it has none)."""
+    try:
+        return {f.name: f for f in fields(cls)}[name]
+    except KeyError:
+        raise KeyError(f"{cls.__name__} has no field {name!r}") from None
+
+
+def help_of(cls: type, name: str) -> str:
+    """The help text of ``cls.name`` (from its field metadata)."""
+    text = config_field(cls, name).metadata.get("help")
+    if not text:
+        raise KeyError(f"{cls.__name__}.{name} has no help metadata")
+    return text
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default of ``cls.name`` (``MISSING`` for a required field)."""
+    f = config_field(cls, name)
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return MISSING
+
+
+def choices_of(cls: type, name: str) -> tuple[Any, ...] | None:
+    """The allowed values of ``cls.name`` when its field declares them."""
+    return config_field(cls, name).metadata.get("choices")
+
+
+def check_choice(value: Any, choices: Sequence[Any], what: str) -> Any:
+    """``value`` when it is one of ``choices``, else a ThaijaError naming them."""
+    if value not in choices:
+        raise ThaijaError(f"unknown {what} {value!r}: use {', '.join(map(str, choices))}")
+    return value

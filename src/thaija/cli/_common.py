@@ -14,6 +14,31 @@ from typing import IO, Any, Iterator
 
 from thaija.errors import ThaijaError
 
+_FROM_FIELD: Any = object()
+
+
+def option(cfg_cls: type, name: str, *flags: str, default: Any = _FROM_FIELD, **kw: Any) -> Any:
+    """A ``typer.Option`` for the field ``name`` of the config dataclass ``cfg_cls``: its help text and
+    default come from the field (written once, in the config). ``default=`` overrides the default
+    only where the CLI contract differs from the library (e.g. a flag the CLI requires); the option
+    remembers its field (``.thaija_field``) so tests/test_config_cli.py can check it."""
+    import dataclasses
+
+    import typer
+
+    from thaija.config import default_of, help_of
+
+    if "help" in kw:
+        raise TypeError("option(): the help text comes from the config field; edit it there")
+    overridden = default is not _FROM_FIELD
+    if not overridden:
+        default = default_of(cfg_cls, name)
+        if default is dataclasses.MISSING:
+            default = ...
+    info = typer.Option(default, *flags, help=help_of(cfg_cls, name), **kw)
+    info.thaija_field = (cfg_cls, name, overridden)
+    return info
+
 
 def fail(message: str) -> None:
     """Stop the command with a one-line error (exit code 2, no traceback)."""

@@ -8,32 +8,28 @@ from typing import Optional
 
 import typer
 
+from thaija.cli._common import option
 from thaija.cli.cost import _console, _guard, _print_json
+from thaija.cost.estimate import EstimateConfig  # light: the configs import no tokenizer or model
+from thaija.cost.plan import PlanConfig
 
 # --------------------------------------------------------------------------- estimate
 
 
 @_guard
 def estimate_cmd(
-    queries_per_month: int = typer.Option(10000, "--queries-per-month", "-q", help="Questions per month."),
-    mix: Optional[str] = typer.Option(None, "--mix", "--languages",
-                                      help="Language shares, e.g. th=0.6,ja=0.3,en=0.1 (or th,ja for equal shares). "
-                                      "Default: measured from --queries, else --from-texts/--db, else th/ja 50/50."),
-    from_texts: Optional[str] = typer.Option(None, "--from-texts", metavar="DIR",
-                                             help="Measure your own documents (any format `index add` reads): "
-                                             "premiums calibrated on them, language mix, corpus tokens per model."),
-    db: Optional[str] = typer.Option(None, "--db", metavar="DB", help="Measure the documents of this index instead."),
-    queries: Optional[str] = typer.Option(None, "--queries", metavar="FILE",
-                                          help="Your questions, one per line: their measured size and language mix."),
-    system_tokens: int = typer.Option(200, "--system-tokens", help="System prompt size in model tokens (counted as is)."),
-    query_tokens: int = typer.Option(30, "--query-tokens", help="Question size in English-equivalent tokens (without --queries)."),
-    k: int = typer.Option(5, "--k", help="Retrieved chunks per question."),
-    chunk_tokens: int = typer.Option(256, "--chunk-tokens", help="Chunk size in English-equivalent tokens."),
-    answer_tokens: int = typer.Option(250, "--answer-tokens", help="Answer size in English-equivalent tokens."),
-    models: str = typer.Option("all", "--models", "-m", "--model",
-                               help="Comma-separated model names from the price table, or 'all'."),
-    prices: Optional[str] = typer.Option(None, "--prices", metavar="FILE",
-                                         help="TOML price table merged over the packaged one (same layout)."),
+    queries_per_month: int = option(EstimateConfig, "queries_per_month", "--queries-per-month", "-q"),
+    mix: Optional[str] = option(EstimateConfig, "mix", "--mix", "--languages"),
+    from_texts: Optional[str] = option(EstimateConfig, "from_texts", "--from-texts", metavar="DIR"),
+    db: Optional[str] = option(EstimateConfig, "db", "--db", metavar="DB"),
+    queries: Optional[str] = option(EstimateConfig, "queries", "--queries", metavar="FILE"),
+    system_tokens: int = option(EstimateConfig, "system_tokens", "--system-tokens"),
+    query_tokens: int = option(EstimateConfig, "query_tokens_en", "--query-tokens"),
+    k: int = option(EstimateConfig, "k", "--k"),
+    chunk_tokens: int = option(EstimateConfig, "chunk_tokens", "--chunk-tokens"),
+    answer_tokens: int = option(EstimateConfig, "answer_tokens_en", "--answer-tokens"),
+    models: Optional[str] = option(EstimateConfig, "models", "--models", "-m", "--model"),
+    prices: Optional[str] = option(EstimateConfig, "prices", "--prices", metavar="FILE"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Monthly cost of a Thai/Japanese bot per model, from the package's dated price table.
@@ -43,13 +39,12 @@ def estimate_cmd(
     on your own texts with --from-texts/--db (and --queries). Prices are list prices written offline on
     the date shown: verify them, or pass --prices FILE.
     """
-    from thaija.cost.estimate import EstimateConfig, estimate
+    from thaija.cost.estimate import estimate
 
     cfg = EstimateConfig(queries_per_month=queries_per_month, mix=mix, system_tokens=system_tokens,
                          query_tokens_en=query_tokens, k=k, chunk_tokens=chunk_tokens,
-                         answer_tokens_en=answer_tokens,
-                         models=None if models.strip() == "all" else [m.strip() for m in models.split(",") if m.strip()],
-                         prices=prices, from_texts=from_texts, db=db, queries=queries)
+                         answer_tokens_en=answer_tokens, models=models, prices=prices,
+                         from_texts=from_texts, db=db, queries=queries)
     if (from_texts or db) and not json_out:
         typer.echo(f"measuring {from_texts or db} …", err=True)
     result = estimate(cfg, progress=True)
@@ -104,27 +99,18 @@ def _print_estimate(result: dict) -> None:
 
 @_guard
 def plan_cmd(
-    need: str = typer.Option(..., "--need", help="knowledge (facts the model must know), style (tone/format), or both."),
-    labeled_examples: Optional[int] = typer.Option(None, "--labeled-examples",
-                                                   help="Good labeled examples you have (for LoRA); default: "
-                                                   "counted from --labeled-data, else 0."),
-    update_frequency: str = typer.Option(..., "--update-frequency",
-                                         help="How often the knowledge changes: daily|weekly|monthly|quarterly|yearly|never."),
-    monthly_budget_usd: Optional[float] = typer.Option(None, "--monthly-budget-usd", "--budget",
-                                                       help="Monthly budget in USD."),
-    queries_per_month: Optional[int] = typer.Option(None, "--queries-per-month", help="Questions per month (default 10,000)."),
-    languages: Optional[str] = typer.Option(None, "--languages",
-                                            help="Languages served, equal shares (e.g. th,ja,en); default: the "
-                                            "measured corpus' languages, else th,ja."),
-    db: Optional[str] = typer.Option(None, "--db", metavar="DB",
-                                     help="Measure the corpus of this index (documents, tokens per language)."),
-    from_texts: Optional[str] = typer.Option(None, "--from-texts", metavar="DIR",
-                                             help="Measure a folder of documents instead of an index."),
-    labeled_data: Optional[str] = typer.Option(None, "--labeled-data", metavar="FILE.jsonl",
-                                               help="Your labeled examples (tune JSONL): counted per language."),
-    on_prem: bool = typer.Option(False, "--on-prem", help="Local model: GPU power + amortized hardware instead of API fees."),
-    model: Optional[str] = typer.Option(None, "--model", help="API model from the price table (default gpt-4o-mini)."),
-    prices: Optional[str] = typer.Option(None, "--prices", metavar="FILE", help="TOML table merged over the packaged prices/assumptions."),
+    need: str = option(PlanConfig, "need", "--need"),
+    labeled_examples: Optional[int] = option(PlanConfig, "labeled_examples", "--labeled-examples"),
+    update_frequency: str = option(PlanConfig, "update_frequency", "--update-frequency", default=...),  # required
+    monthly_budget_usd: Optional[float] = option(PlanConfig, "monthly_budget_usd", "--monthly-budget-usd", "--budget"),
+    queries_per_month: Optional[int] = option(PlanConfig, "queries_per_month", "--queries-per-month"),
+    languages: Optional[str] = option(PlanConfig, "languages", "--languages"),
+    db: Optional[str] = option(PlanConfig, "db", "--db", metavar="DB"),
+    from_texts: Optional[str] = option(PlanConfig, "from_texts", "--from-texts", metavar="DIR"),
+    labeled_data: Optional[str] = option(PlanConfig, "labeled_data", "--labeled-data", metavar="FILE.jsonl"),
+    on_prem: bool = option(PlanConfig, "on_prem", "--on-prem"),
+    model: Optional[str] = option(PlanConfig, "model", "--model"),
+    prices: Optional[str] = option(PlanConfig, "prices", "--prices", metavar="FILE"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON: recommendation, steps, costs, notes."),
 ) -> None:
     """Decide RAG vs LoRA fine-tuning vs both, with every cost computed from your inputs and the price table.
@@ -134,7 +120,7 @@ def plan_cmd(
     verdict (query volume, update frequency); with a budget the verdict fits it when any option does.
     Example: thaija plan --db thaija.db --need both --labeled-examples 2000 --update-frequency weekly
     """
-    from thaija.cost.plan import PlanConfig, plan
+    from thaija.cost.plan import plan
 
     cfg = PlanConfig(need=need, labeled_examples=labeled_examples, update_frequency=update_frequency,
                      monthly_budget_usd=monthly_budget_usd, queries_per_month=queries_per_month,

@@ -14,12 +14,13 @@ documents), and question sizes are the measured mean of the user's queries.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from thaija.config import setting
 from thaija.errors import ThaijaError
 
 try:  # Python >= 3.11
@@ -207,23 +208,30 @@ def write_premium_table(path: str | Path) -> Path:
 class EstimateConfig:
     """Inputs of ``estimate``; sizes of query/answer in English-equivalent tokens unless measured."""
 
-    queries_per_month: int = field(default=10000, metadata={"help": "questions per month"})
-    mix: dict[str, float] | str | None = field(default=None, metadata={
-        "help": "language shares (th=0.6,ja=0.4); None: measured from --queries, else --from-texts/--db, else th/ja 50/50"})
-    system_tokens: int = field(default=200, metadata={"help": "system prompt size in model tokens"})
-    query_tokens_en: int = field(default=30, metadata={"help": "question size, English-equivalent tokens"})
-    k: int = field(default=5, metadata={"help": "retrieved chunks per question"})
-    chunk_tokens: int = field(default=256, metadata={"help": "English-equivalent tokens of one retrieved chunk"})
-    answer_tokens_en: int = field(default=250, metadata={"help": "answer size, English-equivalent tokens"})
-    models: list[str] | None = field(default=None, metadata={"help": "model names; None = every priced model"})
-    prices: str | None = field(default=None, metadata={"help": "TOML price table merged over the packaged one"})
-    from_texts: str | None = field(default=None, metadata={"help": "folder of your documents to measure"})
-    db: str | None = field(default=None, metadata={"help": "index whose documents are measured"})
-    queries: str | None = field(default=None, metadata={"help": "file of your questions, one per line"})
+    queries_per_month: int = setting(10000, "Questions per month.")
+    mix: dict[str, float] | str | None = setting(None, (
+        "Language shares, e.g. th=0.6,ja=0.3,en=0.1 (or th,ja for equal shares). "
+        "Default: measured from --queries, else --from-texts/--db, else th/ja 50/50."))
+    system_tokens: int = setting(200, "System prompt size in model tokens (counted as is).")
+    query_tokens_en: int = setting(30, "Question size in English-equivalent tokens (without --queries).")
+    k: int = setting(5, "Retrieved chunks per question.")
+    chunk_tokens: int = setting(256, "Chunk size in English-equivalent tokens.")
+    answer_tokens_en: int = setting(250, "Answer size in English-equivalent tokens.")
+    models: list[str] | str | None = setting(None, (
+        "Comma-separated model names from the price table, or 'all' (the default: every priced model)."))
+    prices: str | None = setting(None, "TOML price table merged over the packaged one (same layout).")
+    from_texts: str | None = setting(None, (
+        "Measure your own documents (any format `index add` reads): premiums calibrated on them, "
+        "language mix, corpus tokens per model."))
+    db: str | None = setting(None, "Measure the documents of this index instead.")
+    queries: str | None = setting(None, "Your questions, one per line: their measured size and language mix.")
 
     def __post_init__(self) -> None:
         if self.mix is not None:
             self.mix = parse_mix(self.mix)
+        if isinstance(self.models, str):  # "all" or "a,b" (the CLI's form)
+            self.models = (None if self.models.strip() == "all"
+                           else [m.strip() for m in self.models.split(",") if m.strip()])
         for name in ("queries_per_month", "system_tokens", "query_tokens_en", "k", "chunk_tokens", "answer_tokens_en"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:

@@ -18,8 +18,9 @@ cheaper way to serve the same traffic (``switch_saving`` in prices.toml ``[plan]
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from thaija.config import setting
 from thaija.errors import ThaijaError
 
 __all__ = ["PlanConfig", "plan", "UPDATES_PER_MONTH", "NEEDS", "OPTIONS"]
@@ -35,22 +36,21 @@ _PREFERENCE = {"knowledge": ("rag", "combined", "fine-tune"), "style": ("fine-tu
 class PlanConfig:
     """Inputs of :func:`plan` (validated)."""
 
-    need: str = field(metadata={"help": "knowledge (facts the model must know), style (tone/format), or both"})
-    labeled_examples: int | None = field(default=None, metadata={
-        "help": "good labeled examples you have (for LoRA); None: counted from labeled_data, else 0"})
-    update_frequency: str = field(default="monthly", metadata={
-        "help": "how often the knowledge changes: " + "|".join(UPDATES_PER_MONTH)})
-    monthly_budget_usd: float | None = field(default=None, metadata={"help": "monthly budget in USD"})
-    queries_per_month: int | None = field(default=None, metadata={"help": "questions per month (None: the table's default)"})
-    languages: list[str] | None = field(default=None, metadata={
-        "help": "languages served, equal shares; None: the corpus' balance when measured, else th,ja"})
-    on_prem: bool = field(default=False, metadata={"help": "local model: GPU power + amortized hardware"})
-    model: str | None = field(default=None, metadata={"help": "API model from the price table (None: the table's default)"})
-    prices: str | None = field(default=None, metadata={"help": "TOML merged over the packaged prices/assumptions"})
-    db: str | None = field(default=None, metadata={"help": "index whose documents are measured (corpus size, languages)"})
-    from_texts: str | None = field(default=None, metadata={"help": "folder of documents to measure instead of an index"})
-    labeled_data: str | None = field(default=None, metadata={
-        "help": "JSONL of labeled examples (tune format): counted per language"})
+    need: str = setting(help="knowledge (facts the model must know), style (tone/format), or both.", choices=NEEDS)
+    labeled_examples: int | None = setting(None, (
+        "Good labeled examples you have (for LoRA); default: counted from --labeled-data, else 0."))
+    update_frequency: str = setting("monthly", (
+        "How often the knowledge changes: " + "|".join(UPDATES_PER_MONTH) + "."), choices=tuple(UPDATES_PER_MONTH))
+    monthly_budget_usd: float | None = setting(None, "Monthly budget in USD.")
+    queries_per_month: int | None = setting(None, "Questions per month (default 10,000).")
+    languages: list[str] | str | None = setting(None, (
+        "Languages served, equal shares (e.g. th,ja,en); default: the measured corpus' languages, else th,ja."))
+    on_prem: bool = setting(False, "Local model: GPU power + amortized hardware instead of API fees.")
+    model: str | None = setting(None, "API model from the price table (default gpt-4o-mini).")
+    prices: str | None = setting(None, "TOML table merged over the packaged prices/assumptions.")
+    db: str | None = setting(None, "Measure the corpus of this index (documents, tokens per language).")
+    from_texts: str | None = setting(None, "Measure a folder of documents instead of an index.")
+    labeled_data: str | None = setting(None, "Your labeled examples (tune JSONL): counted per language.")
 
     def __post_init__(self) -> None:
         if self.need not in NEEDS:
