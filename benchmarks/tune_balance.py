@@ -298,6 +298,7 @@ def main() -> None:
                                   for k, ev in result["rag"].items()}}
         out.write_text(json.dumps(stamp(slim), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
+    save()  # the data phase is on record before the long training phase
     title = (f"grounded QA, ja:th = {args.ratio:g}:1, {args.steps} steps x {args.batch_size}, "
              f"Gemma-3-270m LoRA r{args.lora_r}, prompt budget {args.context_tokens} tokens")
     for seed in range(args.seeds):  # held-out loss first: the cheap part with error bars
