@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from thaija.cli._common import fail, iter_lines, print_json
+from thaija.cli._common import fail, iter_lines, option, print_json
+from thaija.guard.config import RedactConfig  # light (no detector imported)
 
 if TYPE_CHECKING:
     from thaija.guard.review import ReviewItem, ReviewQueue
@@ -31,10 +32,8 @@ def redact_cmd(
                                        help="Read this UTF-8 file instead of TEXT, one result per line ('-' = standard input)."),
     format: str = typer.Option("text", "--format",
                                help="text: the redacted lines; jsonl: {\"text\", \"findings\": [{\"type\", \"start\", \"end\"}]} per input line."),
-    types: Optional[str] = typer.Option(None, "--types",
-                                        help="Comma-separated PII types to redact (default: all): th_national_id, jp_my_number, payment_card, phone, email."),
-    placeholder: str = typer.Option("[{TYPE}]", "--placeholder",
-                                    help="Replacement text; {TYPE} becomes e.g. PHONE, {type} becomes phone."),
+    types: Optional[str] = option(RedactConfig, "types", "--types"),
+    placeholder: str = option(RedactConfig, "placeholder", "--placeholder"),
 ) -> None:
     """Find and redact PII in Thai, Japanese and English text.
 
@@ -44,7 +43,7 @@ def redact_cmd(
     their checksum are not reported as IDs; dates, prices and years are left alone. Findings' start/end
     are Python string offsets into the input line.
     """
-    from thaija.guard.pii import RedactConfig, redact
+    from thaija.guard.pii import redact
 
     if format not in ("text", "jsonl"):
         fail(f"unknown format {format!r}: use text or jsonl")

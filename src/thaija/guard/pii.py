@@ -31,15 +31,9 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar, Iterable
 
-from thaija.errors import ThaijaError
+# the config, the type names and the placeholder live in thaija.guard.config (light, read by the CLI)
+from thaija.guard.config import DEFAULT_PLACEHOLDER, PII_TYPES, GuardError, RedactConfig, parse_types  # noqa: F401
 from thaija.lang.spans import JsonSpan
-
-PII_TYPES: tuple[str, ...] = ("th_national_id", "jp_my_number", "payment_card", "phone", "email")
-DEFAULT_PLACEHOLDER = "[{TYPE}]"  # {TYPE} -> PHONE, {type} -> phone
-
-
-class GuardError(ThaijaError, ValueError):
-    """Invalid guard configuration (unknown PII type, bad placeholder)."""
 
 
 @dataclass(frozen=True)
@@ -52,41 +46,6 @@ class Finding(JsonSpan):
     start: int
     end: int
     text: str = field(default="", repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class RedactConfig:
-    """Which PII types to redact and how the placeholder looks (``{TYPE}`` / ``{type}`` fields)."""
-
-    types: tuple[str, ...] | str | None = PII_TYPES  # None or "phone,email" are normalised to a tuple
-    placeholder: str = DEFAULT_PLACEHOLDER
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "types", parse_types(self.types))
-        try:
-            self.placeholder.format(TYPE="X", type="x")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise GuardError(
-                f"bad placeholder {self.placeholder!r}: only {{TYPE}} and {{type}} fields are allowed"
-            ) from exc
-
-    def placeholder_for(self, pii_type: str) -> str:
-        """The replacement text for one type, e.g. ``[PHONE]``."""
-        return self.placeholder.format(TYPE=pii_type.upper(), type=pii_type)
-
-
-def parse_types(types: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Validate a type selection ("phone,email", a list, or None for all) in canonical order."""
-    if types is None:
-        return PII_TYPES
-    items = [t.strip() for t in types.split(",")] if isinstance(types, str) else [str(t).strip() for t in types]
-    items = [t for t in items if t]
-    unknown = sorted(set(items) - set(PII_TYPES))
-    if unknown:
-        raise GuardError(f"unknown PII type(s) {', '.join(unknown)}; choose from {', '.join(PII_TYPES)}")
-    if not items:
-        raise GuardError(f"no PII type selected; choose from {', '.join(PII_TYPES)}")
-    return tuple(t for t in PII_TYPES if t in items)
 
 
 # --------------------------------------------------------------------------- checksums

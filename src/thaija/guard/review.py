@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Sequence
 
+from thaija.config import setting
 from thaija.errors import ThaijaError
 
 REASONS: tuple[str, ...] = ("refused", "low_confidence", "user_flagged")
@@ -111,8 +112,8 @@ class ReviewItem:
 class ReviewConfig:
     """Where the queue lives; ``create=False`` makes a missing file an error instead."""
 
-    path: str
-    create: bool = True
+    path: str = setting(help="The review queue file (SQLite), e.g. DB + '.review.sqlite'.")
+    create: bool = setting(True, "Create the queue file when it does not exist (else a missing file is an error).")
 
     def __post_init__(self) -> None:
         if not str(self.path):
