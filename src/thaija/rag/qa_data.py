@@ -60,6 +60,7 @@ class Pair:
     answers: list[str] = field(default_factory=list)
     gold_docs: set[str] = field(default_factory=set)
     answer_text: str | None = None
+    groups: list[str] | None = None   # access groups of a reviewed answer from restricted documents
 
 
 def beir_pairs(folder: str | Path) -> Iterator[Pair]:
@@ -91,7 +92,9 @@ def review_pairs(path: str | Path) -> Iterator[Pair]:
             except (json.JSONDecodeError, KeyError, TypeError, StopIteration, IndexError):
                 raise ThaijaError(f"{path}:{n}: not a review export record "
                                   "({\"messages\": [user, assistant], ...})") from None
-            yield Pair(str(rec.get("id", f"review-{n}")), q, answer_text=strip_citation_marks(a))
+            groups = rec.get("groups") if isinstance(rec.get("groups"), list) else None
+            yield Pair(str(rec.get("id", f"review-{n}")), q, answer_text=strip_citation_marks(a),
+                       groups=groups or None)
 
 
 def _gold_target(pair: Pair, hits: list[Any], lang: str) -> str | None:
@@ -147,7 +150,7 @@ def build_examples(pairs: Iterator[Pair], db: str, config: QADataConfig | None =
         if not question:
             continue
         lang = detect_lang(question)
-        hits = search(question, db=db, k=cfg.k, mode=cfg.mode)
+        hits = search(question, db=db, k=cfg.k, mode=cfg.mode, groups=pair.groups)
         prompt = build_prompt(question, hits, lang, budget=budget, count=gen.count,
                               reserve=min(256, budget // 4), style=gen.prompt_style)
         if pair.answer_text is not None:
