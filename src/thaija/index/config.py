@@ -24,7 +24,8 @@ class IndexConfig:
     cache_path: str | None = field(default=None, metadata={
         "help": "embedding cache; None = ~/.cache/thaija/embeddings.sqlite, '' = no cache"})
     state_dir: str | None = field(default=None, metadata={
-        "help": "None = '<db>.state' (or ./.thaija-state/<host> for servers)"})
+        "help": "None = '<db>.state' for a Lite file; for a server $THAIJA_STATE or the per-store default "
+                "(thaija.index.store.state_dir_for)"})
     dense_backend: str = field(default="auto", metadata={"help": "auto | numpy | milvus"})
     context: str | None = field(default=None, metadata={
         "help": "what each chunk carries for BM25 and embedding besides its text: title+heading (default), "
