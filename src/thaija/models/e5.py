@@ -297,7 +297,8 @@ def _build(torch, t: dict[str, np.ndarray], h: dict):
 
         def forward(self, x, attn):
             B, L, _ = x.shape                  # x: fp32 residual stream; matmuls in the Linear dtype
-            dt = self.q.weight.dtype if self.q.weight.dtype == torch.bfloat16 else x.dtype
+            w = getattr(self.q, "weight", None)   # a method on int8 dynamic-quantized Linears
+            dt = torch.bfloat16 if isinstance(w, torch.Tensor) and w.dtype == torch.bfloat16 else x.dtype
             h = x.to(dt)
             q, k, v = (m(h).view(B, L, NH, H // NH).transpose(1, 2) for m in (self.q, self.k, self.v))
             c = F.scaled_dot_product_attention(q, k, v, attn_mask=attn).transpose(1, 2).reshape(B, L, H)
