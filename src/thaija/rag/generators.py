@@ -144,6 +144,35 @@ def _stop_ids(tok: Any) -> list[int]:
     return sorted(ids)
 
 
+class _EarlyStop:
+    """Stop decoding early (CPU time goes into every token): after a cited sentence that ends its
+    line (``… [n]`` + newline: the answer is complete), or when the draft is merely repeating the
+    prompt's own rules (an echo the pipeline refuses anyway)."""
+
+    def __init__(self, tok: Any, prompt_len: int, rules: str, min_echo_tokens: int = 12) -> None:
+        self.tok, self.prompt_len, self.min_echo = tok, prompt_len, min_echo_tokens
+        self.rules = " ".join(rules.split())
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.done(input_ids[0]), dtype=torch.bool,
+                          device=input_ids.device)
+
+    def done(self, ids: Any) -> bool:
+        new = ids[self.prompt_len:]
+        if new.numel() == 0:
+            return False
+        text = self.tok.decode(new, skip_special_tokens=True)
+        if _CITED_LINE.search(text):
+            return True
+        flat = " ".join(text.split())
+        return new.numel() >= self.min_echo and len(flat) >= 8 and self.rules.startswith(flat)
+
+
+_CITED_LINE = __import__("re").compile(r"\[\d+(?:\s*,\s*\d+)*\][ \t]*\n")
+
+
 @dataclass
 class LocalGenerator:
     """A transformers causal LM on this machine (default: the offline Gemma-3-270m of the tune
@@ -195,6 +224,9 @@ class LocalGenerator:
             text = "\n\n".join(m["content"] for m in messages) + "\n\n"
             enc = tok(text, return_tensors="pt")
         enc = {k: v.to(model.device) for k, v in enc.items()}  # the model may sit on CUDA
+        from transformers import StoppingCriteriaList
+
+        stop = _EarlyStop(tok, enc["input_ids"].shape[1], messages[0]["content"] if messages else "")
         before = torch.get_num_threads()
         if self.threads and model.device.type == "cpu":
             torch.set_num_threads(self.threads)
@@ -202,6 +234,7 @@ class LocalGenerator:
             with torch.inference_mode():
                 out = model.generate(**enc, max_new_tokens=max_tokens or self.max_new_tokens, do_sample=False,
                                      use_cache=True, eos_token_id=_stop_ids(tok) or None,
+                                     stopping_criteria=StoppingCriteriaList([stop]),
                                      pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
         finally:
             torch.set_num_threads(before)
