@@ -242,3 +242,24 @@ def test_server_errors_are_one_line(tmp_path):
                        env={**os.environ, "HF_HUB_OFFLINE": "1", "THAIJA_STATE": str(tmp_path / "s2"),
                             "THAIJA_CACHE": str(tmp_path / "c")})
     assert p.returncode == 2 and "Traceback" not in p.stderr and "cannot connect to Milvus" in p.stderr
+
+
+def test_state_folder_is_addressed_by_the_store(tmp_path, monkeypatch):
+    """A server URI's state never depends on the current folder: --state, else $THAIJA_STATE, else
+    the user's state folder per host:port; a Lite file keeps DB.state beside itself."""
+    from thaija.index.store import StoreConfig, state_dir_for
+
+    monkeypatch.delenv("THAIJA_STATE", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    a = state_dir_for("http://milvus.example:19530")
+    monkeypatch.chdir(tmp_path)
+    assert state_dir_for("http://milvus.example:19530") == a == tmp_path / "xdg/thaija/milvus.example_19530"
+    monkeypatch.setenv("THAIJA_STATE", str(tmp_path / "shared"))
+    assert state_dir_for("http://milvus.example:19530") == tmp_path / "shared"
+    assert state_dir_for("http://milvus.example:19530", tmp_path / "cli") == tmp_path / "cli"
+    assert state_dir_for(str(tmp_path / "x.db")) == tmp_path / "x.db.state"
+    assert IndexConfig(db="http://milvus.example:19530").state_path == tmp_path / "shared"
+    monkeypatch.setenv("THAIJA_MILVUS_INDEX", "diskann")
+    assert StoreConfig().index_type == "DISKANN" and StoreConfig().index_params == {}
+    with pytest.raises(ThaijaError, match="unknown vector index type"):
+        StoreConfig(index_type="NOPE")
