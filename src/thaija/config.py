@@ -11,7 +11,7 @@ import os
 import tempfile
 from dataclasses import MISSING, Field, field, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from thaija.errors import ThaijaError
 
@@ -40,14 +40,17 @@ _MUTABLE = (list, dict, set)
 
 
 def setting(default: Any = MISSING, help: str = "", *, choices: Sequence[Any] | None = None,
-            **metadata: Any) -> Any:
-    """A dataclass field with ``metadata={"help": help, "choices": …}``; mutable defaults are copied
-    per instance (``default_factory``); no ``default`` = a required field."""
+            factory: Callable[[], Any] | None = None, **metadata: Any) -> Any:
+    """A dataclass field with ``metadata={"help": help, "choices": …}``. Mutable defaults (list, dict,
+    set) are copied per instance; ``factory`` builds the default per instance (e.g. an embedded config);
+    neither ``default`` nor ``factory`` = a required field."""
     if not help:
         raise ValueError("setting() needs a help text")
     meta = {"help": help, **metadata}
     if choices is not None:
         meta["choices"] = tuple(choices)
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
     if isinstance(default, _MUTABLE):
         return field(default_factory=lambda d=default: copy.deepcopy(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -89,3 +92,40 @@ def check_choice(value: Any, choices: Sequence[Any], what: str) -> Any:
     if value not in choices:
         raise ThaijaError(f"unknown {what} {value!r}: use {', '.join(map(str, choices))}")
     return value
+
+
+# --------------------------------------------------------------------------- lazy stage packages
+
+def lazy_stage(package: str, exports: Mapping[str, str]) -> None:
+    """Let the stage ``package`` resolve its public names on first use (``exports``: name -> submodule),
+    so that importing one light submodule (e.g. ``thaija.retrieve.config``, read by the CLI to build
+    its options) does not load the whole stage.
+
+    Same names as an eager ``__init__``: where a function shares its submodule's name
+    (``thaija.retrieve.search``), the package attribute stays the function even after the submodule
+    is imported, exactly as ``from thaija.retrieve.search import search`` in ``__init__`` would leave it."""
+    import importlib
+    import sys
+    import types
+
+    mod = sys.modules[package]
+
+    class _Stage(types.ModuleType):
+        def __getattr__(self, name: str) -> Any:
+            where = exports.get(name)
+            if where is None:
+                raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            value = getattr(importlib.import_module(f"{package}.{where}"), name)
+            types.ModuleType.__setattr__(self, name, value)
+            return value
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            if (exports.get(name) == name and isinstance(value, types.ModuleType)
+                    and value.__name__ == f"{package}.{name}" and hasattr(value, name)):
+                value = getattr(value, name)  # the import system binding the submodule: keep the function
+            types.ModuleType.__setattr__(self, name, value)
+
+        def __dir__(self) -> list[str]:
+            return sorted(set(super().__dir__()) | set(exports))
+
+    mod.__class__ = _Stage

