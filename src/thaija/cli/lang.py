@@ -8,9 +8,11 @@ from typing import Optional
 
 import typer
 
-from thaija.cli._common import fail, iter_lines
+from thaija.cli._common import fail, iter_lines, option
+from thaija.config import help_of
+from thaija.lang.config import LANGS, ChunkConfig  # light: loads no segmenter
 
-LANG_HELP = "Language: auto (detect spans, each to its own segmenter), th, ja or en."
+LANG_HELP = help_of(ChunkConfig, "lang")
 FORMAT_HELP = "Output: text (human-readable) or jsonl (one JSON record per input line)."
 FILE_HELP = "Read this UTF-8 file instead of TEXT, one result per line ('-' = standard input)."
 
@@ -84,7 +86,7 @@ def segment_cmd(
     """Split text into words. Offsets are Python string indices into each input line."""
     from thaija.lang import segment
 
-    _check_choice(lang, ("auto", "th", "ja", "en"), "language")
+    _check_choice(lang, LANGS, "language")
     _check_choice(format, ("text", "jsonl"), "format")
     if file is not None:  # big files: bounded pieces, output written as it comes (thaija.lang.stream)
         from thaija.lang.stream import segment_stream
@@ -150,7 +152,7 @@ def normalize_cmd(
     """Normalize text (zero-width chars, Thai mark order, NFKC full/half width for Japanese)."""
     from thaija.lang import normalize
 
-    _check_choice(lang, ("auto", "th", "ja", "en"), "language")
+    _check_choice(lang, LANGS, "language")
     if file is not None:
         from thaija.lang.stream import normalize_stream
 
@@ -163,13 +165,10 @@ def normalize_cmd(
 
 def chunk_cmd(
     file: str = typer.Option(..., "--file", "-f", help="The document to chunk (UTF-8; '-' = stdin)."),
-    lang: str = typer.Option("auto", "--lang", "-l", help=LANG_HELP),
-    max_tokens: int = typer.Option(256, "--max-tokens", help="Upper limit of tokens per chunk."),
-    overlap: int = typer.Option(32, "--overlap", help="Tokens of whole words shared by consecutive chunks."),
-    tokenizer: str = typer.Option(
-        "words", "--tokenizer", "-t",
-        help="What a token is: words (segmenter tokens), chars, bytes, or a model tokenizer name (see `thaija cost tokenizers`).",
-    ),
+    lang: str = option(ChunkConfig, "lang", "--lang", "-l"),
+    max_tokens: int = option(ChunkConfig, "max_tokens", "--max-tokens"),
+    overlap: int = option(ChunkConfig, "overlap", "--overlap"),
+    tokenizer: str = option(ChunkConfig, "tokenizer", "--tokenizer", "-t"),
     model: Optional[str] = typer.Option(None, "--model", "-m",
                                         help="Size chunks in this model's tokens (e.g. gpt-4o, qwen3-8b); overrides --tokenizer."),
     format: str = typer.Option("jsonl", "--format", help="jsonl (one chunk per line) or text."),
@@ -178,7 +177,7 @@ def chunk_cmd(
     """Cut one document into chunks on sentence/word boundaries, sized in the target model's tokens."""
     from thaija.lang.stream import chunk_stream
 
-    _check_choice(lang, ("auto", "th", "ja", "en"), "language")
+    _check_choice(lang, LANGS, "language")
     _check_choice(format, ("text", "jsonl"), "format")
     prefix = doc_id or (os.path.basename(file) if file != "-" else "stdin")
     counter = tokenizer

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Union
+from typing import Callable, ClassVar
 
 from thaija.errors import ThaijaError
+from thaija.lang.config import ChunkConfig, Counter, TokenizerSpec  # noqa: F401 (light; re-exported)
 from thaija.lang.detect import detect
 from thaija.lang.segment import segment
 from thaija.lang.sentences import sentences
 from thaija.lang.spans import JsonSpan
 
-Counter = Callable[[str], int]
-TokenizerSpec = Union[str, Counter, object, None]
 _GRAPHEME = re.compile("(?s:.)[\u0300-\u036f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u3099\u309a\ufe00-\ufe0f\u200d]*")
 
 
@@ -34,22 +33,6 @@ class Chunk(JsonSpan):
     text: str
     tokens: int
     lang: str
-
-
-@dataclass
-class ChunkConfig:
-    """How to cut documents (validated)."""
-
-    max_tokens: int = 256
-    overlap: int = 32
-    tokenizer: TokenizerSpec = "words"
-    lang: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise ThaijaError(f"max_tokens must be >= 1, got {self.max_tokens}")
-        if not 0 <= self.overlap < self.max_tokens:
-            raise ThaijaError(f"overlap must be in [0, max_tokens), got {self.overlap}")
 
 
 def get_counter(tokenizer: TokenizerSpec) -> tuple[Counter | None, Callable[[list[str]], list[int]] | None]:
