@@ -247,7 +247,7 @@ def segment(
         return []
     if lang not in ("auto", "th", "ja", "en"):
         raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
-    det_spans = detect(text, langs).spans
+    det_spans = _thai_only(text, langs) or detect(text, langs).spans
     starts = [sp.start for sp in det_spans]
     if lang == "auto":
         runs = _runs(det_spans)
@@ -296,6 +296,25 @@ def _plain_tokens(tokens: list[Token], piece: str, start: int, end: int, split, 
         t = new(Token)
         put(t, "__dict__", {"text": w, "start": pos, "end": start + b, "lang": lang, "norm": w.lower()})
         append(t)
+
+
+def _not_thai_pattern() -> "re.Pattern[str]":
+    from thaija.lang.detect import _HAN, _KANA, _LATIN, _TH
+
+    # anything detect() would put in a non-Thai run: kana/Han/Latin ranges or any other letter
+    return re.compile(rf"[{_KANA}{_HAN}{_LATIN}]|(?:(?![{_TH}])[^\W\d_])")
+
+
+_NOT_THAI = _not_thai_pattern()
+_THAI_CHAR = re.compile("[\u0e00-\u0e7f]")
+
+
+def _thai_only(text: str, langs: tuple[str, ...]) -> list[Span] | None:
+    """detect(text).spans for the common case of Thai plus neutral characters only (one Thai span),
+    without running the detector; None otherwise."""
+    if "th" in langs and _THAI_CHAR.search(text) and not _NOT_THAI.search(text):
+        return [Span(0, len(text), "th")]
+    return None
 
 
 _new = object.__new__      # Token(...) without the frozen dataclass' field-by-field __init__
