@@ -204,6 +204,8 @@ _LABELS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"(?i:\b(?:order|invoice|tracking|receipt|serial|sku|ref|reference|booking|ticket)\b)")),
 )
 _LABEL_WINDOW = 24
+_VALID_AS = {"th_national_id": is_thai_national_id, "jp_my_number": is_my_number,
+             "payment_card": is_payment_card}
 _THAI_SCRIPT = re.compile("[\u0e00-\u0e7f]")
 
 
@@ -230,7 +232,10 @@ def _keep_number(typ: str, view: str, start: int, end: int) -> bool:
     if label in ("reference", "barcode"):
         return typ == "payment_card" and label == "reference" and len(digits) > 13
     if label in PII_TYPES and label != typ:
-        return False
+        # another ID type's label: drop this reading only when the number is valid as that type
+        # (its own detector redacts it); a wrong or loose label ("เลขบัตร 1-1037-…") never un-redacts an ID
+        other = _VALID_AS.get(label)
+        return other is not None and not other(digits)
     if label == typ:
         return True
     plain = digits == view[start:end]

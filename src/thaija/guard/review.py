@@ -288,6 +288,8 @@ class ReviewQueue:
 
     def get(self, item_id: int) -> ReviewItem:
         """One item; unknown id raises :class:`ReviewError`."""
+        if not 0 < int(item_id) < 2**63:  # beyond SQLite's INTEGER: no such item (not an OverflowError)
+            raise ReviewError(f"no review item with id {item_id} in {self.path}")
         rows = self._run(f"SELECT {', '.join(_COLUMNS)} FROM items WHERE id = ?", (int(item_id),))
         if not rows:
             raise ReviewError(f"no review item with id {item_id} in {self.path}")

@@ -32,6 +32,10 @@ PAGES = {"/": "chat.html", "/ui": "chat.html", "/review": "review.html"}
 STATIC = ("style.css", "i18n.js", "common.js", "chat.js", "review.js")
 LIST_LIMIT = 300  # items sent to the review page per filter (newest first)
 MAX_TEXT = 20_000  # characters accepted in a flagged question/answer or an edit
+# fields of a citation sent back with a flag (the API's own citation objects): name -> type
+_CITATION_FIELDS = {"n": int, "start": int, "end": int, "doc_id": str, "chunk_id": str, "source": str,
+                    "quote": str, "lang": str}
+_TYPE_NAMES = {int: "an integer", str: "a string"}
 _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".js": "text/javascript; charset=utf-8"}
 # Everything comes from this server; no inline script, no frames, no outside connections.
@@ -254,6 +258,10 @@ def mount_ui(app: Any, config: Any) -> None:
         citations = body.get("citations") or []
         if not isinstance(citations, list) or not all(isinstance(c, dict) for c in citations):
             raise ThaijaError("'citations' must be a list of objects")
+        for k, c in enumerate(citations[:50]):  # the shape the server's own answers give (chat page)
+            for key, typ in _CITATION_FIELDS.items():
+                if key in c and (not isinstance(c[key], typ) or isinstance(c[key], bool)):
+                    raise ThaijaError(f"citations[{k}].{key} must be {_TYPE_NAMES[typ]}")
         rid = queue(create=True).add(question, answer, lang if lang in ("th", "ja", "en") else "en",
                                      citations[:50], "user_flagged", groups=list(groups), note=note)
         return {"id": rid}
