@@ -115,9 +115,14 @@ class Registry:
         self.path = path
         self.keep_vectors = keep_vectors
         self.db = sqlite3.connect(str(path), timeout=60, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
-        self.db.commit()
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+            self.db.commit()
+        except sqlite3.DatabaseError as exc:  # a damaged or foreign file: one line, no traceback
+            self.db.close()
+            raise ThaijaError(f"{path}: damaged index registry ({exc}); move the index and its "
+                              f"{path.parent.name} folder away and run `thaija index add` again") from None
         self._rlock = threading.Lock()   # one connection shared by server threads
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
