@@ -45,7 +45,7 @@ def rows(p: Path) -> list[dict]:
     return [json.loads(x) for x in p.read_text("utf-8").splitlines() if x.strip()]
 
 
-def qa_set(lang: str, n: int, rng: random.Random):
+def qa_set(lang: str, n: int, rng: random.Random, max_articles: int | None = None):
     """(documents to index, answerable questions, unanswerable questions); question = (id, text, golds)."""
     d = DATA / SETS[lang]
     corpus = {x["id"]: x for x in rows(d / "corpus.jsonl")}
@@ -54,6 +54,9 @@ def qa_set(lang: str, n: int, rng: random.Random):
     qs = [q for q in rows(d / "queries.jsonl") if answers.get(q["id"]) and q["id"] in qrels]
     rng.shuffle(qs)
     art = (lambda pid: corpus[pid].get("title") or pid) if lang == "ja" else (lambda pid: pid)
+    if lang == "ja" and max_articles:  # JSQuAD: questions from a bounded sample of whole articles
+        keep = set(rng.sample(sorted({art(p) for p in corpus}), max_articles))
+        qs = [q for q in qs if art(qrels[q["id"]]) in keep]
     pos, neg, used_pos, used_neg = [], [], set(), set()
     for q in qs:
         pid = qrels[q["id"]]
@@ -78,7 +81,7 @@ def qa_set(lang: str, n: int, rng: random.Random):
             docs[pid] = dict(x)
     if lang == "ja":  # distractor articles: a bounded sample of the rest
         others = sorted({art(p) for p in corpus} - articles)
-        extra = set(rng.sample(others, min(15, len(others))))
+        extra = set(rng.sample(others, min(3, len(others))))
         docs.update({pid: dict(x) for pid, x in corpus.items() if art(pid) in extra})
     for q in neg:
         pid = qrels[q["id"]]
@@ -171,21 +174,26 @@ def main() -> None:
     ap.add_argument("--cross", type=int, default=50, help="FLORES questions per direction and class")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write-params", action="store_true", help="measure only; keep support.json")
-    ap.add_argument("--records", help="re-fit from the records of an earlier run (no questions asked)")
+    ap.add_argument("--records", nargs="+", help="re-fit from the records of earlier runs (no questions asked)")
+    ap.add_argument("--qa-langs", nargs="+", default=["th", "ja"], choices=("th", "ja"), help="QA sets to ask")
+    ap.add_argument("--ja-articles", type=int, default=12, help="JSQuAD: whole articles the questions come from (bounds the index)")
+    ap.add_argument("--only", choices=("qa", "cross"), help="ask only these sets (run parts in parallel, then --records)")
+    ap.add_argument("--records-out", help="where the records go (default benchmarks/results/refusal_curve_records.jsonl)")
     args = ap.parse_args()
     from thaija.rag import support as S
 
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
     recs: list[dict] = []
-    rec_path = ROOT / "benchmarks" / "results" / "refusal_curve_records.jsonl"
+    rec_path = Path(args.records_out) if args.records_out else ROOT / "benchmarks" / "results" / "refusal_curve_records.jsonl"
     if args.records:
-        recs = rows(Path(args.records))
+        recs = [r for p in args.records for r in rows(Path(p))]
     else:
         rec_path.write_text("", "utf-8")
         with tempfile.TemporaryDirectory(prefix="thaija-refusal-") as tmp:
-            plan = [(lang, lambda lang=lang: qa_set(lang, args.n, rng)) for lang in ("th", "ja")]
-            if args.cross:
+            plan = [(lang, lambda lang=lang: qa_set(lang, args.n, rng, args.ja_articles)) for lang in args.qa_langs] \
+                if args.only != "cross" else []
+            if args.cross and args.only != "qa":
                 plan += [(f"cross_{ql}", lambda ql=ql: flores_set(ql, args.cross, rng)) for ql in ("th", "ja")]
             for name, make in plan:
                 docs, pos, neg = make()
