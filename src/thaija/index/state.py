@@ -103,9 +103,17 @@ def load_bm25(folder: Path, config) -> tuple[Any, bool]:
     recover_folder(folder)
     try:
         store = BM25Store(folder, config)
-        for ix in store.indexes.values():  # a cut file loads but disagrees in length
+        for lang, ix in store.indexes.items():  # a cut file loads but disagrees in length
             if not (len(ix.doc_ids) == len(ix.rows) == len(ix.lengths) == len(ix._indptr) - 1):
                 raise ValueError("inconsistent BM25 arrays")
+            for name in ("vocab.json", "doc_ids.json"):  # read lazily later: check their shape now
+                lazy = folder / lang / name
+                if lazy.exists():
+                    with open(lazy, "rb") as f:
+                        head = f.read(1)
+                        f.seek(max(0, lazy.stat().st_size - 2))
+                        if head != b"[" or not f.read().rstrip().endswith(b"]"):
+                            raise ValueError(f"damaged BM25 {name}")
         return store, True
     except Exception:  # any damage: JSON, .npy, missing language folder
         store = BM25Store(None, config)
