@@ -167,6 +167,31 @@ def test_nul_bytes_are_refused_by_text_commands(tmp_path):
         assert code == 2 and "n.txt:2" in out and "NUL" in out, (cmd, out)
 
 
+@pytest.mark.parametrize("damaged", ["registry.sqlite", "bm25.json", "bm25/langs.json", "bm25/ja/tf.npy",
+                                     "bm25/ja/vocab.json", "bm25/ja/state.json", "bm25/ja/doc_ids.json", "bm25/ja/rows.npy"])
+def test_damaged_state_files_give_one_line_or_are_rebuilt(tmp_path, small_db, damaged):
+    import shutil
+
+    from thaija.index.handles import close_index
+
+    src = Path(small_db)
+    db = tmp_path / src.name
+    shutil.copytree(src, db) if src.is_dir() else shutil.copy(src, db)
+    shutil.copytree(src.parent / (src.name + ".state"), tmp_path / (src.name + ".state"))
+    target = tmp_path / (src.name + ".state") / damaged
+    assert target.exists(), target
+    target.write_bytes(b"garbage\x00\xff")
+    doc = tmp_path / "d.jsonl"
+    doc.write_text('{"id": "c", "text": "社員食堂は11時に開きます。"}\n', encoding="utf-8")
+    try:
+        for args in (["search", "食堂", "--db", db], ["index", "add", doc, "--db", db]):
+            code, out = _cli(args)  # asserts: no traceback, exit 0 or 2
+            if code == 2:
+                assert len(out.strip().splitlines()) == 1 and damaged.split("/")[-1] in out or "damaged" in out
+    finally:
+        close_index(str(db))
+
+
 # ------------------------------------------------------------------ property-based fuzzing
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True, allow_infinity=True)
