@@ -119,7 +119,7 @@ def test_options_take_help_and_default_from_their_config_field(path, callback):
         want = default_of(cls, field_name)
         if marker.unset:  # "not given" -> a config file or the library decides; the help shows the default
             assert cp.default is None, f"{path} --{name}: an unset option defaults to None"
-            if want not in (None, dataclasses.MISSING):
+            if want is not dataclasses.MISSING and want not in (None, ""):
                 want_help += f" [default: {want}]"
         elif marker.overridden:
             assert (path, field_name) in _CLI_DEFAULTS, f"{path} --{name}: default overridden without a reason"
@@ -131,6 +131,8 @@ def test_options_take_help_and_default_from_their_config_field(path, callback):
     for cls in classes:
         fields = {f.name for f in dataclasses.fields(cls)}
         for name, param in params.items():
+            if isinstance(param.default, typer.models.ArgumentInfo):
+                continue  # a positional argument is not an option
             if name in fields and getattr(param.default, "thaija_field", None) is None:
                 pytest.fail(f"{path} --{name}: written by hand; use option({cls.__name__}, {name!r}, …)")
 

@@ -14,6 +14,9 @@ from typing import IO, Any, Iterator, NamedTuple
 
 from thaija.errors import ThaijaError
 
+#: output formats of the line-by-line commands (detect, segment, sentences, chunk, redact)
+FORMATS = ("text", "jsonl")
+
 _FROM_FIELD: Any = object()
 
 
@@ -53,7 +56,7 @@ def option(cfg_cls: type, name: str, *flags: str, default: Any = _FROM_FIELD, un
         if overridden:
             raise TypeError("option(): give default= or unset=True, not both")
         field_default = default_of(cfg_cls, name)
-        if field_default not in (None, dataclasses.MISSING):
+        if field_default is not dataclasses.MISSING and field_default not in (None, ""):
             text = f"{text} [default: {field_default}]"
         default = None
     elif not overridden:

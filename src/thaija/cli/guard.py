@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from thaija.cli._common import fail, iter_lines, option, print_json
+from thaija.cli._common import FORMATS, fail, iter_lines, option, print_json
 from thaija.guard.config import RedactConfig  # light (no detector imported)
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def redact_cmd(
     """
     from thaija.guard.pii import redact
 
-    if format not in ("text", "jsonl"):
+    if format not in FORMATS:
         fail(f"unknown format {format!r}: use text or jsonl")
     if text is not None and file is not None:
         fail("give TEXT or --file, not both")

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from thaija.cli._common import fail, iter_lines, option
+from thaija.cli._common import FORMATS, fail, iter_lines, option
 from thaija.config import help_of
 from thaija.lang.config import LANGS, ChunkConfig  # light: loads no segmenter
 
@@ -62,7 +62,7 @@ def detect_cmd(
     """
     from thaija.lang import detect
 
-    _check_choice(format, ("text", "jsonl"), "format")
+    _check_choice(format, FORMATS, "format")
     for line in iter_lines(text, file):
         d = detect(line)
         if format == "jsonl":
@@ -87,7 +87,7 @@ def segment_cmd(
     from thaija.lang import segment
 
     _check_choice(lang, LANGS, "language")
-    _check_choice(format, ("text", "jsonl"), "format")
+    _check_choice(format, FORMATS, "format")
     if file is not None:  # big files: bounded pieces, output written as it comes (thaija.lang.stream)
         from thaija.lang.stream import segment_stream
 
@@ -123,7 +123,7 @@ def sentences_cmd(
     """Split a document into sentences (Thai spaces, Japanese 。！？ + closing brackets, English . ! ?)."""
     from thaija.lang import sentences
 
-    _check_choice(format, ("text", "jsonl"), "format")
+    _check_choice(format, FORMATS, "format")
     if file is not None:  # read in bounded pieces (thaija.lang.stream): fine for 50 MB files
         from thaija.lang.stream import sentences_stream
 
@@ -178,7 +178,7 @@ def chunk_cmd(
     from thaija.lang.stream import chunk_stream
 
     _check_choice(lang, LANGS, "language")
-    _check_choice(format, ("text", "jsonl"), "format")
+    _check_choice(format, FORMATS, "format")
     prefix = doc_id or (os.path.basename(file) if file != "-" else "stdin")
     counter = tokenizer
     if model is not None or tokenizer not in ("words", "chars", "bytes"):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 from thaija.errors import MissingDependency, ThaijaError
+from thaija.lang.config import LANGS
 from thaija.lang.detect import DEFAULT_LANGS, Span, detect
 from thaija.lang.spans import JsonSpan
 
@@ -245,7 +246,7 @@ def segment(
     """
     if not text:
         return []
-    if lang not in ("auto", "th", "ja", "en"):
+    if lang not in LANGS:
         raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
     det_spans = _thai_only(text, langs) or detect(text, langs).spans
     starts = [sp.start for sp in det_spans]
