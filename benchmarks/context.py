@@ -122,11 +122,18 @@ def indexed(corpus, queries, qrels, mode: str, tmp: Path) -> dict:
     return out
 
 
+def save(res: dict) -> None:
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(stamp(res, "benchmarks/context.py"), ensure_ascii=False, indent=2) + "\n",
+                   encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--queries", type=int, default=300, help="queries sampled per set (seed 1)")
     ap.add_argument("--jsquad-articles", type=int, default=30, help="JSQuAD articles for the dense/hybrid part")
     ap.add_argument("--parts", default="bm25,indexed")
+    ap.add_argument("--sets", default="iapp_wiki_qa,jsquad", help="data sets, in order (results are saved after each)")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     if not DATA.is_dir():
@@ -139,7 +146,7 @@ def main() -> None:
         res.setdefault("args_per_part", {})[part] = sys.argv[1:]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="thaija-ctx-") as d:
-        for name in ("iapp_wiki_qa", "jsquad"):
+        for name in args.sets.split(","):
             if "bm25" in parts:
                 corpus, queries, qrels = load(name, args.queries, None)
                 log(f"[{name} full corpus: {len(corpus)} paragraphs, {len(queries)} queries] BM25 in memory")
@@ -161,10 +168,10 @@ def main() -> None:
                 row["delta_ndcg@10"] = {m: round(row["title+heading"][m]["ndcg@10"] - row["none"][m]["ndcg@10"], 4)
                                         for m in ("bm25", "dense", "hybrid")}
                 res.setdefault("indexed", {})[name] = row
+            save(res)
     res.setdefault("seconds_per_part", {})[",".join(sorted(parts))] = round(time.perf_counter() - t0, 1)
     res.pop("seconds", None)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(stamp(res), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    save(res)
     log(f"wrote {OUT} ({time.perf_counter() - t0:.0f} s)")
 
 
