@@ -113,14 +113,15 @@ def usage(prompt_texts: Sequence[str], completion: str, tokenizer: str = "o200k_
 
 
 def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any = None, model: str = "thaija-rag",
-                    search: Any = None) -> dict[str, Any]:
-    """Answer the conversation's last user turn from the index (see the module doc)."""
+                    search: Any = None, generator: Any = None) -> dict[str, Any]:
+    """Answer the conversation's last user turn from the index (see the module doc); ``generator``:
+    the server passes its shared (serialised) one."""
     from thaija.rag.pipeline import AskConfig, answer, get_generator
     from thaija.rag.prompt import build_prompt
 
     cfg = config or AskConfig()
     res = resolve_followup(messages)
-    gen = get_generator(cfg)
+    gen = generator or get_generator(cfg)
     ans = answer(res.question, db=db, config=cfg, search=search, generator=gen)
     result = ans.to_dict()
     result["question"] = res.original

@@ -202,7 +202,6 @@ class Answerer:
         gen = get_generator(cfg.ask)
         self.gen = gen if cfg.ask.generator == "extractive" else _Serialized(gen)
         self.search_lock = threading.Lock()  # the shared index handle: retrieval only
-        self._embed_limit: int | None = None
 
     def _embedder(self):
         from thaija.index.handles import open_index
@@ -221,17 +220,37 @@ class Answerer:
         q = cut_to_tokens(q, self.gen.count, max(16, int(self.gen.context_tokens) // 4))
         return q, len(q) < len(question)
 
-    def answer(self, question: str, groups: tuple[str, ...] | None):
-        from thaija.rag.pipeline import answer, default_search
+    def _search(self, ask: Any):
+        from thaija.rag.pipeline import default_search
 
-        ask = replace(self.cfg.ask, groups=groups)
         base = default_search(self.cfg.db, ask.mode, ask.groups)
 
         def search(query: str, k: int):
             with self.search_lock:
                 return base(query, k)
 
-        return answer(question, db=self.cfg.db, config=ask, search=search, generator=self.gen)
+        return search
+
+    def answer(self, question: str, groups: tuple[str, ...] | None):
+        """The pipeline's Answer for one question with the caller's groups."""
+        from thaija.rag.pipeline import answer
+
+        ask = replace(self.cfg.ask, groups=groups)
+        return answer(question, db=self.cfg.db, config=ask, search=self._search(ask), generator=self.gen)
+
+    def chat(self, messages: list[dict[str, Any]], groups: tuple[str, ...] | None) -> dict[str, Any]:
+        """The chat-completion reply (:func:`thaija.rag.chat.chat_completion`: follow-ups resolved
+        against earlier turns) with the last user turn cut to the model limits."""
+        from thaija.rag.chat import chat_completion
+
+        last = max(i for i, m in enumerate(messages) if m.get("role") == "user")
+        question, was_cut = self.cut(_text(messages[last].get("content")).strip())
+        msgs = [dict(m) for m in messages]
+        msgs[last]["content"] = question
+        ask = replace(self.cfg.ask, groups=groups)
+        reply = chat_completion(msgs, db=self.cfg.db, config=ask, search=self._search(ask), generator=self.gen)
+        reply["thaija"]["question_truncated"] = was_cut
+        return reply
 
 
 def effective_groups(cfg: ServeConfig, key: Any) -> tuple[str, ...] | None:
@@ -353,29 +372,25 @@ def create_app(config: ServeConfig | None = None):
 
         body = await read_json(request)
         model, messages, stream = check_chat_body(body)
-        if stream:
-            return error(400, "stream=true is not supported by this server")
         if model not in (RAG_MODEL, READER_MODEL):
             return error(404, f"unknown model {model[:80]!r}: use {RAG_MODEL} or {READER_MODEL}", "not_found_error")
         question = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "").strip()
         if not question:
             return error(400, "no user message with text content")
-        extra: dict[str, Any] = {}
-        if model == READER_MODEL:
-            content, _lang = await anyio.to_thread.run_sync(read_answer, messages)
-        else:
+        if stream and model == READER_MODEL:
+            return error(400, f"stream=true is supported for {RAG_MODEL} only")
+        if model == RAG_MODEL:  # follow-ups resolved, OpenAI shape, usage, SSE (thaija.rag.chat)
             groups = request.state.groups
+            reply = await anyio.to_thread.run_sync(answerer.chat, messages, groups)
+            if stream:
+                from fastapi.responses import StreamingResponse
 
-            def run():
-                q, was_cut = answerer.cut(question)
-                return answerer.answer(q, groups), was_cut
+                from thaija.rag.chat import stream_chunks
 
-            res, was_cut = await anyio.to_thread.run_sync(run)
-            content = res.answer
-            extra = {"citations": res.citations,
-                     "thaija": {"lang": res.lang, "refused": res.refused, "review_id": res.review_id,
-                                "reason": res.reason, "trace": res.trace, "prompt_tokens": res.prompt_tokens,
-                                "question_truncated": was_cut}}
+                return StreamingResponse(stream_chunks(reply), media_type="text/event-stream")
+            return reply
+        content, _lang = await anyio.to_thread.run_sync(read_answer, messages)
+        extra: dict[str, Any] = {}
         prompt_tokens = _count("\n".join(_text(m.get("content")) for m in messages)[:200_000])
         completion_tokens = _count(content)
         return {
