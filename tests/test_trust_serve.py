@@ -87,6 +87,18 @@ def test_keys_required_and_groups_per_key(client, keys):
     assert _chat(client, Q_PUBLIC, key=keys["public"]).json()["citations"][0]["doc_id"] == "canteen"
 
 
+def test_chat_follow_up_and_streaming_behind_keys(client, keys):
+    h = {"Authorization": f"Bearer {keys['hr']}"}
+    r = client.post("/v1/chat/completions", headers=h, json={"stream": True, "messages": [
+        {"role": "user", "content": Q_HR}]})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]" and "3,000" in "".join(json.loads(e)["choices"][0]["delta"].get("content", "")
+                                                        for e in events[:-1] if json.loads(e).get("choices"))
+    assert client.post("/v1/chat/completions", json={"stream": True, "messages": [
+        {"role": "user", "content": Q_HR}]}).status_code == 401  # streaming needs a key too
+
+
 def test_server_groups_cap_what_a_key_sees(db, keys):
     capped = _client(db, keys["file"], groups=("legal",))
     r = _chat(capped, Q_HR, key=keys["hr"]).json()
