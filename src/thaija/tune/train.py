@@ -347,10 +347,6 @@ def train_main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
 
 
-if __name__ == "__main__":  # pragma: no cover
-    train_main()
-
-
 def check_qlora(use_cuda: bool | None = None) -> None:
     """Raise a one-line :class:`ThaijaError` unless 4-bit QLoRA training can run here."""
     if use_cuda is None:
@@ -389,3 +385,7 @@ def describe_precision(model: Any, name: str | None) -> dict[str, Any]:
     if n4 and compute is not None:
         out["compute_dtype"] = str(getattr(compute, "bnb_4bit_compute_dtype", "")).replace("torch.", "")
     return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    train_main()
