@@ -184,3 +184,18 @@ def test_failed_first_add_leaves_nothing_behind(tmp_path):
     assert r.exit_code == 2 and "nothing indexed (2 files skipped)" in r.output
     assert "empty.txt" in r.output and "bad.jsonl:2" in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]      # no x.db, no x.db.state
+
+
+def test_damaged_milvus_lite_file_is_rebuilt_from_the_registry(corpus, cache, reference, tmp_path):
+    """Milvus Lite killed while it wrote a segment: the next add moves the folder aside and rebuilds it."""
+    db = tmp_path / "m.db"
+    with _open(db, cache) as idx:
+        idx.add_paths([str(corpus / "ja")], root=str(corpus), progress=False)
+    for f in db.rglob("*.parquet"):
+        f.write_bytes(b"cut")
+    with _open(db, cache) as idx:
+        s = idx.add_paths([str(corpus)], progress=False)             # the stored root applies
+        assert s["added"] == 3 and s["unchanged"] == 5
+        assert _state(idx) == reference
+        _consistent(idx)
+    assert (tmp_path / "m.db.damaged").is_dir()

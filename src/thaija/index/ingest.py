@@ -28,8 +28,8 @@ from thaija.index.bm25 import BM25Store
 from thaija.index.config import CONTEXT_MODES, IndexConfig  # noqa: F401 (re-exported)
 from thaija.index.documents import Document, common_root, doc_id_for, iter_documents, under_root, validate_groups
 from thaija.index.registry import Registry, Snapshot
-from thaija.index.state import (Intent, bm25_version, load_bm25, query, reconcile_bm25, resync_milvus,
-                                set_bm25_version)
+from thaija.index.state import (Intent, bm25_version, load_bm25, query, rebuild_lite, reconcile_bm25,
+                                resync_milvus, set_bm25_version)
 from thaija.index.store import MilvusStore, is_server_uri
 from thaija.index.writer import LANGS, Pipeline, Progress, TaskProgress, fingerprint, registry_terms
 
@@ -176,7 +176,13 @@ class Index:
 
     def _start_write(self) -> None:
         """Take the writer's place (Milvus Lite: the file lock) and repair what a crash left."""
-        self.milvus.client             # Milvus Lite: one writer at a time
+        try:
+            self.milvus.client         # Milvus Lite: one writer at a time
+            self.milvus.count()
+        except Exception as exc:       # noqa: BLE001 - any damage of a Lite file: rebuild it
+            if is_server_uri(self.config.db) or "in use by another process" in str(exc):
+                raise
+            rebuild_lite(self, exc)
         v = self.registry.version()
         if self._bm25_version != v:    # another process wrote since this handle loaded BM25
             self.bm25, self._bm25_version = self._load_bm25()

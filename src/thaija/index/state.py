@@ -200,3 +200,28 @@ def _vector(index, text: str, title: str, source: str, start: int, end: int):
         return embed_passages([t], index.embedder, cache)[0]
     finally:
         cache.close()
+
+
+def rebuild_lite(index, exc: BaseException) -> None:
+    """A Milvus Lite file that no longer opens (e.g. killed while it built an index after a flush):
+    move it aside to ``<db>.damaged`` and rebuild it from the registry, which keeps every vector."""
+    import logging
+
+    db = Path(index.config.db)
+    if index._milvus is not None:
+        try:
+            index._milvus.close()
+        except Exception:  # noqa: BLE001
+            pass
+        index._milvus = None
+    aside = db.with_name(db.name + ".damaged")
+    shutil.rmtree(aside, ignore_errors=True)
+    if db.exists():
+        os.replace(db, aside)
+    logging.getLogger("thaija").warning("%s could not be opened (%s): rebuilt from the registry, the old "
+                                        "folder is %s", db, str(exc)[:200], aside)
+    ids = sorted(d for (d,) in query(index.registry, "SELECT doc_id FROM documents"))
+    index.milvus.client
+    for i in range(0, len(ids), 200):
+        resync_milvus(index, ids[i:i + 200])
+    index.milvus.flush()
