@@ -77,8 +77,16 @@ def _consistent(idx: Index, after_crash: bool = False) -> None:
     for d in idx.list():
         n = idx.registry.db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id=?", (d["doc_id"],)).fetchone()[0]
         assert n == d["chunks"] > 0
-    n = idx.milvus.count()
+    try:
+        n = idx.milvus.count()
+    except Exception:                               # noqa: BLE001
+        # Milvus Lite itself can be left unreadable by a kill right after a flush (it was writing an
+        # index file): search never reads it (Lite), and the next writer rebuilds it from the registry
+        assert after_crash
+        n = None
     idx._release_lite()
+    if n is None:
+        return
     if after_crash and n != len(reg):
         assert n > len(reg) and (idx.state / "intent.json").exists()
     else:
