@@ -62,6 +62,19 @@ app = typer.Typer(
     rich_markup_mode=None,  # errors print as one plain line (ThaijaError.show), not a rich box
 )
 
+@app.callback()
+def _options(state: str = typer.Option(
+        "", "--state", metavar="DIR",
+        help="State folder (registry + BM25) of a Milvus SERVER index (--db http://...): the same folder "
+             "for every process and machine sharing the server. Default: $THAIJA_STATE, else "
+             "~/.local/state/thaija/<host_port>. A .db index keeps DB.state/ beside itself.")) -> None:
+    """Thai–Japanese (and English) toolkit."""
+    if state:
+        import os
+
+        os.environ["THAIJA_STATE"] = state
+
+
 _lang.register(app)      # detect, segment, sentences, normalize, chunk
 _cost.register(app)      # cost (tokenizers|count|compare|estimate), plan
 _index.register(app)     # index (add|remove|list|stats), search, eval
