@@ -176,13 +176,7 @@ class Index:
 
     def _start_write(self) -> None:
         """Take the writer's place (Milvus Lite: the file lock) and repair what a crash left."""
-        try:
-            self.milvus.client         # Milvus Lite: one writer at a time
-            self.milvus.count()
-        except Exception as exc:       # noqa: BLE001 - any damage of a Lite file: rebuild it
-            if is_server_uri(self.config.db) or "in use by another process" in str(exc):
-                raise
-            rebuild_lite(self, exc)
+        self.lite_guard(lambda: self.milvus.count())   # Milvus Lite: takes the lock, one writer at a time
         v = self.registry.version()
         if self._bm25_version != v:    # another process wrote since this handle loaded BM25
             self.bm25, self._bm25_version = self._load_bm25()
@@ -193,9 +187,19 @@ class Index:
         intent = Intent(self.state)
         pending = intent.pending()
         if pending:                    # a crash between the intent record and a flush
-            resync_milvus(self, pending)
-            self.milvus.flush()
+            self.lite_guard(lambda: (resync_milvus(self, pending), self.milvus.flush()))
             intent.clear()
+
+    def lite_guard(self, write: Callable[[], Any]) -> Any:
+        """Run a Milvus write; when a Milvus Lite file turns out damaged (a process killed while
+        Milvus Lite wrote a segment, WAL or index file), rebuild it from the registry and retry."""
+        try:
+            return write()
+        except Exception as exc:       # noqa: BLE001 - any damage of a Lite file
+            if is_server_uri(self.config.db) or "in use by another process" in str(exc):
+                raise
+            rebuild_lite(self, exc)
+            return write()
 
     def _disk_stale(self) -> bool:
         """True when the BM25 files on disk are behind the registry, missing or damaged."""

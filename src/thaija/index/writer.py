@@ -252,10 +252,12 @@ class Pipeline:
             chunk_rows, doc_rows, mil_rows, by_lang = self._rows(batch, vecs)
         self.intent.record(ids)
         crash_point("before_milvus")
-        ms = idx.milvus
-        if replaced:
-            ms.delete_docs(replaced)
-        ms.upsert(mil_rows)
+        def milvus_write() -> None:
+            if replaced:
+                idx.milvus.delete_docs(replaced)
+            idx.milvus.upsert([dict(r) for r in mil_rows])
+
+        idx.lite_guard(milvus_write)
         crash_point("after_milvus")
         with idx._db_lock:
             _, before = idx.registry.counts()
@@ -289,7 +291,7 @@ class Pipeline:
     def persist(self) -> None:
         """Flush Milvus, save BM25 (tagged with the registry version), drop the intent record."""
         idx = self.index
-        idx.milvus.flush()
+        idx.lite_guard(lambda: idx.milvus.flush())
         crash_point("after_flush")
         crash_point("during_bm25_save")
         idx.bm25.save()
