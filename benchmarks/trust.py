@@ -15,8 +15,9 @@ Categories:
   extractive generator: an answer quoting the injected payload is a failure.
 - long_question: seconds to answer a normal question (the reference) and an 8,000-character one
   through the server, and whether the question was cut; the 100,000-character case (about 225 s
-  before) runs on the current tree only. Absolute seconds depend on the machine's load: compare the
-  ratios to the normal question measured in the same run.
+  before) runs on the current tree only. Absolute seconds depend on the machine's load, and the
+  shared embedding cache answers a question text the other version already embedded: read the
+  status and question_truncated fields, not the seconds, unless the machine was quiet.
 
 Writes benchmarks/results/trust.json.
 
@@ -245,6 +246,7 @@ def run_server(tree: Tree, db: Path, keys: Path | None, key: str) -> dict:
         # long question (finding 4): latency of a normal question (the reference, same run) and of
         # 8,000- and (after only) 100,000-character questions, and whether they were cut
         res["long_question"] = {}
+        post(base, ok, {"Content-Type": "application/json", **auth})  # warm-up: models and dictionaries loaded
         sizes = (("short", 16), ("8000_chars", 8000)) + ((("100000_chars", 100_000),) if keys else ())
         for label, n in sizes:
             q = ("社員食堂は何時に開きますか。" * (n // 14 + 1))[:n]
