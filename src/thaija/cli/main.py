@@ -42,6 +42,16 @@ class _Group(TyperGroup):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
             raise SystemExit(0) from None
+        except (_ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except (RecursionError, MemoryError, UnicodeError, ValueError, OSError) as exc:
+            # an input no reader foresaw: still one line, never a traceback (THAIJA_DEBUG=1 shows it)
+            import os
+
+            if os.environ.get("THAIJA_DEBUG"):
+                raise
+            raise _CLIError(f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else 'unexpected input'}"
+                            " (THAIJA_DEBUG=1 shows the traceback)") from exc
 
 from thaija.cli import cost as _cost
 from thaija.cli import index as _index
