@@ -244,6 +244,7 @@ def docx_to_text(path: Path) -> tuple[str, str]:
     doc = _office(path, "Word (.docx)", docx.Document)
     blocks: list[str] = []
     first_heading = ""
+    style_names: dict[str | None, str] = {}
     for item in doc.iter_inner_content():
         if isinstance(item, Table):
             blocks.append("\n".join(table_lines([[c.text for c in _unique(r.cells)] for r in item.rows])))
@@ -253,7 +254,11 @@ def docx_to_text(path: Path) -> tuple[str, str]:
         text = _clean(item.text)
         if not text:
             continue
-        style = (item.style.name if item.style is not None else "") or ""
+        sid = item._p.style  # w:pStyle id; resolving it is a scan of every style: once per id, not per paragraph
+        if sid not in style_names:
+            st = item.style
+            style_names[sid] = (st.name if st is not None else "") or ""
+        style = style_names[sid]
         level = _heading_level(style)
         if level:
             blocks.append("#" * level + " " + text)
