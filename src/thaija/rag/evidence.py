@@ -216,6 +216,7 @@ class Scored:
     rank: int
     score: float
     covered: frozenset[str] = field(default_factory=frozenset)
+    topic: frozenset[str] = field(default_factory=frozenset)  # question words naming the chunk's topic
 
 
 @dataclass
@@ -284,7 +285,8 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         lex = min(1.0, got / denom)
         if core - tp and not (cov & (core - tp)):
             lex *= 0.5  # only generic words matched: not an answer to this question
-        rows.append(Scored(u, lex, None, u.hit + 1, 0.0, frozenset(t for t in cov if t not in tp)))
+        rows.append(Scored(u, lex, None, u.hit + 1, 0.0, frozenset(t for t in cov if t not in tp),
+                           frozenset(t for t in weights if t in tp)))
     if embed is not None and query.vector is not None and rows:
         order = sorted(range(len(rows)), key=lambda i: (-rows[i].lex, rows[i].rank, rows[i].unit.start))
         pick = order[:cfg.max_dense_units]
@@ -360,6 +362,7 @@ def select(scored: Sequence[Scored], query: Query, idf: IdfFn, cfg: EvidenceConf
 def union_coverage(chosen: Sequence[Scored], query: Query, idf: IdfFn) -> float:
     """Weighted share of the question's content terms found in the chosen units together."""
     weights = question_weights(query, idf)
-    total = sum(weights.values())
+    topic = set().union(*(r.topic for r in chosen)) if chosen else set()
+    total = sum(w for t, w in weights.items() if t not in topic)   # title words are not asked about
     got = set().union(*(r.covered for r in chosen)) if chosen else set()
-    return sum(weights[t] for t in got if t in weights) / total if total else 0.0
+    return min(1.0, sum(weights[t] for t in got if t in weights and t not in topic) / total) if total else 0.0
