@@ -260,7 +260,7 @@ def mount_ui(app: Any, config: Any) -> None:
             raise ThaijaError("'citations' must be a list of objects")
         for k, c in enumerate(citations[:50]):  # the shape the server's own answers give (chat page)
             for key, typ in _CITATION_FIELDS.items():
-                if key in c and (not isinstance(c[key], typ) or isinstance(c[key], bool)):
+                if c.get(key) is not None and (not isinstance(c[key], typ) or isinstance(c[key], bool)):
                     raise ThaijaError(f"citations[{k}].{key} must be {_TYPE_NAMES[typ]}")
         rid = queue(create=True).add(question, answer, lang if lang in ("th", "ja", "en") else "en",
                                      citations[:50], "user_flagged", groups=list(groups), note=note)
