@@ -262,3 +262,25 @@ def test_cli_filters_flag_and_show(queue, tmp_path):
     r = runner.invoke(app, ["review", "export", str(tmp_path / "o.jsonl"), "--db", db])
     assert r.exit_code == 0 and "1 refusal" in r.stderr
     assert runner.invoke(app, ["review", "flag", "--id", "1", "q", "--db", db]).exit_code == 2
+
+
+def test_review_finds_the_nearest_index_like_every_other_command(tmp_path, monkeypatch):
+    """`thaija review list` from a subfolder reads the queue of the nearest thaija.db (QA F14), not ./thaija.db."""
+    from typer.testing import CliRunner
+
+    from thaija.cli.main import app
+    from thaija.guard.review import ReviewQueue, review_path
+
+    db = tmp_path / "thaija.db"
+    (tmp_path / "thaija.db.state").mkdir()
+    (tmp_path / "thaija.db.state" / "registry.sqlite").write_bytes(b"")
+    q = ReviewQueue(review_path(str(db)), create=True)
+    q.add("ลาพักร้อนได้กี่วัน", "", "th", [], "refused")
+    sub = tmp_path / "docs" / "hr"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    monkeypatch.delenv("THAIJA_DB", raising=False)
+    r = CliRunner().invoke(app, ["review", "list", "--json"])
+    assert r.exit_code == 0, r.output
+    assert "ลาพักร้อนได้กี่วัน" in r.output
+    assert not (sub / "thaija.db.review.sqlite").exists()

@@ -16,8 +16,8 @@ from thaija.guard.config import RedactConfig  # light (no detector imported)
 if TYPE_CHECKING:
     from thaija.guard.review import ReviewItem, ReviewQueue
 
-DB_HELP = "The index path; the queue is the file beside it, DB + '.review.sqlite' (a *.review.sqlite path is used as is)."
-DEFAULT_DB = "./thaija.db"
+DB_HELP = "The index path (default: $THAIJA_DB, else the nearest thaija.db in this folder or above); the queue is the file beside it, DB + '.review.sqlite' (a *.review.sqlite path is used as is)."
+DEFAULT_DB = None  # THAIJA_DB, else the nearest thaija.db (as every other command), else ./thaija.db
 
 
 def _emit(record: dict) -> None:
@@ -66,9 +66,13 @@ review_app = typer.Typer(
 )
 
 
-def _queue(db: str, *, create: bool = False) -> "ReviewQueue":
-    from thaija.guard.review import ReviewQueue, review_path
+def _queue(db: str | None, *, create: bool = False) -> "ReviewQueue":
+    import os
 
+    from thaija.guard.review import ReviewQueue, review_path
+    from thaija.index.locate import find_db
+
+    db = db or os.environ.get("THAIJA_DB") or find_db() or "./thaija.db"
     return ReviewQueue(review_path(db), create=create)
 
 
@@ -116,7 +120,7 @@ def _show_text(item: "ReviewItem") -> None:
 
 @review_app.command("list")
 def review_list(
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
     status: Optional[str] = typer.Option(None, "--status", help="Only items with this status: pending, approved or rejected (default: all)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Only items queued for this reason: refused, low_confidence or user_flagged."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Only items in this language (th, ja, en)."),
@@ -137,7 +141,7 @@ def review_list(
 @review_app.command("show")
 def review_show(
     item_id: int = typer.Argument(..., metavar="ID", help="Item id (see `thaija review list`)."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the item as JSON."),
 ) -> None:
     """Show one item: question, answer, edit, citations and the retrieved candidates."""
@@ -152,7 +156,7 @@ def review_show(
 def review_approve(
     item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
     note: Optional[str] = typer.Option(None, "--note", help="A reviewer's note kept with the item."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
 ) -> None:
     """Approve an answer as it is (approved items are exported for tuning, except a refusal without an edit)."""
     item = _queue(db).approve(item_id, note=note)
@@ -166,7 +170,7 @@ def review_approve(
 def review_reject(
     item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
     note: Optional[str] = typer.Option(None, "--note", help="A reviewer's note kept with the item."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
 ) -> None:
     """Reject an answer (never exported)."""
     item = _queue(db).reject(item_id, note=note)
@@ -178,7 +182,7 @@ def review_edit(
     item_id: int = typer.Argument(..., metavar="ID", help="Item id."),
     answer: str = typer.Option(..., "--answer", help="The corrected answer."),
     keep_pending: bool = typer.Option(False, "--keep-pending", help="Store the edit but do not approve the item."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
 ) -> None:
     """Replace the answer with a reviewer's correction; this also approves the item unless --keep-pending."""
     item = _queue(db).edit(item_id, answer, approve=not keep_pending)
@@ -188,7 +192,7 @@ def review_edit(
 @review_app.command("export")
 def review_export(
     out: str = typer.Argument(..., metavar="OUT.jsonl", help="Output file (overwritten)."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
     lang: Optional[str] = typer.Option(None, "--lang", help="Only items in this language (th, ja, en)."),
     keep_citations: bool = typer.Option(False, "--keep-citations", help="Keep [n] citation markers in answers."),
     no_redact: bool = typer.Option(False, "--no-redact", help="Do not replace PII with [TYPE] placeholders."),
@@ -215,7 +219,7 @@ def review_flag(
     lang: str = typer.Option("auto", "--lang", help="Language of the question: auto (detect), th, ja or en."),
     note: Optional[str] = typer.Option(None, "--note", help="Why it was flagged (free text)."),
     item_id: Optional[int] = typer.Option(None, "--id", help="Flag an existing item for a specialist instead (it goes back to pending)."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: Optional[str] = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
 ) -> None:
     """Queue an answer a user flagged (reason user_flagged) and print its id; or, with --id, flag an
     existing item for a specialist's look."""
