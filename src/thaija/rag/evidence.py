@@ -294,31 +294,35 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         sims = vecs @ np.asarray(query.vector, dtype=np.float32)
         for i, s in zip(pick, sims.tolist()):
             rows[i].dense = float(s)
-        _center(rows)
+        _center(rows, query.lang)
+    # words cannot match across languages: a sentence in another language gets a neutral lexical
+    # score — unless the question's own language already offers lexical evidence (>= 0.15)
+    same_best = max((r.lex for r in rows if r.unit.lang == query.lang), default=0.0)
+    floor = cfg.cross_lex if same_best < 0.15 else 0.0
     for r in rows:
         lex = r.lex
         if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang:
-            lex = max(lex, cfg.cross_lex)  # words cannot match across languages: rely on dense
+            lex = max(lex, floor)
         r.score = (cfg.lex_weight * lex + cfg.dense_weight * dense_scale(r.dense, cfg)
                    + cfg.rank_bonus / r.rank)
     rows.sort(key=lambda r: (-r.score, r.rank, r.unit.start))
     return rows
 
 
-def _center(rows: Sequence[Scored], min_rows: int = 3) -> None:
-    """Move each language's mean dense similarity to the overall mean (the embedder rates text in
-    the question's own language higher whatever it says); one language only: unchanged."""
+def _center(rows: Sequence[Scored], qlang: str, min_rows: int = 3) -> None:
+    """Move the mean dense similarity of sentences in other languages to the mean of the
+    question-language sentences (the embedder rates text in the question's own language higher
+    whatever it says). Question-language sentences are never shifted; one language: unchanged."""
     by: dict[str, list[Scored]] = {}
     for r in rows:
         if r.dense is not None:
             by.setdefault(r.unit.lang, []).append(r)
-    if len(by) < 2:
+    if len(by) < 2 or len(by.get(qlang, ())) < min_rows:
         return
-    allv = [r.dense for rs in by.values() for r in rs]
-    overall = sum(allv) / len(allv)
-    for rs in by.values():
-        if len(rs) >= min_rows:
-            shift = overall - sum(r.dense for r in rs) / len(rs)
+    ref = sum(r.dense for r in by[qlang]) / len(by[qlang])
+    for lang, rs in by.items():
+        if lang != qlang and len(rs) >= min_rows:
+            shift = ref - sum(r.dense for r in rs) / len(rs)
             for r in rs:
                 r.dense += shift
 

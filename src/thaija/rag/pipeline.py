@@ -245,6 +245,13 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         evs = [gather_evidence(q, hits, ctx)]
         extra = {}
     verdicts = [outcome(e.support, lang, cfg.min_support) for e in evs]
+    if cfg.generator != "extractive" and cfg.min_support is None:
+        # an LLM reads whole chunks and its answer is checked sentence by sentence afterwards:
+        # it also gets the question when the best chunk holds half of the question's terms
+        from thaija.rag.citations import evidence_support
+
+        verdicts = [("low_confidence" if v == "refuse" and evidence_support(e.query.text, e.hits, lang) >= 0.5
+                     else v) for e, v in zip(evs, verdicts)]
     answered = [e for e, v in zip(evs, verdicts) if v != "refuse"]
     if cfg.agentic:
         extra["unanswered"] = [e.query.text for e, v in zip(evs, verdicts) if v == "refuse"]

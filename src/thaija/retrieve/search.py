@@ -103,7 +103,8 @@ def _bm25_rows(index, snap, query: str, depth: int, mask: np.ndarray, lang: str 
 def _center_languages(sims: np.ndarray, langs: np.ndarray, mask: np.ndarray, min_rows: int = 3) -> None:
     """Remove the embedder's same-language bias in place: every language's mean similarity is moved
     to the overall mean (a Japanese question otherwise rates every Japanese chunk above the Thai
-    chunk that answers it). One language only: nothing changes."""
+    chunk that answers it); means over the ``mask`` rows, shifts applied to every row of the
+    language. One language only: nothing changes."""
     present = np.unique(langs[mask]) if mask.any() else []
     if len(present) < 2:
         return
@@ -111,7 +112,7 @@ def _center_languages(sims: np.ndarray, langs: np.ndarray, mask: np.ndarray, min
     for li in present:
         sel = mask & (langs == li)
         if int(sel.sum()) >= min_rows:
-            sims[sel] += overall - float(sims[sel].mean())
+            sims[langs == li] += overall - float(sims[sel].mean())
 
 
 def _dense_rows(index, snap, query: str, depth: int, mask: np.ndarray, groups, lang,
@@ -125,7 +126,8 @@ def _dense_rows(index, snap, query: str, depth: int, mask: np.ndarray, groups, l
     if not len(snap.rows) or not n_ok:
         return []
     sims = snap.vectors @ qv.astype(np.float32)
-    _center_languages(sims, snap.langs, mask)
+    # statistics over the public chunks: the shift must not depend on the caller's groups
+    _center_languages(sims, snap.langs, _allowed(snap, None, None))
     if n_ok < len(sims):
         sims += _bias(snap, mask)               # -inf: never rank what the caller may not see
     top = min(depth, n_ok)
