@@ -121,6 +121,8 @@ def serve_cmd(
     from thaija.rag.pipeline import AskConfig
     from thaija.rag.serve import ServeConfig, serve
 
+    if keys:  # a bad key file is the first thing to say: it decides who may see what
+        KeyRing.load(keys)
     db = _check_db(db)
     ask = AskConfig(generator=generator, k=k, groups=tuple(parse_groups(groups) or ()) or None, agentic=agentic,
                     model=model, adapter=adapter, base_url=base_url)
