@@ -18,7 +18,7 @@ def test_results_file_names_its_script_and_arguments(path: Path):
     script = data.get("script")
     assert isinstance(script, str) and script.startswith("benchmarks/"), f"{path.name}: no 'script' key"
     assert (ROOT / script).is_file(), f"{path.name}: its script {script} does not exist"
-    assert isinstance(data.get("args"), list), f"{path.name}: no 'args' list"
+    assert isinstance(data.get("args"), (list, dict)), f"{path.name}: no arguments recorded (argv list or parsed dict)"
 
 
 def test_there_are_results():
