@@ -73,3 +73,16 @@ def test_query_is_analysed_once():
     assert q.lang == "th" and "cleanbot" in q.content and "กี่" not in q.content
     assert q.terms["all"] == content_terms(q.text, "th") and q.sentences
     assert q.vector is None
+
+
+def test_text_output_says_when_an_answer_is_low_confidence():
+    """QA F3b: `thaija ask` without --json must not print a low-confidence answer as if it were sure."""
+    from thaija.rag.pipeline import render
+
+    res = {"answer": "資料（タイ語）によると：「ค่าล่วงเวลา 1.5 เท่า」[1]。", "refused": False, "reason": "low_confidence",
+           "support": 0.43, "review_id": 3,
+           "citations": [{"n": 1, "doc_id": "ot_th", "start": 0, "end": 16, "source": "ot_th.md", "quote": "ค่าล่วงเวลา 1.5 เท่า"}]}
+    out = render(res)
+    assert "low confidence" in out and "0.43" in out and "review id 3" in out
+    res["reason"] = None
+    assert "low confidence" not in render(res)

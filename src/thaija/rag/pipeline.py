@@ -380,6 +380,10 @@ def render(result: dict[str, Any], width: int = 120) -> str:
         lines.append(f"  [{c['n']}] {c['doc_id']} {c['start']}:{c['end']} ({c['source']}): {quote[:width]}{more}")
     if result["refused"]:
         lines.append(f"(refused: {result.get('reason')}; review id {result.get('review_id')})")
+    elif result.get("reason") == "low_confidence":
+        support = result.get("support")
+        said = f"support {support:.2f}; " if isinstance(support, (int, float)) else ""
+        lines.append(f"(low confidence: {said}check the sources; review id {result.get('review_id')})")
     elif result.get("removed_citations"):
         lines.append(f"({result['removed_citations']} unsupported citation(s) removed)")
     return "\n".join(lines)
