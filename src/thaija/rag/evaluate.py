@@ -18,43 +18,12 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from thaija.errors import ThaijaError
+from thaija.rag.config import QAEvalConfig  # noqa: F401 (defined in rag/config.py)
 
-
-@dataclass
-class QAEvalConfig:
-    """What to evaluate: an embedded :class:`~thaija.rag.pipeline.AskConfig` (the one ask config;
-    built from ``generator``/``k``/``mode``/``model``/``adapter``/``base_url``/``min_support`` when
-    not given), ``limit`` (first N questions of ``queries.jsonl``) and ``unanswerable`` (a folder
-    whose ``queries.jsonl`` questions have no answer in the corpus: their refusal rate is reported)."""
-
-    generator: str = field(default="extractive", metadata={"help": "extractive | local | openai"})
-    k: int = field(default=5, metadata={"help": "chunks retrieved per question"})
-    mode: str = field(default="hybrid", metadata={"help": "hybrid | bm25 | dense"})
-    limit: int | None = field(default=None, metadata={"help": "evaluate the first N questions"})
-    model: str | None = field(default=None, metadata={"help": "local/openai model"})
-    adapter: str | None = field(default=None, metadata={"help": "local: PEFT adapter"})
-    base_url: str | None = field(default=None, metadata={"help": "openai: endpoint base URL"})
-    min_support: float | None = field(default=None, metadata={"help": "refusal threshold (None: fitted)"})
-    unanswerable: str | None = field(default=None, metadata={"help": "folder of unanswerable questions"})
-    ask: Any = field(default=None, metadata={"help": "AskConfig of every question (built when None)"})
-
-    def __post_init__(self) -> None:
-        from thaija.rag.pipeline import AskConfig
-
-        if self.limit is not None and self.limit < 1:
-            raise ThaijaError("--limit must be at least 1")
-        if self.unanswerable is not None and not Path(self.unanswerable, "queries.jsonl").is_file():
-            raise ThaijaError(f"{self.unanswerable}: needs queries.jsonl (the unanswerable questions)")
-        if self.ask is None:
-            self.ask = AskConfig(generator=self.generator, k=self.k, mode=self.mode, model=self.model,
-                                 adapter=self.adapter, base_url=self.base_url, review=False,
-                                 min_support=self.min_support)
-        self.generator = self.ask.generator
 
 
 def generator_label(cfg: Any) -> str:

@@ -16,7 +16,7 @@ from thaija.errors import ThaijaError
 from thaija.rag.citations import MIN_CHARS, Citation, Evidence, coverage, evidence_windows, make_citation, sentence_evidence, terms
 from thaija.rag.prompt import Prompt
 
-GENERATORS = ("extractive", "local", "openai")
+from thaija.rag.config import GENERATORS  # noqa: E402,F401 (defined once, in rag/config.py)
 
 
 @dataclass

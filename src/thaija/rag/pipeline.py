@@ -12,59 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from thaija.errors import ThaijaError
-from thaija.rag.generators import GENERATORS, Generator, make_generator
+from thaija.rag.generators import Generator, make_generator
 
 SearchFn = Callable[[str, int], list[Any]]
-from thaija.retrieve.search import MODES  # noqa: E402 (defined once, in retrieve)
+from thaija.rag.config import AskConfig  # noqa: E402,F401 (defined once, in rag/config.py; re-exported)
+from thaija.retrieve.config import MODES  # noqa: E402,F401 (defined once, in retrieve)
 
-
-@dataclass
-class AskConfig:
-    """Settings of one ask call (validated; every CLI flag maps to one field; the one config that
-    ``thaija ask``, ``eval-qa`` (embedded in QAEvalConfig) and ``serve`` share).
-
-    ``min_support``: refuse below this calibrated support (``None``: the per-language thresholds
-    fitted by ``benchmarks/refusal_curve.py``, see docs/rag.md); answers between it and the fitted
-    review threshold are given but flagged low-confidence and queued for review.
-    ``redact``: replace PII in the answer and quotes by ``[TYPE]`` (``"redacted": true``).
-    ``citation_support``: an LLM answer sentence's citation must cover this share of its terms.
-    """
-
-    generator: str = field(default="extractive", metadata={"help": "extractive | local | openai"})
-    k: int = field(default=5, metadata={"help": "chunks retrieved per query"})
-    mode: str = field(default="hybrid", metadata={"help": "hybrid | bm25 | dense"})
-    groups: tuple[str, ...] | None = field(default=None, metadata={"help": "caller's access groups"})
-    agentic: bool = field(default=False, metadata={"help": "decompose and retrieve in rounds"})
-    max_rounds: int = field(default=3, metadata={"help": "agentic retrieval rounds"})
-    min_support: float | None = field(default=None, metadata={"help": "refusal threshold (None: fitted per language)"})
-    citation_support: float = field(default=0.5, metadata={"help": "LLM citation check threshold"})
-    context_tokens: int | None = field(default=None, metadata={"help": "prompt budget in the model's tokens"})
-    model: str | None = field(default=None, metadata={"help": "local/openai model"})
-    adapter: str | None = field(default=None, metadata={"help": "local: PEFT adapter folder"})
-    base_url: str | None = field(default=None, metadata={"help": "openai: endpoint base URL"})
-    review: bool = field(default=True, metadata={"help": "queue refused / low-confidence answers"})
-    redact: bool = field(default=False, metadata={"help": "replace PII in answer and quotes"})
-    dense_evidence: bool = field(default=True, metadata={"help": "score sentences with the index embedder too"})
-
-    def __post_init__(self) -> None:
-        if self.generator not in GENERATORS:
-            raise ThaijaError(f"unknown generator {self.generator!r}: choose one of {', '.join(GENERATORS)}")
-        if self.mode not in MODES:
-            raise ThaijaError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
-        if not 1 <= int(self.k) <= 100:
-            raise ThaijaError(f"--k must be between 1 and 100, got {self.k}")
-        if not 1 <= int(self.max_rounds) <= 10:
-            raise ThaijaError(f"--max-rounds must be between 1 and 10, got {self.max_rounds}")
-        if self.min_support is not None and not 0.0 <= float(self.min_support) <= 1.0:
-            raise ThaijaError("--min-support must be between 0 and 1")
-        if not 0.0 <= float(self.citation_support) <= 1.0:
-            raise ThaijaError("citation_support must be between 0 and 1")
-        if self.context_tokens is not None and self.context_tokens < 256:
-            raise ThaijaError("context_tokens must be at least 256")
-        if self.groups is not None:
-            self.groups = tuple(g.strip() for g in self.groups if g and g.strip()) or None
-        if self.adapter and self.generator != "local":
-            raise ThaijaError("--adapter needs --generator local")
 
 
 def detect_lang(text: str) -> str:

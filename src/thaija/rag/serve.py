@@ -20,81 +20,18 @@ and the generator's token limits.
 """
 from __future__ import annotations  # noqa: F401 (FastAPI handlers below use real annotations)
 
-import ipaddress
-import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from thaija.errors import ThaijaError
+from thaija.rag.config import _LOOPBACK_NAMES, ServeConfig, is_loopback  # noqa: F401 (defined in rag/config.py)
 
 RAG_MODEL = "thaija-rag"
 READER_MODEL = "thaija-extractive"
 PUBLIC_PATHS = {"/health"}
-_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
-
-
-def _ask_default():
-    from thaija.rag.pipeline import AskConfig
-
-    return AskConfig()
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost / 127.0.0.0/8 / ::1."""
-    h = host.strip("[]")
-    if h == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(h).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass
-class ServeConfig:
-    """Server settings (validated); ``ask`` holds the answering settings (groups = the cap)."""
-
-    db: str = field(default="./thaija.db", metadata={"help": "Index path or Milvus URI."})
-    host: str = field(default="127.0.0.1", metadata={"help": "Interface to listen on."})
-    port: int = field(default=8000, metadata={"help": "TCP port."})
-    ask: Any = field(default_factory=_ask_default, metadata={"help": "AskConfig of every answer."})
-    keys: str | None = field(default=None, metadata={"help": "Key file (one `<key or sha256:HEX>\\t<groups>` per line)."})
-    insecure: bool = field(default=False, metadata={"help": "Allow a non-loopback bind without keys."})
-    max_body_bytes: int = field(default=1_000_000, metadata={"help": "Largest request body (413 above)."})
-    allowed_hosts: tuple[str, ...] | None = field(default=None, metadata={
-        "help": "Accepted Host header names (default: loopback names on a loopback bind, any otherwise)."})
-    max_question_chars: int = field(default=4000, metadata={"help": "Questions are cut to this many characters."})
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
-            raise ThaijaError(f"--port must be between 0 and 65535, got {self.port}")
-        if not self.host:
-            raise ThaijaError("--host is empty")
-        if not 1024 <= int(self.max_body_bytes) <= 1 << 30:
-            raise ThaijaError("--max-body must be between 1 KB and 1 GB")
-        if int(self.max_question_chars) < 16:
-            raise ThaijaError("max_question_chars must be at least 16")
-        if self.keys is None and os.environ.get("THAIJA_KEYS"):
-            self.keys = os.environ["THAIJA_KEYS"]
-        if not self.keys and not self.insecure and not is_loopback(self.host):
-            raise ThaijaError(f"refusing to serve on non-loopback address {self.host} without API keys: "
-                              "give --keys FILE (make keys with `thaija keygen`) or --insecure")
-        if self.allowed_hosts is not None:
-            self.allowed_hosts = tuple(h.strip().lower() for h in self.allowed_hosts if h.strip()) or None
-
-    def ask_config(self):
-        """The AskConfig of a request without a key (the server's own groups)."""
-        return self.ask
-
-    def host_names(self) -> tuple[str, ...] | None:
-        """Host header names accepted (None = any)."""
-        if self.allowed_hosts:
-            return self.allowed_hosts
-        return _LOOPBACK_NAMES if is_loopback(self.host) else None
-
 
 def _text(content: Any) -> str:
     """Message content as text (a string, or OpenAI's list of {"type": "text", "text": …} parts)."""
