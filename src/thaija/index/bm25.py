@@ -19,17 +19,12 @@ import json
 import os
 import shutil
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from thaija.config import setting
-from thaija.errors import ThaijaError
-
-K1 = 1.5
-B = 0.75
+from thaija.index.config import B, K1, BM25Config  # noqa: F401 (light config; re-exported)
 
 
 def _is_term(tok: str) -> bool:
@@ -58,17 +53,6 @@ def whitespace_terms(text: str) -> list[str]:
     """The naive baseline: lowercase, split on whitespace (what most BM25 libraries do)."""
     return [t for t in text.lower().split() if _is_term(t)]
 
-
-@dataclass
-class BM25Config:
-    """BM25 parameters (bm25s defaults)."""
-
-    k1: float = setting(K1, "BM25 term-frequency saturation k1 (>= 0).")
-    b: float = setting(B, "BM25 length normalisation b in [0, 1].")
-
-    def __post_init__(self) -> None:
-        if self.k1 < 0 or not 0 <= self.b <= 1:
-            raise ThaijaError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
 
 
 def term_hash(term: str) -> int:

