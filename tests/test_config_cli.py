@@ -32,11 +32,20 @@ _COMMAND_CONFIGS = {
     "chunk": "thaija.lang.config.ChunkConfig",
     "search": "thaija.retrieve.config.SearchConfig",
     "eval": "thaija.retrieve.config.EvalConfig",
+    "index add": "thaija.index.config.IndexConfig",
+    "tune mix": "thaija.tune.config.TuneConfig",
+    "tune train": "thaija.tune.config.TuneConfig",
+    "tune qa-data": "thaija.rag.qa_data.QADataConfig",
+    "ask": "thaija.rag.config.AskConfig",
+    "eval-qa": "thaija.rag.config.QAEvalConfig",
+    "serve": "thaija.rag.config.ServeConfig",
 }
 
 #: where the CLI contract differs from the library default, on purpose (command, option) -> why
 _CLI_DEFAULTS = {
     ("plan", "update_frequency"): "the CLI requires --update-frequency (issue contract); the library defaults to monthly",
+    ("serve", "db"): "the CLI finds the index ($THAIJA_DB, else the nearest thaija.db); the library takes a path",
+    ("index add", "db"): "the CLI finds the index ($THAIJA_DB, else the nearest thaija.db, else creates ./thaija.db)",
 }
 
 
@@ -182,6 +191,17 @@ def _bad(path: str, **kwargs):
     _bad("thaija.retrieve.config.SearchConfig", bm25_weight=1.5),
     _bad("thaija.retrieve.config.EvalConfig", k=5),
     _bad("thaija.retrieve.config.EvalConfig", fusion="sum"),
+    _bad("thaija.index.config.IndexConfig", db="notes.txt"),
+    _bad("thaija.index.config.IndexConfig", chunk_tokens=64, overlap=64),
+    _bad("thaija.index.config.BM25Config", b=1.5),
+    _bad("thaija.tune.config.TuneConfig", strategy="weights"),
+    _bad("thaija.tune.config.TuneConfig", weights={"th": 1.0}, strategy="temperature"),
+    _bad("thaija.rag.config.AskConfig", adapter="adapter-dir"),
+    _bad("thaija.rag.config.AskConfig", base_url="http://127.0.0.1:9/v1"),
+    _bad("thaija.rag.config.AskConfig", mode="sparse"),
+    _bad("thaija.rag.config.QAEvalConfig", limit=0),
+    _bad("thaija.rag.config.ServeConfig", host="0.0.0.0", keys=None, insecure=False),
+    _bad("thaija.rag.qa_data.QADataConfig", mode="sparse"),
 ])
 def test_inconsistent_settings_are_refused(path, kwargs):
     with pytest.raises(ThaijaError):
@@ -197,11 +217,27 @@ def test_library_and_cli_share_the_defaults():
     assert RedactConfig().types == PII_TYPES
 
 
+def test_ask_config_is_embedded_not_copied():
+    from thaija.rag.config import AskConfig, QAEvalConfig, ServeConfig
+
+    ask_fields = {f.name for f in dataclasses.fields(AskConfig)}
+    for cls in (QAEvalConfig, ServeConfig):
+        assert not ask_fields & {f.name for f in dataclasses.fields(cls)}, f"{cls.__name__} copies AskConfig fields"
+        assert isinstance(cls().ask, AskConfig)
+    assert QAEvalConfig().ask.review is False  # evaluation never fills the review queue
+    assert AskConfig(groups="hr, finance,").groups == ("hr", "finance")
+
+
 def test_enumerations_are_defined_once():
     rc, search, evaluate = (importlib.import_module(f"thaija.retrieve.{m}") for m in ("config", "search", "evaluate"))
 
     assert search.MODES is rc.MODES and search.FUSIONS is rc.FUSIONS and evaluate.EVAL_MODES is rc.EVAL_MODES
     assert search.SearchConfig is rc.SearchConfig and evaluate.EvalConfig is rc.EvalConfig
+    rag_config, generators, pipeline, qa_data = (importlib.import_module(f"thaija.rag.{m}")
+                                                 for m in ("config", "generators", "pipeline", "qa_data"))
+    assert rag_config.MODES is rc.MODES and pipeline.MODES is rc.MODES and qa_data.MODES is rc.MODES
+    assert generators.GENERATORS is rag_config.GENERATORS
+    assert pipeline.AskConfig is rag_config.AskConfig
 
 
 def test_cli_import_stays_light():
@@ -211,7 +247,7 @@ def test_cli_import_stays_light():
 
     code = ("import sys; from typer.main import get_command; from thaija.cli.main import app; get_command(app); "
             "print(','.join(m for m in ('numpy', 'thaija.lang.segment', 'thaija.index.store', 'thaija.retrieve.search',"
-            " 'thaija.guard.pii') if m in sys.modules))")
+            " 'thaija.guard.pii', 'thaija.rag.pipeline', 'thaija.tune.train') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"loaded at CLI start: {out.stdout.strip()}"

@@ -5,13 +5,9 @@ from typing import Optional
 
 import typer
 
-from thaija.cli._common import fail, print_json
-
-STRATEGY_HELP = ("Language mix: proportional (share ∝ n), temperature (share ∝ n^alpha), "
-                 "unimax (uniform, capped at --max-epochs passes per language) or weights "
-                 "(--weights).")
-ALPHA_HELP = "Temperature exponent alpha (share ∝ n^alpha): 1 = proportional, 0 = uniform."
-WEIGHTS_HELP = "Explicit relative weights for --strategy weights, e.g. 'th=1,ja=1'."
+from thaija.cli._common import fail, option, print_json
+from thaija.rag.qa_data import QADataConfig  # light: stdlib only at import
+from thaija.tune.config import TuneConfig  # light: no torch, no model
 
 
 def _parse_weights(text: Optional[str]) -> Optional[dict[str, float]]:
@@ -32,14 +28,13 @@ def _parse_weights(text: Optional[str]) -> Optional[dict[str, float]]:
 def mix_cmd(
     data: str = typer.Argument(..., help="Training JSONL ({'text'} / {'prompt','completion'} / "
                                "{'messages'} records, optional 'lang')."),
-    strategy: str = typer.Option("temperature", "--strategy", "-s", help=STRATEGY_HELP),
-    alpha: float = typer.Option(0.3, "--alpha", help=ALPHA_HELP),
-    max_epochs: float = typer.Option(4.0, "--max-epochs",
-                                     help="unimax: at most this many passes over a language's data."),
+    strategy: str = option(TuneConfig, "strategy", "--strategy", "-s"),
+    alpha: float = option(TuneConfig, "alpha", "--alpha"),
+    max_epochs: float = option(TuneConfig, "max_epochs", "--max-epochs"),
     budget: Optional[int] = typer.Option(None, "--budget", min=1,
                                          help="Examples drawn in total (default: one pass = "
                                          "number of records)."),
-    weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    weights: Optional[str] = option(TuneConfig, "weights", "--weights"),
     as_json: bool = typer.Option(False, "--json", help="Print {strategy, counts, shares, epochs} "
                                  "as JSON."),
 ) -> None:
@@ -72,47 +67,30 @@ def mix_cmd(
 
 
 def train_cmd(
-    data: Optional[str] = typer.Option(None, "--data", "-d", help="Training JSONL."),
-    eval_data: Optional[str] = typer.Option(None, "--eval-data",
-                                            help="Held-out JSONL (else --eval-split per language)."),
-    eval_split: Optional[float] = typer.Option(None, "--eval-split",
-                                               help="Fraction held out per language [default 0.1]."),
-    model: Optional[str] = typer.Option(None, "--model", "-m",
-                                        help="Base model: local folder, .gguf file or hub id "
-                                        "(online only). Default: offline Gemma-3-270m."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help=STRATEGY_HELP),
-    alpha: Optional[float] = typer.Option(None, "--alpha", help=ALPHA_HELP + " [default 0.3]"),
-    max_epochs: Optional[float] = typer.Option(None, "--max-epochs", help="unimax cap [default 4]."),
-    weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
-    lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank [default 16]."),
-    lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha [default 32]."),
-    qlora: Optional[bool] = typer.Option(None, "--qlora/--no-qlora",
-                                         help="QLoRA: 4-bit NF4 base model (bitsandbytes, CUDA "
-                                         "only; a GGUF is dequantised first). Stops with an "
-                                         "error on a machine without CUDA."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps [default 100]."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Examples per micro-batch "
-                                             "[default 4]."),
-    grad_accum: Optional[int] = typer.Option(None, "--grad-accum",
-                                             help="Gradient accumulation steps [default 1]."),
-    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", "--lr",
-                                                  help="Peak learning rate [default 2e-4]."),
-    max_length: Optional[int] = typer.Option(None, "--max-length",
-                                             help="Tokens per example [default 256]."),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every",
-                                             help="Per-language eval every N steps [default 25]."),
-    save_every: Optional[int] = typer.Option(None, "--save-every",
-                                             help="Checkpoint every N steps [default 50]."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed [default 0]."),
-    threads: Optional[int] = typer.Option(None, "--threads",
-                                          help="CPU threads for torch (1 is fastest on a busy "
-                                          "shared CPU) [default: torch's]."),
-    output: Optional[str] = typer.Option(None, "--output", "-o",
-                                         help="Output folder [default tune-out]."),
+    data: Optional[str] = option(TuneConfig, "data", "--data", "-d", unset=True),
+    eval_data: Optional[str] = option(TuneConfig, "eval_data", "--eval-data", unset=True),
+    eval_split: Optional[float] = option(TuneConfig, "eval_split", "--eval-split", unset=True),
+    model: Optional[str] = option(TuneConfig, "model", "--model", "-m", unset=True),
+    strategy: Optional[str] = option(TuneConfig, "strategy", "--strategy", "-s", unset=True),
+    alpha: Optional[float] = option(TuneConfig, "alpha", "--alpha", unset=True),
+    max_epochs: Optional[float] = option(TuneConfig, "max_epochs", "--max-epochs", unset=True),
+    weights: Optional[str] = option(TuneConfig, "weights", "--weights", unset=True),
+    lora_r: Optional[int] = option(TuneConfig, "r", "--lora-r", unset=True),
+    lora_alpha: Optional[int] = option(TuneConfig, "lora_alpha", "--lora-alpha", unset=True),
+    qlora: Optional[bool] = option(TuneConfig, "qlora", "--qlora/--no-qlora", unset=True),
+    max_steps: Optional[int] = option(TuneConfig, "max_steps", "--max-steps", unset=True),
+    batch_size: Optional[int] = option(TuneConfig, "batch_size", "--batch-size", unset=True),
+    grad_accum: Optional[int] = option(TuneConfig, "gradient_accumulation_steps", "--grad-accum", unset=True),
+    learning_rate: Optional[float] = option(TuneConfig, "learning_rate", "--learning-rate", "--lr", unset=True),
+    max_length: Optional[int] = option(TuneConfig, "max_length", "--max-length", unset=True),
+    eval_every: Optional[int] = option(TuneConfig, "eval_every", "--eval-every", unset=True),
+    save_every: Optional[int] = option(TuneConfig, "save_every", "--save-every", unset=True),
+    seed: Optional[int] = option(TuneConfig, "seed", "--seed", unset=True),
+    threads: Optional[int] = option(TuneConfig, "num_threads", "--threads", unset=True),
+    output: Optional[str] = option(TuneConfig, "output", "--output", "-o", unset=True),
     config: Optional[str] = typer.Option(None, "--config", "-c",
                                          help="TOML file with TuneConfig fields (flags override)."),
-    resume: Optional[bool] = typer.Option(None, "--resume/--no-resume",
-                                          help="Continue from the latest checkpoint in --output."),
+    resume: Optional[bool] = option(TuneConfig, "resume", "--resume/--no-resume", unset=True),
     as_json: bool = typer.Option(False, "--json", help="Print report.json to standard output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -123,7 +101,6 @@ def train_cmd(
     run.json (settings, realized shares, timing) and checkpoints/ for --resume.
     Multi-GPU: accelerate launch -m thaija.tune.train --config tune.toml (see docs/tune.md).
     """
-    from thaija.tune.config import TuneConfig
     from thaija.tune.train import train
 
     flags = {"data": data, "eval_data": eval_data, "eval_split": eval_split, "model": model,
@@ -208,18 +185,12 @@ def qa_data_cmd(
     db: str = typer.Option(..., "--db", help="Index to retrieve from (built from FOLDER's corpus "
                            "when it does not exist yet)."),
     output: str = typer.Option(..., "--output", "-o", help="Training JSONL to write."),
-    k: int = typer.Option(5, "--k", "-k", help="Chunks retrieved per question (as `ask --k`)."),
-    mode: str = typer.Option("hybrid", "--mode", help="Retrieval: hybrid, bm25 or dense (as `ask`)."),
-    context_tokens: Optional[int] = typer.Option(None, "--context-tokens",
-                                                 help="Prompt budget in the model's tokens "
-                                                 "[default: the local generator's, 1536]."),
-    model: Optional[str] = typer.Option(None, "--model", "-m",
-                                        help="Local model whose tokenizer budgets the prompt "
-                                        "[default: offline Gemma-3-270m]."),
-    refusals: bool = typer.Option(True, "--refusals/--no-refusals",
-                                  help="Add refusal examples for questions whose gold evidence "
-                                  "is not retrieved."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N questions."),
+    k: int = option(QADataConfig, "k", "--k", "-k"),
+    mode: str = option(QADataConfig, "mode", "--mode"),
+    context_tokens: Optional[int] = option(QADataConfig, "context_tokens", "--context-tokens"),
+    model: Optional[str] = option(QADataConfig, "model", "--model", "-m"),
+    refusals: bool = option(QADataConfig, "refusals", "--refusals/--no-refusals"),
+    limit: Optional[int] = option(QADataConfig, "limit", "--limit"),
     as_json: bool = typer.Option(False, "--json", help="Print {output, examples, by_lang, "
                                  "by_source, questions} as JSON."),
 ) -> None:
@@ -230,7 +201,7 @@ def qa_data_cmd(
     writes: the gold sentence quoted from a retrieved document with its [n] marker, or the
     language's refusal sentence when the gold evidence is not retrieved. Tagged with 'lang'.
     """
-    from thaija.rag.qa_data import QADataConfig, qa_data
+    from thaija.rag.qa_data import qa_data
 
     if (folder is None) == (review_export is None):
         fail("give a BEIR FOLDER or --review-export FILE (exactly one)")

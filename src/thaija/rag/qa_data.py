@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from thaija.config import setting
 from thaija.errors import ThaijaError
+from thaija.retrieve.config import MODES
 
 SOURCES = ("grounded", "refusal")
 
@@ -30,17 +32,14 @@ SOURCES = ("grounded", "refusal")
 class QADataConfig:
     """Settings of one qa-data run (they must match the ask settings the model will serve with)."""
 
-    k: int = field(default=5, metadata={"help": "Chunks retrieved per question (ask --k)."})
-    mode: str = field(default="hybrid", metadata={"help": "Retrieval mode (ask --mode)."})
-    context_tokens: int | None = field(default=None, metadata={
-        "help": "Prompt budget in the model's tokens (default: the local generator's)."})
-    model: str | None = field(default=None, metadata={"help": "Local model whose tokenizer budgets the prompt."})
-    refusals: bool = field(default=True, metadata={"help": "Write refusal examples for missed evidence."})
-    limit: int | None = field(default=None, metadata={"help": "Use only the first N questions."})
+    k: int = setting(5, "Chunks retrieved per question (as `ask --k`).")
+    mode: str = setting("hybrid", "Retrieval: hybrid, bm25 or dense (as `ask`).", choices=MODES)
+    context_tokens: int | None = setting(None, "Prompt budget in the model's tokens [default: the local generator's, 1536].")
+    model: str | None = setting(None, "Local model whose tokenizer budgets the prompt [default: offline Gemma-3-270m].")
+    refusals: bool = setting(True, "Add refusal examples for questions whose gold evidence is not retrieved.")
+    limit: int | None = setting(None, "Use only the first N questions.")
 
     def __post_init__(self) -> None:
-        from thaija.rag.pipeline import MODES
-
         if not 1 <= int(self.k) <= 100:
             raise ThaijaError(f"--k must be between 1 and 100, got {self.k}")
         if self.mode not in MODES:

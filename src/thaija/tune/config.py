@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from thaija.config import setting
 from thaija.errors import ThaijaError
 from thaija.tune.sampling import STRATEGIES
 
@@ -20,41 +21,47 @@ from thaija.tune.sampling import STRATEGIES
 class TuneConfig:
     """Everything a `thaija tune train` run needs. Validated on construction."""
 
-    data: str = ""                      #: training JSONL
-    eval_data: str | None = None        #: held-out JSONL; else eval_split is taken per language
-    eval_split: float = 0.1             #: fraction held out per language (stratified)
-    max_eval_per_lang: int | None = 200  #: cap on eval examples per language (speed)
-    model: str | None = None            #: None = offline default (Gemma-3-270m)
-    output: str = "tune-out"
-    strategy: str = "temperature"
-    alpha: float = 0.3
-    max_epochs: float = 4.0
-    weights: dict[str, float] | None = None
+    data: str = setting("", "Training JSONL ({'text'} / {'prompt','completion'} / {'messages'} records, optional 'lang').")
+    eval_data: str | None = setting(None, "Held-out JSONL (else --eval-split per language).")
+    eval_split: float = setting(0.1, "Fraction held out per language (stratified).")
+    max_eval_per_lang: int | None = setting(200, "Cap on evaluation examples per language (speed).")
+    model: str | None = setting(None, (
+        "Base model: local folder, .gguf file or hub id (online only). Default: offline Gemma-3-270m."))
+    output: str = setting("tune-out", "Output folder.")
+    strategy: str = setting("temperature", (
+        "Language mix: proportional (share ∝ n), temperature (share ∝ n^alpha), unimax (uniform, capped at "
+        "--max-epochs passes per language) or weights (--weights)."), choices=STRATEGIES)
+    alpha: float = setting(0.3, "Temperature exponent alpha (share ∝ n^alpha): 1 = proportional, 0 = uniform.")
+    max_epochs: float = setting(4.0, "unimax: at most this many passes over a language's data.")
+    weights: dict[str, float] | None = setting(None, "Explicit relative weights for --strategy weights, e.g. 'th=1,ja=1'.")
     # LoRA (PEFT LoraConfig names)
-    r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    target_modules: list[str] | str | None = None  #: None = chosen per architecture
-    qlora: bool = False                 #: 4-bit base (needs CUDA + bitsandbytes); LoRA on CPU
+    r: int = setting(16, "LoRA rank.")
+    lora_alpha: int = setting(32, "LoRA alpha (scaling = lora_alpha / r).")
+    lora_dropout: float = setting(0.05, "Dropout on the LoRA layers.")
+    target_modules: list[str] | str | None = setting(None, "Modules that get LoRA layers (default: chosen per architecture).")
+    qlora: bool = setting(False, (
+        "QLoRA: 4-bit NF4 base model (bitsandbytes, CUDA only; a GGUF is dequantised first). Stops with an "
+        "error on a machine without CUDA."))
     # optimisation
-    max_steps: int = 100
-    batch_size: int = 4
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 2e-4
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    max_length: int = 256
-    seed: int = 0
+    max_steps: int = setting(100, "Optimizer steps.")
+    batch_size: int = setting(4, "Examples per micro-batch.")
+    gradient_accumulation_steps: int = setting(1, "Gradient accumulation steps.")
+    learning_rate: float = setting(2e-4, "Peak learning rate.")
+    weight_decay: float = setting(0.0, "AdamW weight decay.")
+    warmup_steps: int = setting(0, "Linear warm-up steps.")
+    max_length: int = setting(256, "Tokens per example.")
+    seed: int = setting(0, "Random seed.")
     # evaluation / checkpoints
-    eval_every: int = 25                #: steps between per-language evals (0 = only at the end)
-    save_every: int = 50                #: steps between checkpoints (0 = none)
-    keep_checkpoints: int = 2
-    resume: bool = False                #: continue from the latest checkpoint in output/
-    languages: list[str] | None = None  #: restrict to these languages
-    num_threads: int | None = None      #: CPU threads for torch (None = torch's default); 1 is
-                                        #: much faster than 2 on a CPU shared with other jobs
-    progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    eval_every: int = setting(25, "Per-language eval every N steps (0 = only at the end).")
+    save_every: int = setting(50, "Checkpoint every N steps (0 = none).")
+    keep_checkpoints: int = setting(2, "Checkpoints kept in output/checkpoints.")
+    resume: bool = setting(False, "Continue from the latest checkpoint in --output.")
+    languages: list[str] | None = setting(None, "Train on these languages only (default: all in the data).")
+    num_threads: int | None = setting(None, (
+        "CPU threads for torch (1 is fastest on a busy shared CPU; default: torch's)."))
+    progress: bool = setting(True, "Show a progress bar.")
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, metadata={
+        "help": "Unknown settings read from a file (reported as an error)."})
 
     def __post_init__(self) -> None:
         bad: list[str] = []
@@ -62,6 +69,8 @@ class TuneConfig:
             bad.append(f"strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
         if self.strategy == "weights" and not self.weights:
             bad.append("strategy 'weights' needs weights")
+        if self.weights and self.strategy != "weights":
+            bad.append(f"weights are used only by strategy 'weights' (got strategy {self.strategy!r})")
         if not (0 <= self.alpha and math.isfinite(self.alpha)):
             bad.append(f"alpha must be >= 0 (got {self.alpha})")
         if not self.max_epochs > 0:
