@@ -258,12 +258,13 @@ def test_lazy_stage_keeps_the_eager_names():
     import subprocess
     import sys
 
-    code = ("import thaija.lang.config, thaija.retrieve.config\n"
-            "import thaija.lang.segment, thaija.retrieve.search\n"
+    code = ("import thaija.lang.config, thaija.retrieve.config, thaija.tune.config\n"
+            "import thaija.lang.segment, thaija.retrieve.search, thaija.tune.train, thaija.tune.evaluate\n"
             "from thaija.lang import segment, chunk, detect\n"
             "from thaija.retrieve import search\n"
+            "from thaija.tune import train, evaluate\n"
             "print(all(callable(f) and not hasattr(f, '__path__') and type(f).__name__ == 'function' "
-            "for f in (segment, chunk, detect, search)))")
+            "for f in (segment, chunk, detect, search, train, evaluate)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"

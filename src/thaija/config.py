@@ -97,7 +97,8 @@ def check_choice(value: Any, choices: Sequence[Any], what: str) -> Any:
 # --------------------------------------------------------------------------- lazy stage packages
 
 def lazy_stage(package: str, exports: Mapping[str, str]) -> None:
-    """Let the stage ``package`` resolve its public names on first use (``exports``: name -> submodule),
+    """Let the stage ``package`` resolve its public names on first use (``exports``: name -> submodule,
+    or a full module path for a name re-exported from another stage),
     so that importing one light submodule (e.g. ``thaija.retrieve.config``, read by the CLI to build
     its options) does not load the whole stage.
 
@@ -115,7 +116,8 @@ def lazy_stage(package: str, exports: Mapping[str, str]) -> None:
             where = exports.get(name)
             if where is None:
                 raise AttributeError(f"module {package!r} has no attribute {name!r}")
-            value = getattr(importlib.import_module(f"{package}.{where}"), name)
+            module = where if "." in where else f"{package}.{where}"  # a submodule, or a full path
+            value = getattr(importlib.import_module(module), name)
             types.ModuleType.__setattr__(self, name, value)
             return value
 
