@@ -1,7 +1,7 @@
 """Dense retrieval in a Milvus server (server mode): the vectors never come to this process.
 
 The in-process path (:func:`thaija.retrieve.search._dense_rows`) centres similarities per language:
-each language's mean similarity to the query (over the chunks the caller may see) is moved to the
+each language's mean similarity to the query (over the public chunks, whatever the caller may see) is moved to the
 overall mean. The mean similarity of a set equals the query's dot product with the set's mean
 vector, so the registry's per-(language, access key) vector sums give the same offsets here; the
 server is then searched once per language (language as a filter expression, ACL too) and the
@@ -21,7 +21,7 @@ def center_offsets(snap, qv: np.ndarray, groups: Sequence[str] | None, lang: str
     from thaija.index.store import allowed
 
     sums = getattr(snap, "group_sums", None)
-    if not sums or lang:
+    if not sums:
         return {}
     per_lang: dict[str, list] = {}
     for (lg, acl), (n, vec) in sums.items():
@@ -40,7 +40,9 @@ def center_offsets(snap, qv: np.ndarray, groups: Sequence[str] | None, lang: str
 def milvus_dense_rows(index, snap, qv: np.ndarray, depth: int, mask: np.ndarray, groups: Sequence[str] | None,
                       lang: str | None) -> list[tuple[int, float]]:
     """(global row, score) best first from the Milvus server, ACL and language inside the filter."""
-    offsets = center_offsets(snap, qv, groups, lang)
+    # as the in-process path: statistics over the public chunks (the shift must not depend on the
+    # caller's groups), applied whatever the language filter
+    offsets = center_offsets(snap, qv, None, None)
     langs = sorted({snap.lang_names[i] for i in np.unique(snap.langs[mask])}) if offsets else [lang]
     hits: list[tuple[str, float]] = []
     for lg in langs:   # one search per language when offsets apply (each gets its own top `depth`)
