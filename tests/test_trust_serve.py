@@ -246,8 +246,8 @@ def test_requests_are_served_concurrently(db, keys):
         _chat_ok = httpx.post(base + "/v1/chat/completions", headers=h, timeout=120,
                               json={"messages": [{"role": "user", "content": Q_PUBLIC}]})  # warm the index
         assert _chat_ok.status_code == 200
-        # on a fast, quiet machine a heavy request may end before the short one is even sent: then
-        # nothing overlapped and the check says nothing, so the heavy request grows and it runs again
+        # on a fast, quiet machine a small "heavy" request may end before the short one: then the
+        # heavy request grows and it runs again
         for n in (200, 600, 1200):  # the largest body stays under the 1 MB limit
             done: list[str] = []
             prompt = heavy_prompt(n)
@@ -260,15 +260,14 @@ def test_requests_are_served_concurrently(db, keys):
             th = threading.Thread(target=heavy)
             th.start()
             time.sleep(0.3)  # the heavy request is in flight
-            overlapped = not done
             r = httpx.post(base + "/v1/chat/completions", headers=h, timeout=300,
                            json={"messages": [{"role": "user", "content": Q_PUBLIC}]})
             done.append("short")
             th.join(timeout=600)
             assert r.status_code == 200 and "11時" in r.json()["choices"][0]["message"]["content"]
-            if overlapped:
+            if done == ["short", "heavy"]:
                 break
-        assert overlapped, "the heavy request always ended within 0.3 s: no overlap to observe"
+        # served one at a time, the short request would wait for the heavy one at every size
         assert done == ["short", "heavy"]
     finally:
         server.should_exit = True
