@@ -129,7 +129,7 @@ def test_review_export_to_training_examples(made, tmp_path):
     doc = _rows("wiki_ja", "corpus.jsonl")[0]
     sentence = doc["text"].split("。")[0] + "。"
     queue = ReviewQueue.for_index(db)
-    good = queue.add(doc["title"] + "とは何ですか", sentence + " [1]", "ja", [], "low_confidence")
+    good = queue.add(doc["title"] + "とは何ですか", sentence + " [1]", "ja", [], "low_confidence", groups=["hr"])
     bad = queue.add("東京タワーの高さは何メートルですか", "東京タワーの高さは333メートルです。", "ja", [],
                     "refused")
     queue.approve(good)
@@ -144,6 +144,8 @@ def test_review_export_to_training_examples(made, tmp_path):
     assert len(recs) == 2 and all(r["lang"] == "ja" for r in recs)
     g = by_q[doc["title"] + "とは何ですか"]
     assert g["source"] == "grounded" and re.search(r"\[\d\]$", g["messages"][1]["content"])
+    assert g["groups"] == ["hr"]  # QA F13: an answer asked with access groups keeps its label
+    assert "groups" not in by_q["東京タワーの高さは何メートルですか"]
     assert sentence.strip() in open_index(db).document_text(doc["id"])
     r = by_q["東京タワーの高さは何メートルですか"]  # the index holds no evidence: learn to refuse
     assert r["source"] == "refusal" and r["messages"][1]["content"] == prompt_texts("ja").refusal

@@ -10,7 +10,8 @@ language's exact refusal sentence), so the model also learns to say "not in the 
 
 Sources: a BEIR folder (corpus.jsonl, queries.jsonl, answers.jsonl, optional qrels.tsv) or the
 review queue's approved export (``thaija review export``: ``{"messages": [user, assistant], ...}``).
-Records written: ``{"messages": [...], "lang": "th"|"ja"|"en", "source": "grounded"|"refusal", "id"}``.
+Records written: ``{"messages": [...], "lang": "th"|"ja"|"en", "source": "grounded"|"refusal", "id"}``, plus
+``"groups"`` when a reviewed answer came from restricted documents (its prompt holds them).
 """
 from __future__ import annotations
 
@@ -165,7 +166,10 @@ def build_examples(pairs: Iterator[Pair], db: str, config: QADataConfig | None =
                 continue  # gold paragraph retrieved but the answer string crosses a chunk edge
             target, source = prompt_texts(lang).refusal, "refusal"
         msgs = chat_messages(prompt.messages) + [{"role": "assistant", "content": target}]
-        yield {"messages": msgs, "lang": lang, "source": source, "id": pair.id}
+        rec = {"messages": msgs, "lang": lang, "source": source, "id": pair.id}
+        if pair.groups:  # its prompt holds documents of these groups: the label travels with the example
+            rec["groups"] = list(pair.groups)
+        yield rec
 
 
 def write_qa_data(output: str | Path, records: Iterator[dict[str, Any]]) -> dict[str, Any]:
