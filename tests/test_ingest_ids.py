@@ -167,3 +167,22 @@ def test_progress_only_when_asked_or_on_a_terminal(ws):
     (ws / "docs" / "new.txt").write_text(TH + " ใหม่", encoding="utf-8")
     code, out = cli("index", "add", "docs", "--json")                        # not a terminal: no progress
     assert code == 0 and "ETA" not in out and json.loads(out)["added"] == 1
+
+
+def test_jsonl_with_an_unknown_language_is_skipped_not_the_folder(tmp_path):
+    """QA F8: a record with "lang": "xx" names file:line, that file is skipped, the rest is indexed."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "l.jsonl").write_text(json.dumps({"id": "ok4", "text": "fine text OK", "lang": "xx"}) + "\n", "utf-8")
+    (d / "a.txt").write_text("ลาพักร้อนได้ปีละ 10 วัน\n", "utf-8")
+    thaija = str(Path(sys.executable).with_name("thaija"))
+    p = subprocess.run([thaija, "index", "add", str(d), "--db", str(tmp_path / "x.db")], capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "l.jsonl:1" in p.stdout + p.stderr and "'lang'" in p.stdout + p.stderr
+    assert "1 documents" in p.stdout or "1 document" in p.stdout, p.stdout

@@ -165,6 +165,8 @@ def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None 
         meta = rec.get("metadata") or {}
         if not isinstance(meta, dict):
             raise ThaijaError(f"{path}:{n}: 'metadata' must be an object")
+        if rec.get("lang") not in (None, "auto", "th", "ja", "en"):
+            raise ThaijaError(f"{path}:{n}: field 'lang' must be one of auto, th, ja, en, got {rec.get('lang')!r}")
         rec_groups = rec.get("groups")
         try:
             docs.append(Document(
