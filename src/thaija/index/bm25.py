@@ -25,6 +25,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from thaija.index.config import B, K1, BM25Config  # noqa: F401 (light config; re-exported)
+from thaija.index.registry import Positions
 
 
 def _is_term(tok: str) -> bool:
@@ -143,28 +144,17 @@ class LazyList(list):
         return (list, (list(super().__iter__()),))
 
 
-class _RowPositions:
-    """global row -> local position without a per-row dict (rows need not be sorted)."""
+class _RowPositions(Positions):
+    """global row -> local position without a per-row dict (rows need not be sorted): the
+    registry's sorted-rows lookup over the sorted copy, mapped back through the sort order."""
 
     def __init__(self, rows: np.ndarray) -> None:
         self._order = np.argsort(rows, kind="stable")
-        self._sorted = rows[self._order]
+        super().__init__(rows[self._order])
 
     def get(self, row: int, default: int | None = None) -> int | None:
-        i = int(np.searchsorted(self._sorted, row))
-        return int(self._order[i]) if i < len(self._sorted) and int(self._sorted[i]) == int(row) else default
-
-    def __getitem__(self, row: int) -> int:
-        i = self.get(row)
-        if i is None:
-            raise KeyError(row)
-        return i
-
-    def __contains__(self, row: int) -> bool:
-        return self.get(row) is not None
-
-    def __len__(self) -> int:
-        return len(self._sorted)
+        i = super().get(row)
+        return int(self._order[i]) if i is not None else default
 
 
 class BM25Index:
