@@ -184,6 +184,12 @@ class Index:
             self.bm25.save()           # the disk copy was behind, missing or damaged: BM25 in
             set_bm25_version(self.state, v)  # memory is reconciled with the registry, save it
             self._bm25_damaged = False
+        with self._db_lock:            # a big document swapped in just before a crash: its staged copy
+            reg = self.registry          # is no longer needed (its Milvus rows are the live ones)
+            done = [d for d in reg.staged_ids() if (reg.staged(d) or {}).get("fingerprint")
+                    == reg.fingerprints([d]).get(d)]
+            if done:
+                reg.drop_staged(done)
         intent = Intent(self.state)
         pending = intent.pending()
         if pending:                    # a crash between the intent record and a flush

@@ -1,7 +1,12 @@
 """Local registry of documents and chunks (SQLite in the store's state folder).
 
 It holds the original document text (citations slice it), chunk offsets/languages/access key
-and the fingerprints that make ingest incremental. Every ingest commits in one transaction.
+and the fingerprints that make ingest incremental. Every ingest batch commits in one transaction.
+
+A document too big for one batch is *staged*: its chunks are committed part by part into
+``staged_chunks`` (with their vectors, BM25 terms and text, so a crash loses at most one part and
+Milvus can be re-synced), which search never reads; :meth:`Registry.finalize` then swaps the old
+version for the new one in ONE transaction. Search sees the whole old or the whole new document.
 
 Vectors: with a Milvus Lite file the registry also keeps each chunk's vector (a float32 blob) so
 search runs in-process (faster than Milvus Lite's own search). With a Milvus server
@@ -35,7 +40,14 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS doc_sums (doc_id TEXT, lang TEXT, acl TEXT, n INTEGER, sum BLOB);
 CREATE INDEX IF NOT EXISTS doc_sums_doc ON doc_sums(doc_id);
 CREATE TABLE IF NOT EXISTS group_sums (lang TEXT, acl TEXT, n INTEGER, sum BLOB, PRIMARY KEY (lang, acl));
+CREATE TABLE IF NOT EXISTS staged_docs (
+  doc_id TEXT PRIMARY KEY, fingerprint TEXT, next_chunk INTEGER, pieces TEXT, info TEXT);
+CREATE TABLE IF NOT EXISTS staged_chunks (
+  row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEXT, lang TEXT, start INTEGER, "end" INTEGER,
+  tokens INTEGER, content_hash TEXT, acl TEXT, vec BLOB, terms TEXT, text TEXT);
+CREATE INDEX IF NOT EXISTS staged_chunks_doc ON staged_chunks(doc_id);
 """
+_CHUNK_COLS = 'row, chunk_id, doc_id, lang, start, "end", tokens, content_hash, acl'
 
 
 class Positions:
@@ -154,8 +166,101 @@ class Registry:
         return {r[0] for r in self.db.execute("SELECT doc_id FROM documents")}
 
     def next_row(self) -> int:
-        r = self.db.execute("SELECT MAX(row) FROM chunks").fetchone()[0]
+        r = self.db.execute("SELECT MAX(m) FROM (SELECT MAX(row) AS m FROM chunks "
+                            "UNION ALL SELECT MAX(row) FROM staged_chunks)").fetchone()[0]
         return 0 if r is None else int(r) + 1
+
+    # ---- staged (big) documents ------------------------------------------------------------
+    def staged(self, doc_id: str) -> dict[str, Any] | None:
+        """The staging record of a document being written part by part (None: none)."""
+        r = self.db.execute("SELECT fingerprint, next_chunk, pieces FROM staged_docs WHERE doc_id=?",
+                            (doc_id,)).fetchone()
+        return None if r is None else {"fingerprint": r[0], "next_chunk": int(r[1]), "pieces": json.loads(r[2])}
+
+    def staged_ids(self, doc_ids: Iterable[str] | None = None) -> list[str]:
+        """Documents (among `doc_ids`, default all) that have staged parts."""
+        have = [r[0] for r in self.db.execute("SELECT DISTINCT doc_id FROM staged_docs UNION "
+                                              "SELECT DISTINCT doc_id FROM staged_chunks")]
+        return have if doc_ids is None else sorted(set(have) & set(doc_ids))
+
+    def stage(self, doc_id: str, fingerprint: str, info: dict[str, Any], chunks: Sequence[dict[str, Any]],
+              next_chunk: int, pieces: Sequence[int]) -> None:
+        """One transaction: add one part of a big document (invisible to search until finalize)."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO staged_docs VALUES (?,?,?,?,?)",
+                            (doc_id, fingerprint, int(next_chunk), json.dumps(list(pieces)),
+                             json.dumps(info, ensure_ascii=False)))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO staged_chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(c["row"], c["chunk_id"], c["doc_id"], c["lang"], c["start"], c["end"], c["tokens"],
+                  c["content_hash"], c["acl"], np.asarray(c["vector"], np.float32).tobytes(),
+                  json.dumps(c["terms"], ensure_ascii=False), c["text"]) for c in chunks])
+            top = max((c["row"] + 1 for c in chunks), default=0)
+            if top > int(self.get_meta("next_row") or 0):
+                self.set_meta("next_row", str(top))
+
+    def drop_staged(self, doc_ids: Sequence[str]) -> list[str]:
+        """Forget the staged parts of these documents; returns their chunk ids (to delete in Milvus)."""
+        ids = list(doc_ids)
+        out: list[str] = []
+        with self.db:
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                marks = ",".join("?" * len(part))
+                out += [r[0] for r in self.db.execute(
+                    f"SELECT chunk_id FROM staged_chunks WHERE doc_id IN ({marks})", part)]
+                self.db.execute(f"DELETE FROM staged_chunks WHERE doc_id IN ({marks})", part)
+                self.db.execute(f"DELETE FROM staged_docs WHERE doc_id IN ({marks})", part)
+        return out
+
+    def staged_rows(self, doc_id: str, columns: str, batch: int = 2000) -> Iterable[list[tuple]]:
+        """Staged chunks of a document, `batch` rows at a time, in row order."""
+        last = -1
+        while True:
+            part = self._read(f"SELECT row, {columns} FROM staged_chunks WHERE doc_id=? AND row > ? "
+                              f"ORDER BY row LIMIT ?", (doc_id, last, batch))
+            if not part:
+                return
+            yield part
+            last = part[-1][0]
+
+    def chunk_ids_of(self, doc_ids: Sequence[str]) -> list[str]:
+        ids = list(doc_ids)
+        out: list[str] = []
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            out += [r[0] for r in self._read(
+                f"SELECT chunk_id FROM chunks WHERE doc_id IN ({','.join('?' * len(part))})", part)]
+        return out
+
+    def finalize(self, doc: dict[str, Any]) -> tuple[int, int]:
+        """ONE transaction: the staged chunks of ``doc["doc_id"]`` replace its old version (chunks
+        and document row). Returns (chunks removed, chunks added). The staged rows stay until
+        :meth:`drop_staged` (BM25 reads their terms after the commit)."""
+        did = doc["doc_id"]
+        with self.db:
+            removed = self.db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id=?", (did,)).fetchone()[0]
+            if not self.keep_vectors:
+                first = True
+                for part in self.staged_rows(did, "lang, acl, vec, doc_id"):
+                    self._update_sums([did] if first else [], [
+                        {"lang": r[1], "acl": r[2], "vector": np.frombuffer(r[3], np.float32), "doc_id": r[4]}
+                        for r in part])
+                    first = False
+                if first:
+                    self._update_sums([did], [])
+            self.db.execute("DELETE FROM chunks WHERE doc_id=?", (did,))
+            self.db.execute("DELETE FROM documents WHERE doc_id=?", (did,))
+            self.db.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (did, doc["fingerprint"], doc["content_hash"], doc["title"], doc["source"], doc["lang"] or "",
+                 json.dumps(doc["groups"]), json.dumps(doc["metadata"], ensure_ascii=False), doc["text"],
+                 doc["n_chunks"], int(time.time())))
+            vec = "vec" if self.keep_vectors else "NULL"
+            added = self.db.execute(f"INSERT INTO chunks SELECT {_CHUNK_COLS}, {vec} FROM staged_chunks "
+                                    f"WHERE doc_id=? ORDER BY row", (did,)).rowcount
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(self.version() + 1),))
+        return int(removed), int(added)
 
     def write(self, remove: Sequence[str], docs: Sequence[dict[str, Any]], chunks: Sequence[dict[str, Any]]) -> None:
         """One transaction: drop `remove` documents' rows, then insert docs and chunks."""
@@ -166,6 +271,8 @@ class Registry:
                 marks = ",".join("?" * len(part))
                 self.db.execute(f"DELETE FROM chunks WHERE doc_id IN ({marks})", part)
                 self.db.execute(f"DELETE FROM documents WHERE doc_id IN ({marks})", part)
+                self.db.execute(f"DELETE FROM staged_chunks WHERE doc_id IN ({marks})", part)
+                self.db.execute(f"DELETE FROM staged_docs WHERE doc_id IN ({marks})", part)
             self.db.executemany(
                 "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [(d["doc_id"], d["fingerprint"], d["content_hash"], d["title"], d["source"], d["lang"] or "",

@@ -6,6 +6,8 @@ never returned). One ingest batch writes in this order (index/writer.py):
   1. ``intent.json``: the document ids about to change (write-ahead record, fsynced)
   2. Milvus: delete + upsert of those documents
   3. registry commit: one SQLite transaction, version + 1           <- the commit point
+     (a document too big for one batch: each part is staged in its own transaction, invisible to
+     search, and one final transaction swaps the whole old version for the whole new one)
   4. now and then: Milvus flush, BM25 saved (atomic folder swap), ``bm25.json`` = registry version,
      ``intent.json`` removed
 
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 CRASH_POINTS = ("before_milvus", "after_milvus", "after_registry", "during_bm25_save", "after_bm25",
-                "after_flush")
+                "after_flush", "after_stage", "after_finalize")
 _REACHED: Counter = Counter()
 
 
@@ -183,6 +185,17 @@ def resync_milvus(index, doc_ids: Sequence[str]) -> None:
                      "text": text[s:e], "vector": v.tolist()})
     if rows:
         index.milvus.upsert(rows)
+    for did in index.registry.staged_ids(doc_ids):   # parts of a big document not finalized yet
+        rec = index.registry.db.execute("SELECT info FROM staged_docs WHERE doc_id=?", (did,)).fetchone()
+        info = json.loads(rec[0]) if rec else {"title": "", "source": "", "groups": [], "updated_at": 0}
+        gs = info["groups"]
+        for part in index.registry.staged_rows(did, 'chunk_id, lang, start, "end", content_hash, vec, text'):
+            index.milvus.upsert([
+                {"chunk_id": cid, "doc_id": did, "lang": lang, "start": s, "end": e, "content_hash": h,
+                 "public": not gs, "groups": gs, "source": info["source"], "title": info["title"],
+                 "updated_at": int(info["updated_at"]), "text": text,
+                 "vector": np.frombuffer(vec, dtype=np.float32).tolist()}
+                for _, cid, lang, s, e, h, vec, text in part])
 
 
 def _vector(index, text: str, title: str, source: str, start: int, end: int):

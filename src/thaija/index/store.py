@@ -321,6 +321,12 @@ class MilvusStore:
             self._call("delete", self.client.delete, COLLECTION,
                        filter=f"doc_id in {json.dumps(ids[i:i + 200], ensure_ascii=False)}")
 
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        ids = list(chunk_ids)
+        for i in range(0, len(ids), 500):
+            self._call("delete", self.client.delete, COLLECTION,
+                       filter=f"chunk_id in {json.dumps(ids[i:i + 500], ensure_ascii=False)}")
+
     def flush(self) -> None:
         if self._client is not None:
             self._call("flush", self.client.flush, COLLECTION)

@@ -7,11 +7,22 @@ transaction) while the next one is encoded. Every batch is committed on its own 
 ``commit_chunks`` chunks or ``commit_seconds``), so an interrupted ingest keeps what it committed
 and a re-run continues with the documents that are missing. The write order and the recovery
 rules are in :mod:`thaija.index.state`.
+
+A document longer than ``STREAM_CHARS`` characters (a 20 MB log, a 50 MB single line) is never
+chunked or held as a whole: it is cut into pieces (:func:`thaija.lang.stream.iter_pieces`, as
+:func:`thaija.lang.stream.chunk_stream` does), chunked piece by piece and sent down the pipeline in
+parts of ``commit_chunks`` chunks. Each part is *staged* in the registry in its own transaction
+(invisible to search), so progress moves and a killed run resumes after the last staged part (the
+pieces already chunked are skipped, nothing is embedded twice). When the last part is in, one
+transaction swaps the whole old version for the whole new one (:meth:`Registry.finalize`): search
+shows the old document or the new one, never a mix. Chunk ids of such a document carry a short
+version tag (``doc#12~3fa9c2d1``) so the new version's Milvus rows never overwrite the old one's.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
 import threading
 import time
@@ -25,6 +36,9 @@ from thaija.index.state import Intent, crash_point, query, set_bm25_version
 
 LANGS = ("th", "ja", "en", "other")
 _DONE = object()
+#: documents longer than this (characters) are chunked as a stream and committed in parts
+STREAM_CHARS = 1 << 18
+_BLOCK_CHARS = 1 << 20
 
 
 def fingerprint(doc: Document, cfg) -> str:
@@ -77,6 +91,51 @@ class Prepared:
     chunks: list = field(default_factory=list)
     terms: list = field(default_factory=list)
     texts: list = field(default_factory=list)
+    part: "Part | None" = None          # set for the parts of a streamed (big) document
+
+
+@dataclass
+class Part:
+    """Where a part of a streamed document stands: chunks ``first .. first+len-1``; ``pieces``:
+    chunks made after each finished piece (resume skips those pieces); ``fresh``: drop any older
+    staging of the document first; ``final``: the last part (then the document is swapped in)."""
+
+    first: int
+    pieces: list
+    fresh: bool
+    final: bool = False
+    nbytes: int = 0                     # UTF-8 bytes of the text this part covers (progress)
+
+
+def _doc_pieces(doc: Document) -> Iterable[tuple[int, str, str]]:
+    """(offset, text, heading) pieces of a document (Markdown: section by section), each at most
+    :data:`thaija.lang.stream.DEFAULT_PIECE_CHARS` long, without copying the whole text."""
+    from thaija.lang.stream import DEFAULT_PIECE_CHARS, iter_pieces
+
+    text = doc.text
+    parts = sections(text) if is_markdown(doc.source, doc.metadata) else [(0, len(text), "")]
+    for s, e, heading in parts:
+        blocks = (text[i:min(i + _BLOCK_CHARS, e)] for i in range(s, e, _BLOCK_CHARS))
+        for p in iter_pieces(blocks, DEFAULT_PIECE_CHARS, lines=False):
+            yield s + p.offset, p.text, heading
+
+
+def stream_chunks(doc: Document, cfg, counter, max_tok: int, skip_pieces: int = 0):
+    """Events of a document chunked piece by piece: ``("chunk", Chunk, heading)`` (ids and offsets
+    over the whole document) and ``("piece", index)`` after each piece; the first `skip_pieces`
+    pieces are passed over without chunking."""
+    import dataclasses
+
+    from thaija.lang import chunk
+
+    for i, (off, text, heading) in enumerate(_doc_pieces(doc)):
+        if i < skip_pieces:
+            continue
+        if text.strip():
+            for c in chunk(text, max_tokens=max_tok, overlap=min(cfg.overlap, max_tok - 1), tokenizer=counter,
+                           lang=doc.lang or "auto", doc_id=doc.id):
+                yield "chunk", dataclasses.replace(c, start=c.start + off, end=c.end + off), heading
+        yield "piece", i, None
 
 
 def prepare(doc: Document, cfg, counter, max_tok: int) -> tuple[list, list, list]:
@@ -136,6 +195,7 @@ class Pipeline:
         self.last_save = time.monotonic()
         self.dirty = False
         self.started = False
+        self.stream_chars = int(os.environ.get("THAIJA_STREAM_CHARS") or STREAM_CHARS)
 
     # ---- the three stages ----------------------------------------------------------------
     def _prepare_loop(self, docs: Iterable[Document], out: "queue.Queue") -> None:
@@ -159,6 +219,12 @@ class Pipeline:
                     self.summary["unchanged"] += 1
                     self.bar.done_doc(d, 0)
                     continue
+                if len(d.text) > self.stream_chars:   # a big document: streamed, committed in parts
+                    if batch:
+                        self._put(out, batch)
+                        batch, n_chunks, started = [], 0, time.monotonic()
+                    self._stream_doc(d, fp, old is not None, counter, max_tok, out)
+                    continue
                 p = Prepared(d, fp, old is not None)
                 p.chunks, p.terms, p.texts = prepare(d, self.cfg, counter, max_tok)
                 batch.append(p)
@@ -172,6 +238,51 @@ class Pipeline:
             self.errors.append(exc)
         finally:
             self._put(out, _DONE)
+
+    def _stream_doc(self, d: Document, fp: str, replaced: bool, counter, max_tok: int, out: "queue.Queue") -> None:
+        """Chunk a big document piece by piece and queue it in parts of ``commit_chunks`` chunks,
+        continuing after the parts an interrupted run staged (same fingerprint)."""
+        import dataclasses
+
+        with self.index._db_lock:
+            rec = self.index.registry.staged(d.id)
+        tag = fp[:8]
+        n, skip, pieces, fresh = 0, 0, [], True
+        if rec is not None and rec["fingerprint"] == fp:      # resume: skip the staged pieces
+            fresh = False
+            done = [k for k in rec["pieces"] if k <= rec["next_chunk"]]
+            skip, pieces = len(done), list(done)
+            n = done[-1] if done else 0
+            resume_at = rec["next_chunk"]
+        else:
+            resume_at = 0
+        part = Prepared(d, fp, replaced, part=Part(first=resume_at, pieces=list(pieces), fresh=fresh))
+        covered = 0            # characters of the document the queued parts cover
+        for kind, c, heading in stream_chunks(d, self.cfg, counter, max_tok, skip):
+            if self.stop.is_set():
+                return
+            if kind == "piece":
+                pieces.append(n)
+                continue
+            if n < resume_at:                                 # staged before the interruption
+                n += 1
+                continue
+            c = dataclasses.replace(c, id=f"{d.id}#{n}~{tag}")
+            n += 1
+            ctx = chunk_context(self.cfg.context, d.title, heading)
+            part.chunks.append(c)
+            part.terms.append(chunk_terms(c.text, c.lang, ctx))
+            part.texts.append(embed_text(ctx, c.text))
+            if len(part.chunks) >= self.cfg.commit_chunks:
+                part.part.pieces = list(pieces)
+                part.part.nbytes = len(d.text[covered:c.end].encode("utf-8"))
+                covered = c.end
+                self._put(out, [part])
+                part = Prepared(d, fp, replaced, part=Part(first=n, pieces=[], fresh=False))
+        part.part.pieces = list(pieces)
+        part.part.final = True
+        part.part.nbytes = len(d.text[covered:].encode("utf-8"))
+        self._put(out, [part])
 
     def _put(self, q: "queue.Queue", item: Any) -> None:
         while True:
@@ -246,15 +357,20 @@ class Pipeline:
         if not self.started:
             idx._start_write()
             self.started = True
+        if batch and batch[0].part is not None:
+            return self.write_part(batch[0], vecs)
         ids = [p.doc.id for p in batch]
+        with idx._db_lock:
+            stale = idx.registry.staged_ids(ids)   # parts of an older run of a now-small document
         replaced = [p.doc.id for p in batch if p.replaced]
+        gone = [i for i in ids if i in set(replaced) | set(stale)]   # Milvus rows to delete first
         with idx._db_lock:
             chunk_rows, doc_rows, mil_rows, by_lang = self._rows(batch, vecs)
         self.intent.record(ids)
         crash_point("before_milvus")
         def milvus_write() -> None:
-            if replaced:
-                idx.milvus.delete_docs(replaced)
+            if gone:
+                idx.milvus.delete_docs(gone)
             idx.milvus.upsert([dict(r) for r in mil_rows])
 
         idx.lite_guard(milvus_write)
@@ -287,6 +403,86 @@ class Pipeline:
             self.bar.done_doc(p.doc, len(p.chunks))
         if time.monotonic() - self.last_save >= self.cfg.save_seconds:
             self.persist()
+
+    def write_part(self, p: Prepared, vecs) -> None:
+        """Stage one part of a big document (Milvus, then one registry transaction); after the
+        final part swap the document in (one transaction) and update BM25 from the staged terms."""
+        idx, d, info = self.index, p.doc, p.part
+        reg = idx.registry
+        self.intent.record([d.id])
+        if info.fresh:                                   # an older, different staging of this document
+            with idx._db_lock:
+                old = reg.drop_staged([d.id])
+            if old:
+                idx.lite_guard(lambda: idx.milvus.delete_chunks(old))
+        with idx._db_lock:
+            chunk_rows, _, mil_rows, by_lang = self._rows([p], vecs)
+        for r, c, terms in zip(chunk_rows, p.chunks, p.terms):
+            r["text"], r["terms"] = c.text, terms
+        crash_point("before_milvus")
+        if mil_rows:
+            idx.lite_guard(lambda: idx.milvus.upsert([dict(r) for r in mil_rows]))
+        with idx._db_lock:
+            self._set_meta_once()
+            reg.stage(d.id, p.fingerprint, {"title": d.title, "source": d.source, "groups": d.groups,
+                                            "updated_at": int(time.time())},
+                      chunk_rows, info.first + len(p.chunks), info.pieces)
+        crash_point("after_stage")
+        self.summary["chunks_added"] += len(chunk_rows)
+        self.bar.done_part(info.nbytes, len(p.chunks))
+        self.dirty = True
+        if not info.final:
+            if time.monotonic() - self.last_save >= self.cfg.save_seconds:
+                self.persist()
+            return
+        # the last part: the whole new version replaces the whole old one in one transaction
+        with idx._db_lock:
+            old_ids = reg.chunk_ids_of([d.id]) if p.replaced else []
+            langs: dict[str, int] = {}
+            n_chunks = 0
+            for part in reg.staged_rows(d.id, 'lang, start, "end"'):
+                for _, lang, s, e in part:
+                    langs[lang] = langs.get(lang, 0) + e - s
+                    n_chunks += 1
+            detected = max(langs, key=langs.get) if langs else None
+            removed, added = reg.finalize({"doc_id": d.id, "fingerprint": p.fingerprint,
+                                           "content_hash": d.content_hash, "title": d.title, "source": d.source,
+                                           "lang": d.lang or detected, "groups": d.groups, "metadata": d.metadata,
+                                           "text": d.text, "n_chunks": n_chunks})
+        crash_point("after_finalize")
+        if old_ids:
+            idx.lite_guard(lambda: idx.milvus.delete_chunks([c for c in old_ids if "~" + p.fingerprint[:8]
+                                                             not in c]))
+        idx.bm25.remove_docs([d.id])
+        for part in reg.staged_rows(d.id, "lang, terms"):
+            by: dict[str, tuple[list, list, list]] = {}
+            for row, lang, terms in part:
+                rl = by.setdefault(lang, ([], [], []))
+                rl[0].append(int(row))
+                rl[1].append(d.id)
+                rl[2].append(json.loads(terms))
+            for lang, (rows, dids, terms) in by.items():
+                idx.bm25.add(lang, rows, dids, terms)
+        idx._bm25_version = reg.version()
+        with idx._db_lock:
+            reg.drop_staged([d.id])
+        s = self.summary
+        s["added" if not p.replaced else "replaced"] += 1
+        s["chunks_removed"] += removed
+        self.bar.done_doc(d, 0, nbytes=0)
+        if time.monotonic() - self.last_save >= self.cfg.save_seconds:
+            self.persist()
+
+    def _set_meta_once(self) -> None:
+        idx, reg = self.index, self.index.registry
+        if reg.get_meta("embedder") is None:
+            with reg.db:
+                reg.set_meta("embedder", self.cfg.embedder)
+                reg.set_meta("dim", str(idx.embedder.dim))
+                reg.set_meta("context", self.cfg.context)
+        if idx.root is not None and reg.get_meta("root") is None:
+            with reg.db:
+                reg.set_meta("root", idx.root)
 
     def persist(self) -> None:
         """Flush Milvus, save BM25 (tagged with the registry version), drop the intent record."""
@@ -366,11 +562,17 @@ class Progress:
         if self._p:
             self._p.update(self._task, advance=advance, docs=self.docs, chunks=self.chunks, emb=self.embedded_n)
 
-    def done_doc(self, doc: Document, n_chunks: int) -> None:
+    def done_doc(self, doc: Document, n_chunks: int, nbytes: int | None = None) -> None:
         with self._lock:
             self.docs += 1
             self.chunks += n_chunks
-            self._update(len(doc.text.encode("utf-8")))
+            self._update(len(doc.text.encode("utf-8")) if nbytes is None else nbytes)
+
+    def done_part(self, nbytes: int, n_chunks: int) -> None:
+        """A part of a big document was committed (staged)."""
+        with self._lock:
+            self.chunks += n_chunks
+            self._update(nbytes)
 
     def embedded(self, n: int) -> None:
         with self._lock:
