@@ -82,8 +82,8 @@ def add_cmd(
     lang: str = typer.Option("auto", "--lang", help="auto (detect per chunk), th, ja or en."),
     root: Optional[str] = typer.Option(None, "--root", help="Folder document ids are relative to (default: the index's "
                                        "root when the inputs lie under it, else the common folder of the inputs)."),
-    strict: bool = typer.Option(False, "--strict", help="Stop at the first file that cannot be loaded "
-                                "(default: skip it, say why on stderr, go on)."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first file (or JSONL line) that cannot be "
+                                "loaded (default: skip it, say why on stderr with file:line, go on)."),
     chunk_tokens: int = option(IndexConfig, "chunk_tokens", "--chunk-tokens"),
     embedder: Optional[str] = option(IndexConfig, "embedder", "--embedder"),
     redact: bool = typer.Option(False, "--redact", help="Replace personal data (Thai ID, My Number, phones, e-mail, cards) before indexing."),
@@ -109,11 +109,14 @@ def add_cmd(
     def skipped(path: str, message: str) -> None:
         typer.echo(f"thaija: skipped {message}", err=True)
 
+    def warned(message: str) -> None:
+        typer.echo(f"thaija: warning: {message}", err=True)
+
     # without --embedder an existing index keeps the embedder it was built with
     idx = Index(IndexConfig(db=db, chunk_tokens=chunk_tokens, embedder=embedder, commit_chunks=commit_every))
     try:
         s = idx.add_paths(paths, groups=_groups(groups), lang=None if lang == "auto" else lang, progress=progress,
-                          redact=redact, root=root, strict=strict, on_skip=skipped)
+                          redact=redact, root=root, strict=strict, on_skip=skipped, on_warn=warned)
     except KeyboardInterrupt:
         raise ThaijaError("interrupted: re-run the same command to continue (committed documents are kept "
                           "and skipped, embeddings done so far are cached)") from None

@@ -4,7 +4,7 @@
 Every loader returns complete documents or raises `ThaijaError` before anything is written:
 `load_paths` reads every file first, so a malformed JSONL line anywhere means nothing is indexed.
 `iter_documents` is the tolerant form used by ingest: one file at a time, a bad file is reported
-and skipped.
+and skipped, and in a JSONL file every bad line is reported and skipped while the good ones load.
 
 A file's document id is its path relative to a root (posix): the declared `--root`, else the
 common folder of the inputs. It does not depend on the working folder, so the same file gets the
@@ -140,56 +140,81 @@ def _unsupported(path: Path) -> str:
 
 
 def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None = None,
-               root: str | os.PathLike | None = None) -> list[Document]:
+               root: str | os.PathLike | None = None,
+               on_bad: Callable[[int, str], None] | None = None) -> list[Document]:
     """One document per line: {"id", "text", optional "title", "lang", "metadata", "groups"}.
 
-    A record without an id gets ``<file id>:<line>`` (the file id relative to `root`)."""
+    A record without an id gets ``<file id>:<line>`` (the file id relative to `root`). A bad line
+    (invalid JSON, wrong field types, no text, a repeated id) raises ``file:line: reason``, or,
+    with ``on_bad(line, message)``, is reported there and skipped while the good lines load."""
+    from thaija.validate import ValidationError, parse_json
+
     file_id = doc_id_for(path, root)
     docs: list[Document] = []
     seen: set[str] = set()
-    from thaija.validate import check_fields
-
-    for n, rec in iter_beir_jsonl(path):
-        check_fields(rec, {"id": "id", "_id": "id", "title": "str", "lang": "str", "groups": "groups",
-                           "metadata": "object", "text": "str"}, f"{path}:{n}")
-        text = rec.get("text")
-        if not isinstance(text, str):
-            raise ThaijaError(f"{path}:{n}: missing string field 'text'")
-        if not text.strip():
-            raise ThaijaError(f"{path}:{n}: empty 'text' (no text to index)")
-        doc_id = rec.get("id", rec.get("_id"))
-        doc_id = str(doc_id) if doc_id is not None else f"{file_id}:{n}"
-        if doc_id in seen:
-            raise ThaijaError(f"{path}:{n}: duplicate id {doc_id!r}")
-        seen.add(doc_id)
-        meta = rec.get("metadata") or {}
-        if not isinstance(meta, dict):
-            raise ThaijaError(f"{path}:{n}: 'metadata' must be an object")
-        if rec.get("lang") not in (None, "auto", "th", "ja", "en"):
-            raise ThaijaError(f"{path}:{n}: field 'lang' must be one of auto, th, ja, en, got {rec.get('lang')!r}")
-        rec_groups = rec.get("groups")
+    records = 0
+    for n, line in enumerate(_read_text(path).split("\n"), start=1):  # not splitlines(): U+2028 is valid JSON
+        if not line.strip():
+            continue
+        records += 1
         try:
-            docs.append(Document(
-                id=doc_id, text=text, title=str(rec.get("title") or ""),
-                lang=lang or rec.get("lang"),
-                groups=validate_groups(list(groups or []) + list(validate_groups(rec_groups))),
-                metadata=meta, source=f"{file_id}:{n}",
-            ))
+            rec = parse_json(line, where=f"{path}:{n}")
+            if not isinstance(rec, dict):
+                raise ThaijaError(f"{path}:{n}: each line must be a JSON object, got {type(rec).__name__}")
+            docs.append(_record(rec, path, n, file_id, seen, groups, lang))
         except ThaijaError as exc:
-            raise ThaijaError(f"{path}:{n}: {exc}") from None
+            if on_bad is None:
+                raise
+            on_bad(n, str(exc))
+    if not records:
+        raise ValidationError(f"{path}: no records (the file holds only blank lines)")
     return docs
 
 
+def _record(rec: dict, path: Path, n: int, file_id: str, seen: set[str], groups: list[str] | None,
+            lang: str | None) -> Document:
+    """The Document of one JSONL record (line `n`), or ThaijaError ``file:line: reason``."""
+    from thaija.validate import check_fields
+
+    check_fields(rec, {"id": "id", "_id": "id", "title": "str", "lang": "str", "groups": "groups",
+                       "metadata": "object", "text": "str"}, f"{path}:{n}")
+    text = rec.get("text")
+    if not isinstance(text, str):
+        raise ThaijaError(f"{path}:{n}: missing string field 'text'")
+    if not text.strip():
+        raise ThaijaError(f"{path}:{n}: empty 'text' (no text to index)")
+    doc_id = rec.get("id", rec.get("_id"))
+    doc_id = str(doc_id) if doc_id is not None else f"{file_id}:{n}"
+    if doc_id in seen:
+        raise ThaijaError(f"{path}:{n}: duplicate id {doc_id!r}")
+    meta = rec.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise ThaijaError(f"{path}:{n}: 'metadata' must be an object")
+    if rec.get("lang") not in (None, "auto", "th", "ja", "en"):
+        raise ThaijaError(f"{path}:{n}: field 'lang' must be one of auto, th, ja, en, got {rec.get('lang')!r}")
+    try:
+        doc = Document(id=doc_id, text=text, title=str(rec.get("title") or ""), lang=lang or rec.get("lang"),
+                       groups=validate_groups(list(groups or []) + list(validate_groups(rec.get("groups")))),
+                       metadata=meta, source=f"{file_id}:{n}")
+    except ThaijaError as exc:
+        raise ThaijaError(f"{path}:{n}: {exc}") from None
+    seen.add(doc_id)
+    return doc
+
+
 def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
-              lang: str | None = None, root: str | os.PathLike | None = None) -> list[Document]:
+              lang: str | None = None, root: str | os.PathLike | None = None,
+              on_bad: Callable[[int, str], None] | None = None,
+              on_warn: Callable[[str], None] | None = None) -> list[Document]:
     """Load one file into documents (a JSONL file gives one per line); ids relative to `root`
-    (default: the file's own folder)."""
+    (default: the file's own folder). ``on_bad``: see :func:`load_jsonl`; ``on_warn(message)``
+    hears about a file loaded in a degraded way (an HTML page too deeply nested, read as text)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir():
         raise ThaijaError(f"{path}: is a folder, not a file")
     if suffix == ".jsonl":
-        return load_jsonl(path, groups=groups, lang=lang, root=root)
+        return load_jsonl(path, groups=groups, lang=lang, root=root, on_bad=on_bad)
     title = ""
     metadata: dict[str, Any] = {}
     if suffix in (".txt", ".md", ".markdown"):
@@ -197,7 +222,7 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
     elif suffix in SUPPORTED_SUFFIXES:
         from thaija.index.loaders import load_file
 
-        text, title = load_file(path, _read_text)
+        text, title = load_file(path, _read_text, on_warn=on_warn)
         if suffix != ".pdf":  # structured text with `#` headings: section-aware chunking
             metadata["format"] = "markdown"
     else:
@@ -253,13 +278,18 @@ def walk_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str |
             yield path, "no such file or folder"
 
 
+MAX_BAD_LINES_SHOWN = 20
+
+
 def iter_documents(paths: Iterable[str | os.PathLike], *, groups: list[str] | None = None,
                    lang: str | None = None, root: str | os.PathLike | None = None,
-                   on_skip: Callable[[str, str], None] | None = None) -> Iterator[Document]:
+                   on_skip: Callable[[str, str], None] | None = None,
+                   on_warn: Callable[[str], None] | None = None) -> Iterator[Document]:
     """Documents of every file under `paths`, one file at a time; a file that cannot be loaded
     (or repeats an id already seen) is skipped whole and reported through ``on_skip(path, message)``
-(message: ``"<path>: <reason>"``).
-    With ``on_skip=None`` the first bad file raises instead (strict)."""
+    (message: ``"<path>: <reason>"``). In a JSONL file only the bad lines are skipped: each of the
+    first 20 is reported as ``on_skip("<path>:<line>", "<path>:<line>: <reason>")``, then one
+    report counts the rest. With ``on_skip=None`` the first bad file or line raises instead (strict)."""
     paths = list(paths)
     root = common_root(paths) if root is None else root
     seen: dict[str, str] = {}
@@ -274,11 +304,19 @@ def iter_documents(paths: Iterable[str | os.PathLike], *, groups: list[str] | No
         if reason is not None:
             skip(f, reason)
             continue
+        bad: list[tuple[int, str]] = []
         try:
-            docs = load_path(f, groups=groups, lang=lang, root=root)
+            docs = load_path(f, groups=groups, lang=lang, root=root, on_warn=on_warn,
+                             on_bad=None if on_skip is None else (lambda n, m: bad.append((n, m))))
         except ThaijaError as exc:
             skip(f, str(exc))
             continue
+        for n, message in bad[:MAX_BAD_LINES_SHOWN]:
+            on_skip(f"{f}:{n}", message)  # type: ignore[misc]
+        if len(bad) > MAX_BAD_LINES_SHOWN:
+            more = len(bad) - MAX_BAD_LINES_SHOWN
+            on_skip(str(f), f"{f}: {more} more bad line{'s' if more > 1 else ''} "  # type: ignore[misc]
+                            f"(lines {bad[MAX_BAD_LINES_SHOWN][0]}..{bad[-1][0]}); {len(bad)} in all")
         dup = next((d for d in docs if d.id in seen), None)
         if dup is not None:
             skip(f, f"duplicate document id {dup.id!r} (also in {seen[dup.id]})")

@@ -247,12 +247,16 @@ class Index:
     def add_paths(self, paths: Iterable[str], *, groups: Sequence[str] | str | None = None,
                   lang: str | None = None, progress: bool | None = None, redact: bool = False,
                   root: str | None = None, strict: bool = False,
-                  on_skip: Callable[[str, str], None] | None = None) -> dict[str, Any]:
+                  on_skip: Callable[[str, str], None] | None = None,
+                  on_warn: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Load files/folders (.txt .md .jsonl .html .pdf .docx .xlsx .pptx) and ingest them.
 
         Ids are file paths relative to `root` (see :meth:`resolve_root`). A file that cannot be
         loaded is skipped and reported (``summary["skipped"]``, and ``on_skip(path, message)`` at
-        once) unless ``strict``; nothing indexable at all raises. ``redact=True`` replaces personal
+        once) unless ``strict``; in a JSONL file each bad line is (``path:line``) and the good
+        lines are indexed. A file loaded in a degraded way (an HTML page nested too deeply, read
+        as plain text) is reported in ``summary["warnings"]`` and through ``on_warn(message)``.
+        Nothing indexable at all raises. ``redact=True`` replaces personal
         data (:func:`thaija.guard.pii.redact`) in the text BEFORE chunking.
         """
         if lang not in (None, "auto") and lang not in LANGS[:3]:
@@ -272,8 +276,19 @@ class Index:
             if on_skip:
                 on_skip(path, message)
 
+        warnings: list[str] = []
+
+        def warn(message: str) -> None:
+            if redact:
+                from thaija.guard.pii import redact as scrub
+
+                message = scrub(message)[0]
+            warnings.append(message)
+            if on_warn:
+                on_warn(message)
+
         docs: Iterable[Document] = iter_documents(paths, groups=validate_groups(groups), lang=lang, root=self.root,
-                                                  on_skip=None if strict else skip)
+                                                  on_skip=None if strict else skip, on_warn=warn)
         if redact:
             docs = redact_documents(docs)
         try:
@@ -285,6 +300,7 @@ class Index:
 
             raise ThaijaError(scrub(str(exc))[0]) from None
         summary["skipped"] = skipped
+        summary["warnings"] = warnings
         summary["root"] = self.root
         if redact:
             from thaija.guard.pii import redact as scrub

@@ -8,7 +8,8 @@ reads on its own in a chunk or a citation). Offsets of chunks and citations inde
 
 - HTML: the main content through trafilatura (navigation, breadcrumbs, sidebars, footers and
   cookie banners removed; headings and tables kept); a page trafilatura finds no content in falls
-  back to the visible text without ``nav``/``header``/``footer``/``aside``.
+  back to the visible text without ``nav``/``header``/``footer``/``aside``. A page nested deeper
+  than 512 elements is read as plain text in linear time, with a warning.
 - .docx (python-docx): paragraphs and tables in document order; ``Heading n`` / ``Title`` styles
   become headings; title = the document's title property, else its first heading.
 - .xlsx (openpyxl, values not formulas): one ``## sheet`` section per sheet, one line per row.
@@ -108,8 +109,57 @@ def _join(blocks: Iterable[str]) -> str:
 
 
 # ------------------------------------------------------------------------------------ HTML
-def html_to_text(html: str) -> tuple[str, str]:
-    """Main content of an HTML page as structured text, and the page's title."""
+#: element nesting beyond which a page is read as plain text (parsers take minutes on 200,000 levels)
+MAX_HTML_DEPTH = 512
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr p li dt dd option tr td th "
+                  "thead tbody tfoot colgroup rb rt rp optgroup".split())
+
+
+def html_depth(html: str, stop: int = MAX_HTML_DEPTH) -> int:
+    """Element nesting depth of a page, by a linear scan of its tags (void and auto-closed
+    elements such as ``<br>`` or ``<p>`` are not counted); stops counting past `stop`."""
+    depth = peak = 0
+    for m in _TAG.finditer(html):
+        if m.group(2).lower() in _VOID or m.group(3):
+            continue
+        if m.group(1):
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            if depth > peak:
+                peak = depth
+                if peak > stop:
+                    break
+    return peak
+
+
+def html_plain_text(html: str) -> tuple[str, str]:
+    """Text of a page without parsing it into a tree (linear time): tags, scripts and styles
+    dropped, entities decoded, one block per line."""
+    import html as _html
+
+    m = re.search(r"<title[^>]*>(.*?)</title", html, flags=re.S | re.I)
+    title = _clean(_html.unescape(re.sub(r"<[^>]*>", "", m.group(1)))) if m else ""
+    body = re.sub(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>", " ", html, flags=re.S | re.I)
+    body = re.sub(r"<title[^>]*>.*?</title\s*>", " ", body, flags=re.S | re.I)
+    body = re.sub(r"</?(p|div|br|li|h[1-6]|tr|table|section|article|blockquote|pre)\b[^>]*>", "\n", body,
+                  flags=re.I)
+    body = re.sub(r"<[^>]*>", " ", body)
+    lines = [_clean(_html.unescape(ln)) for ln in body.split("\n")]
+    return _join(ln for ln in lines if ln), title
+
+
+def html_to_text(html: str, *, where: str = "", on_warn: Callable[[str], None] | None = None) -> tuple[str, str]:
+    """Main content of an HTML page as structured text, and the page's title. A page nested
+    deeper than :data:`MAX_HTML_DEPTH` levels is read as plain text (:func:`html_plain_text`) and
+    ``on_warn`` says so."""
+    depth = html_depth(html)
+    if depth > MAX_HTML_DEPTH:
+        if on_warn:
+            on_warn(f"{where or 'HTML page'}: elements nested more than {MAX_HTML_DEPTH} levels deep: "
+                    f"read as plain text (headings, tables and boilerplate removal skipped)")
+        return html_plain_text(html)
     trafilatura = require("trafilatura", "trafilatura", "HTML loading")
     from lxml import etree
 
@@ -358,11 +408,13 @@ def _shapes(shapes: Iterable[Any]) -> Iterable[Any]:
             yield s
 
 
-def load_file(path: Path, read_text: Callable[[Path], str]) -> tuple[str, str]:
-    """(text, title) of a file in one of :data:`SUFFIXES` (``read_text`` reads UTF-8 text files)."""
+def load_file(path: Path, read_text: Callable[[Path], str],
+              on_warn: Callable[[str], None] | None = None) -> tuple[str, str]:
+    """(text, title) of a file in one of :data:`SUFFIXES` (``read_text`` reads UTF-8 text files);
+    ``on_warn(message)`` hears about a degraded load."""
     suffix = path.suffix.lower()
     if suffix in (".html", ".htm", ".xhtml"):
-        return html_to_text(read_text(path))
+        return html_to_text(read_text(path), where=str(path), on_warn=on_warn)
     if suffix == ".pdf":
         return pdf_to_text(path)
     if suffix == ".docx":
