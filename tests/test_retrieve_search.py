@@ -109,7 +109,8 @@ def test_cli_search_json_contract(db):
     out = json.loads(r.stdout)
     assert out["query"] == WIKI_JA[5]["text"][:50] and out["mode"] == "bm25"
     h = out["results"][0]
-    assert list(h) == ["rank", "score", "chunk_id", "doc_id", "lang", "start", "end", "text", "source"]
+    assert list(h) == ["rank", "score", "chunk_id", "doc_id", "lang", "start", "end", "text", "source", "relevance"]
+    assert 0.0 <= h["relevance"] <= 1.0 and out["min_score"] == 0.0
     assert h["doc_id"] == "secret" and h["rank"] == 1
     r = CliRunner().invoke(app, ["search", "", "--db", db])
     assert r.exit_code == 2 and "empty query" in r.output and "Traceback" not in r.output
@@ -147,3 +148,22 @@ def test_milvus_search_path_applies_the_same_acl(db):
         assert [h.doc_id for h in public][:3] == numpy_path[:3]
     finally:
         idx.close()
+
+
+def test_relevance_means_the_same_across_queries(db):
+    """The fused score of any query's first hit is ~1 (min-max per query); relevance is calibrated:
+    a query that names a stored story scores high, unrelated queries stay low, --min-score drops them."""
+    from thaija.cli.main import app
+
+    related = search("マケドニアの国名変更の国民投票", db=db, k=3)    # rt.com story
+    assert related[0].doc_id == "ja/rt.com.91337" and related[0].relevance >= 0.5
+    assert search("サメに襲われた少年", db=db, k=1, min_score=0.2)[0].doc_id == "ja/upi.176266"
+    for q in ("ลาป่วยได้กี่วัน", "how to bake sourdough bread", "สูตรต้มยำกุ้ง"):
+        weak = search(q, db=db, k=3)
+        assert weak[0].score > 0.5                        # the ranking score alone looks confident
+        assert max(h.relevance for h in weak) < 0.2, (q, [h.relevance for h in weak])
+        assert search(q, db=db, k=3, min_score=0.2) == []
+    r = CliRunner().invoke(app, ["search", "how to bake sourdough bread", "--db", db, "--min-score", "0.2"])
+    assert r.exit_code == 0 and "no results with relevance >= 0.2" in r.output
+    r = CliRunner().invoke(app, ["search", "x", "--db", db, "--min-score", "1.5"])
+    assert r.exit_code == 2 and "min_score" in r.output

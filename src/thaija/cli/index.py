@@ -208,22 +208,32 @@ def search_cmd(
     groups: Optional[str] = typer.Option(None, "--groups", help="Your access groups; you see public documents plus these groups'."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Only return chunks in this language (th, ja, en)."),
     fusion: str = option(SearchConfig, "fusion", "--fusion"),
-    json_out: bool = typer.Option(False, "--json", help="Print {query, mode, results: [...]} as JSON."),
+    min_score: float = option(SearchConfig, "min_score", "--min-score"),
+    json_out: bool = typer.Option(False, "--json", help=(
+        "Print {query, mode, min_score, results: [...]} as JSON; each result has score (ranking, scaled per "
+        "query) and relevance (calibrated in [0, 1], comparable across queries).")),
 ) -> None:
-    """Search the index. Access control applies in every mode; offsets point into the original document."""
+    """Search the index. Access control applies in every mode; offsets point into the original document.
+
+    Each result shows its relevance (calibrated in [0, 1], the same meaning for every query: an
+    unrelated query's results stay under about 0.1) and its ranking score; --min-score drops results
+    whose relevance is lower ("no results" when nothing is related)."""
     from thaija.retrieve import search
 
-    hits = search(query, db=_db(db), k=k, mode=mode, groups=_groups(groups), lang=lang, fusion=fusion)
+    hits = search(query, db=_db(db), k=k, mode=mode, groups=_groups(groups), lang=lang, fusion=fusion,
+                  min_score=min_score)
     if json_out:
-        typer.echo(json.dumps({"query": query, "mode": mode, "results": [h.to_dict() for h in hits]},
-                              ensure_ascii=False))
+        typer.echo(json.dumps({"query": query, "mode": mode, "min_score": min_score,
+                               "results": [h.to_dict() for h in hits]}, ensure_ascii=False))
         return
     if not hits:
-        typer.echo("no results")
+        typer.echo("no results" + (f" with relevance >= {min_score}" if min_score else ""))
     for h in hits:
         snippet = " ".join(h.text.split())
-        snippet = snippet[:160] + ("…" if len(snippet) > 160 else "")
-        typer.echo(f"{h.rank:>2}. {h.score:.4f}  {h.doc_id} [{h.lang} {h.start}:{h.end}]  {snippet}")
+        snippet = snippet[:150] + ("…" if len(snippet) > 150 else "")
+        weak = "  (weak)" if (h.relevance or 0.0) < 0.2 else ""
+        typer.echo(f"{h.rank:>2}. relevance {h.relevance:.2f}  score {h.score:.4f}  {h.doc_id} "
+                   f"[{h.lang} {h.start}:{h.end}]{weak}  {snippet}")
 
 
 def eval_cmd(

@@ -29,9 +29,16 @@ class SearchConfig:
         "weighted fusion: w * bm25 + (1 - w) * dense, both min-max scaled (0.5 tuned on dev)."))
     depth: int = setting(100, "Candidates taken from each retriever before fusion (at least k).")
     rrf_k: int = setting(60, "rrf fusion: the constant k of 1 / (k + rank).")
+    min_score: float = setting(0.0, (
+        "Drop results whose relevance is below this. Relevance is calibrated in [0, 1] and means the same "
+        "for every query (dense cosine on the e5 scale, raised by the share of query words found): an "
+        "unrelated query scores under about 0.1, a passage that answers it about 0.25-1 (cross-language "
+        "matches at the low end); 0.2 keeps related results only. 0 (default) keeps all."))
 
     def __post_init__(self) -> None:
         check_choice(self.mode, MODES, "mode")
+        if not 0.0 <= float(self.min_score) <= 1.0:
+            raise ThaijaError(f"min_score must be between 0 and 1, got {self.min_score}")
         check_choice(self.fusion, FUSIONS, "fusion")
         if not 1 <= self.k <= 10000:
             raise ThaijaError(f"k must be between 1 and 10000, got {self.k}")
