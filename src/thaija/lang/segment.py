@@ -12,8 +12,8 @@ import bisect
 import functools
 import os
 import re
-from dataclasses import dataclass
-from typing import Callable, ClassVar
+from itertools import accumulate, compress, islice, repeat
+from typing import Callable, ClassVar, NamedTuple
 
 from thaija.errors import MissingDependency, ThaijaError
 from thaija.lang.config import LANGS
@@ -25,17 +25,26 @@ _W = r"[\w\u0300-\u036f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u3099\u309a]"
 _EN_WORD = re.compile(rf"{_W}+(?:['’\-]{_W}+)*|[^\w\s]")
 
 
-@dataclass(frozen=True)
-class Token(JsonSpan):
-    """A word: ``text == original[start:end]``; ``norm`` is its form for matching (BM25 terms)."""
-
-    _json: ClassVar[tuple[str, ...]] = ("text", "start", "end", "lang")
-
+class _TokenFields(NamedTuple):
     text: str
     start: int
     end: int
     lang: str
     norm: str
+
+
+class Token(_TokenFields, JsonSpan):
+    """A word: ``text == original[start:end]``; ``norm`` is its form for matching (BM25 terms).
+
+    An immutable named tuple (``Token(text=..., start=..., end=..., lang=..., norm=...)``), so that
+    :func:`segment` builds tokens in bulk without a Python call per token.
+    """
+
+    __slots__ = ()
+    _json: ClassVar[tuple[str, ...]] = ("text", "start", "end", "lang")
+
+
+_make = functools.partial(tuple.__new__, Token)  # Token from a 5-tuple, in C
 
 
 def ensure_pythainlp_data() -> None:
@@ -120,6 +129,8 @@ def _tagger():
 
 def _mecab(text: str) -> list[str]:
     tagger = _tagger()
+    if "\n" not in text and "\x00" not in text:
+        return [w.surface for w in tagger(text)]
     out: list[str] = []
     for line in text.split("\n"):
         for part in line.split("\x00"):  # MeCab reads C strings: it would stop at NUL
@@ -215,15 +226,17 @@ def _locate(text: str, words: list[str]) -> list[tuple[int, int]]:
         if a < b and not text[a:b].isspace():
             out.extend(m.span() for m in _NONSPACE.finditer(text, a, b))
 
+    find = text.find
     for w in words:
         if not w or w.isspace():
             continue
-        i = text.find(w, pos)
+        i = find(w, pos)
         if i < 0:
             raise ThaijaError(f"segmenter returned a token not in the text: {w!r}")
-        gap(pos, i)
-        out.append((i, i + len(w)))
+        if i > pos:
+            gap(pos, i)
         pos = i + len(w)
+        out.append((i, pos))
     gap(pos, len(text))
     return out
 
@@ -248,16 +261,22 @@ def segment(
         return []
     if lang not in LANGS:
         raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
-    det_spans = _thai_only(text, langs) or detect(text, langs).spans
+    det_spans = _one_script(text, langs) or _spans(text, langs)
+    if len(det_spans) == 1 and not normalize and not text.isspace():  # one language: the hot path
+        run_lang = lang if lang != "auto" else _RUN_LANG.get(det_spans[0].lang, "en")
+        tokens: list[Token] = []
+        split = get_engine(run_lang, engine if lang != "auto" or engine_lang(engine) == run_lang else None)
+        _plain_tokens(tokens, text, 0, len(text), split, det_spans, [0], run_lang, det_spans[0].lang)
+        return tokens
     starts = [sp.start for sp in det_spans]
     if lang == "auto":
-        runs = _runs(det_spans)
+        runs = _runs(det_spans) if len(det_spans) > 1 else [(0, len(text), _RUN_LANG.get(det_spans[0].lang, "en"))]
     else:
         runs = [(0, len(text), lang)]
-    tokens: list[Token] = []
+    tokens = []
     for start, end, run_lang in runs:
-        piece = text[start:end]
-        if not piece.strip():
+        piece = text[start:end] if (start or end != len(text)) else text
+        if not piece or piece.isspace():
             continue
         split = get_engine(run_lang, engine if lang != "auto" or engine_lang(engine) == run_lang else None)
         if normalize:
@@ -267,58 +286,122 @@ def segment(
             for a, b in _locate(norm.text, split(norm.text)):
                 s, e = norm.span(a, b)
                 if e > s and piece[s:e].strip():
-                    tokens.append(Token(piece[s:e], start + s, start + e,
-                                        _lang_at(det_spans, starts, start + s, run_lang), norm.text[a:b].lower()))
+                    tokens.append(_make((piece[s:e], start + s, start + e,
+                                         _lang_at(det_spans, starts, start + s, run_lang), norm.text[a:b].lower())))
         else:
             _plain_tokens(tokens, piece, start, end, split, det_spans, starts, run_lang)
     return tokens
 
 
+_RUN_LANG = {"th": "th", "ja": "ja"}  # the run language of a text with one detected span (see _runs)
+
+
 def _plain_tokens(tokens: list[Token], piece: str, start: int, end: int, split, spans: list[Span],
-                  starts: list[int], run_lang: str) -> None:
-    """Tokens of one run without normalization (the hot loop; same result as ``_lang_at`` per token)."""
-    new, put, append = _new, _set, tokens.append
-    one = _one_lang(spans, starts, start, end)
-    offs = _locate(piece, split(piece))
+                  starts: list[int], run_lang: str, one: str | None = None) -> None:
+    """Tokens of one run without normalization, built in bulk by C iterators (the hot path).
+
+    Offsets are running sums of word lengths when the words tile the run (whitespace words
+    dropped), else :func:`_locate`'s; a token's language is that of the detected span holding its
+    start (as :func:`_lang_at`); ``one``: that language when the caller knows one span covers the run.
+    """
+    words = split(piece)
+    if "".join(words) == piece:
+        bounds = list(accumulate(map(len, words), initial=start))
+        keep = list(map(str.strip, words))  # '' for empty or whitespace-only words
+        if all(keep):
+            texts, lo, hi = words, bounds[:-1], bounds[1:]
+        else:
+            texts = list(compress(words, keep))
+            lo, hi = list(compress(bounds, keep)), compress(islice(bounds, 1, None), keep)
+    else:
+        offs = _locate(piece, words)
+        if not offs:
+            return
+        rel_lo, rel_hi = zip(*offs)
+        texts = list(map(piece.__getitem__, map(slice, rel_lo, rel_hi)))
+        lo, hi = list(map(start.__add__, rel_lo)), map(start.__add__, rel_hi)
+    if one is None:
+        one = _one_lang(spans, starts, start, end)
     if one is not None:
-        for a, b in offs:
-            w = piece[a:b]
-            t = new(Token)
-            put(t, "__dict__", {"text": w, "start": start + a, "end": start + b, "lang": one, "norm": w.lower()})
-            append(t)
-        return
-    j, last = bisect.bisect_right(starts, start) - 1, len(starts) - 1
-    for a, b in offs:
-        pos = start + a
-        while j < last and starts[j + 1] <= pos:
-            j += 1
-        lang = spans[j].lang if 0 <= j and pos < spans[j].end else run_lang
-        w = piece[a:b]
-        t = new(Token)
-        put(t, "__dict__", {"text": w, "start": pos, "end": start + b, "lang": lang, "norm": w.lower()})
-        append(t)
+        langs = repeat(one)
+    else:  # index i+1 of [run_lang, *span langs] is span i's language; spans cover the text
+        table = [run_lang] + [sp.lang for sp in spans]
+        langs = map(table.__getitem__, map(functools.partial(bisect.bisect_right, starts), lo))
+    # no character of a run without cased letters changes case: its words are their own norms
+    norms = texts if piece.lower() == piece else map(str.lower, texts)
+    tokens.extend(map(_make, zip(texts, lo, hi, langs, norms)))
 
 
-def _not_thai_pattern() -> "re.Pattern[str]":
+def _one_script_patterns() -> dict[str, tuple["re.Pattern[str]", "re.Pattern[str]", "re.Pattern[str]"]]:
     from thaija.lang.detect import _HAN, _KANA, _LATIN, _TH
 
-    # anything detect() would put in a non-Thai run: kana/Han/Latin ranges or any other letter
-    return re.compile(rf"[{_KANA}{_HAN}{_LATIN}]|(?:(?![{_TH}])[^\W\d_])")
+    # per language: (one of its characters, only its characters or non-letters, a letter of another
+    # script range). detect() classes as neutral exactly the characters that are non-letters
+    # ([\W\d_]) and outside the Thai/kana/Han/Latin ranges, so a text passing the three tests is
+    # one span of that language.
+    return {
+        "th": (re.compile(f"[{_TH}]"), re.compile(rf"[{_TH}\W\d_]*"), re.compile(f"[{_KANA}{_HAN}{_LATIN}]")),
+        "ja": (re.compile(f"[{_KANA}{_HAN}]"), re.compile(rf"[{_KANA}{_HAN}\W\d_]*"), re.compile(f"[{_TH}{_LATIN}]")),
+    }
 
 
-_NOT_THAI = _not_thai_pattern()
-_THAI_CHAR = re.compile("[\u0e00-\u0e7f]")
+_ONE_SCRIPT = _one_script_patterns()
 
 
-def _thai_only(text: str, langs: tuple[str, ...]) -> list[Span] | None:
-    """detect(text).spans for the common case of Thai plus neutral characters only (one Thai span),
-    without running the detector; None otherwise."""
-    if "th" in langs and _THAI_CHAR.search(text) and not _NOT_THAI.search(text):
-        return [Span(0, len(text), "th")]
+def _one_script(text: str, langs: tuple[str, ...]) -> list[Span] | None:
+    """``detect(text, langs).spans`` for the common case of one Thai or one Japanese span (that
+    script plus neutral characters only), without running the detector; None otherwise."""
+    for lang in ("th", "ja"):
+        has, only, other = _ONE_SCRIPT[lang]
+        if has.search(text):
+            if lang in langs and only.fullmatch(text) and not other.search(text):
+                return [Span(0, len(text), lang)]
+            return None
     return None
 
 
-_new = object.__new__      # Token(...) without the frozen dataclass' field-by-field __init__
+def _spans_pattern() -> "re.Pattern[str]":
+    from thaija.lang.detect import _HAN, _KANA, _LATIN, _TH
+
+    # detect()'s language runs in one match each: kana and Han together (both Japanese under the
+    # default profiles), and the neutral characters between two pieces of one language inside the
+    # match (detect() merges such pieces), so a line is a few matches rather than one per word
+    neutral = rf"(?:(?![{_TH}{_KANA}{_HAN}{_LATIN}])[\W\d_])"
+    other = rf"(?:(?![{_TH}{_KANA}{_HAN}{_LATIN}])[^\W\d_])"
+    return re.compile("|".join(f"(?P<{name}>{cls}++(?:{neutral}*+{cls}++)*+)" for name, cls in (
+        ("th", f"[{_TH}]"), ("ja", f"[{_KANA}{_HAN}]"), ("en", f"[{_LATIN}]"), ("other", other))))
+
+
+_SPAN_RUNS = _spans_pattern()
+
+
+def _spans(text: str, langs: tuple[str, ...]) -> list[Span]:
+    """``detect(text, langs).spans`` without the dominant-language weights (default profiles only;
+    other profile sets go to :func:`detect`)."""
+    if tuple(langs) != DEFAULT_LANGS:
+        return detect(text, langs).spans
+    ms = [(m.start(), m.end(), m.lastgroup) for m in _SPAN_RUNS.finditer(text)]
+    if not ms:
+        return [Span(0, len(text), "other")]
+    # consecutive matches differ in language; a neutral gap between them is cut after its last
+    # whitespace, else it joins the preceding run (as detect())
+    cuts = [0]
+    rfind = text.rfind
+    for (_, prev_end, _), (nxt_start, _, _) in zip(ms, islice(ms, 1, None)):
+        ws = max(rfind(" ", prev_end, nxt_start), rfind("\t", prev_end, nxt_start),
+                 rfind("\u3000", prev_end, nxt_start), rfind("\n", prev_end, nxt_start))
+        cuts.append(ws + 1 if ws >= 0 else nxt_start)
+    cuts.append(len(text))
+    out = []
+    for i, (_, _, lang) in enumerate(ms):
+        if cuts[i + 1] > cuts[i]:
+            sp = _new(Span)
+            _set(sp, "__dict__", {"start": cuts[i], "end": cuts[i + 1], "lang": lang})
+            out.append(sp)
+    return out
+
+
+_new = object.__new__      # Span(...) without the frozen dataclass' field-by-field __init__
 _set = object.__setattr__
 
 
