@@ -1,9 +1,9 @@
 """Human review queue for answers: a small SQLite file beside the index.
 
-For the index ``X`` (e.g. ``./thaija.db``) the queue lives in ``X.review.sqlite``
-(:func:`review_path`). ``thaija ask`` adds refused and low-confidence answers together with the
-retrieved candidates the answer was chosen from; users flag answers; a reviewer approves, rejects
-or edits them (``thaija review`` or the ``/review`` page of ``thaija serve``), and
+For the index ``X`` (e.g. ``./thaija.db``) the queue lives in ``X.review.sqlite``; for a Milvus
+server index in ``review.sqlite`` inside its state folder (:func:`review_path`). ``thaija ask``
+adds refused and low-confidence answers together with the retrieved candidates the answer was
+chosen from; users flag answers; a reviewer approves, rejects or edits them (``thaija review`` or the ``/review`` page of ``thaija serve``), and
 :meth:`ReviewQueue.export` writes the approved pairs as tune-stage chat JSONL, closing the loop
 from retrieval-augmented answers to fine-tuning.
 
@@ -66,10 +66,33 @@ class ReviewError(ThaijaError, ValueError):
     """Bad review request: unknown id, unknown status/reason, missing queue file."""
 
 
+_SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
+
+
+def _server_state_dir(db: str) -> str:
+    """The state folder of a Milvus server index, as ``thaija.index.store.state_dir_for`` gives it
+    ($THAIJA_STATE, else ``${XDG_STATE_HOME:-~/.local/state}/thaija/<host_port>``). Written here
+    because guard may not import index (index imports guard); tests/test_guard_review_path.py keeps
+    the two equal."""
+    env = os.environ.get("THAIJA_STATE")
+    if env:
+        return os.path.expanduser(env)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "thaija", re.sub(r"[^A-Za-z0-9_.-]+", "_", db.split("://", 1)[-1]).strip("_"))
+
+
 def review_path(db: str | os.PathLike[str]) -> str:
-    """The queue file for an index path: ``X`` -> ``X.review.sqlite`` (a queue path is kept as is)."""
+    """The queue file for an index: ``X`` -> ``X.review.sqlite`` beside a Milvus Lite file; for a
+    server URI ``review.sqlite`` in the index's state folder (the same for every process and
+    machine sharing the server), unless a queue from an earlier version exists at
+    ``<URI>.review.sqlite`` under the working folder (kept in use). A queue path is kept as is."""
     db = os.fspath(db)
-    return db if db.endswith(SUFFIX) else db + SUFFIX
+    if db.endswith(SUFFIX):
+        return db
+    if db.startswith(_SERVER_SCHEMES):
+        old = db + SUFFIX
+        return old if os.path.isfile(old) else os.path.join(_server_state_dir(db), "review.sqlite")
+    return db + SUFFIX
 
 
 @dataclass(frozen=True)
@@ -200,7 +223,7 @@ class ReviewQueue:
 
     @classmethod
     def for_index(cls, db: str | os.PathLike[str], *, create: bool = True) -> "ReviewQueue":
-        """The queue beside the index ``db`` (``db + '.review.sqlite'``)."""
+        """The queue of the index ``db`` (:func:`review_path`)."""
         return cls(review_path(db), create=create)
 
     def _connect(self) -> sqlite3.Connection:
