@@ -261,6 +261,8 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--context-tokens", type=int, default=512)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--phase", choices=("all", "train", "rag"), default="all",
+                    help="train: held-out loss runs only; rag: RAG-evaluate cached adapters only")
     ap.add_argument("--work", default=str(ROOT / ".cache" / "thaija" / "bench" / "tune_balance"))
     ap.add_argument("--out", default=str(RESULTS / "tune_balance_grounded.json"))
     args = ap.parse_args()
@@ -303,10 +305,17 @@ def main() -> None:
              f"Gemma-3-270m LoRA r{args.lora_r}, prompt budget {args.context_tokens} tokens")
     for seed in range(args.seeds):  # held-out loss first: the cheap part with error bars
         for strategy in STRATEGIES:
-            result["runs"][f"{strategy}-s{seed}"] = train_run(work, data, strategy, seed, args)
+            key = f"{strategy}-s{seed}"
+            if args.phase == "rag" and not (work / "runs" / key / "report.json").is_file():
+                continue  # rag phase: only adapters that finished training
+            result["runs"][key] = train_run(work, data, strategy, seed, args)
             result["summary"] = summarize(result["runs"], result["rag"])
             save()
             plot(result["runs"], out.with_suffix(".png"), title)
+    if args.phase == "train":
+        result["status"] = "trained (RAG evaluation not run)"
+        save()
+        return
     result["rag"]["extractive"] = rag_eval(work, data, "extractive", "extractive", None, args, args.n_rag)
     save()
     result["rag"]["base"] = rag_eval(work, data, "base", "local", None, args, args.n_rag_local)
@@ -314,6 +323,8 @@ def main() -> None:
     for seed in range(args.rag_seeds):
         for strategy in STRATEGIES:
             key = f"{strategy}-s{seed}"
+            if key not in result["runs"]:
+                continue
             result["rag"][key] = rag_eval(work, data, key, "local", result["runs"][key]["adapter"], args,
                                           args.n_rag_local)
             result["summary"] = summarize(result["runs"], result["rag"])

@@ -145,12 +145,14 @@ def _stop_ids(tok: Any) -> list[int]:
 
 
 class _EarlyStop:
-    """Stop decoding early (CPU time goes into every token): after a cited sentence that ends its
-    line (``… [n]`` + newline: the answer is complete), or when the draft is merely repeating the
-    prompt's own rules (an echo the pipeline refuses anyway)."""
+    """Stop decoding early (CPU time goes into every new token). ``line``: at the first line break
+    after some answer text (a grounded answer is one short paragraph; a small model otherwise goes
+    on to echo the documents); always after a cited sentence that ends its line (``… [n]`` + newline),
+    or when the draft is merely repeating the prompt's own rules (an echo the pipeline refuses anyway)."""
 
-    def __init__(self, tok: Any, prompt_len: int, rules: str, min_echo_tokens: int = 12) -> None:
-        self.tok, self.prompt_len, self.min_echo = tok, prompt_len, min_echo_tokens
+    def __init__(self, tok: Any, prompt_len: int, rules: str, min_echo_tokens: int = 12,
+                 line: bool = False) -> None:
+        self.tok, self.prompt_len, self.min_echo, self.line = tok, prompt_len, min_echo_tokens, line
         self.rules = " ".join(rules.split())
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -166,6 +168,8 @@ class _EarlyStop:
         text = self.tok.decode(new, skip_special_tokens=True)
         if _CITED_LINE.search(text):
             return True
+        if self.line and "\n" in text.lstrip():
+            return True
         flat = " ".join(text.split())
         return new.numel() >= self.min_echo and len(flat) >= 8 and self.rules.startswith(flat)
 
@@ -173,15 +177,34 @@ class _EarlyStop:
 _CITED_LINE = __import__("re").compile(r"\[\d+(?:\s*,\s*\d+)*\][ \t]*\n")
 
 
+def _bf16_ok() -> bool:
+    """True when this CPU has native bfloat16 matrix instructions (AVX512-BF16 or AMX)."""
+    try:
+        import torch
+
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
+
+
 @dataclass
 class LocalGenerator:
     """A transformers causal LM on this machine (default: the offline Gemma-3-270m of the tune
     stage), optionally with a PEFT adapter directory from ``thaija tune``.
 
-    Greedy decoding with the KV cache, stopping at end-of-turn; the prompt budget
-    (``context_tokens``, default 1536: five 256-token chunks plus rules) is counted in the
-    model's own tokens. ``threads``: torch CPU threads while generating (default 1: a 270M model
-    is memory-bound, and on a busy 2-core machine one thread measured ~15x faster than two).
+    What makes it fast enough on a CPU (benchmarks/local_generator.py): greedy decoding with the
+    KV cache; logits only for the last position (transformers passes ``logits_to_keep=1``: the
+    262k-row output layer is most of Gemma-3-270m's weights); bfloat16 weights where the CPU has
+    bf16 instructions (``dtype="auto"``; halves the memory read per new token); stop at the end of
+    the answer line or at end-of-turn; the prompt budget (``context_tokens``, default 1536: five
+    256-token chunks plus rules) counted in the model's own tokens. ``threads``: torch CPU threads
+    while generating (default 1: a 270M model is memory-bound, and on a busy 2-core machine one
+    thread measured ~3x less CPU and wall time than two, up to ~15x less wall time under heavy load).
+
+    ``answer_prefix``: open the model's turn with the language's answer label ("คำตอบ:", "回答:",
+    "Answer:"). The untuned base Gemma-3-270m is not instruction-tuned: given the plain chat turn it
+    repeats the rules; after the label it answers from the documents. ``None`` (default) = only
+    without an adapter (``tune qa-data`` examples, hence tuned adapters, answer without a label).
     """
 
     model_name: str | None = None
@@ -192,17 +215,35 @@ class LocalGenerator:
     name: str = "local"
     tokenizer: str | None = None
     prompt_style: str = "plain"
+    dtype: str = "auto"
+    answer_prefix: bool | None = None
 
     @property
     def model(self) -> str:
         return (self.model_name or "gemma-3-270m") + (f"+{self.adapter}" if self.adapter else "")
 
+    @property
+    def count_source(self) -> dict[str, Any]:
+        """Which tokenizer budgets the prompt (exact: the model's own)."""
+        name = self.tokenizer or "the model's own tokenizer"
+        return {"tokenizer": name, "approximation": False}
+
+    def _dtype(self, device: str) -> Any:
+        import torch
+
+        if self.dtype == "auto":
+            return torch.bfloat16 if device == "cpu" and _bf16_ok() else torch.float32
+        if self.dtype not in ("float32", "bfloat16", "float16"):
+            raise ThaijaError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
+        return getattr(torch, self.dtype)
+
     def _load(self) -> tuple[Any, Any]:
-        key = (self.model_name, self.adapter)
+        key = (self.model_name, self.adapter, self.dtype)
         if key not in _LOADED:
             from thaija.models.causal_lm import load_causal_lm
 
             model, tok = load_causal_lm(model=self.model_name, adapter=self.adapter)
+            model.to(self._dtype(model.device.type))  # adapters load in float32; cast them too
             model.eval()
             _LOADED[key] = (model, tok)
         return _LOADED[key]
@@ -214,25 +255,31 @@ class LocalGenerator:
         return len(tok(text, add_special_tokens=False)["input_ids"])
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
+        return self._run(messages, max_tokens or self.max_new_tokens)
+
+    def _run(self, messages: list[dict[str, str]], max_tokens: int, prefix: str = "",
+             line: bool = False) -> str:
         import torch
 
         model, tok = self._load()
         messages = chat_messages(messages)
         try:
-            enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+            text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         except Exception:  # a tokenizer without chat template: plain concatenation
             text = "\n\n".join(m["content"] for m in messages) + "\n\n"
-            enc = tok(text, return_tensors="pt")
+        # the template already holds BOS: no second one
+        enc = tok(text + prefix, return_tensors="pt", add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}  # the model may sit on CUDA
         from transformers import StoppingCriteriaList
 
-        stop = _EarlyStop(tok, enc["input_ids"].shape[1], messages[0]["content"] if messages else "")
+        stop = _EarlyStop(tok, enc["input_ids"].shape[1], messages[0]["content"] if messages else "",
+                          line=line)
         before = torch.get_num_threads()
         if self.threads and model.device.type == "cpu":
             torch.set_num_threads(self.threads)
         try:
             with torch.inference_mode():
-                out = model.generate(**enc, max_new_tokens=max_tokens or self.max_new_tokens, do_sample=False,
+                out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
                                      use_cache=True, eos_token_id=_stop_ids(tok) or None,
                                      stopping_criteria=StoppingCriteriaList([stop]),
                                      pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
@@ -242,11 +289,28 @@ class LocalGenerator:
         return tok.decode(new, skip_special_tokens=True).strip()
 
     def generate(self, prompt: Prompt, question: str, lang: str) -> Generation:
-        text = self.complete(prompt.messages)
+        use = self.answer_prefix if self.answer_prefix is not None else self.adapter is None
+        prefix = _answer_label(lang) if use else ""
+        text = self._run(prompt.messages, self.max_new_tokens, prefix, line=True)
+        meta: dict[str, Any] = {"answer_prefix": prefix} if prefix else {}
         other = _other_language(text, lang)
         if other:  # answers come in the question's language: a draft in another one is refused
-            return Generation("", None, self.model, meta={"wrong_language": other, "draft": text})
-        return Generation(text, None, self.model)
+            return Generation("", None, self.model, meta={**meta, "wrong_language": other, "draft": text})
+        return Generation(text, None, self.model, meta=meta)
+
+
+def _answer_label(lang: str) -> str:
+    """The language profile's answer label (``[prompt] answer_header``), e.g. ``คำตอบ:``."""
+    labels = {"th": "คำตอบ:", "ja": "回答:", "en": "Answer:"}
+    try:
+        from thaija.lang.profiles import get_profile
+
+        got = (getattr(get_profile(lang), "prompt", None) or {}).get("answer_header")
+        if isinstance(got, str) and got.strip():
+            return got.strip()
+    except Exception:
+        pass
+    return labels.get(lang, "Answer:")
 
 
 def _other_language(text: str, lang: str) -> str | None:
@@ -273,7 +337,7 @@ class OpenAIGenerator:
     max_new_tokens: int = 256
     context_tokens: int = 4096
     timeout: float = 120.0
-    tokenizer: str | None = "o200k_base"
+    tokenizer: str | None = None  # None: the model's own, looked up by name (thaija.tokenizers.models)
     name: str = "openai"
     prompt_style: str = "tags"
 
@@ -282,13 +346,24 @@ class OpenAIGenerator:
         if not self.base_url.startswith(("http://", "https://")):
             raise ThaijaError(f"--base-url must start with http:// or https://, got {self.base_url!r}")
         self.model_name = self.model_name or os.environ.get("OPENAI_MODEL") or "gpt-4o-mini"
+        self._counter: Any = None
+        self._source: dict[str, Any] | None = None
 
     @property
     def model(self) -> str:
         return str(self.model_name)
 
+    @property
+    def count_source(self) -> dict[str, Any]:
+        """Which tokenizer budgets the prompt, and whether that is only an approximation (and why)."""
+        if self._source is None:
+            self._counter, self._source = _model_counter(self.model, self.tokenizer)
+        return self._source
+
     def count(self, text: str) -> int:
-        return _registry_counter(self.tokenizer or "o200k_base")(text)
+        if self._counter is None:
+            self._counter, self._source = _model_counter(self.model, self.tokenizer)
+        return self._counter(text)
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
         import httpx
@@ -316,18 +391,52 @@ class OpenAIGenerator:
             raise ThaijaError(f"{url} did not answer in the OpenAI chat format") from exc
 
     def generate(self, prompt: Prompt, question: str, lang: str) -> Generation:
-        return Generation(self.complete(prompt.messages), None, self.model)
+        return Generation(self.complete(prompt.messages), None, self.model,
+                          meta={"token_count": self.count_source})
+
+
+#: Used for a model whose tokenizer is unknown or cannot load offline (labelled as an approximation).
+APPROX_TOKENIZER = "o200k_base"
+
+
+def _model_counter(model: str, tokenizer: str | None) -> tuple[Any, dict[str, Any]]:
+    """A token counter for an HTTP model and its label: ``tokenizer`` when named, else the model
+    name's own tokenizer (``thaija.tokenizers.models.lookup_model``), else o200k_base, labelled as
+    an approximation with the reason. Never characters/2."""
+    from thaija.tokenizers import counter
+    from thaija.tokenizers.models import lookup_model
+
+    if tokenizer:
+        return counter(tokenizer, fallback=False), {"tokenizer": tokenizer, "approximation": False,
+                                                    "reason": "named with --tokenizer"}
+    try:
+        m = lookup_model(model)
+        source = {"tokenizer": m.tokenizer, "approximation": m.approximation, "reason": m.reason}
+    except ThaijaError:
+        source = {"tokenizer": APPROX_TOKENIZER, "approximation": True,
+                  "reason": f"model {model!r} is not in the tokenizer registry: counted with "
+                            f"{APPROX_TOKENIZER} (approximation)"}
+    try:
+        return counter(source["tokenizer"], fallback=False), source
+    except (ThaijaError, ImportError) as exc:  # e.g. a hub tokenizer not cached offline
+        why = f"{source['tokenizer']} cannot load here ({str(exc).splitlines()[0][:120]}): counted with " \
+              f"{APPROX_TOKENIZER} (approximation)"
+        return counter(APPROX_TOKENIZER, fallback=False), {"tokenizer": APPROX_TOKENIZER,
+                                                           "approximation": True, "reason": why}
 
 
 def make_generator(name: str = "extractive", *, model: str | None = None, adapter: str | None = None,
-                   base_url: str | None = None, context_tokens: int | None = None) -> Generator:
-    """A generator by name: ``extractive`` | ``local`` | ``openai``."""
+                   base_url: str | None = None, context_tokens: int | None = None,
+                   tokenizer: str | None = None) -> Generator:
+    """A generator by name: ``extractive`` | ``local`` | ``openai``. ``tokenizer``: a registry
+    name that budgets the prompt (default: the model's own tokenizer)."""
     if name == "extractive":
         g: Any = ExtractiveGenerator()
     elif name == "local":
-        g = LocalGenerator(model_name=model, adapter=adapter, tokenizer="gemma3" if model is None else None)
+        g = LocalGenerator(model_name=model, adapter=adapter,
+                           tokenizer=tokenizer or ("gemma3" if model is None else None))
     elif name == "openai":
-        g = OpenAIGenerator(base_url=base_url, model_name=model)
+        g = OpenAIGenerator(base_url=base_url, model_name=model, tokenizer=tokenizer)
     else:
         raise ThaijaError(f"unknown generator {name!r}: choose one of {', '.join(GENERATORS)}")
     if context_tokens:

@@ -198,6 +198,14 @@ def parse_prompt(text: str) -> tuple[dict[int, str], str]:
     return docs, (rest.split(": ", 1)[1] if ": " in rest else rest).strip()
 
 
+#: Added before the question when some kept documents are in another language than the question.
+CROSS_LANGUAGE: dict[str, str] = {
+    "en": "Some documents are in another language. Write the answer in English and cite those documents with [n].",
+    "th": "เอกสารบางฉบับเป็นภาษาอื่น ให้เขียนคำตอบเป็นภาษาไทย และอ้างอิงเอกสารนั้นด้วย [n]",
+    "ja": "一部の文書は別の言語で書かれています。回答は日本語で書き、その文書を [n] で引用してください。",
+}
+
+
 @dataclass
 class Prompt:
     """A chat prompt with the evidence it holds (``hits[i]`` is document ``[i+1]``)."""
@@ -239,7 +247,10 @@ def build_prompt(
     boundary = new_boundary() if boundary is None else boundary
     head = f"{texts.context_header}:\n"
     tail = f"\n\n{texts.question_label}: {question.strip()}"
-    fixed = count(texts.system) + count(head + tail) + 8  # 8: chat-template overhead
+    other = {lang, None, "", "auto", "und"}
+    note = f"\n\n{CROSS_LANGUAGE[lang]}" if lang in CROSS_LANGUAGE and any(
+        getattr(h, "lang", None) not in other for h in hits) else ""
+    fixed = count(texts.system) + count(head + note + tail) + 8  # 8: chat-template overhead
     room = budget - reserve - fixed
     kept: list[Any] = []
     blocks: list[str] = []
@@ -251,6 +262,8 @@ def build_prompt(
         room -= need
         kept.append(hit)
         blocks.append(block)
+    if note and any(getattr(h, "lang", None) not in other for h in kept):
+        tail = note + tail  # issue 11: answer in the question's language, citing the foreign source
     user = head + ("\n\n" if style == "plain" else "\n").join(blocks) + tail
     messages = [{"role": "system", "content": texts.system}, {"role": "user", "content": user}]
     tokens = count(texts.system) + count(user)
