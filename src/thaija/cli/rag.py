@@ -109,6 +109,7 @@ def serve_cmd(
     insecure: bool = option(ServeConfig, "insecure", "--insecure"),
     max_body: int = option(ServeConfig, "max_body_bytes", "--max-body"),
     allowed_hosts: Optional[str] = option(ServeConfig, "allowed_hosts", "--allowed-hosts"),
+    redact: bool = option(ServeConfig, "redact", "--redact"),
 ) -> None:
     """Serve an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models.
 
@@ -129,7 +130,8 @@ def serve_cmd(
     ask = AskConfig(generator=generator, k=k, groups=parse_groups(groups), agentic=agentic,
                     model=model, adapter=adapter, base_url=base_url)
     cfg = ServeConfig(db=db, host=host, port=port, ask=ask, keys=keys or None, insecure=insecure,
-                      max_body_bytes=max_body, allowed_hosts=tuple(parse_groups(allowed_hosts) or ()) or None)
+                      max_body_bytes=max_body, allowed_hosts=tuple(parse_groups(allowed_hosts) or ()) or None,
+                      redact=redact)
     ring = KeyRing.load(cfg.keys) if cfg.keys else None  # validate before binding the port
     import socket
 
@@ -145,6 +147,8 @@ def serve_cmd(
     if ring is None and cfg.insecure:
         typer.echo(f"thaija serve: warning: serving {host} without API keys (--insecure)", err=True)
     auth = f"{len(ring.keys)} API key(s)" if ring else "no API keys"
+    if cfg.redact:
+        auth += "; PII redacted in replies, review queue and pages"
     typer.echo(f"thaija serve: http://{host}:{port}/v1 (models thaija-rag, thaija-extractive; index {db}; {auth})", err=True)
     typer.echo(f"thaija serve: in a browser: chat http://{host}:{port}/  review http://{host}:{port}/review", err=True)
     serve(cfg)

@@ -14,6 +14,8 @@ only (capped by ``--groups`` when both are given); without keys the server refus
 address unless ``insecure``. Every request passes a Host check (loopback names only on a loopback
 bind, unless ``allowed_hosts``), POST bodies must be ``application/json`` (415) and at most
 ``max_body_bytes`` (413), bodies go through :mod:`thaija.validate` (400 with a JSON error, never 500).
+With ``redact`` (``--redact``) no raw PII leaves or stays: replies (answers, quotes, the echoed
+question) and the review queue are redacted, as are the browser pages' flags, edits and source view.
 Requests run concurrently in worker threads: only retrieval (the shared index handle) and a loaded
 local model are serialised, each under its own narrow lock; questions are cut to the embedder's
 and the generator's token limits.
@@ -92,6 +94,29 @@ def read_answer(messages: list[dict[str, Any]]) -> tuple[str, str]:
         return prompt_texts(lang).refusal, lang
     _, ev = ranked[0]
     return f"{ev.text} [{numbers[ev.hit]}]", lang
+
+
+def redact_json(value: Any) -> Any:
+    """``value`` with PII redacted in every string it holds (dict keys kept), for ``--redact``."""
+    from thaija.guard.pii import redact
+
+    if isinstance(value, str):
+        return redact(value)[0] if value else value
+    if isinstance(value, (list, tuple)):
+        return [redact_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: redact_json(v) for k, v in value.items()}
+    return value
+
+
+def redact_reply(reply: dict[str, Any]) -> dict[str, Any]:
+    """A chat-completion reply with PII redacted in what it says (message, citations, the ``thaija``
+    object with the echoed and resolved question); ids, model names and usage stay as they are."""
+    out = dict(reply)
+    for key in ("choices", "citations", "thaija"):
+        if key in out:
+            out[key] = redact_json(out[key])
+    return out
 
 
 def _count(text: str) -> int:
@@ -187,7 +212,7 @@ class Answerer:
         ask = replace(self.cfg.ask, groups=groups)
         reply = chat_completion(msgs, db=self.cfg.db, config=ask, search=self._search(ask), generator=self.gen)
         reply["thaija"]["question_truncated"] = was_cut
-        return reply
+        return redact_reply(reply) if self.cfg.redact else reply
 
 
 def effective_groups(cfg: ServeConfig, key: Any) -> tuple[str, ...] | None:
@@ -327,6 +352,8 @@ def create_app(config: ServeConfig | None = None):
                 return StreamingResponse(stream_chunks(reply), media_type="text/event-stream")
             return reply
         content, _lang = await anyio.to_thread.run_sync(read_answer, messages)
+        if cfg.redact:
+            content = redact_json(content)
         extra: dict[str, Any] = {}
         prompt_tokens = _count("\n".join(_text(m.get("content")) for m in messages)[:200_000])
         completion_tokens = _count(content)

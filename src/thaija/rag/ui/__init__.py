@@ -73,6 +73,18 @@ def item_json(item: Any) -> dict[str, Any]:
     return d
 
 
+def mask_pii(text: str) -> str:
+    """``text`` with each PII finding replaced by as many ``•`` as it has characters (offsets of
+    citations into the document stay valid for highlighting)."""
+    from thaija.guard.pii import find_pii
+
+    parts, pos = [], 0
+    for f in find_pii(text):
+        parts += [text[pos:f.start], "•" * (f.end - f.start)]
+        pos = f.end
+    return "".join(parts) + text[pos:]
+
+
 def mount_ui(app: Any, config: Any) -> None:
     """Add the workbench pages and their JSON endpoints to the FastAPI ``app`` of ``thaija serve``.
 
@@ -83,6 +95,14 @@ def mount_ui(app: Any, config: Any) -> None:
     from fastapi.responses import JSONResponse, Response
 
     db = str(config.db)
+    redacting = bool(getattr(config, "redact", False))  # serve --redact: nothing raw in or out
+
+    def clean(value: Any) -> Any:
+        if not redacting:
+            return value
+        from thaija.rag.serve import redact_json
+
+        return redact_json(value)
     ask = config.ask_config() if hasattr(config, "ask_config") else None
     default_groups = tuple(getattr(ask, "groups", None) or ())
     # the shared index handle is read under the server's retrieval lock (one SQLite connection)
@@ -185,8 +205,11 @@ def mount_ui(app: Any, config: Any) -> None:
             d = None
         if d is None or not allowed(d.get("groups") or (), groups):
             raise NotVisible(f"no document {id!r} visible with your access")
-        return {"doc_id": d["doc_id"], "title": d.get("title") or "", "source": d.get("source") or "",
-                "text": d["text"]}
+        out = {"doc_id": d["doc_id"], "title": d.get("title") or "", "source": d.get("source") or "",
+               "text": d["text"]}
+        if redacting:  # same length, so the citation offsets still point at the quoted span
+            out = {**clean({k: v for k, v in out.items() if k != "text"}), "text": mask_pii(out["text"])}
+        return out
 
     app.get("/ui/api/doc", include_in_schema=False)(doc)
 
@@ -202,7 +225,7 @@ def mount_ui(app: Any, config: Any) -> None:
         counts = {s: sum(1 for i in everything if i.status == s) for s in ("pending", "approved", "rejected")}
         counts["flagged"] = sum(1 for i in everything if i.flagged)
         shown = items[-LIST_LIMIT:]  # newest first, at most LIST_LIMIT
-        return {"items": [item_json(i) for i in reversed(shown)], "matching": len(items), "counts": counts,
+        return {"items": [clean(item_json(i)) for i in reversed(shown)], "matching": len(items), "counts": counts,
                 "unexported_refusals": sum(1 for i in everything if i.status == "approved" and not i.exportable)}
 
     app.get("/ui/api/review", include_in_schema=False)(review_list)
@@ -215,7 +238,7 @@ def mount_ui(app: Any, config: Any) -> None:
         q = queue()
         visible_item(q, item_id, groups)
         action = body.get("action")
-        note = text_field(body, "note", required=False)
+        note = clean(text_field(body, "note", required=False))
         if action == "approve":
             item = q.approve(item_id, note=note)
         elif action == "reject":
@@ -223,10 +246,10 @@ def mount_ui(app: Any, config: Any) -> None:
         elif action == "flag":
             item = q.flag(item_id, note=note)
         elif action == "edit":
-            item = q.edit(item_id, text_field(body, "answer"), note=note)
+            item = q.edit(item_id, clean(text_field(body, "answer")), note=note)
         else:
             raise ThaijaError("'action' must be one of approve, reject, edit, flag")
-        return item_json(item)
+        return clean(item_json(item))
 
     app.post("/ui/api/review/{item_id}", include_in_schema=False)(review_act)
 
@@ -252,8 +275,8 @@ def mount_ui(app: Any, config: Any) -> None:
         from thaija.lang import detect
 
         question = text_field(body, "question")
-        answer = text_field(body, "answer")
-        note = text_field(body, "note", required=False)
+        answer = clean(text_field(body, "answer"))
+        note = clean(text_field(body, "note", required=False))
         lang = detect(question).lang
         citations = body.get("citations") or []
         if not isinstance(citations, list) or not all(isinstance(c, dict) for c in citations):
@@ -262,8 +285,8 @@ def mount_ui(app: Any, config: Any) -> None:
             for key, typ in _CITATION_FIELDS.items():
                 if c.get(key) is not None and (not isinstance(c[key], typ) or isinstance(c[key], bool)):
                     raise ThaijaError(f"citations[{k}].{key} must be {_TYPE_NAMES[typ]}")
-        rid = queue(create=True).add(question, answer, lang if lang in ("th", "ja", "en") else "en",
-                                     citations[:50], "user_flagged", groups=list(groups), note=note)
+        rid = queue(create=True).add(clean(question), answer, lang if lang in ("th", "ja", "en") else "en",
+                                     clean(citations[:50]), "user_flagged", groups=list(groups), note=note)
         return {"id": rid}
 
     app.post("/ui/api/flag", include_in_schema=False)(flag)
