@@ -57,6 +57,7 @@ def load_prices(path: str | Path | None = None) -> dict:
     if not p.exists():
         raise ThaijaError(f"{p}: no such price file")
     over = load_toml(p)  # depth/NUL/surrogate limits: one-line errors (thaija.validate)
+    _check_keys(p, over, table)
     table = _merge(table, over)
     for name, m in table.get("models", {}).items():
         for key in ("input", "output"):
@@ -66,6 +67,47 @@ def load_prices(path: str | Path | None = None) -> dict:
                 or m["input"] < 0 or m["output"] < 0:
             raise ThaijaError(f"{p}: model '{name}' needs non-negative numeric input/output prices")
     return _with_tokenizers(table)
+
+
+#: keys a price-table model entry may carry (input/output are required after the merge)
+_MODEL_KEYS = ("input", "output", "source", "date", "note", "tokenizer")
+
+
+def _unknown(p: Path, key: str, known) -> ThaijaError:
+    import difflib
+
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(known))})"
+    return ThaijaError(f"{p}: unknown key '{key}'{hint}: a typo would be ignored silently, so it is refused")
+
+
+def _check_keys(p: Path, over: dict, base: dict) -> None:
+    """An override may only name sections and keys the packaged table has (any model name under
+    ``[models]``), with values of the same kind: a misspelt key is an error naming it, never ignored."""
+    for section, value in over.items():
+        if section not in base:
+            raise _unknown(p, section, base)
+        if not isinstance(value, dict):
+            raise ThaijaError(f"{p}: '{section}' must be a table ([{section}])")
+        if section == "models":
+            for name, entry in value.items():
+                if not isinstance(entry, dict):
+                    raise ThaijaError(f'{p}: models."{name}" must be a table with input/output prices')
+                for key in entry:
+                    if key not in _MODEL_KEYS:
+                        raise _unknown(p, f'models."{name}".{key}', _MODEL_KEYS)
+                if "tokenizer" in entry and not isinstance(entry["tokenizer"], str):
+                    raise ThaijaError(f'{p}: models."{name}".tokenizer must be a string')
+            continue
+        for key, v in value.items():
+            if key not in base[section]:
+                raise _unknown(p, f"{section}.{key}", base[section])
+            want = base[section][key]
+            number = isinstance(want, (int, float)) and not isinstance(want, bool)
+            if number and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ThaijaError(f"{p}: {section}.{key} must be a number, got {type(v).__name__}")
+            if isinstance(want, str) and not isinstance(v, str):
+                raise ThaijaError(f"{p}: {section}.{key} must be a string, got {type(v).__name__}")
 
 
 def _with_tokenizers(table: dict) -> dict:
