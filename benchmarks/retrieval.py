@@ -364,9 +364,8 @@ def main() -> None:
     parts = set(args.parts.split(","))
     if not DATA.is_dir():
         sys.exit(f"no shared data at {DATA}")
-    results = json.loads(out_path.read_text()) if out_path.exists() else {}
-    results["embedder"] = args.embedder
-    results["machine"] = {"cpus": os.cpu_count(), "note": "shared 2-core machine; other jobs may run"}
+    results: dict = {"embedder": args.embedder,
+                     "machine": {"cpus": os.cpu_count(), "note": "shared 2-core machine; other jobs may run"}}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="thaija-bench-") as d:
         tmp = Path(d)
@@ -389,9 +388,19 @@ def main() -> None:
             results["crosslingual"] = part_quality(args.queries, tmp, crossling=True,
                                                    weights=tuple(float(x) for x in args.weights.split(",") if x),
                                                    embedder=args.embedder)
-    secs = results.get("seconds") if isinstance(results.get("seconds"), dict) else {}
+    # merge into the file as it is NOW (parts may run in parallel processes writing the same file)
+    merged = json.loads(out_path.read_text()) if out_path.exists() else {}
+    if merged.get("embedder", args.embedder) != args.embedder and parts & {"quality", "crossling", "ingest"}:
+        sys.exit(f"{out_path} holds {merged['embedder']} results: give another --out")
+    secs = merged.get("seconds") if isinstance(merged.get("seconds"), dict) else {}
     secs[",".join(sorted(parts))] = round(time.perf_counter() - t0, 1)
-    results["seconds"] = secs
+    runs = merged.get("part_runs", {})
+    for part in parts:
+        runs[part] = {"args": sys.argv[1:], "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "load_average_1min": round(os.getloadavg()[0], 2)}
+    merged.update(results)
+    results = merged
+    results["seconds"], results["part_runs"] = secs, runs
     if args.compare_to:
         results["comparison"] = c = compare(results, Path(args.compare_to).resolve())
         log(f"  vs {c['reference_file']} ({c['reference_embedder']}): max |delta nDCG@10| {c['max_abs_delta']} "
