@@ -31,7 +31,7 @@ def _guard(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except ThaijaError:
+        except (ThaijaError, UnicodeError):  # UnicodeError: the CLI's own one-line message (cli/main.py)
             raise
         except (OSError, ValueError) as exc:
             raise ThaijaError(f"{type(exc).__name__}: {exc}") from None

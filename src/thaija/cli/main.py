@@ -50,6 +50,11 @@ class _Group(TyperGroup):
 
             if os.environ.get("THAIJA_DEBUG"):
                 raise
+            if isinstance(exc, UnicodeEncodeError) and "surrogates" in str(exc.reason):
+                # argv and file names come in with undecodable bytes kept as lone surrogates (PEP 383)
+                bad = exc.object[exc.start:exc.end].encode("utf-8", "surrogateescape")[:8]
+                raise _CLIError(f"a file name or argument is not valid UTF-8 (bytes {bad!r}): rename the "
+                                "file or pass UTF-8 text (THAIJA_DEBUG=1 shows the traceback)") from exc
             raise _CLIError(f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else 'unexpected input'}"
                             " (THAIJA_DEBUG=1 shows the traceback)") from exc
 
