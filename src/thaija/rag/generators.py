@@ -14,7 +14,7 @@ from typing import Any, Protocol, Sequence
 
 from thaija.errors import ThaijaError
 from thaija.rag.citations import MIN_CHARS, Citation, Evidence, coverage, evidence_windows, make_citation, sentence_evidence, terms
-from thaija.rag.prompt import Prompt
+from thaija.rag.prompt import Prompt, prompt_texts
 
 from thaija.rag.config import GENERATORS  # noqa: E402,F401 (defined once, in rag/config.py)
 
@@ -209,7 +209,7 @@ class LocalGenerator:
 
     model_name: str | None = None
     adapter: str | None = None
-    max_new_tokens: int = 64
+    max_new_tokens: int = 48
     context_tokens: int = 1536
     threads: int | None = 1
     name: str = "local"
@@ -293,10 +293,24 @@ class LocalGenerator:
         prefix = _answer_label(lang) if use else ""
         text = self._run(prompt.messages, self.max_new_tokens, prefix, line=True)
         meta: dict[str, Any] = {"answer_prefix": prefix} if prefix else {}
+        if _restates_question(text, question, lang):  # a small model's favourite non-answer
+            return Generation("", None, self.model, meta={**meta, "question_echo": True, "draft": text})
         other = _other_language(text, lang)
         if other:  # answers come in the question's language: a draft in another one is refused
             return Generation("", None, self.model, meta={**meta, "wrong_language": other, "draft": text})
         return Generation(text, None, self.model, meta=meta)
+
+
+def _restates_question(text: str, question: str, lang: str) -> bool:
+    """True when the draft adds no content term to the question (it repeats or rephrases it)."""
+    import re
+
+    body = re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", "", text).strip()
+    label = prompt_texts(lang).question_label
+    if body.startswith(label):
+        body = body[len(label):].lstrip(" :：")
+    got, asked = set(terms(body, lang)), set(terms(question, lang))
+    return not got or got <= asked
 
 
 def _answer_label(lang: str) -> str:
