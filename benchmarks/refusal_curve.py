@@ -21,6 +21,7 @@ Run from the repo root:  nice -n 10 .venv/bin/python benchmarks/refusal_curve.py
 """
 from __future__ import annotations
 
+from _provenance import stamp  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 import argparse
 import json
 import os
@@ -139,7 +140,7 @@ def run_set(name: str, docs, pos, neg, workdir: str) -> list[dict]:
         for qid, text, golds in qs:
             r = answer(text, db=db, config=cfg)
             quotes = [c["quote"] for c in r.citations]
-            out.append({"set": name, "id": qid, "answerable": label, "lang": r.lang,
+            out.append({"set": name, "id": qid, "q": text, "golds": golds, "answerable": label, "lang": r.lang,
                         "features": r.extra.get("evidence") or {}, "answer": r.answer,
                         "answer_hit": any(g in r.answer for g in golds),
                         "quote_hit": any(g in q for g in golds for q in quotes),
@@ -179,6 +180,7 @@ def main() -> None:
     ap.add_argument("--ja-articles", type=int, default=12, help="JSQuAD: whole articles the questions come from (bounds the index)")
     ap.add_argument("--only", choices=("qa", "cross"), help="ask only these sets (run parts in parallel, then --records)")
     ap.add_argument("--records-out", help="where the records go (default benchmarks/results/refusal_curve_records.jsonl)")
+    ap.add_argument("--l2", type=float, default=1e-2, help="L2 penalty of the logistic fit")
     args = ap.parse_args()
     from thaija.rag import support as S
 
@@ -214,10 +216,11 @@ def main() -> None:
             (fit_rows if i % 2 == 0 else test_rows).append(r)
     label = lambda r: int(r["answerable"] and r["answer_hit"])  # noqa: E731
     X = lambda r: [float(r["features"].get(f, 0.0) or 0.0) for f in S.FEATURES]  # noqa: E731
-    params = {"same": S.fit([X(r) for r in fit_rows if not r["features"].get("cross")],
-                            [label(r) for r in fit_rows if not r["features"].get("cross")]),
-              "cross": S.fit([X(r) for r in fit_rows if r["features"].get("cross")] or [[0, 0, 0]],
-                             [label(r) for r in fit_rows if r["features"].get("cross")] or [0])}
+    params = {"features": list(S.FEATURES),
+              "same": S.fit([X(r) for r in fit_rows if not r["features"].get("cross")],
+                            [label(r) for r in fit_rows if not r["features"].get("cross")], l2=args.l2),
+              "cross": S.fit([X(r) for r in fit_rows if r["features"].get("cross")] or [[0.0] * len(S.FEATURES)],
+                             [label(r) for r in fit_rows if r["features"].get("cross")] or [0], l2=args.l2)}
     sup = lambda r: S.support(r["features"], params) if r["features"] else 0.0  # noqa: E731
     grid = [i / 100 for i in range(0, 100)]
     thresholds, curves = {}, {}
@@ -253,7 +256,7 @@ def main() -> None:
     out["curves_fit_half"] = curves
     out["seconds"] = round(time.perf_counter() - t0, 1)
     res = ROOT / "benchmarks" / "results" / "refusal_curve.json"
-    res.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    res.write_text(json.dumps(stamp(out), ensure_ascii=False, indent=2) + "\n", "utf-8")
     if not args.no_write_params:
         S.PARAMS_FILE.write_text(json.dumps(params, ensure_ascii=False, indent=2) + "\n", "utf-8")
     try:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
-from thaija.retrieve.query import LANGS, Query, content_terms, term_weight
+from thaija.retrieve.query import LANGS, Query, content_terms, en_stem, term_weight
 
 _HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+")
 _BULLET = re.compile(r"^[ \t]*(?:[-*+•・▪●◦]|\d{1,3}[.)]|[（(]\d{1,3}[)）])[ \t]+")
@@ -33,7 +33,7 @@ _EMPH = re.compile(r"(\*\*|__|`+)")
 _TH_ABBR_END = re.compile(r"[\u0e00-\u0e7f]\.$")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 #: Thai sentences longer than this are cut into clauses at spaces (about this size each).
-TH_CLAUSE_CHARS = 220
+TH_CLAUSE_CHARS = 150
 
 
 def clean(text: str) -> str:
@@ -63,6 +63,7 @@ class Unit:
     display: str
     heading: bool = False
     section: str = ""  # clean text of the nearest heading above it in the same chunk (context)
+    line_end: bool = True  # False when the text goes on in the same line (a Thai clause cut)
 
 
 @lru_cache(maxsize=1)
@@ -121,7 +122,7 @@ def _clauses(text: str, a: int, b: int, size: int = TH_CLAUSE_CHARS) -> list[tup
 
 
 @lru_cache(maxsize=4096)
-def _units_of(text: str, lang: str) -> tuple[tuple[int, int, bool], ...]:
+def _units_of(text: str, lang: str) -> tuple[tuple[int, int, bool, bool], ...]:
     spans = _raw_spans(text, lang)
     if lang == "th":
         spans = [c for a, b in _merge_th(text, spans) for c in _clauses(text, a, b)]
@@ -137,7 +138,9 @@ def _units_of(text: str, lang: str) -> tuple[tuple[int, int, bool], ...]:
         while b > a and text[b - 1].isspace():
             b -= 1
         if b > a and any(c.isalnum() for c in text[a:b]):
-            out.append((a, b, heading))
+            rest = text[b:b + 200]
+            line_end = not rest.strip() or "\n" in rest[:len(rest) - len(rest.lstrip())]
+            out.append((a, b, heading, line_end))
     return tuple(out)
 
 
@@ -151,7 +154,7 @@ def units(hits: Sequence[Any]) -> list[Unit]:
         lang = lang if lang in LANGS else "auto"
         bad = injection_spans(h.text)
         section = ""
-        for a, b, heading in _units_of(h.text, lang):
+        for a, b, heading, line_end in _units_of(h.text, lang):
             if any(a < y and x < b for x, y in bad):
                 continue
             seg = h.text[a:b]
@@ -160,7 +163,8 @@ def units(hits: Sequence[Any]) -> list[Unit]:
                 from thaija.lang import detect
 
                 ulang = detect(seg).lang
-            out.append(Unit(i, h.start + a, h.start + b, seg, ulang, clean(seg), heading, "" if heading else section))
+            out.append(Unit(i, h.start + a, h.start + b, seg, ulang, clean(seg), heading, "" if heading else section,
+                            line_end))
             if heading:
                 section = clean(seg)
     return out
@@ -233,6 +237,11 @@ class EvidenceConfig:
     cross_lex: float = field(default=0.35, metadata={"help": "lexical score assumed for a sentence in another language"})
     max_units: int = field(default=3, metadata={"help": "most sentences in one answer"})
     max_dense_units: int = field(default=20, metadata={"help": "most sentences embedded per question"})
+    continue_tail: int = field(default=25, metadata={
+        "help": "Thai clause cut: take the next clause of the line when the question's last matched word "
+                "ends within this many characters of the clause end (the answer follows it)"})
+    continue_short: int = field(default=60, metadata={"help": "... or when the clause is shorter than this"})
+    max_answer_chars: int = field(default=280, metadata={"help": "a continuation never makes the answer longer"})
 
     def __post_init__(self) -> None:
         from thaija.errors import ThaijaError
@@ -276,6 +285,9 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
             continue
         ut = set(content_terms(u.display, u.lang))
         st = set(content_terms(u.section, u.lang)) if u.section else set()
+        if u.lang == "en" or query.lang == "en":  # English inflections: charge / charges / charging
+            ut |= {t for t in weights if en_stem(t) in {en_stem(x) for x in ut}}
+            st |= {t for t in weights if en_stem(t) in {en_stem(x) for x in st}}
         cov = frozenset(t for t in weights if t in ut or t in st)
         # the chunk's title names its topic: a name match is no evidence, and the question's
         # words that name the topic are satisfied by retrieving the chunk at all
@@ -360,7 +372,52 @@ def select(scored: Sequence[Scored], query: Query, idf: IdfFn, cfg: EvidenceConf
         chosen.append(r)
         covered |= new
     chosen.sort(key=lambda r: (scored.index(r) if r.unit.hit != best.unit.hit else -1, r.unit.hit, r.unit.start))
+    if not cross:
+        chosen = _continue(chosen, scored, query, cfg)
     return chosen
+
+
+#: A Thai "what is X" question, and the copulas that start the answer to it.
+_DEFINE_Q = re.compile(r"(?:คือ|หมายถึง|แปลว่า)\s*(?:อะไร|อะไร?)|เป็น(?:อะไร|ใคร)")
+_COPULA = re.compile(r"คือ|เป็น|หมายถึง|แปลว่า|เรียกว่า")
+
+
+def _tail(r: Scored) -> int:
+    """Characters of the unit after the last question term it contains (its whole length if none)."""
+    low = r.unit.display.lower()
+    ends = [i + len(t) for t in r.covered for i in [low.rfind(t)] if i >= 0]
+    return len(low) - max(ends) if ends else len(low)
+
+
+def _continue(chosen: list[Scored], scored: Sequence[Scored], query: Query, cfg: EvidenceConfig) -> list[Scored]:
+    """Thai sentences are often cut at a space in mid-fact (CRF boundaries, long-sentence clauses):
+    a chosen unit whose line goes on takes the next unit when the answer must follow it — the
+    question's words end the unit, the unit is very short, or the question asks for a number/date
+    the unit lacks and the next one holds."""
+    from thaija.retrieve.query import answer_type, has_type
+
+    kind = answer_type(query.text, query.lang)
+    total = sum(len(r.unit.display) for r in chosen)
+    out: list[Scored] = []
+    taken = {(r.unit.hit, r.unit.start) for r in chosen}
+    for r in chosen:
+        out.append(r)
+        u = r.unit
+        if u.line_end or u.lang != "th" or u.lang != query.lang:
+            continue
+        nxt = min((x for x in scored if x.unit.hit == u.hit and x.unit.start >= u.end), key=lambda x: x.unit.start,
+                  default=None)
+        if nxt is None or (nxt.unit.hit, nxt.unit.start) in taken or total + len(nxt.unit.display) > cfg.max_answer_chars:
+            continue
+        tail = _tail(r)
+        need = (tail <= cfg.continue_tail or tail <= 0.35 * len(u.display) or len(u.display) < cfg.continue_short
+                or (has_type(u.display, kind, query.text) is False and bool(has_type(nxt.unit.display, kind, query.text)))
+                or (_DEFINE_Q.search(query.text) is not None and not _COPULA.search(u.display)))
+        if need:
+            out.append(nxt)
+            taken.add((nxt.unit.hit, nxt.unit.start))
+            total += len(nxt.unit.display)
+    return out
 
 
 def union_coverage(chosen: Sequence[Scored], query: Query, idf: IdfFn) -> float:

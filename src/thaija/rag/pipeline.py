@@ -143,8 +143,26 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
         query.embed(ctx.embedder)
     scored = score_units(query, units(hits), idf=idf, embed=ctx.embed if query.vector is not None else None)
     chosen = select(scored, query, idf)
-    feats = features(scored, chosen, query.lang, union_coverage(chosen, query, idf))
+    feats = features(scored, chosen, query.lang, union_coverage(chosen, query, idf), query=query, idf=idf)
     return Evidence(query, hits, scored, chosen, feats, round(support(feats), 4) if chosen else 0.0)
+
+
+def _spans(e: Evidence) -> list[tuple[Any, int, int, str, str]]:
+    """(hit, start, end, display text, lang) of the chosen units; a unit and the clause that goes on
+    in the same line (a Thai sentence cut at a space) become one span, one citation."""
+    out: list[tuple[Any, int, int, str, str]] = []
+    prev = None
+    for r in e.chosen:
+        u = r.unit
+        h = e.hits[u.hit]
+        if prev is not None and prev.hit == u.hit and not prev.line_end and 0 <= u.start - prev.end <= 5 \
+                and out and out[-1][0] is h:
+            ph, ps, _, pd, pl = out[-1]
+            out[-1] = (ph, ps, u.end, f"{pd} {u.display}", pl)
+        else:
+            out.append((h, u.start, u.end, u.display, u.lang))
+        prev = u
+    return out
 
 
 def _search(search: SearchFn, text: str, k: int, vector: Any) -> list[Any]:
@@ -198,6 +216,10 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         evs = [gather_evidence(q, hits, ctx)]
         extra = {}
     verdicts = [outcome(e.support, lang, cfg.min_support) for e in evs]
+    # the question asks for a number, date, place or person the chosen sentences do not hold:
+    # never a confident answer (given, flagged and queued for review)
+    verdicts = [("low_confidence" if v == "answer" and (e.features.get("type_miss") or e.features.get("kind_miss"))
+                 else v) for e, v in zip(evs, verdicts)]
     if cfg.generator != "extractive" and cfg.min_support is None:
         # an LLM reads whole chunks and its answer is checked sentence by sentence afterwards:
         # it also gets the question when the best chunk holds half of the question's terms
@@ -259,14 +281,12 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         parts: list[tuple[str, str, int]] = []
         key_to_n: dict[tuple[str, int, int], int] = {}
         for e in answered:
-            for r in e.chosen:
-                u = r.unit
-                h = e.hits[u.hit]
-                key = (h.chunk_id, u.start, u.end)
+            for h, start, end, display, ulang in _spans(e):
+                key = (h.chunk_id, start, end)
                 if key not in key_to_n:
                     key_to_n[key] = len(cites) + 1
-                    cites.append(make_citation(key_to_n[key], h, u.start, u.end))
-                parts.append((u.display, u.lang, key_to_n[key]))
+                    cites.append(make_citation(key_to_n[key], h, start, end))
+                parts.append((display, ulang, key_to_n[key]))
         if not cites:
             return finish("unsupported_answer", "refused")
         out.answer = compose(parts, lang)

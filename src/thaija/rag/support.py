@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
 PARAMS_FILE = Path(__file__).with_name("support.json")
-FEATURES = ("lex", "dense", "cover")
+#: Signals the logistic support model reads (``type_miss`` / ``kind_miss`` / ``margin`` are recorded
+#: too; a type mismatch makes an answer low-confidence by rule, see ``rag.pipeline``).
+FEATURES = ("lex", "dense", "cover", "miss")
 
 #: Used only when support.json is missing (a hand-set starting point, not fitted).
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -28,6 +31,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "fitted_by": None,
 }
 OUTCOMES = ("answer", "low_confidence", "refuse")
+_REF = re.compile(r"\[\d{1,3}\]")
 
 
 @lru_cache(maxsize=1)
@@ -39,21 +43,51 @@ def params() -> dict[str, Any]:
         return DEFAULT_PARAMS
 
 
-def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: float, cfg: Any = None) -> dict[str, Any]:
+def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: float, cfg: Any = None,
+             query: Any = None, idf: Any = None) -> dict[str, Any]:
     """Evidence signals of an answer: ``lex`` (best unit's weighted coverage), ``dense`` (best
     scaled dense similarity among the scored units), ``cover`` (coverage of the chosen units
-    together), ``cross`` (the best unit is in another language than the question)."""
+    together), ``cross`` (the best unit is in another language than the question); with the
+    analysed ``query``: ``type_miss`` (1 when the question asks for a number or a date and the
+    answer holds none), ``kind_miss`` (the same for a place or a person: location words, titles,
+    name-like spans — a weaker check), ``miss`` (weight share of the heaviest question term the answer lacks,
+    relative to the heaviest term: an unanswerable variant shares the topic but misses the
+    specific word), ``margin`` (score of the best unit minus the best unit outside the chosen ones)."""
     from thaija.rag.evidence import EvidenceConfig, dense_scale
 
     cfg = cfg or EvidenceConfig()
     if not scored or not chosen:
-        return {"lex": 0.0, "dense": 0.0, "cover": 0.0, "cross": False, "cos": None}
+        return {"lex": 0.0, "dense": 0.0, "cover": 0.0, "cross": False, "cos": None, "type_miss": 0.0,
+                "kind_miss": 0.0, "miss": 1.0, "margin": 0.0}
     best = max(chosen, key=lambda r: r.score)
     coss = [r.dense for r in scored if r.dense is not None]
     cos = max(coss) if coss else None
     cross = best.unit.lang in ("th", "ja", "en") and qlang in ("th", "ja", "en") and best.unit.lang != qlang
-    return {"lex": round(best.lex, 4), "dense": round(dense_scale(cos, cfg), 4), "cover": round(cover, 4),
-            "cross": bool(cross), "cos": None if cos is None else round(cos, 4)}
+    out = {"lex": round(best.lex, 4), "dense": round(dense_scale(cos, cfg), 4), "cover": round(cover, 4),
+           "cross": bool(cross), "cos": None if cos is None else round(cos, 4)}
+    ids = {id(r) for r in chosen}
+    rest = [r.score for r in scored if id(r) not in ids]
+    out["margin"] = round(best.score - max(rest), 4) if rest else round(best.score, 4)
+    out["type_miss"], out["kind_miss"], out["miss"] = 0.0, 0.0, 0.0
+    if query is not None:
+        from thaija.retrieve.query import answer_type, has_type
+
+        text = _REF.sub(" ", " ".join(r.unit.display for r in chosen))  # wiki reference marks [1] are no numbers
+        kind = answer_type(query.text, qlang)
+        lacks = has_type(text, kind, query.text) is False
+        out["type_miss"] = 1.0 if lacks and kind in ("number", "date") else 0.0
+        out["kind_miss"] = 1.0 if lacks and kind in ("place", "person") else 0.0
+        if idf is not None and not cross:
+            from thaija.rag.evidence import question_weights
+
+            w = question_weights(query, idf)
+            topic = set().union(*(r.topic for r in chosen))
+            got = set().union(*(r.covered for r in chosen))
+            asked = {t: v for t, v in w.items() if t not in topic}
+            top = max(asked.values(), default=0.0)
+            lack = [v for t, v in asked.items() if t not in got]
+            out["miss"] = round(max(lack) / top, 4) if lack and top > 0 else 0.0
+    return out
 
 
 def support(feats: dict[str, Any], p: dict[str, Any] | None = None) -> float:

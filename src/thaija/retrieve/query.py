@@ -139,6 +139,75 @@ def analyse(text: str, lang: str | None = None) -> Query:
     return Query(text, qlang, tuple(det.spans) if det is not None else (), terms, sents)
 
 
+#: Question words that ask for a number / a date (an answer must then hold one), a person, a place.
+ANSWER_TYPES: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
+    "th": (
+        ("date", re.compile(r"เมื่อ(?:ไร|ไหร่|ใด)|ปี(?:ใด|ไหน|อะไร)|ปี\s*(?:พ\.ศ\.|ค\.ศ\.)\s*(?:ใด|ไหน|อะไร|เท่าไ)|"
+                            r"(?:พ\.ศ\.|ค\.ศ\.)\s*(?:ใด|ไหน|อะไร|เท่าไ)|วันที่\s*(?:เท่าไ|ใด|ไหน)|ตอนไหน|ช่วงไหน|สมัยใด|ศตวรรษ(?:ที่)?\s*(?:ใด|เท่าไ)")),
+        ("number", re.compile(r"กี่|เท่า(?:ไร|ไหร่|ใด)|จำนวน(?:เท่าไ|กี่)?|ปริมาณ|ขนาดเท่า")),
+        ("person", re.compile(r"ใคร|ผู้ใด|บุคคลใด")),
+        ("place", re.compile(r"ที่ไหน|ที่ใด|แห่งใด|ตรงไหน|ประเทศ(?:ใด|ไหน|อะไร)|จังหวัด(?:ใด|ไหน|อะไร)|เมือง(?:ใด|ไหน)")),
+    ),
+    "ja": (
+        ("date", re.compile(r"何年(?!間|ごと|分)|いつ|何月|何日(?!ごと|間|以内|前|分)|何世紀|何時代|何年代|何曜日|何時")),
+        ("number", re.compile(r"何[人個本回倍%％つ度位点名社件枚頭台種匹キセメグトミ円歳番割日年]|いくつ|いくら|どのくらい|どれくらい|どれほど|何パーセント")),
+        ("person", re.compile(r"誰|だれ|何者|どなた")),
+        ("place", re.compile(r"どこ|何県|何市|何国|どの国|どの地域|どの都市")),
+    ),
+    "en": (
+        ("date", re.compile(r"\bwhen\b|\bwhat year\b|\bwhich year\b|\bwhat date\b|\bwhat century\b", re.I)),
+        ("number", re.compile(r"\bhow (?:many|much|long|old|far|often|tall|big|large)\b|\bwhat percentage\b", re.I)),
+        ("person", re.compile(r"\bwho\b|\bwhom\b|\bwhose\b", re.I)),
+        ("place", re.compile(r"\bwhere\b|\bwhich country\b|\bwhich city\b", re.I)),
+    ),
+}
+_NUM = re.compile(r"[0-9０-９๐-๙][0-9０-９๐-๙,.]*|[一二三四五六七八九十百千万億両半]|(?<![a-z])(?:one|two|three|four|five|six|seven|eight|nine|ten|"
+                  r"hundred|thousand|million)(?![a-z])|หนึ่ง|สอง|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|ร้อย|พัน|หมื่น|แสน|ล้าน|ครึ่ง", re.I)
+_DATE = re.compile(r"[0-9０-９๐-๙][0-9０-９๐-๙,.]*|พ\.ศ\.|ค\.ศ\.|ศตวรรษ|รัชกาล|สมัย|มกรา|กุมภา|มีนา|เมษา|พฤษภา|มิถุนา|กรกฎา|สิงหา|กันยา|ตุลา|"
+                   r"พฤศจิกา|ธันวา|[一二三四五六七八九十]+年|年|世紀|時代|元年|明治|大正|昭和|平成|令和|"
+                   r"january|february|march|april|may|june|july|august|september|october|november|december|century", re.I)
+
+
+_PLACE = re.compile(r"ชั้น|อาคาร|ตึก|ถนน|ซอย|จังหวัด|อำเภอ|ตำบล|เขต|ประเทศ|เมือง|ภาค|ทวีป|แม่น้ำ|ภูเขา|เกาะ|ข้าง|ด้านหน้า|ด้านหลัง|"
+                    r"ใกล้|ติดกับ|ตั้งอยู่|อยู่ที่|อยู่ใน|ที่ตั้ง|ห้อง|ลาน|"
+                    r"[階棟館号室]|ビル|地下|屋上|隣|横|向かい|そば|近く|通り|丁目|番地|[都道府県市区町村郡州国島駅港]|所在地|位置|"
+                    r"\b(?:floor|building|street|road|room|city|country|province|near|next to|behind|in front of)\b", re.I)
+_PERSON = re.compile(r"นาย|นาง|นางสาว|ดร\.|ศาสตราจารย์|พระ|สมเด็จ|เจ้า|คุณ|ผู้|นัก|ชาว|กษัตริย์|"
+                     r"氏|さん|様|社長|監督|教授|選手|博士|天皇|将軍|王|家|者|[\u30a0-\u30ff]{2,}|"
+                     r"\b[A-Z][a-z]+ [A-Z][a-z]+\b|\b(?:Mr|Mrs|Ms|Dr|Prof)\.?\s")
+
+
+def en_stem(term: str) -> str:
+    """A crude English stem so that inflections match (charge, charges, charged, charging -> charg)."""
+    t = term.lower()
+    if len(t) <= 3 or not t.isascii() or not t.isalpha():
+        return t
+    for suf, rep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
+        if t.endswith(suf) and len(t) - len(suf) >= 3 and not (suf == "s" and t.endswith(("ss", "us", "is"))):
+            t = t[: len(t) - len(suf)] + rep
+            break
+    return t[:-1] if t.endswith("e") and len(t) > 4 else t
+
+
+def answer_type(text: str, lang: str) -> str | None:
+    """What the question asks for: ``date``, ``number``, ``person``, ``place`` or None."""
+    for name, pat in ANSWER_TYPES.get(lang, ()):
+        if pat.search(text):
+            return name
+    return None
+
+
+def has_type(text: str, kind: str | None, question: str = "") -> bool | None:
+    """Whether ``text`` holds an entity of ``kind`` not already in the question: number/date (a
+    numeral, an era or date word), place (a location word: floor, building, street, 階, 県, near …),
+    person (a title or name-like span); None when the question asks for none of these."""
+    if kind not in ("number", "date", "place", "person"):
+        return None
+    pat = {"number": _NUM, "date": _DATE, "place": _PLACE, "person": _PERSON}[kind]
+    asked = {m.group(0).lower() for m in pat.finditer(question)}
+    return any(m.group(0).lower() not in asked for m in pat.finditer(text))
+
+
 def as_query(q: "Query | str", lang: str | None = None) -> Query:
     """``q`` itself when already analysed, else :func:`analyse` of the text."""
     return q if isinstance(q, Query) else analyse(q, lang)
