@@ -232,6 +232,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         extra["unanswered"] = [e.query.text for e, v in zip(evs, verdicts) if v == "refuse"]
     sup = min((e.support for e in answered), default=max((e.support for e in evs), default=0.0))
     extra["evidence"] = evs[0].features if len(evs) == 1 else [e.features for e in evs]
+    if getattr(gen, "count_source", None) is not None:  # which tokenizer counted prompt_tokens (exact or not)
+        extra["token_count"] = gen.count_source
     out = Answer(original, lang, texts.refusal, True, [], trace, support=round(sup, 4),
                  generator=gen.name, model=gen.model, extra={"answer_lang": lang, **extra})
 
