@@ -147,7 +147,7 @@ def test_root_option_and_jsonl_ids(ws, monkeypatch):
 def test_library_ids():
     root = Path("/srv/docs")
     assert doc_id_for(root / "hr" / "x.txt", root) == "hr/x.txt"
-    assert doc_id_for(Path("/etc/x.txt"), root) == "/etc/x.txt"              # outside the root: absolute
+    assert doc_id_for(Path("/etc/x.txt"), root) == "../../etc/x.txt"         # outside the root: relative
     assert common_root(["/srv/docs/hr/x.txt", "/srv/docs/it/y.txt"]) == Path("/srv/docs")
 
 

@@ -7,8 +7,10 @@ Every loader returns complete documents or raises `ThaijaError` before anything 
 and skipped, and in a JSONL file every bad line is reported and skipped while the good ones load.
 
 A file's document id is its path relative to a root (posix): the declared `--root`, else the
-common folder of the inputs. It does not depend on the working folder, so the same file gets the
-same id whichever folder a command runs from.
+index's root (fixed by its first `index add`), else the common folder of the inputs. It does not
+depend on the working folder, so the same file gets the same id whichever folder a command runs
+from, and adding a parent folder later keeps the ids of the documents already indexed (files
+outside the index root get ``../`` ids).
 """
 from __future__ import annotations
 
@@ -110,13 +112,16 @@ def under_root(path: str | os.PathLike, root: str | os.PathLike) -> bool:
 
 
 def doc_id_for(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
-    """Stable id for a file: its path relative to `root` (posix; default its own folder), or the
-    absolute path when it lies outside `root`."""
+    """Stable id for a file: its path relative to `root` (posix; default its own folder). A file
+    outside `root` gets a relative path with ``..`` (``../shared/x.txt``): unique, and the same on
+    every machine with the same layout; the absolute path only when no relative path exists
+    (another drive)."""
     path = Path(path).resolve()
     base = Path(root).resolve() if root is not None else path.parent
-    if under_root(path, base):
+    try:
         return Path(os.path.relpath(path, base)).as_posix()
-    return path.as_posix()
+    except ValueError:  # pragma: no cover - different drives on Windows
+        return path.as_posix()
 
 
 _doc_id_for = doc_id_for  # old name

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Sequence
 from thaija.errors import ThaijaError
 from thaija.index.bm25 import BM25Store
 from thaija.index.config import CONTEXT_MODES, IndexConfig  # noqa: F401 (re-exported)
-from thaija.index.documents import Document, common_root, doc_id_for, iter_documents, under_root, validate_groups
+from thaija.index.documents import Document, common_root, doc_id_for, iter_documents, validate_groups
 from thaija.index.registry import Registry, Snapshot
 from thaija.index.state import (Intent, bm25_version, load_bm25, query, rebuild_lite, reconcile_bm25,
                                 resync_milvus, set_bm25_version)
@@ -234,13 +234,14 @@ class Index:
 
     # ---- ingest --------------------------------------------------------------------------
     def resolve_root(self, paths: Sequence[str], root: str | None = None) -> str:
-        """The folder document ids are relative to: `root`, else the index's own root when every
-        input lies under it, else the common folder of the inputs."""
+        """The folder document ids are relative to: `root`, else the index's own root (set by its
+        first add; files outside it get ``../`` ids, so adding a parent folder after a subfolder
+        keeps the ids of the documents already indexed), else the common folder of the inputs."""
         if root is not None:
             if not Path(root).is_dir():
                 raise ThaijaError(f"--root {root}: no such folder")
             return str(Path(root).resolve())
-        if self.root and all(under_root(p, self.root) for p in paths):
+        if self.root:
             return self.root
         return str(common_root(paths))
 
@@ -326,6 +327,11 @@ class Index:
                 raise ThaijaError(f"duplicate document id {dup!r} in one ingest")
             total_bytes = total_bytes or sum(len(d.text.encode("utf-8")) for d in docs)
         show = sys.stderr.isatty() if progress is None else bool(progress)
+        if is_server_uri(self.config.db):      # connect first: an unreachable server fails in seconds,
+            from thaija.index.store import probe_server   # not after everything was embedded
+
+            probe_server(self.config.db)
+            self.milvus.client
         try:
             with Progress(show, total_bytes) as bar:   # the first batch calls _start_write
                 pipe = Pipeline(self, bar)

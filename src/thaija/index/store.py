@@ -169,6 +169,25 @@ def _quiet_milvus_logs() -> None:
         lg.propagate = False
 
 
+def probe_server(uri: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, with one line, when nothing listens at a server URI (before any work)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if not is_server_uri(uri) or uri.startswith("unix:"):
+        return
+    u = urlparse(uri)
+    host, port = u.hostname or "localhost", u.port or (443 if u.scheme == "https" else 19530)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, TimeoutError) or isinstance(exc, socket.timeout):
+            reason = f"no answer in {timeout:g} s"
+        raise ThaijaError(f"cannot connect to Milvus at {uri}: {reason} (is the server running? "
+                          f"a token goes in $THAIJA_MILVUS_TOKEN)") from None
+
+
 class MilvusStore:
     """Typed chunk collection in Milvus; opened lazily (Lite allows one process per file)."""
 
