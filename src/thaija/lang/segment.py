@@ -203,6 +203,7 @@ def _lang_at(spans: list[Span], starts: list[int], pos: int, default: str) -> st
 
 
 _NONSPACE = re.compile(r"\S+")
+_SPACE = re.compile(r"\s")
 
 
 def _locate(text: str, words: list[str]) -> list[tuple[int, int]]:
@@ -307,9 +308,10 @@ def _plain_tokens(tokens: list[Token], piece: str, start: int, end: int, split, 
     words = split(piece)
     if "".join(words) == piece:
         bounds = list(accumulate(map(len, words), initial=start))
-        keep = list(map(str.strip, words))  # '' for empty or whitespace-only words
-        if all(keep):
-            texts, lo, hi = words, bounds[:-1], bounds[1:]
+        if all(words) and not _SPACE.search(piece):  # no empty and no whitespace word
+            texts, lo, hi = words, bounds[:-1], islice(bounds, 1, None)
+        elif all(keep := list(map(str.strip, words))):  # keep: '' for empty or whitespace-only words
+            texts, lo, hi = words, bounds[:-1], islice(bounds, 1, None)
         else:
             texts = list(compress(words, keep))
             lo, hi = list(compress(bounds, keep)), compress(islice(bounds, 1, None), keep)
@@ -388,6 +390,9 @@ def _spans(text: str, langs: tuple[str, ...]) -> list[Span]:
     cuts = [0]
     rfind = text.rfind
     for (_, prev_end, _), (nxt_start, _, _) in zip(ms, islice(ms, 1, None)):
+        if text[nxt_start - 1] == " ":  # the usual gap ends with a space: cut right there
+            cuts.append(nxt_start)
+            continue
         ws = max(rfind(" ", prev_end, nxt_start), rfind("\t", prev_end, nxt_start),
                  rfind("\u3000", prev_end, nxt_start), rfind("\n", prev_end, nxt_start))
         cuts.append(ws + 1 if ws >= 0 else nxt_start)
