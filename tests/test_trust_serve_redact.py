@@ -22,6 +22,7 @@ import pytest
 from thaija.guard.pii import thai_id_check_digit
 
 THAIJA = str(Path(sys.executable).parent / "thaija")
+pytestmark = pytest.mark.slow
 _TH12 = "310170023070"
 THAI_ID = _TH12 + str(thai_id_check_digit(_TH12))
 DOC_PHONE, DOC_EMAIL = "081-234-5678", "kanokwan.s@example.co.th"
