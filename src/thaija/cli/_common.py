@@ -167,3 +167,67 @@ def parse_groups(groups: str | None) -> list[str] | None:
         return None
     out = [g.strip() for g in groups.split(",") if g.strip()]
     return out or None
+
+
+class Progress:
+    """Progress of long CLI work on stderr: a rich bar on a terminal; when stderr is redirected (a
+    log file, a pipe) plain lines ``thaija: LABEL: DONE/TOTAL (WHAT), S s`` at most one per
+    ``$THAIJA_PROGRESS_EVERY`` seconds (default 10) and a last one, so a log shows the work moving.
+
+    ``with Progress("counting", total) as p: ... p.advance(1, "o200k_base")``
+    """
+
+    def __init__(self, label: str, total: int | None, *, enabled: bool = True) -> None:
+        self.label, self.total, self.enabled = label, total, enabled
+        self.done, self.what = 0, ""
+        self._bar = self._task = None
+        self._plain = False
+
+    def __enter__(self) -> "Progress":
+        import time
+
+        if not self.enabled:
+            return self
+        self._t0 = self._last = time.monotonic()
+        try:
+            self._every = max(0.0, float(os.environ.get("THAIJA_PROGRESS_EVERY", "10")))
+        except ValueError:
+            self._every = 10.0
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(transient=True, console=Console(stderr=True))
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.label, total=self.total)
+        else:
+            self._plain = True
+            self._line()
+        return self
+
+    def _line(self) -> None:
+        import time
+
+        now = time.monotonic()
+        total = f"/{self.total}" if self.total is not None else ""
+        what = f" ({self.what})" if self.what else ""
+        print(f"thaija: {self.label}: {self.done}{total}{what}, {now - self._t0:.0f} s", file=sys.stderr, flush=True)
+        self._last = now
+
+    def advance(self, n: int = 1, what: str = "") -> None:
+        """``n`` more units done; ``what`` names the current one."""
+        import time
+
+        self.done += n
+        self.what = what or self.what
+        if self._bar is not None:
+            self._bar.update(self._task, advance=n, description=f"{self.label} {what}".strip())
+        elif self._plain and time.monotonic() - self._last >= self._every:
+            self._line()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+        elif self._plain and not any(exc):
+            self.what = "done"
+            self._line()

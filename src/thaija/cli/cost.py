@@ -81,16 +81,17 @@ def tokenizers_cmd(
         return
     recs = list_tokenizers()
     if load:
-        from rich.progress import track
-
+        from thaija.cli._common import Progress
         from thaija.tokenizers import get_tokenizer
 
-        for r in track(recs, description="loading", console=_console_err(), transient=True):
-            if r["available"]:
-                try:
-                    r["vocab_size"] = get_tokenizer(r["name"]).vocab_size
-                except ThaijaError as exc:
-                    r["available"], r["reason"] = False, str(exc)
+        with Progress("loading tokenizers", len(recs)) as bar:
+            for r in recs:
+                if r["available"]:
+                    try:
+                        r["vocab_size"] = get_tokenizer(r["name"]).vocab_size
+                    except ThaijaError as exc:
+                        r["available"], r["reason"] = False, str(exc)
+                bar.advance(1, r["name"])
     if json_out:
         _print_json(recs)
         return
@@ -281,8 +282,7 @@ def compare_cmd(
     Lines are translations of each other, so the premium is the extra cost of the same meaning.
     Example: thaija cost compare --text th=tha.txt --text ja=jpn.txt --text en=eng.txt --plot p.png
     """
-    from rich.progress import Progress
-
+    from thaija.cli._common import Progress
     from thaija.cost.compare import compare, load_parallel, plot_premiums, write_csv, default_parallel_paths
     from thaija.cost.compare import _resolve_names
 
@@ -291,10 +291,9 @@ def compare_cmd(
     if reference not in texts:
         raise ThaijaError(f"--reference {reference!r} is not among the --text languages ({', '.join(texts)})")
     names, _ = _resolve_names(tokenizers)
-    with Progress(transient=True, console=_console_err()) as progress:
-        task = progress.add_task("counting", total=len(names))
+    with Progress("counting", len(names)) as progress:
         result = compare(texts, reference=reference, tokenizers=tokenizers, method=method,
-                         on_progress=lambda n: progress.update(task, advance=1, description=n))
+                         on_progress=lambda n: progress.advance(1, n))
     result["files"] = {lang: str(p) for lang, p in paths.items()}
     if json_path:
         _write_json(json_path, result)
