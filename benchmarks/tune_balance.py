@@ -213,6 +213,28 @@ def summarize(runs: dict, rag: dict) -> dict:
     return out
 
 
+def merge_prior(result: dict, path: Path) -> None:
+    """Add the runs of an earlier results file made with the same settings and data (other seeds).
+
+    The same data is checked, not assumed: every prior run must have the same step-0 held-out loss
+    (same base model, same held-out examples) and the same training example counts."""
+    prior = json.loads(path.read_text(encoding="utf-8"))
+    same = ("steps", "batch_size", "lr", "lora_r", "alpha", "max_epochs", "ratio", "context_tokens")
+    diff = [k for k in same if prior["settings"].get(k) != result["settings"].get(k)]
+    if diff or prior["data"]["train"] != result["data"]["train"]:
+        raise SystemExit(f"--prior {path}: different settings/data ({', '.join(diff) or 'train counts'})")
+    mine = next(iter(result["runs"].values()), None)
+    for key, run in prior["runs"].items():
+        if key in result["runs"]:
+            continue
+        if mine is not None and any(abs(run["eval_before"][k] - mine["eval_before"][k]) > 1e-3
+                                    for k in mine["eval_before"]):
+            raise SystemExit(f"--prior {path}: {key} has another step-0 held-out loss (other held-out data)")
+        result["runs"][key] = {**run, "from": {"file": path.name, "commit": prior.get("commit"),
+                                               "date": prior.get("date")}}
+    result["prior"] = {"commit": prior.get("commit"), "date": prior.get("date"), "args": prior.get("args")}
+
+
 def plot(runs: dict, path: Path, title: str) -> None:
     import matplotlib
 
@@ -227,7 +249,7 @@ def plot(runs: dict, path: Path, title: str) -> None:
             xs = [0] + [h["step"] for h in r["history"]]
             ys = [r["eval_before"][lang]] + [h[lang] for h in r["history"]]
             ax.plot(xs, ys, "-o", ms=3, color=colors[strategy], alpha=0.8,
-                    label=strategy if key.endswith("-s0") else None)
+                    label=strategy if key == f"{strategy}-s{min(int(k.rsplit('-s', 1)[1]) for k in runs)}" else None)
         ax.set_title(f"{lang}: held-out answer-token loss")
         ax.set_xlabel("optimizer step")
         ax.grid(alpha=0.3)
@@ -261,6 +283,10 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--context-tokens", type=int, default=512)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed+seeds-1")
+    ap.add_argument("--prior", default=None,
+                    help="an earlier results JSON of this script with the same settings: its runs (other "
+                         "seeds) join the summary, marked with their commit; checked by identical step-0 loss")
     ap.add_argument("--phase", choices=("all", "train", "rag"), default="all",
                     help="train: held-out loss runs only; rag: RAG-evaluate cached adapters only")
     ap.add_argument("--work", default=str(ROOT / ".cache" / "thaija" / "bench" / "tune_balance"))
@@ -303,7 +329,8 @@ def main() -> None:
     save()  # the data phase is on record before the long training phase
     title = (f"grounded QA, ja:th = {args.ratio:g}:1, {args.steps} steps x {args.batch_size}, "
              f"Gemma-3-270m LoRA r{args.lora_r}, prompt budget {args.context_tokens} tokens")
-    for seed in range(args.seeds):  # held-out loss first: the cheap part with error bars
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    for seed in seeds:  # held-out loss first: the cheap part with error bars
         for strategy in STRATEGIES:
             key = f"{strategy}-s{seed}"
             if args.phase == "rag" and not (work / "runs" / key / "report.json").is_file():
@@ -312,6 +339,11 @@ def main() -> None:
             result["summary"] = summarize(result["runs"], result["rag"])
             save()
             plot(result["runs"], out.with_suffix(".png"), title)
+    if args.prior:
+        merge_prior(result, Path(args.prior))
+        result["summary"] = summarize(result["runs"], result["rag"])
+        save()
+        plot(result["runs"], out.with_suffix(".png"), title)
     if args.phase == "train":
         result["status"] = "trained (RAG evaluation not run)"
         save()
@@ -320,7 +352,7 @@ def main() -> None:
     save()
     result["rag"]["base"] = rag_eval(work, data, "base", "local", None, args, args.n_rag_local)
     save()
-    for seed in range(args.rag_seeds):
+    for seed in list(seeds)[: args.rag_seeds]:
         for strategy in STRATEGIES:
             key = f"{strategy}-s{seed}"
             if key not in result["runs"]:

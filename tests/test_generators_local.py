@@ -59,6 +59,8 @@ def test_early_stop_ends_at_the_answer_line_not_before(gen):
     stop = _EarlyStop(tok, 0, "rules", line=True)
     assert not stop.done(ids("\n1 พฤศจิกายน"))        # a leading line break is not the end
     assert stop.done(ids("1 พฤศจิกายน พ.ศ. 2476\n[1]"))
+    assert not stop.done(ids("梅雨は北海道と小笠原諸島"))
+    assert stop.done(ids("梅雨は北海道と小笠原諸島を除く。[1]"))   # a Japanese answer ends at its first 。
     cited = _EarlyStop(tok, 0, "rules")                  # plain chat (decomposition): only a cited line
     assert not cited.done(ids("one\ntwo"))
     assert cited.done(ids("one [1]\n"))

@@ -146,8 +146,8 @@ def _stop_ids(tok: Any) -> list[int]:
 
 class _EarlyStop:
     """Stop decoding early (CPU time goes into every new token). ``line``: at the first line break
-    after some answer text (a grounded answer is one short paragraph; a small model otherwise goes
-    on to echo the documents); always after a cited sentence that ends its line (``… [n]`` + newline),
+    after some answer text or the end of a first Japanese sentence (``。``): a grounded answer from a
+    small model is one sentence (it otherwise goes on copying the documents); always after a cited sentence that ends its line (``… [n]`` + newline),
     or when the draft is merely repeating the prompt's own rules (an echo the pipeline refuses anyway)."""
 
     def __init__(self, tok: Any, prompt_len: int, rules: str, min_echo_tokens: int = 12,
@@ -168,13 +168,15 @@ class _EarlyStop:
         text = self.tok.decode(new, skip_special_tokens=True)
         if _CITED_LINE.search(text):
             return True
-        if self.line and "\n" in text.lstrip():
+        if self.line and ("\n" in text.lstrip() or _JA_SENTENCE_END.search(text)):
             return True
         flat = " ".join(text.split())
         return new.numel() >= self.min_echo and len(flat) >= 8 and self.rules.startswith(flat)
 
 
 _CITED_LINE = __import__("re").compile(r"\[\d+(?:\s*,\s*\d+)*\][ \t]*\n")
+#: the end of a first Japanese/Chinese sentence (with its marker, if one follows at once)
+_JA_SENTENCE_END = __import__("re").compile(r"[^\s\[\]\d][。！？](?:\s*\[\d+\])?(?!\s*\[)")
 
 
 def _bf16_ok() -> bool:
