@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--context-tokens", type=int, default=None, help="default: the generator's (1536)")
     ap.add_argument("--max-new-tokens", type=int, default=None, help="default: the generator's (48)")
     ap.add_argument("--dtype", default=None, help="auto | float32 | bfloat16 (default: the generator's, auto)")
-    ap.add_argument("--threads", type=int, default=None, help="default: the generator's (1)")
+    ap.add_argument("--threads", type=int, default=None, help="default: the generator's (auto: cores left free by the load)")
     ap.add_argument("--adapter", default=None)
     ap.add_argument("--out", default=str(RESULTS / "local_generator.json"))
     args = ap.parse_args()
@@ -97,6 +97,7 @@ def main() -> None:
     for name, q in questions:
         gen_cpu.clear()
         load = os.getloadavg()[0]
+        threads = gen.cpu_threads()
         c0, t0 = time.process_time(), time.perf_counter()
         r = answer(q["text"], db=db, config=cfg, generator=gen)
         cpu, wall = time.process_time() - c0, time.perf_counter() - t0
@@ -104,7 +105,7 @@ def main() -> None:
         raw = r.extra.get("raw_answer", "")
         rows.append({"set": name, "id": q["id"], "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
                      "generate_cpu_s": round(sum(gen_cpu), 3),
-                     "load_avg_1min": round(load, 2), "prompt_tokens": r.prompt_tokens,
+                     "load_avg_1min": round(load, 2), "threads": threads, "prompt_tokens": r.prompt_tokens,
                      "prompt_docs": r.extra.get("prompt_hits"),
                      "new_tokens": len(tok(raw, add_special_tokens=False)["input_ids"]) if raw else 0,
                      "refused": r.refused, "reason": r.reason,
@@ -116,7 +117,7 @@ def main() -> None:
     cpus = [x["cpu_s"] for x in rows]
     answered = [x for x in rows if not x["refused"]]
     result = {
-        "benchmark": "local_generator", "model": gen.model, "threads": gen.threads,
+        "benchmark": "local_generator", "model": gen.model, "threads": gen.threads or "auto (cores minus load, >= 1)",
         "dtype": str(gen._load()[0].dtype).replace("torch.", ""),
         "answer_prefix": gen.answer_prefix if gen.answer_prefix is not None else gen.adapter is None,
         "context_tokens": gen.context_tokens, "max_new_tokens": gen.max_new_tokens,

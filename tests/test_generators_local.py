@@ -110,3 +110,16 @@ def test_a_draft_that_only_restates_the_question_is_not_an_answer():
     assert _restates_question("日本で梅雨がないのは北海道とどこか [1]", q, "ja")
     assert not _restates_question("小笠原諸島 [1]", q, "ja")
     assert not _restates_question("1 พฤศจิกายน พ.ศ. 2476 [1]", "สุวัฒน์ วรรณศิริกุล เกิดวันที่เท่าไร", "th")
+
+
+def test_thread_count_follows_the_free_cores(monkeypatch):
+    import os
+
+    from thaija.rag.generators import LocalGenerator
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    assert LocalGenerator().cpu_threads() == 2          # idle machine: every core
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert LocalGenerator().cpu_threads() == 1          # busy machine: one thread, no waiting for a second
+    assert LocalGenerator(threads=3).cpu_threads() == 3  # an explicit count wins

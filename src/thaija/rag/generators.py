@@ -200,8 +200,9 @@ class LocalGenerator:
     bf16 instructions (``dtype="auto"``; halves the memory read per new token); stop at the end of
     the answer line or at end-of-turn; the prompt budget (``context_tokens``, default 1536: five
     256-token chunks plus rules) counted in the model's own tokens. ``threads``: torch CPU threads
-    while generating (default 1: a 270M model is memory-bound, and on a busy 2-core machine one
-    thread measured ~3x less CPU and wall time than two, up to ~15x less wall time under heavy load).
+    while generating; default None = the cores left free by the current load (see
+    :meth:`cpu_threads`): on a busy 2-core machine one thread measured ~3x less CPU and wall time
+    than two (up to ~15x less wall time under heavy load), while an idle machine gets every core.
 
     ``answer_prefix``: open the model's turn with the language's answer label ("คำตอบ:", "回答:",
     "Answer:"). The untuned base Gemma-3-270m is not instruction-tuned: given the plain chat turn it
@@ -213,7 +214,7 @@ class LocalGenerator:
     adapter: str | None = None
     max_new_tokens: int = 48
     context_tokens: int = 1536
-    threads: int | None = 1
+    threads: int | None = None
     name: str = "local"
     tokenizer: str | None = None
     prompt_style: str = "plain"
@@ -229,6 +230,19 @@ class LocalGenerator:
         """Which tokenizer budgets the prompt (exact: the model's own)."""
         name = self.tokenizer or "the model's own tokenizer"
         return {"tokenizer": name, "approximation": False}
+
+    def cpu_threads(self) -> int:
+        """Torch threads for the next answer: ``threads`` when set, else (``threads=None``) the cores
+        the machine leaves free right now (CPU count minus the 1-minute load average, at least 1):
+        all cores on an idle machine, one on a busy one, where a second thread only waits."""
+        if self.threads:
+            return int(self.threads)
+        cores = os.cpu_count() or 1
+        try:
+            busy = os.getloadavg()[0]
+        except OSError:  # no load average on this platform
+            busy = 0.0
+        return max(1, min(cores, int(cores - busy + 0.5)))
 
     def _dtype(self, device: str) -> Any:
         import torch
@@ -277,8 +291,8 @@ class LocalGenerator:
         stop = _EarlyStop(tok, enc["input_ids"].shape[1], messages[0]["content"] if messages else "",
                           line=line)
         before = torch.get_num_threads()
-        if self.threads and model.device.type == "cpu":
-            torch.set_num_threads(self.threads)
+        if model.device.type == "cpu":
+            torch.set_num_threads(self.cpu_threads())
         try:
             with torch.inference_mode():
                 out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
