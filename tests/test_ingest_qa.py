@@ -59,8 +59,8 @@ def test_f9_jsonl_bad_lines_are_skipped_one_by_one_and_each_is_named(ws):
     s = json.loads(out.strip().splitlines()[-1])
     assert s["added"] == 3                                            # the good lines are indexed
     named = [r["path"] for r in s["skipped"]]
-    assert named[:20] == [f"{d / 'faq.jsonl'}:{n}" for n in bad[:20]]   # every bad line by file:line
-    assert f"thaija: skipped {d / 'faq.jsonl'}:{bad[0]}:" in out
+    assert named[:20] == [f"docs/faq.jsonl:{n}" for n in bad[:20]]      # every bad line by file:line
+    assert f"thaija: skipped docs/faq.jsonl:{bad[0]}:" in out
     assert "5 more bad lines" in s["skipped"][-1]["reason"] and "25 in all" in s["skipped"][-1]["reason"]
     assert "duplicate id 'g1'" in out and "each line must be a JSON object" in out
     code, out = cli("index", "list", "--json")

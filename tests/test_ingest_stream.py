@@ -101,7 +101,8 @@ def test_big_document_is_streamed_in_tagged_parts_and_equals_the_small_path(refe
     assert sorted((c.split("~")[0], s, e) for c, s, e in old["chunks"]) == sorted(plain["chunks"])
 
 
-@pytest.mark.parametrize("point", ["after_stage:2", "before_milvus:3", "after_finalize:1"])
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["after_stage:2", "after_finalize:1"])
 def test_crash_while_replacing_a_big_document_shows_old_or_new_whole_and_rerun_resumes(
         point, reference, tmp_path):
     f = tmp_path / "big.txt"
@@ -134,6 +135,7 @@ def test_crash_while_replacing_a_big_document_shows_old_or_new_whole_and_rerun_r
     idx.close()
 
 
+@pytest.mark.slow
 def test_kill_9_in_the_middle_of_one_big_document_then_rerun_continues(reference, tmp_path):
     """A real SIGKILL of `thaija index add` once parts of the single document were staged."""
     f = tmp_path / "big.txt"

@@ -233,8 +233,7 @@ class BM25Index:
             from scipy.sparse import csr_matrix
 
             n = len(self)
-            m = csr_matrix((self._tf, self._indices, self._indptr), shape=(n, max(len(self.vocab), 1)))
-            csc = m.tocsc()
+            csc = csr_matrix((self._tf, self._indices, self._indptr), shape=(n, max(len(self.vocab), 1))).tocsc()
             csc.sort_indices()
             df = np.diff(csc.indptr)
             N = float(n)
@@ -242,9 +241,15 @@ class BM25Index:
             avg = float(self.lengths.mean()) if n else 1.0
             k1, b = self.config.k1, self.config.b
             norm = k1 * (1.0 - b + b * self.lengths / (avg or 1.0))
-            # precompute each posting's contribution: idf * tf / (tf + norm)
-            col = np.repeat(np.arange(csc.shape[1]), df)
-            w = (idf[col] * csc.data / (csc.data + norm[csc.indices])).astype(np.float32)
+            # precompute each posting's contribution: idf * tf / (tf + norm), a block of postings
+            # at a time (temporaries stay small on a big index: a 50 MB document has ~10M postings)
+            w = np.empty(csc.data.shape[0], np.float32)
+            step = 1 << 20
+            for s in range(0, w.shape[0], step):
+                e = min(s + step, w.shape[0])
+                col = np.searchsorted(csc.indptr, np.arange(s, e), side="right") - 1
+                tf = csc.data[s:e].astype(np.float64)
+                w[s:e] = idf[col] * tf / (tf + norm[csc.indices[s:e]])
             self._csc = (csc.indptr, csc.indices, w)
         return self._csc
 
