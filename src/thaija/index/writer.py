@@ -204,6 +204,8 @@ class Pipeline:
         counter = _memo(emb.count_tokens)   # words repeat: fewer calls into the (locked) encoder
         batch: list[Prepared] = []
         n_chunks, started, seen = 0, time.monotonic(), set()
+        # the first batches are small so encoding starts at once; they grow to commit_chunks
+        limit = min(self.cfg.commit_chunks, max(self.cfg.batch_size, 1))
         try:
             for d in docs:
                 if self.stop.is_set():
@@ -229,9 +231,10 @@ class Pipeline:
                 p.chunks, p.terms, p.texts = prepare(d, self.cfg, counter, max_tok)
                 batch.append(p)
                 n_chunks += len(p.chunks)
-                if n_chunks >= self.cfg.commit_chunks or time.monotonic() - started >= self.cfg.commit_seconds:
+                if n_chunks >= limit or time.monotonic() - started >= self.cfg.commit_seconds:
                     self._put(out, batch)
                     batch, n_chunks, started = [], 0, time.monotonic()
+                    limit = min(self.cfg.commit_chunks, limit * 4)
             if batch:
                 self._put(out, batch)
         except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
