@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 CRASH_POINTS = ("before_milvus", "after_milvus", "after_registry", "during_bm25_save", "after_bm25",
-                "after_flush", "after_stage", "after_finalize")
+                "after_flush")
+#: write points of a big document committed in parts (tests/test_ingest_stream.py)
+STREAM_CRASH_POINTS = ("after_stage", "after_finalize")
 _REACHED: Counter = Counter()
 
 
