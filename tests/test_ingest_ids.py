@@ -161,9 +161,11 @@ def test_load_paths_default_root_is_the_common_folder(tmp_path, monkeypatch):
     assert {d.id for d in load_paths(["a"])} == {"b/x.txt", "y.txt"}
 
 
-def test_progress_only_when_asked_or_on_a_terminal(ws):
+def test_progress_only_when_asked_or_on_a_terminal(ws, monkeypatch):
+    monkeypatch.setenv("THAIJA_PROGRESS_EVERY", "0")        # redirected stderr: plain lines, no bar (QA F17)
     code, out = cli("index", "add", "docs", "--progress", "--json")
-    assert code == 0 and "3 docs, 3 chunks" in out and "ETA" in out
+    assert code == 0 and "thaija: indexed: 3 docs, 3 chunks" in out and "\x1b[" not in out
+    assert out.count("thaija: indexing: ") >= 2 and "ETA" in out
     (ws / "docs" / "new.txt").write_text(TH + " ใหม่", encoding="utf-8")
     code, out = cli("index", "add", "docs", "--json")                        # not a terminal: no progress
     assert code == 0 and "ETA" not in out and json.loads(out)["added"] == 1

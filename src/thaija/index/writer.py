@@ -537,7 +537,10 @@ class Pipeline:
 
 
 class Progress:
-    """Progress on stderr: documents, chunks, embedded chunks and an ETA (silent when disabled)."""
+    """Progress on stderr: documents, chunks, embedded chunks and an ETA (silent when disabled).
+    A rich bar on a terminal; when stderr is redirected (a log, a pipe) plain lines
+    ``thaija: indexing: D docs, C chunks (E embedded), P%, ETA S s, T s`` at most one per
+    ``$THAIJA_PROGRESS_EVERY`` seconds (default 10) and a last one."""
 
     def __init__(self, enabled: bool, total: int | None = None) -> None:
         self.enabled = enabled
@@ -546,8 +549,36 @@ class Progress:
         self._task = 0
         self.docs = self.chunks = self.embedded_n = 0
         self._lock = threading.Lock()
+        self._plain = False
+        self._done_bytes = 0
+
+    def _line(self, final: bool = False) -> None:
+        import sys
+
+        now = time.monotonic()
+        el = now - self._t0
+        pct = eta = ""
+        if self.total:
+            frac = min(self._done_bytes / self.total, 1.0)
+            pct = f", {100 * frac:.0f}%"
+            if 0 < frac < 1 and not final:
+                eta = f", ETA {el * (1 - frac) / frac:.0f} s"
+        word = "indexed" if final else "indexing"
+        print(f"thaija: {word}: {self.docs} docs, {self.chunks} chunks ({self.embedded_n} embedded){pct}{eta}, "
+              f"{el:.0f} s", file=sys.stderr, flush=True)
+        self._last = now
 
     def __enter__(self) -> "Progress":
+        import sys
+
+        self._t0 = self._last = time.monotonic()
+        if self.enabled and not sys.stderr.isatty():
+            try:
+                self._every = max(0.0, float(os.environ.get("THAIJA_PROGRESS_EVERY", "10")))
+            except ValueError:
+                self._every = 10.0
+            self._plain = True
+            return self
         if self.enabled:
             from rich.console import Console
             from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
@@ -562,6 +593,9 @@ class Progress:
         return self
 
     def _update(self, advance: int = 0) -> None:
+        self._done_bytes += advance
+        if self._plain and time.monotonic() - self._last >= self._every:
+            self._line()
         if self._p:
             self._p.update(self._task, advance=advance, docs=self.docs, chunks=self.chunks, emb=self.embedded_n)
 
@@ -583,6 +617,9 @@ class Progress:
             self._update()
 
     def __exit__(self, *exc: Any) -> None:
+        if self._plain and not any(exc):
+            self._done_bytes = self.total or self._done_bytes
+            self._line(final=True)
         if self._p:
             if self.total and not any(exc):
                 self._p.update(self._task, completed=self.total)
