@@ -262,7 +262,16 @@ def segment(
         return []
     if lang not in LANGS:
         raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
-    det_spans = _one_script(text, langs) or _spans(text, langs)
+    one = _one_script(text, langs)
+    if one is None and lang != "auto" and not normalize and langs == DEFAULT_LANGS and not text.isspace():
+        # a fixed language over mixed scripts (Thai with Latin names): the span starts and languages
+        # are all the tokens need (no Span objects)
+        starts, span_langs = _span_table(text)
+        tokens = []
+        _plain_tokens(tokens, text, 0, len(text), get_engine(lang, engine), None, starts, lang,
+                      span_langs[0] if len(starts) == 1 else None, [lang, *span_langs])
+        return tokens
+    det_spans = one or _spans(text, langs)
     if len(det_spans) == 1 and not normalize and not text.isspace():  # one language: the hot path
         run_lang = lang if lang != "auto" else _RUN_LANG.get(det_spans[0].lang, "en")
         tokens: list[Token] = []
@@ -298,20 +307,23 @@ _RUN_LANG = {"th": "th", "ja": "ja"}  # the run language of a text with one dete
 
 
 def _plain_tokens(tokens: list[Token], piece: str, start: int, end: int, split, spans: list[Span],
-                  starts: list[int], run_lang: str, one: str | None = None) -> None:
+                  starts: list[int], run_lang: str, one: str | None = None,
+                  table: list[str] | None = None) -> None:
     """Tokens of one run without normalization, built in bulk by C iterators (the hot path).
 
     Offsets are running sums of word lengths when the words tile the run (whitespace words
     dropped), else :func:`_locate`'s; a token's language is that of the detected span holding its
-    start (as :func:`_lang_at`); ``one``: that language when the caller knows one span covers the run.
+    start (as :func:`_lang_at`); ``one``: that language when the caller knows one span covers the run;
+    ``table``: ``[run_lang, *span languages]`` when the caller has no Span objects (``spans=None``).
     """
     words = split(piece)
     if "".join(words) == piece:
         bounds = list(accumulate(map(len, words), initial=start))
+        # (zip below stops at the last word, so ``bounds`` serves as the starts without a copy)
         if all(words) and not _SPACE.search(piece):  # no empty and no whitespace word
-            texts, lo, hi = words, bounds[:-1], islice(bounds, 1, None)
+            texts, lo, hi = words, bounds, islice(bounds, 1, None)
         elif all(keep := list(map(str.strip, words))):  # keep: '' for empty or whitespace-only words
-            texts, lo, hi = words, bounds[:-1], islice(bounds, 1, None)
+            texts, lo, hi = words, bounds, islice(bounds, 1, None)
         else:
             texts = list(compress(words, keep))
             lo, hi = list(compress(bounds, keep)), compress(islice(bounds, 1, None), keep)
@@ -322,12 +334,13 @@ def _plain_tokens(tokens: list[Token], piece: str, start: int, end: int, split, 
         rel_lo, rel_hi = zip(*offs)
         texts = list(map(piece.__getitem__, map(slice, rel_lo, rel_hi)))
         lo, hi = list(map(start.__add__, rel_lo)), map(start.__add__, rel_hi)
-    if one is None:
+    if one is None and spans is not None:
         one = _one_lang(spans, starts, start, end)
     if one is not None:
         langs = repeat(one)
     else:  # index i+1 of [run_lang, *span langs] is span i's language; spans cover the text
-        table = [run_lang] + [sp.lang for sp in spans]
+        if table is None:
+            table = [run_lang] + [sp.lang for sp in spans]
         langs = map(table.__getitem__, map(functools.partial(bisect.bisect_right, starts), lo))
     # no character of a run without cased letters changes case: its words are their own norms
     norms = texts if piece.lower() == piece else map(str.lower, texts)
@@ -382,9 +395,21 @@ def _spans(text: str, langs: tuple[str, ...]) -> list[Span]:
     other profile sets go to :func:`detect`)."""
     if tuple(langs) != DEFAULT_LANGS:
         return detect(text, langs).spans
+    starts, span_langs = _span_table(text)
+    ends = starts[1:] + [len(text)]
+    out = []
+    for a, b, lang in zip(starts, ends, span_langs):
+        sp = _new(Span)
+        _set(sp, "__dict__", {"start": a, "end": b, "lang": lang})
+        out.append(sp)
+    return out
+
+
+def _span_table(text: str) -> tuple[list[int], list[str]]:
+    """Starts and languages of ``detect(text).spans`` (default profiles; ``text`` not empty)."""
     ms = [(m.start(), m.end(), m.lastgroup) for m in _SPAN_RUNS.finditer(text)]
     if not ms:
-        return [Span(0, len(text), "other")]
+        return [0], ["other"]
     # consecutive matches differ in language; a neutral gap between them is cut after its last
     # whitespace, else it joins the preceding run (as detect())
     cuts = [0]
@@ -397,13 +422,12 @@ def _spans(text: str, langs: tuple[str, ...]) -> list[Span]:
                  rfind("\u3000", prev_end, nxt_start), rfind("\n", prev_end, nxt_start))
         cuts.append(ws + 1 if ws >= 0 else nxt_start)
     cuts.append(len(text))
-    out = []
+    starts, langs = [], []
     for i, (_, _, lang) in enumerate(ms):
         if cuts[i + 1] > cuts[i]:
-            sp = _new(Span)
-            _set(sp, "__dict__", {"start": cuts[i], "end": cuts[i + 1], "lang": lang})
-            out.append(sp)
-    return out
+            starts.append(cuts[i])
+            langs.append(lang)
+    return starts, langs
 
 
 _new = object.__new__      # Span(...) without the frozen dataclass' field-by-field __init__
