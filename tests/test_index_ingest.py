@@ -108,14 +108,17 @@ def test_interrupted_ingest_rerun_gives_same_state(tmp_path, cache, monkeypatch)
     idx.close()
 
 
-def test_malformed_jsonl_writes_nothing(tmp_path, cache):
+def test_malformed_jsonl_line_strict_writes_nothing_else_only_that_line_is_skipped(tmp_path, cache):
     p = tmp_path / "c.jsonl"
     good = json.dumps({"id": "a", "text": WIKI_TH[0]["text"]}, ensure_ascii=False)
     p.write_text(good + "\n{broken\n", encoding="utf-8")
     idx = _index(tmp_path, cache)
     with pytest.raises(ThaijaError, match=r"c\.jsonl:2"):
-        idx.add_paths([p], progress=False)
+        idx.add_paths([p], progress=False, strict=True)
     assert idx.list() == [] and not (tmp_path / "t.db").exists()
+    s = idx.add_paths([p], progress=False)                  # QA F9: the good line is indexed, the bad one named
+    assert s["added"] == 1 and [r["path"] for r in s["skipped"]] == [f"{p}:2"]
+    assert [d["doc_id"] for d in idx.list()] == ["a"]
     idx.close()
 
 

@@ -129,3 +129,17 @@ def test_unreachable_milvus_server_fails_in_seconds_before_any_embedding(ws, mon
         f"thaija: error: cannot connect to Milvus at http://127.0.0.1:{port}: Connection refused "
         f"(is the server running? a token goes in $THAIJA_MILVUS_TOKEN)"]
     assert not state.exists()                                              # nothing left behind
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_with_one_line(tmp_path):
+    """(from H5) a Latin-1 file name has no valid id: that file is skipped and named, the rest loads."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.txt").write_text(TH, encoding="utf-8")
+    with open(os.path.join(os.fsencode(d), b"caf\xe9.txt"), "w", encoding="utf-8") as f:
+        f.write(JA)
+    skipped: list[tuple[str, str]] = []
+    docs = list(iter_documents([d], on_skip=lambda p, m: skipped.append((p, m))))
+    assert [x.id for x in docs] == ["a.txt"]
+    assert skipped == [(f"{d}/caf\\xe9.txt", f"{d}/caf\\xe9.txt: file name is not valid UTF-8 (rename it to index it)")]
+    json.dumps(skipped).encode("utf-8")                       # printable: no surrogates

@@ -306,6 +306,11 @@ def iter_documents(paths: Iterable[str | os.PathLike], *, groups: list[str] | No
         on_skip(str(path), message)
 
     for f, reason in walk_files(paths):
+        try:
+            str(f).encode("utf-8")
+        except UnicodeEncodeError:  # a file name in another encoding (Latin-1 "caf\xe9.txt"): no id for it
+            f = Path(os.fsencode(f).decode("utf-8", "backslashreplace"))
+            reason = "file name is not valid UTF-8 (rename it to index it)"
         if reason is not None:
             skip(f, reason)
             continue
