@@ -305,20 +305,30 @@ def part_ingest(n_docs: int, tmp: Path, st_engine: bool, embedder: str) -> dict:
         texts = [c.text for d in docs for c in chunk(d.text, max_tokens=min(256, emb.max_tokens), overlap=32,
                                                      tokenizer=emb.count_tokens, lang=d.lang, doc_id=d.id)]
         emb.passage(texts[:2])  # warm up
-        t = time.perf_counter()
-        for i in range(0, len(texts), 16):
-            emb.passage(texts[i:i + 16])
-        enc = len(texts) / (time.perf_counter() - t)
+
+        def encoder_rate() -> float:
+            t = time.perf_counter()
+            for i in range(0, len(texts), 16):
+                emb.passage(texts[i:i + 16])
+            return len(texts) / (time.perf_counter() - t)
+
+        # the encoder alone before AND after the ingest (mean): load drift on a shared machine hits both sides
+        enc_before = encoder_rate()
         db = tmp / f"ingest-{len(out)}.db"
         idx = Index(IndexConfig(db=str(db), embedder=spec, cache_path=str(tmp / f"cache-{len(out)}.sqlite")))
         t = time.perf_counter()
         s = idx.add_documents(docs, progress=False)
         ing = s["chunks_added"] / (time.perf_counter() - t)
         idx.close()
+        enc_after = encoder_rate()
+        enc = (enc_before + enc_after) / 2
         name = spec if not spec.startswith("sentence-transformers:") else "sentence-transformers (all-MiniLM-L6-v2)"
         out[name] = {"docs": len(docs), "chunks": s["chunks_added"], "embedder_batch_chunks_per_s": round(enc, 2),
-                     "ingest_chunks_per_s": round(ing, 2), "ratio": round(ing / enc, 3), "target": ">= 0.9"}
-        log(f"  ingest {name}: {ing:.2f} chunks/s vs embedder alone {enc:.2f} chunks/s -> {ing / enc:.0%} (target >= 90%)")
+                     "embedder_before_after": [round(enc_before, 2), round(enc_after, 2)],
+                     "ingest_chunks_per_s": round(ing, 2), "ratio": round(ing / enc, 3), "target": ">= 0.9",
+                     "load_average_1min": round(os.getloadavg()[0], 2)}
+        log(f"  ingest {name}: {ing:.2f} chunks/s vs embedder alone {enc:.2f} chunks/s (before {enc_before:.2f}, "
+            f"after {enc_after:.2f}) -> {ing / enc:.0%} (target >= 90%)")
     return out
 
 

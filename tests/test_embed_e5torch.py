@@ -124,3 +124,18 @@ def test_an_index_keeps_its_embedder(tmp_path):
     hits = [h.doc_id for h in search(TH[1], db=db, mode="dense", k=6)]
     assert hits[0] == "th1" and hits.index("ja1") < min(hits.index("ja0"), hits.index("ja2"))
     assert [h.doc_id for h in search(TH[1], db=db, mode="dense", k=1, lang="ja")] == ["ja1"]
+
+
+@pytest.mark.slow
+def test_traced_encoder_computes_what_the_eager_one_does():
+    """The default E5Torch runs a TorchScript trace made on a 2x7 batch; on batches of other sizes and
+    lengths (one text longer than a 510-token window) it gives the eager module's vectors."""
+    import torch
+
+    from thaija.models.e5 import E5Torch, E5TorchConfig
+
+    traced, eager = E5Torch(), E5Torch(E5TorchConfig(trace=False))
+    assert isinstance(traced.model, torch.jit.ScriptModule) and not isinstance(eager.model, torch.jit.ScriptModule)
+    texts = TH[:5] + JA[:9] + [" ".join(TH[:12])]
+    a, b = traced.passage(texts), eager.passage(texts)
+    np.testing.assert_allclose(a, b, atol=1e-6)

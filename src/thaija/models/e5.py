@@ -264,6 +264,9 @@ class E5TorchConfig:
                                                              "int8 (dynamic, Linear layers)"})
     threads: int = field(default=0, metadata={"help": "torch threads; 0 = all CPU cores"})
     max_batch_tokens: int = field(default=4096, metadata={"help": "padded tokens per forward pass"})
+    trace: bool = field(default=True, metadata={"help": "run the encoder as a TorchScript trace (same numbers; "
+                                                        "the forward pass runs without the GIL, so chunking and "
+                                                        "writing threads overlap with it); not for int8"})
 
     def __post_init__(self) -> None:
         if self.quantize not in ("none", "bf16", "int8"):
@@ -298,6 +301,8 @@ class E5Torch:
                     getattr(layer, name).to(torch.bfloat16)
         if self.config.quantize == "int8":
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        elif self.config.trace:
+            self.model = _trace(torch, self.model, self.H)
         self._lock = threading.Lock()
 
     def _ids(self, text: str, kind: str) -> list[int]:
@@ -357,6 +362,21 @@ class E5Torch:
         uniq, inv = np.unique(ids, return_inverse=True)
         rows = _deq_q4(self._word[uniq].reshape(-1), len(uniq), self.H)
         return rows[inv.reshape(ids.shape)]
+
+
+def _trace(torch, model, H: int):
+    """``model`` traced on a tiny batch (shapes stay dynamic: batch size and length are read from the
+    inputs), or ``model`` itself when tracing fails."""
+    import warnings
+
+    words = torch.zeros((2, 7, H), dtype=torch.float32)
+    mask = torch.ones((2, 7), dtype=torch.bool)
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            return torch.jit.trace(model, (words, mask), check_trace=False)
+    except Exception:  # noqa: BLE001 - an older/odd torch: the eager module computes the same
+        return model
 
 
 def _build(torch, t: dict[str, np.ndarray], h: dict):
