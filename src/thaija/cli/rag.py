@@ -109,7 +109,9 @@ def serve_cmd(
     insecure: bool = option(ServeConfig, "insecure", "--insecure"),
     max_body: int = option(ServeConfig, "max_body_bytes", "--max-body"),
     allowed_hosts: Optional[str] = option(ServeConfig, "allowed_hosts", "--allowed-hosts"),
-    redact: bool = option(ServeConfig, "redact", "--redact"),
+    redact: bool = option(AskConfig, "redact", "--redact",
+                          note="Here: for every request, also replies quoting documents indexed without --redact, "
+                               "flags, edits and the source view of the browser pages."),
 ) -> None:
     """Serve an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models.
 
@@ -128,10 +130,9 @@ def serve_cmd(
         KeyRing.load(keys)
     db = _check_db(db)
     ask = AskConfig(generator=generator, k=k, groups=parse_groups(groups), agentic=agentic,
-                    model=model, adapter=adapter, base_url=base_url)
+                    model=model, adapter=adapter, base_url=base_url, redact=redact)
     cfg = ServeConfig(db=db, host=host, port=port, ask=ask, keys=keys or None, insecure=insecure,
-                      max_body_bytes=max_body, allowed_hosts=tuple(parse_groups(allowed_hosts) or ()) or None,
-                      redact=redact)
+                      max_body_bytes=max_body, allowed_hosts=tuple(parse_groups(allowed_hosts) or ()) or None)
     ring = KeyRing.load(cfg.keys) if cfg.keys else None  # validate before binding the port
     import socket
 

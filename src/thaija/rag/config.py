@@ -146,18 +146,10 @@ class ServeConfig:
         "Comma-separated Host header names accepted (default: localhost names on a loopback bind, any "
         "name otherwise)."))
     max_question_chars: int = setting(4000, "Questions are cut to this many characters.")
-    redact: bool = setting(False, (
-        "Redact PII (thaija redact) in everything the server says, stores or logs: answers and their quotes "
-        "(also quoting documents indexed without --redact), echoed questions, the review queue (questions, "
-        "answers, notes, candidates), flagged answers and the source view of the browser pages."))
 
     def __post_init__(self) -> None:
         if not isinstance(self.ask, AskConfig):
             raise ThaijaError(f"ask must be an AskConfig, not {type(self.ask).__name__}")
-        if self.redact or self.ask.redact:  # one switch: the answering pipeline redacts too
-            from dataclasses import replace
-
-            self.redact, self.ask = True, replace(self.ask, redact=True)
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ThaijaError(f"--port must be between 0 and 65535, got {self.port}")
         if not self.host:
@@ -178,6 +170,12 @@ class ServeConfig:
     def ask_config(self) -> AskConfig:
         """The AskConfig of a request without a key (the server's own groups)."""
         return self.ask
+
+    @property
+    def redact(self) -> bool:
+        """``ask.redact`` (serve --redact): the server then redacts PII in everything it says, stores or
+        logs: replies, the review queue, the browser pages (see thaija.rag.serve)."""
+        return bool(self.ask.redact)
 
     def host_names(self) -> tuple[str, ...] | None:
         """Host header names accepted (None = any)."""
