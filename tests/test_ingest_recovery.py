@@ -186,7 +186,7 @@ def test_failed_first_add_leaves_nothing_behind(tmp_path):
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "empty.txt").write_text("", encoding="utf-8")
-    (tmp_path / "in" / "bad.jsonl").write_text('{"id": "a", "text": "ok"}\n{broken\n', encoding="utf-8")
+    (tmp_path / "in" / "bad.jsonl").write_text('\n{broken\n', encoding="utf-8")   # its only line is bad
     db = tmp_path / "x.db"
     r = CliRunner().invoke(app, ["index", "add", str(tmp_path / "in"), "--db", str(db), "--no-progress"])
     assert r.exit_code == 2 and "nothing indexed (2 files skipped)" in r.output
