@@ -177,6 +177,9 @@ _PERSON = re.compile(r"นาย|นาง|นางสาว|ดร\.|ศาส
                      r"\b[A-Z][a-z]+ [A-Z][a-z]+\b|\b(?:Mr|Mrs|Ms|Dr|Prof)\.?\s")
 
 
+_WIKIREF = re.compile(r"\[\d{1,3}\]")
+
+
 def en_stem(term: str) -> str:
     """A crude English stem so that inflections match (charge, charges, charged, charging -> charg)."""
     t = term.lower()
@@ -204,6 +207,7 @@ def has_type(text: str, kind: str | None, question: str = "") -> bool | None:
     if kind not in ("number", "date", "place", "person"):
         return None
     pat = {"number": _NUM, "date": _DATE, "place": _PLACE, "person": _PERSON}[kind]
+    text = _WIKIREF.sub(" ", text)  # reference marks [1] are no numbers
     asked = {m.group(0).lower() for m in pat.finditer(question)}
     return any(m.group(0).lower() not in asked for m in pat.finditer(text))
 
