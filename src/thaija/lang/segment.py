@@ -262,8 +262,14 @@ def segment(
         return []
     if lang not in LANGS:
         raise ThaijaError(f"unknown language {lang!r}: use auto, th, ja or en")
-    one = _one_script(text, langs)
-    if one is None and lang != "auto" and not normalize and langs == DEFAULT_LANGS and not text.isspace():
+    script = _one_script(text, langs)
+    if script is not None and not normalize:  # one language (the hot path)
+        run_lang = lang if lang != "auto" else script
+        tokens: list[Token] = []
+        split = get_engine(run_lang, engine if lang != "auto" or engine_lang(engine) == run_lang else None)
+        _plain_tokens(tokens, text, 0, len(text), split, None, [0], run_lang, script)
+        return tokens
+    if script is None and lang != "auto" and not normalize and langs == DEFAULT_LANGS and not text.isspace():
         # a fixed language over mixed scripts (Thai with Latin names): the span starts and languages
         # are all the tokens need (no Span objects)
         starts, span_langs = _span_table(text)
@@ -271,7 +277,7 @@ def segment(
         _plain_tokens(tokens, text, 0, len(text), get_engine(lang, engine), None, starts, lang,
                       span_langs[0] if len(starts) == 1 else None, [lang, *span_langs])
         return tokens
-    det_spans = one or _spans(text, langs)
+    det_spans = [Span(0, len(text), script)] if script is not None else _spans(text, langs)
     if len(det_spans) == 1 and not normalize and not text.isspace():  # one language: the hot path
         run_lang = lang if lang != "auto" else _RUN_LANG.get(det_spans[0].lang, "en")
         tokens: list[Token] = []
@@ -363,15 +369,22 @@ def _one_script_patterns() -> dict[str, tuple["re.Pattern[str]", "re.Pattern[str
 _ONE_SCRIPT = _one_script_patterns()
 
 
-def _one_script(text: str, langs: tuple[str, ...]) -> list[Span] | None:
-    """``detect(text, langs).spans`` for the common case of one Thai or one Japanese span (that
-    script plus neutral characters only), without running the detector; None otherwise."""
-    for lang in ("th", "ja"):
-        has, only, other = _ONE_SCRIPT[lang]
-        if has.search(text):
-            if lang in langs and only.fullmatch(text) and not other.search(text):
-                return [Span(0, len(text), lang)]
+_TH_TESTS, _JA_TESTS = _ONE_SCRIPT["th"], _ONE_SCRIPT["ja"]
+
+
+def _one_script(text: str, langs: tuple[str, ...]) -> str | None:
+    """The language of ``text`` when ``detect(text, langs).spans`` is one Thai or one Japanese span
+    (that script plus neutral characters only), found without running the detector; else None."""
+    has, only, other = _TH_TESTS
+    if not has.search(text):
+        has, only, other = _JA_TESTS
+        if not has.search(text):
             return None
+        lang = "ja"
+    else:
+        lang = "th"
+    if lang in langs and only.fullmatch(text) and not other.search(text):
+        return lang
     return None
 
 
