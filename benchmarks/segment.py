@@ -121,7 +121,16 @@ def main() -> None:
     print(f"`thaija --help` wall time (median of 7): {results['thaija_help_seconds_median']:.3f} s, CPU "
           f"{results['thaija_help_cpu_seconds_min']:.3f} s; load average {results['load_average_1min']}")
     out = ROOT / "benchmarks" / "results" / "segment.json"
-    out.write_text(json.dumps(stamp(results), ensure_ascii=False, indent=2) + "\n")
+    # the ratios move with the load of the shared machine: every run's summary is kept, oldest first
+    keys = ("commit", "date", "load_average_1min", "thaija_time_overhead_vs_raw_nlpo3",
+            "thaija_time_overhead_vs_raw_fugashi", "thaija_speedup_vs_newmm_end_to_end", "ratio_nlpo3_over_newmm")
+    history = []
+    if out.exists():
+        old = json.loads(out.read_text(encoding="utf-8"))
+        history = old.get("history") or [{k: old.get(k) for k in keys}]
+    results = stamp(results)
+    results["history"] = history + [{k: results.get(k) for k in keys}]
+    out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
 
 
