@@ -181,6 +181,8 @@ def main() -> None:
     ap.add_argument("--only", choices=("qa", "cross"), help="ask only these sets (run parts in parallel, then --records)")
     ap.add_argument("--records-out", help="where the records go (default benchmarks/results/refusal_curve_records.jsonl)")
     ap.add_argument("--l2", type=float, default=1e-2, help="L2 penalty of the logistic fit")
+    ap.add_argument("--max-false-refusal", type=float, default=0.025,
+                    help="operating point: at most this share of answerable fit-half questions refused")
     args = ap.parse_args()
     from thaija.rag import support as S
 
@@ -233,9 +235,10 @@ def main() -> None:
                           "unanswerable_refusal_rate": m["unanswerable_refusal_rate"],
                           "false_refusal_rate": m["false_refusal_rate"]})
         # operating point: the highest refusal of unanswerable questions that keeps false refusals
-        # of correctly answerable questions at or under 5 %; review band up to where >= 95 % of
-        # unanswerable questions are refused (those answers are given but queued)
-        ok = [c for c in curve if metrics(fr, sup, c["t"])["false_refusal_of_correct"] <= 0.05]
+        # (answerable questions refused) at or under --max-false-refusal on the fit half — half the
+        # 5 % target, a margin for other samples; review band up to where >= 95 % of unanswerable
+        # questions are refused (those answers are given but queued)
+        ok = [c for c in curve if c["false_refusal_rate"] <= args.max_false_refusal]
         best = max(ok, key=lambda c: (c["unanswerable_refusal_rate"], -c["t"])) if ok else curve[0]
         hi = [c["t"] for c in curve if c["unanswerable_refusal_rate"] >= 0.95 and c["t"] >= best["t"]]
         thresholds[lang] = {"refuse_below": best["t"], "review_below": min(hi) if hi else best["t"]}

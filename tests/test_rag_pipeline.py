@@ -79,8 +79,11 @@ def _check_citations(db: str, r: dict) -> None:
         assert f"[{c['n']}]" in r["answer"]
 
 
-@pytest.mark.parametrize("name,lang,floor", [("wiki_th", "th", 0.6), ("wiki_ja", "ja", 0.75)])
-def test_answers_contain_gold_and_citations_resolve(db, name, lang, floor):
+# max_refused: share of these answerable questions that may be refused. At the fitted thresholds
+# (support.json, benchmarks/refusal_curve.py) 4 of the 35 Japanese questions of this mixed th/ja
+# index fall under ja's 0.20 (supports 0.11-0.20); docs/rag.md reports it as a false-refusal figure.
+@pytest.mark.parametrize("name,lang,floor,max_refused", [("wiki_th", "th", 0.6, 0.1), ("wiki_ja", "ja", 0.75, 0.15)])
+def test_answers_contain_gold_and_citations_resolve(db, name, lang, floor, max_refused):
     qa = _qa(name)
     correct = refused = 0
     for q, gold, doc in qa:
@@ -92,7 +95,7 @@ def test_answers_contain_gold_and_citations_resolve(db, name, lang, floor):
         refused += r["refused"]
         correct += not r["refused"] and any(g in r["answer"] for g in gold)
     assert correct / len(qa) >= floor, (correct, len(qa))
-    assert refused / len(qa) <= 0.1
+    assert refused / len(qa) <= max_refused, (refused, len(qa))
 
 
 @pytest.mark.parametrize("question,lang", [
