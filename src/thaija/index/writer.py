@@ -65,17 +65,20 @@ def chunk_context(mode: str, title: str, heading: str) -> str:
 
 
 def _memo(count, size: int = 200_000):
-    """`count` remembered for short texts (the chunker counts word by word)."""
+    """`count` remembered for short texts (the chunker counts word by word). A non-empty text
+    counts at least 1: an embedder counts a lone ``[`` or ``-`` as 0 tokens, and words of 0 tokens
+    let the chunker's window swallow a whole run of them and then advance one word per chunk
+    (QA Q8: 5,000 ``[`` took hours and made thousands of near-identical chunks)."""
     seen: dict[str, int] = {}
 
     def counted(text: str) -> int:
         if len(text) > 32:
-            return count(text)
+            return max(count(text), 1)
         n = seen.get(text)
         if n is None:
             if len(seen) >= size:
                 seen.clear()
-            n = seen[text] = count(text)
+            n = seen[text] = max(count(text), 1) if text.strip() else count(text)
         return n
 
     return counted
