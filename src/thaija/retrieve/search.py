@@ -235,14 +235,15 @@ def relevance(index, query: str, rows: Sequence[tuple[int, float]], query_vector
     snap = index.snapshot()
     pos = snap.position()
     vecs = getattr(snap, "vectors", None)
-    sims = means = None
+    sims = means = sums = counts = public = None
     if query_vector is not None and vecs is not None and len(vecs):
         sims = vecs @ np.asarray(query_vector, np.float32)
         public = _allowed(snap, None, None)
-        means = {}
+        means = True
+        sums, counts = {}, {}
         for li in np.unique(snap.langs).tolist():
             sel = public & (snap.langs == li)
-            means[li] = float(sims[sel].mean()) if int(sel.sum()) >= REL_MIN_ROWS else REL_MEAN
+            sums[li], counts[li] = float(sims[sel].sum()), int(sel.sum())
     out = []
     for row, _ in rows:
         lex = bm25_coverage(index, query, row) if rows else 0.0
@@ -250,7 +251,12 @@ def relevance(index, query: str, rows: Sequence[tuple[int, float]], query_vector
         if sims is None or i is None:
             rel = 0.5 * lex
         else:
-            dense = min(1.0, max(0.0, (float(sims[i]) - means[int(snap.langs[i])] - REL_MARGIN) / REL_SPAN))
+            li, c = int(snap.langs[i]), float(sims[i])
+            # mean of the OTHER chunks of its language (the chunk itself would pull it up in a small
+            # index), shrunk towards REL_MEAN by REL_MIN_ROWS pseudo-chunks
+            n = counts[li] - (1 if public[i] else 0)
+            base = (sums[li] - (c if public[i] else 0.0) + REL_MIN_ROWS * REL_MEAN) / (max(n, 0) + REL_MIN_ROWS)
+            dense = min(1.0, max(0.0, (c - base - REL_MARGIN) / REL_SPAN))
             rel = dense + 0.5 * max(0.0, lex - dense)
         out.append(round(min(1.0, max(0.0, rel)), 4))
     return out
