@@ -216,7 +216,7 @@ def search_cmd(
     """Search the index. Access control applies in every mode; offsets point into the original document.
 
     Each result shows its relevance (calibrated in [0, 1], the same meaning for every query: an
-    unrelated query's results stay under about 0.1) and its ranking score; --min-score drops results
+    unrelated query's results stay under about 0.2) and its ranking score; --min-score drops results
     whose relevance is lower ("no results" when nothing is related)."""
     from thaija.retrieve import search
 

@@ -32,8 +32,8 @@ class SearchConfig:
     min_score: float = setting(0.0, (
         "Drop results whose relevance is below this. Relevance is calibrated in [0, 1] and means the same "
         "for every query (dense cosine on the e5 scale, raised by the share of query words found): an "
-        "unrelated query scores under about 0.1, a passage that answers it about 0.25-1 (cross-language "
-        "matches at the low end); 0.2 keeps related results only. 0 (default) keeps all."))
+        "unrelated query scores under about 0.2 (mostly under 0.1), a passage that answers it about 0.25-1 "
+        "(cross-language matches at the low end); 0.2 keeps related results only. 0 (default) keeps all."))
 
     def __post_init__(self) -> None:
         check_choice(self.mode, MODES, "mode")
