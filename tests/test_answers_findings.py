@@ -90,3 +90,16 @@ def test_english_inflections_match():
     best = select(scored, q, local_idf([text], "en"))[0]
     assert "4 hours" in best.unit.display and "charge" in best.covered
     assert scored[0].lex > scored[1].lex
+
+
+def test_q3_chat_reply_content_says_low_confidence(db):
+    """QA Q3: through the OpenAI-style reply (thaija serve) a chat client shows only the content —
+    a low-confidence answer must say so there, not only in ``thaija.reason``."""
+    from thaija.rag.chat import LOW_CONFIDENCE_NOTE, chat_completion
+
+    r = chat_completion([{"role": "user", "content": "駐車場はどこですか"}], db=db, config=AskConfig(review=False))
+    assert r["thaija"]["reason"] == "low_confidence" and not r["thaija"]["refused"]
+    assert r["choices"][0]["message"]["content"].startswith(LOW_CONFIDENCE_NOTE["ja"])
+    r = chat_completion([{"role": "user", "content": "ลาพักร้อนได้ปีละกี่วัน"}], db=db, config=AskConfig(review=False))
+    assert r["thaija"]["reason"] is None and "10 วัน" in r["choices"][0]["message"]["content"]
+    assert not r["choices"][0]["message"]["content"].startswith(LOW_CONFIDENCE_NOTE["th"])

@@ -49,6 +49,15 @@ class Resolution:
     borrowed: list[str] = field(default_factory=list)
 
 
+#: Put before a low-confidence answer in the chat reply's content (the answer is given, but
+#: weakly supported and queued for review; ``thaija.reason`` says ``low_confidence`` too).
+LOW_CONFIDENCE_NOTE = {
+    "th": "(ความมั่นใจต่ำ: โปรดตรวจสอบแหล่งที่มา คำถามนี้ถูกส่งให้เจ้าหน้าที่ตรวจสอบ) ",
+    "ja": "（確信度が低い回答です。出典をご確認ください。担当者の確認に回しました）",
+    "en": "(Low confidence: please check the sources; this question was sent for review.) ",
+}
+
+
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -132,11 +141,14 @@ def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any 
         # what the reader read: the conversation and the retrieved evidence (the grounded prompt
         # an LLM would have received), in o200k_base
         tok = "o200k_base"
+    content = ans.answer
+    if not ans.refused and ans.reason == "low_confidence":  # a chat client shows only the content
+        content = LOW_CONFIDENCE_NOTE.get(ans.lang, LOW_CONFIDENCE_NOTE["en"]) + content
     hits = [c["quote"] for c in ans.citations]
     convo = [_text(m.get("content")) for m in messages]
     if cfg.generator != "extractive" and ans.prompt_tokens:
         u = {"prompt_tokens": int(ans.prompt_tokens)}
-        u["completion_tokens"] = gen.count(ans.answer) if ans.answer else 0
+        u["completion_tokens"] = gen.count(content) if content else 0
         u["total_tokens"] = u["prompt_tokens"] + u["completion_tokens"]
         u["tokenizer"] = tok if getattr(gen, "tokenizer", None) else f"{gen.model} (own tokenizer)"
     else:
@@ -146,13 +158,13 @@ def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any 
             prompt_parts = [m["content"] for m in p.messages] + convo[:-1]
         except Exception:
             prompt_parts = convo + hits
-        u = usage(prompt_parts, ans.answer, tok)
+        u = usage(prompt_parts, content, tok)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": ans.answer},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                      "finish_reason": "stop"}],
         "usage": u,
         "citations": ans.citations,
