@@ -138,10 +138,24 @@ def test_my_number_detected(sep):
     assert [(f.type, text[f.start:f.end]) for f in found] == [("jp_my_number", shown)]
 
 
-def test_my_number_bad_check_digit_not_flagged():
+def test_my_number_bad_check_digit_flagged_only_when_labelled():
     for _ in range(20):
         n = my_number(valid=False)
-        assert "jp_my_number" not in types_of(f"マイナンバーは{n[:4]} {n[4:8]} {n[8:]}です")
+        assert "jp_my_number" not in types_of(f"番号は{n[:4]} {n[4:8]} {n[8:]}です")
+        # its own label announces a person's number: a mistyped one is redacted too (QA Q5)
+        assert "jp_my_number" in types_of(f"マイナンバーは{n[:4]} {n[4:8]} {n[8:]}です")
+
+
+def test_labelled_thai_id_with_bad_check_digit_is_redacted():
+    """QA Q5: "เลขประจำตัวประชาชน 1-1037-02345-67-1" (check digit wrong) reached serve replies."""
+    from thaija.guard.pii import redact
+
+    assert redact("เลขประจำตัวประชาชน 1-1037-02345-67-1")[0] == "เลขประจำตัวประชาชน [TH_NATIONAL_ID]"
+    assert redact("Thai ID: 1103702345671")[0] == "Thai ID: [TH_NATIONAL_ID]"
+    assert "th_national_id" not in types_of("เลขที่ 1-1037-02345-67-1")  # no label: checksum decides
+    assert types_of("เลขประจำตัวประชาชน 0-0000-00000-00-0") == []  # a placeholder stays
+    # labels written with the katakana long-vowel mark match too (the folded view turns ー into -)
+    assert redact("マイナンバー 1234 5678 9013")[0] == "マイナンバー [JP_MY_NUMBER]"
 
 
 def test_my_number_inside_longer_spaced_number_not_flagged():

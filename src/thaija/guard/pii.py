@@ -15,8 +15,9 @@ zero-width characters are dropped and digits written one by one with a single se
 (``0 8 1 2 3 4 5 6 7 8``, ``1.1.0.1...``) are joined before matching. An offset map takes every
 finding back to the ORIGINAL text. Groups may be separated by a space, ``-`` or ``.``.
 
-Numbers that fail a checksum are never reported as IDs or cards; they are reported as ``phone`` only
-when they have a phone's shape. Context decides between ID types: a label just before the number
+Numbers that fail a checksum are not reported as IDs or cards (only as ``phone`` when they have a
+phone's shape), except a Thai ID or My Number announced by its own label (a mistyped ID still names
+a person's number). Context decides between ID types: a label just before the number
 (``伝票番号``, ``注文番号``, ``JAN``, ``order``, ``เลขพัสดุ`` ...) makes it a reference number, not an ID;
 ``マイナンバー`` / ``เลขประจำตัวประชาชน`` confirm the ID type. A plain 13-digit number with a valid
 EAN-13 (JAN) check digit is taken for a barcode, not a Thai ID, unless it is labelled as an ID or
@@ -203,6 +204,8 @@ _LABELS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"会員番号|予約番号|請求書番号|領収書番号|คำสั่งซื้อ|ใบแจ้งหนี้|ใบเสร็จ|พัสดุ|หมายเลขติดตาม|รหัสสินค้า|"
         r"(?i:\b(?:order|invoice|tracking|receipt|serial|sku|ref|reference|booking|ticket)\b)")),
 )
+# labels are matched on the folded view, where the katakana long-vowel mark ー became "-"
+_LABELS = tuple((kind, re.compile(pat.pattern.replace("ー", "[ー-]"), pat.flags)) for kind, pat in _LABELS)
 _LABEL_WINDOW = 24
 _VALID_AS = {"th_national_id": is_thai_national_id, "jp_my_number": is_my_number,
              "payment_card": is_payment_card}
@@ -244,6 +247,13 @@ def _keep_number(typ: str, view: str, start: int, end: int) -> bool:
         near = view[max(0, start - 40):end + 40]
         return typ == "th_national_id" and not digits.startswith(("45", "49")) and bool(_THAI_SCRIPT.search(near))
     return True
+
+
+def _labelled_typo(typ: str, view: str, start: int, end: int) -> bool:
+    """An ID-shaped number whose check digit fails but which its own label announces
+    ("เลขประจำตัวประชาชน 1-1037-02345-67-1", "マイナンバー 1234 5678 9012"): a mistyped or made-up ID
+    that still names a person's number is redacted too (placeholders like 0000… are not)."""
+    return len(set(_digits(view[start:end]))) > 1 and _label_before(view, start) == typ
 
 
 # --------------------------------------------------------------------------- detectors
@@ -342,13 +352,15 @@ def find_pii(text: str, types: str | Iterable[str] | None = None) -> list[Findin
     folded, pos = match_view(text)
     cands: list[tuple[str, int, int]] = []
     for m in _TH_ID.finditer(folded):
-        if is_thai_national_id(_digits(m.group())) and _keep_number("th_national_id", folded, m.start(), m.end()):
+        if is_thai_national_id(_digits(m.group())) and _keep_number("th_national_id", folded, m.start(), m.end()) \
+                or _labelled_typo("th_national_id", folded, m.start(), m.end()):
             cands.append(("th_national_id", m.start(), m.end()))
     for m in _MY_NUMBER.finditer(folded):
         if m.group("s") == " " and (_SPACED_BEFORE.match(folded, max(m.start() - 2, 0), m.start())
                                     or _SPACED_AFTER.match(folded, m.end())):
             continue  # 12 digits of a longer space-grouped number ("4111 1111 1111 1111")
-        if is_my_number(_digits(m.group())) and _keep_number("jp_my_number", folded, m.start(), m.end()):
+        if is_my_number(_digits(m.group())) and _keep_number("jp_my_number", folded, m.start(), m.end()) \
+                or _labelled_typo("jp_my_number", folded, m.start(), m.end()):
             cands.append(("jp_my_number", m.start(), m.end()))
     for m in _CARD.finditer(folded):
         if is_payment_card(_digits(m.group())) and _keep_number("payment_card", folded, m.start(), m.end()):
