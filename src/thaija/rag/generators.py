@@ -14,7 +14,7 @@ from typing import Any, Protocol, Sequence
 
 from thaija.errors import ThaijaError
 from thaija.rag.citations import MIN_CHARS, Citation, Evidence, coverage, evidence_windows, make_citation, sentence_evidence, terms
-from thaija.rag.prompt import Prompt, prompt_texts
+from thaija.rag.prompt import Prompt, masked_messages, prompt_texts
 
 from thaija.rag.config import GENERATORS  # noqa: E402,F401 (defined once, in rag/config.py)
 
@@ -307,7 +307,7 @@ class LocalGenerator:
     def generate(self, prompt: Prompt, question: str, lang: str) -> Generation:
         use = self.answer_prefix if self.answer_prefix is not None else self.adapter is None
         prefix = _answer_label(lang) if use else ""
-        text = self._run(prompt.messages, self.max_new_tokens, prefix, line=True)
+        text = self._run(masked_messages(prompt), self.max_new_tokens, prefix, line=True)
         meta: dict[str, Any] = {"answer_prefix": prefix} if prefix else {}
         if _restates_question(text, question, lang):  # a small model's favourite non-answer
             return Generation("", None, self.model, meta={**meta, "question_echo": True, "draft": text})
@@ -421,7 +421,7 @@ class OpenAIGenerator:
             raise ThaijaError(f"{url} did not answer in the OpenAI chat format") from exc
 
     def generate(self, prompt: Prompt, question: str, lang: str) -> Generation:
-        return Generation(self.complete(prompt.messages), None, self.model,
+        return Generation(self.complete(masked_messages(prompt)), None, self.model,
                           meta={"token_count": self.count_source})
 
 

@@ -176,10 +176,53 @@ def document_block(n: int, hit: Any, style: str = "tags", boundary: str = "") ->
     (BOUNDARY random per request, see :func:`new_boundary`), or ``[n] text`` for small local
     models (which tend to continue tag patterns instead of answering)."""
     src = re.sub(r'[<>"\n\r]', "'", str(getattr(hit, "source", "") or getattr(hit, "doc_id", "")))
+    body = sanitize(hit.text, boundary)
     if style == "plain":
-        return f"[{n}] {sanitize(hit.text, boundary)}"
+        return f"[{n}] {body}"
     tag = f"document-{boundary}" if boundary else "document"
-    return f'<{tag} n="{n}" source="{src}">\n{sanitize(hit.text, boundary)}\n</{tag}>'
+    return f'<{tag} n="{n}" source="{src}">\n{body}\n</{tag}>'
+
+
+#: What an LLM sees instead of instruction-like text inside a document.
+MASK = "[instruction-like text removed]"
+
+
+def mask_injections(text: str) -> str:
+    """``text`` with every sentence that :mod:`thaija.guard.injection` classifies as an instruction
+    to the assistant replaced by :data:`MASK`: an LLM prompt never carries a document's
+    instructions (they are never quoted as evidence anyway, and measured on Gemma-3-270m some were
+    obeyed when kept as data). The classifier's sentence spans are used, not the wider trigger-phrase
+    lines of :func:`injection_spans`, so the facts around an injected sentence stay."""
+    from thaija.guard.injection import injection_spans as classified
+
+    spans = sorted(set(classified(text)))
+    if not spans:
+        return text
+    out, pos = [], 0
+    for a, b in spans:
+        if b <= pos:
+            continue
+        out.append(text[pos:max(a, pos)])
+        out.append(MASK)
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def masked_messages(prompt: "Prompt") -> list[dict[str, str]]:
+    """The prompt's messages as an LLM generator sends them: in every document block, the
+    sentences :func:`mask_injections` flags are replaced by :data:`MASK` (``prompt.hits`` keep the
+    real text, so citations still quote the document)."""
+    msgs = [dict(m) for m in prompt.messages]
+    for m in msgs:
+        if m["role"] != "user":
+            continue
+        for h in prompt.hits:
+            masked = mask_injections(h.text)
+            if masked != h.text:
+                m["content"] = m["content"].replace(sanitize(h.text, prompt.boundary),
+                                                    sanitize(masked, prompt.boundary), 1)
+    return msgs
 
 
 _BLOCK = re.compile(r'<document(-[0-9a-f]{8,64}|) n="(\d+)"[^>]*>\n(.*?)\n</document\1>', re.DOTALL)
