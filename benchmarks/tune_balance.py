@@ -304,6 +304,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--strategies", default=",".join(STRATEGIES),
                     help="comma-separated subset (parallel processes can each train one; same --work)")
+    ap.add_argument("--note", default="", help="a sentence stored in the results (what was left out and why)")
     ap.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed+seeds-1")
     ap.add_argument("--prior", default=None,
                     help="an earlier results JSON of this script with the same settings: its runs (other "
@@ -384,8 +385,12 @@ def main() -> None:
             result["summary"] = summarize(result["runs"], result["rag"])
             save()
     result["rag_extractive_same_questions"] = same_questions(result["rag"])
-    result["status"] = "complete" if all(f"{st}-s{sd}" in result["rag"] for sd in list(seeds)[: args.rag_seeds]
-                                         for st in STRATEGIES) else "partial (see notes)"
+    want = [f"{st}-s{sd}" for sd in list(seeds)[: args.rag_seeds] for st in STRATEGIES]
+    done = args.rag_seeds > 0 and all(k in result["rag"] for k in want) and all(
+        f"{st}-s{sd}" in result["runs"] for sd in seeds for st in STRATEGIES)
+    result["status"] = "complete" if done else "partial"
+    if args.note:
+        result["note"] = args.note
     save()
     print(json.dumps(result["summary"], indent=1))
     print(f"wrote {out}")
