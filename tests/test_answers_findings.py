@@ -103,3 +103,20 @@ def test_q3_chat_reply_content_says_low_confidence(db):
     r = chat_completion([{"role": "user", "content": "ลาพักร้อนได้ปีละกี่วัน"}], db=db, config=AskConfig(review=False))
     assert r["thaija"]["reason"] is None and "10 วัน" in r["choices"][0]["message"]["content"]
     assert not r["choices"][0]["message"]["content"].startswith(LOW_CONFIDENCE_NOTE["th"])
+
+
+def test_q4_japanese_followup_keeps_particles_and_skips_generic_words(db):
+    """QA Q4: "領収書は？" after "東京の場合、宿泊費の上限は？" was resolved to "東京場合の領収書は？"
+    (a generic word borrowed, particles lost) and refused although the receipt rule is indexed."""
+    from thaija.rag.chat import chat_completion, resolve_followup
+
+    msgs = [{"role": "user", "content": "出張旅費の精算期限は？"}, {"role": "assistant", "content": "翌月10日です。[1]"},
+            {"role": "user", "content": "東京の場合、宿泊費の上限は？"}, {"role": "assistant", "content": "わかりません。"},
+            {"role": "user", "content": "領収書は？"}]
+    r = resolve_followup(msgs)
+    assert r.followup and "場合" not in r.question and r.question.endswith("の領収書は？"), r
+    assert "".join(r.borrowed) not in r.question or len(r.borrowed) == 1     # joined by の, not glued
+    out = chat_completion(msgs, db=db, config=AskConfig(review=False))
+    assert not out["thaija"]["refused"], out["thaija"]
+    assert "3,000円" in out["choices"][0]["message"]["content"]
+    assert out["citations"][0]["doc_id"] == "ja-expense"

@@ -78,7 +78,7 @@ def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> 
     The earlier turn's names (Latin/digit words, katakana words) come first, then its other
     content terms, at most ``max_terms``; they are put before the follow-up text.
     """
-    from thaija.retrieve.query import analyse, content_terms
+    from thaija.retrieve.query import analyse, content_terms, term_weight
 
     turns = _user_turns(messages)
     if not turns:
@@ -93,6 +93,7 @@ def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> 
     for prev in reversed(turns[:-1]):
         names = [m.group(0) for m in _NAME.finditer(prev) if m.group(0).lower() not in mine]
         others = [t for t in dict.fromkeys(content_terms(prev, q.lang)) if t not in mine
+                  and term_weight(t, q.lang) == 1.0          # never a generic word (場合, เวลา, time …)
                   and not any(t in n.lower() for n in names)]
         if not names and not others:
             continue
@@ -102,7 +103,8 @@ def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> 
         # the earlier turn's first content words name its subject (เครื่องฟอกอากาศ, 在宅勤務)
         borrowed += others[:max(0, min(1 if borrowed else 2, max_terms - len(borrowed)))]
         sep = "" if q.lang == "ja" else " "
-        return Resolution(sep.join([*borrowed, last]) if q.lang != "ja" else "".join(borrowed) + "の" + last,
+        # Japanese: the borrowed words joined by の (東京の宿泊の領収書は？), never glued (東京場合の…)
+        return Resolution(sep.join([*borrowed, last]) if q.lang != "ja" else "の".join(borrowed) + "の" + last,
                           last, True, borrowed)
     return Resolution(last, last)
 
@@ -131,7 +133,22 @@ def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any 
     cfg = config or AskConfig()
     res = resolve_followup(messages)
     gen = generator or get_generator(cfg)
-    ans = answer(res.question, db=db, config=cfg, search=search, generator=gen)
+    if not res.followup:
+        ans = answer(res.question, db=db, config=cfg, search=search, generator=gen)
+    else:
+        # the borrowed words are context, not what is asked: when the resolved question finds no
+        # support but the turn alone does ("領収書は？"), the turn alone is answered (queued once)
+        import dataclasses
+
+        quiet = dataclasses.replace(cfg, review=False)
+        ans = answer(res.question, db=db, config=quiet, search=search, generator=gen)
+        if ans.refused:
+            alone = answer(res.original, db=db, config=quiet, search=search, generator=gen)
+            if not alone.refused:
+                res = Resolution(res.original, res.original, False, [])
+                ans = alone
+        if cfg.review and (ans.refused or ans.reason):
+            ans = answer(res.question, db=db, config=cfg, search=search, generator=gen)
     result = ans.to_dict()
     result["question"] = res.original
     result["resolved_question"] = res.question
