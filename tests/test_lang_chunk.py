@@ -47,3 +47,19 @@ def test_config_validation():
     with pytest.raises(ThaijaError):
         chunk("abc", max_tokens=10, overlap=10)
     assert chunk("   ", 10, 0) == []
+
+
+def test_words_counting_zero_alone_do_not_make_one_chunk_per_word():
+    """QA Q8: 2,000 '[' (each 0-1 model tokens alone, hundreds together) once gave one chunk per
+    character and ran for hours; chunks now advance past half of the previous one."""
+    from thaija.lang import chunk
+
+    def count(t: str) -> int:  # BPE-like: a run of brackets costs one token per two, alone nothing
+        return sum(len(w) // 2 for w in t.split()) + sum(1 for w in t.split() if w.isalpha())
+
+    text = "x " + "[" * 2000 + " y"
+    chunks = chunk(text, 256, 32, tokenizer=count)
+    assert 4 <= len(chunks) <= 40  # the old overlap rule made ~1,000
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    assert all(b.start > a.start for a, b in zip(chunks, chunks[1:]))
+    assert all(count(c.text) <= 256 for c in chunks)

