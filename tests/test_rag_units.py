@@ -223,3 +223,17 @@ def test_openai_generator_reports_unreachable_endpoint():
     g = OpenAIGenerator(base_url="http://127.0.0.1:9/v1", timeout=2)
     with pytest.raises(ThaijaError, match="cannot reach"):
         g.complete([{"role": "user", "content": "hi"}])
+
+
+def test_resolve_refuses_a_generated_number_the_source_does_not_hold():
+    """QA Q9: the local model answered '12 วัน [1]' where the cited sentence says 15 days for five
+    years; the shared words (ลา, วัน) alone made it 'supported'. Numbers must be in the source."""
+    from thaija.rag.citations import numbers
+
+    doc = {"id": "leave", "lang": "th", "text": "พนักงานที่ทำงานครบห้าปีมีสิทธิ์ลาพักร้อนได้ 15 วันต่อปี ส่วนพนักงานใหม่ได้ 6 วัน"}
+    h = hit(doc)
+    wrong = resolve("พนักงานที่ทำงานครบห้าปีลาพักร้อนได้ 12 วัน [1]", [h], "th")
+    assert not wrong.supported and wrong.removed == 1
+    right = resolve("พนักงานที่ทำงานครบห้าปีลาพักร้อนได้ ๑๕ วัน [1]", [h], "th")   # Thai digits = 15
+    assert right.supported and "15" in right.citations[0].quote
+    assert numbers("3,000 บาท ๑๕ วัน １２時 1.5") == {"3000", "15", "12", "1.5"}

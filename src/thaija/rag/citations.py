@@ -8,6 +8,7 @@ character span ``[start, end)`` of the document; its ``quote`` is the document t
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, Sequence
@@ -187,6 +188,19 @@ def best_evidence(claim: Sequence[str], evidence: Sequence[Evidence], only_hit: 
     return best, arg
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # any script's digits: 15, ๑๕, １５, 3,000
+
+
+def numbers(text: str) -> frozenset[str]:
+    """The numbers written in ``text`` with digits (Thai, full-width and ASCII alike; thousands
+    separators dropped): ``"3,000 บาท ๑๕ วัน"`` → ``{"3000", "15"}``."""
+    out = set()
+    for m in _NUMBER.finditer(text):
+        digits = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in m.group())
+        out.add(digits.replace(",", "").rstrip("."))
+    return frozenset(out)
+
+
 def resolve(answer: str, hits: Sequence[Any], lang: str, *, min_support: float = 0.5) -> Resolved:
     """Check and renumber the ``[n]`` markers of a generated answer against the prompt's hits.
 
@@ -194,7 +208,9 @@ def resolve(answer: str, hits: Sequence[Any], lang: str, *, min_support: float =
     sentences covers at least ``min_support`` of the sentence's content terms (the citation then
     quotes that sentence, or the verbatim claim when the claim is a substring); other markers are
     removed and counted. A sentence without a valid marker gets the best supporting sentence of
-    any hit, if one reaches ``min_support``; otherwise it is dropped as unsupported.
+    any hit, if one reaches ``min_support``; otherwise it is dropped as unsupported. A claim that
+    writes numbers is supported only by a sentence holding every one of them (a generated "12 days"
+    is not backed by a source's "15 days", however many words they share).
     Markers are renumbered 1..m in order of appearance.
     """
     evidence = evidence_windows(hits)
@@ -217,6 +233,8 @@ def resolve(answer: str, hits: Sequence[Any], lang: str, *, min_support: float =
         if not any(ch.isalnum() for ch in claim):
             continue
         cterms = terms(claim, lang if lang in STOPWORDS else "auto")
+        cnums = numbers(claim)
+        backing = [ev for ev in evidence if cnums <= numbers(ev.text)] if cnums else evidence
         ns: list[int] = []
         for m in dict.fromkeys(marks):
             if not 1 <= m <= len(hits):
@@ -228,13 +246,13 @@ def resolve(answer: str, hits: Sequence[Any], lang: str, *, min_support: float =
                 ev = Evidence(m - 1, h.start + pos, h.start + pos + len(claim), claim, hit_lang(h))
                 ns.append(cite(ev))
                 continue
-            score, ev = best_evidence(cterms, evidence, only_hit=m - 1)
+            score, ev = best_evidence(cterms, backing, only_hit=m - 1)
             if ev is None or score < min_support:
                 res.removed += 1
                 continue
             ns.append(cite(ev))
         if not ns:
-            score, ev = best_evidence(cterms, evidence)
+            score, ev = best_evidence(cterms, backing)
             if ev is not None and score >= min_support:
                 ns.append(cite(ev))
                 res.added += 1
