@@ -237,3 +237,31 @@ def test_resolve_refuses_a_generated_number_the_source_does_not_hold():
     right = resolve("พนักงานที่ทำงานครบห้าปีลาพักร้อนได้ ๑๕ วัน [1]", [h], "th")   # Thai digits = 15
     assert right.supported and "15" in right.citations[0].quote
     assert numbers("3,000 บาท ๑๕ วัน １２時 1.5") == {"3000", "15", "12", "1.5"}
+
+
+def test_resolve_backs_a_claim_in_another_language_by_quote_or_meaning():
+    """Issue 11: an LLM writes the answer in the question's language from a foreign source. Word
+    overlap is ~0 across th/ja; a quotation of the source, or the index's multilingual embedder,
+    backs the claim (flagged crosslingual, for review); an unrelated claim stays unsupported."""
+    import numpy as np
+
+    from thaija.index.embed import get_embedder
+
+    th = (ROOT / "tests" / "data" / "flores_tha.txt").read_text("utf-8").splitlines()
+    ja = (ROOT / "tests" / "data" / "flores_jpn.txt").read_text("utf-8").splitlines()
+    doc = {"id": "ja-src", "lang": "ja", "text": "".join(ja[:3])}
+    h = hit(doc)
+    quoted = resolve(f"ตามเอกสาร (ภาษาญี่ปุ่น): «{ja[1]}» [1]", [h], "th")
+    assert quoted.supported and quoted.crosslingual == 1 and quoted.citations[0].quote == ja[1]
+    assert not resolve(f"{th[1]} [1]", [h], "th").supported          # words alone: nothing shared
+
+    emb = get_embedder("e5-torch")
+
+    def similar(claim: str, texts: list[str]) -> list[float]:
+        q, p = emb.query([claim])[0], emb.passage(texts)
+        return list(p @ q / (np.linalg.norm(p, axis=1) * np.linalg.norm(q)))
+
+    meant = resolve(f"{th[1]} [1]", [h], "th", similar=similar)      # the Thai translation of ja[1]
+    assert meant.supported and meant.crosslingual == 1 and meant.citations[0].quote.strip() == ja[1].strip()
+    other = resolve(f"{th[40]} [1]", [h], "th", similar=similar)     # a sentence of another article
+    assert not other.supported and other.unsupported

@@ -172,6 +172,22 @@ def _search(search: SearchFn, text: str, k: int, vector: Any) -> list[Any]:
         return search(text, k)
 
 
+def _similar(embedder: Any) -> Callable[[str, list[str]], list[float]] | None:
+    """Cosines of a claim (as a query) to sentences (as passages) with the index's embedder."""
+    if embedder is None:
+        return None
+    import numpy as np
+
+    def similar(claim: str, texts: list[str]) -> list[float]:
+        q = np.asarray(embedder.query([claim]), dtype=np.float32)[0]
+        p = np.asarray(embedder.passage(texts), dtype=np.float32)
+        q /= np.linalg.norm(q) or 1.0
+        p /= np.linalg.norm(p, axis=1, keepdims=True).clip(1e-9)
+        return (p @ q).tolist()
+
+    return similar
+
+
 def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None = None,
            search: SearchFn | None = None, generator: Generator | None = None) -> Answer:
     """Answer ``question`` from the index ``db`` (see :func:`ask` for the keyword form).
@@ -317,7 +333,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     if echoes_instruction(raw):  # the model repeated an instruction found in a document: refuse, queue
         out.extra["instruction_echo"] = True
         return finish("instruction_echo", "refused")
-    resolved = resolve(raw, prompt.hits, lang, min_support=cfg.citation_support)
+    resolved = resolve(raw, prompt.hits, lang, min_support=cfg.citation_support, similar=_similar(ctx.embedder))
     out.removed_citations = resolved.removed
     out.extra["unsupported_sentences"] = len(resolved.unsupported)
     if not resolved.supported:
@@ -325,7 +341,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     out.answer = resolved.answer
     out.citations = [c.to_dict() for c in resolved.citations]
     out.refused = False
-    low = low or resolved.removed > 0 or bool(resolved.unsupported)
+    out.extra["crosslingual_claims"] = resolved.crosslingual
+    low = low or resolved.removed > 0 or bool(resolved.unsupported) or resolved.crosslingual > 0
     return finish("low_confidence" if low else None, "low_confidence" if low else None)
 
 
