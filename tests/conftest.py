@@ -111,3 +111,18 @@ def milvus_server(tmp_path_factory):
         yield f"http://127.0.0.1:{server.listen_port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def policy_db(tmp_path_factory):
+    """The project's own bilingual policy corpus (tests/data/policy) in a real index, built once per
+    session (Milvus Lite in a tmp dir, the default embedder, real segmenters)."""
+    from thaija.index import Index
+    from thaija.retrieve import close_index
+
+    path = str(tmp_path_factory.mktemp("policy") / "p.db")
+    ix = Index(path)
+    ix.add_paths([str(ROOT / "tests" / "data" / "policy" / "docs.jsonl")], progress=False)
+    ix.close()
+    yield path
+    close_index(path)

@@ -21,16 +21,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    from thaija.index import Index
-    from thaija.retrieve import close_index
-
-    path = str(tmp_path_factory.mktemp("findings") / "p.db")
-    ix = Index(path)
-    ix.add_paths([str(DATA / "docs.jsonl")], progress=False)
-    ix.close()
-    yield path
-    close_index(path)
+def db(policy_db):
+    return policy_db
 
 
 def ask(db, q, **kw):
