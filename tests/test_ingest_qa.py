@@ -129,6 +129,11 @@ def test_unreachable_milvus_server_fails_in_seconds_before_any_embedding(ws, mon
         f"thaija: error: cannot connect to Milvus at http://127.0.0.1:{port}: Connection refused "
         f"(is the server running? a token goes in $THAIJA_MILVUS_TOKEN)"]
     assert not state.exists()                                              # nothing left behind
+    # QA Q11: reading commands say the same, not "no index"
+    q = subprocess.run([THAIJA, "search", "ลาพักร้อน", "--db", f"http://127.0.0.1:{port}"],
+                       capture_output=True, text=True, timeout=120, cwd=ws, env={**os.environ, "THAIJA_STATE": str(state)})
+    assert q.returncode == 2 and q.stderr.strip().splitlines()[-1].startswith(
+        f"thaija: error: cannot connect to Milvus at http://127.0.0.1:{port}: ")
 
 
 def test_a_file_name_that_is_not_utf8_is_skipped_with_one_line(tmp_path):

@@ -24,6 +24,13 @@ def open_index(db: str) -> Any:
     with _OPEN_LOCK:
         if key not in _OPEN:
             if not (cfg.state_path / "registry.sqlite").exists():
+                from thaija.index.store import is_server_uri, probe_server
+
+                if is_server_uri(db):  # a server that is down says so (QA Q11), not "no index"
+                    probe_server(db)
+                    raise ThaijaError(f"no index at {db}: no thaija state in {cfg.state_path} (a server index "
+                                      f"keeps its registry and BM25 there: give the --state DIR / THAIJA_STATE "
+                                      f"that `thaija index add` used, or add documents first)")
                 raise ThaijaError(f"no index at {db}: add documents first with `thaija index add PATH --db {db}`")
             _OPEN[key] = Index(cfg)
         return _OPEN[key]
