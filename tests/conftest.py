@@ -55,6 +55,18 @@ def _start_milvus(base: Path, timeout: float = 150.0):
     from milvus import MilvusServer, MilvusServerConfig
 
     class Config(MilvusServerConfig):
+        def parse_template(self) -> None:
+            # Milvus' internal ports (proxy 19530, data coord 13333, …) start their free-port search
+            # at one random base per server: two test sessions on one machine (or another Milvus
+            # already running) never race for the same default port.
+            super().parse_template()
+            import random
+
+            base = random.Random().randrange(20000, 55000, 100)
+            for n, (key, item) in enumerate(sorted(self.configurable_items.items())):
+                if key.endswith("_port") and isinstance(item[1], int):
+                    item[1] = base + n
+
         def write_config(self) -> None:
             super().write_config()
             conf = Path(self.base_data_dir) / "configs"
