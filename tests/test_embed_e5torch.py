@@ -130,15 +130,27 @@ def test_an_index_keeps_its_embedder(tmp_path):
 
 
 @pytest.mark.slow
-def test_traced_encoder_computes_what_the_eager_one_does():
-    """The default E5Torch runs a TorchScript trace made on a 2x7 batch; on batches of other sizes and
-    lengths (one text longer than a 510-token window) it gives the eager module's vectors."""
+def test_packed_streams_compute_what_the_padded_encoder_does():
+    """The default E5Torch runs without padding (a batch's windows concatenated, attention per window,
+    TorchScript) in two one-thread streams; on real Thai/Japanese/English passages, a text longer than a
+    510-token window and queries it gives the padded, length-bucketed encoder's vectors (the previous
+    default; traced and eager equal), one stream gives the same vectors as two, and the stream threads'
+    torch setting does not leak into the caller's."""
     import torch
 
     from thaija.models.e5 import E5Torch, E5TorchConfig
 
-    traced, eager = E5Torch(), E5Torch(E5TorchConfig(trace=False))
-    assert isinstance(traced.model, torch.jit.ScriptModule) and not isinstance(eager.model, torch.jit.ScriptModule)
-    texts = TH[:5] + JA[:9] + [" ".join(TH[:12])]
-    a, b = traced.passage(texts), eager.passage(texts)
+    before = torch.get_num_threads()
+    packed, one = E5Torch(E5TorchConfig(streams=2)), E5Torch(E5TorchConfig(streams=1))
+    traced, eager = E5Torch(E5TorchConfig(pack=False)), E5Torch(E5TorchConfig(pack=False, trace=False))
+    assert isinstance(packed._packed, torch.jit.ScriptModule) and isinstance(traced.model, torch.jit.ScriptModule)
+    assert (packed.streams, packed.stream_threads) == (2, max(1, before // 2))
+    texts = TH[:5] + JA[:9] + EN[:3] + [" ".join(TH[:12])]
+    a, b, c, d = packed.passage(texts), one.passage(texts), traced.passage(texts), eager.passage(texts)
+    np.testing.assert_allclose(c, d, atol=1e-6)
     np.testing.assert_allclose(a, b, atol=1e-6)
+    assert (a * c).sum(axis=1).min() > 0.9999
+    q = [t[:40] for t in TH[:3] + JA[:3]]
+    assert (packed.query(q) * traced.query(q)).sum(axis=1).min() > 0.9999
+    assert packed.passage(["", TH[0]]).shape == (2, packed.dim) and packed.passage([]).shape == (0, packed.dim)
+    assert torch.get_num_threads() == before

@@ -23,7 +23,7 @@ import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import List, Sequence
 
 import numpy as np
 
@@ -274,17 +274,42 @@ class E5TorchConfig:
     quantize: str = field(default="bf16", metadata={"help": "none (fp32), bf16 (Linear weights/matmuls in bf16, "
                                                              "LayerNorms fp32; fast on CPUs with AMX/AVX512-BF16) or "
                                                              "int8 (dynamic, Linear layers)"})
-    threads: int = field(default=0, metadata={"help": "torch threads; 0 = all CPU cores"})
-    max_batch_tokens: int = field(default=4096, metadata={"help": "padded tokens per forward pass"})
-    trace: bool = field(default=True, metadata={"help": "run the encoder as a TorchScript trace (same numbers; "
-                                                        "the forward pass runs without the GIL, so chunking and "
-                                                        "writing threads overlap with it); not for int8"})
+    threads: int = field(default=0, metadata={"help": "torch threads in all (set process-wide when not 0); "
+                                                      "0 = the CPU cores this process may use"})
+    streams: int = field(default=0, metadata={"help": "encoder streams: the windows of one call are split over this "
+                                                      "many worker threads, each running the model with threads/"
+                                                      "streams torch threads on the same weights (two one-thread "
+                                                      "streams use 2 cores better than one two-thread stream); "
+                                                      "0 = 2 when there are 2+ cores, else 1"})
+    pack: bool = field(default=True, metadata={"help": "no padding: a batch's windows are concatenated, so the "
+                                                       "matmuls run on real tokens only and attention runs per "
+                                                       "window (TorchScript, no GIL); False = the padded, length-"
+                                                       "bucketed batches of thaija <= 0.x (same vectors, slower)"})
+    max_batch_tokens: int = field(default=4096, metadata={"help": "tokens per forward pass (padded ones included "
+                                                                  "when pack is False)"})
+    trace: bool = field(default=True, metadata={"help": "pack=False only: run the padded encoder as a TorchScript "
+                                                        "trace (same numbers; the forward pass runs without the GIL, "
+                                                        "so chunking and writing threads overlap with it); not for "
+                                                        "int8"})
 
     def __post_init__(self) -> None:
         if self.quantize not in ("none", "bf16", "int8"):
             raise ThaijaError(f"quantize must be none, bf16 or int8, got {self.quantize!r}")
-        if self.threads < 0 or self.max_batch_tokens < 512:
-            raise ThaijaError("threads must be >= 0 and max_batch_tokens >= 512")
+        if self.threads < 0 or self.streams < 0 or self.max_batch_tokens < 512:
+            raise ThaijaError("threads and streams must be >= 0 and max_batch_tokens >= 512")
+
+    def layout(self) -> tuple[int, int]:
+        """(streams, torch threads per stream) this config runs with on this machine."""
+        cores = self.threads or _cores()
+        streams = self.streams or (2 if cores >= 2 else 1)
+        return streams, max(1, cores // streams)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class E5Torch:
@@ -313,8 +338,13 @@ class E5Torch:
                     getattr(layer, name).to(torch.bfloat16)
         if self.config.quantize == "int8":
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
-        elif self.config.trace:
+        self._packed = None
+        if self.config.pack and self.config.quantize != "int8":     # int8: the padded eager module
+            self._packed = _packed(torch, self.model, self.NH)
+        elif self.config.trace and self.config.quantize != "int8":
             self.model = _trace(torch, self.model, self.H)
+        self.streams, self.stream_threads = self.config.layout()
+        self._pool = None
         self._lock = threading.Lock()
 
     def _ids(self, text: str, kind: str) -> list[int]:
@@ -335,7 +365,8 @@ class E5Torch:
         return self.encode(texts, "passage")
 
     def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
-        torch = self._torch
+        """L2-normalised vectors (n, H) float32 of ``kind`` ("query"/"passage") texts; texts longer than
+        one 510-token window are split into windows whose mean vectors are averaged by length."""
         wmax = self.maxp - 2
         windows: list[tuple[int, list[int]]] = []        # (text index, content ids of a window)
         for i, ids in enumerate(self.tok.content_batch([f"{kind}: {t}" for t in texts])):
@@ -343,11 +374,71 @@ class E5Torch:
                 windows.append((i, ids[a:a + wmax]))
         out = np.zeros((len(texts), self.H), np.float64)
         weight = np.zeros(len(texts), np.float64)
+        with self._lock:
+            pooled = self._run_packed(windows) if self._packed is not None else self._run_padded(windows)
+        for (i, c), v in zip(windows, pooled):
+            w = max(len(c), 1)
+            out[i] += w * v
+            weight[i] += w
+        out /= np.maximum(weight, 1e-12)[:, None]
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out.astype(np.float32)
+
+    def _run_packed(self, windows: list[tuple[int, list[int]]]) -> np.ndarray:
+        """Mean hidden state (n, H) of each window: windows split over the streams (longest first, each
+        to the least loaded stream), each stream's share run in packs of <= max_batch_tokens tokens."""
+        seqs = [[self.tok.bos, *c, self.tok.eos] for _, c in windows]
+        pooled = np.zeros((len(seqs), self.H), np.float32)
+        streams = min(self.streams, len(seqs))
+        share: list[list[int]] = [[] for _ in range(streams)]
+        load = [0.0] * streams
+        for w in sorted(range(len(seqs)), key=lambda w: -len(seqs[w])):
+            j = load.index(min(load))
+            share[j].append(w)
+            load[j] += len(seqs[w]) * (1 + len(seqs[w]) / 2304)   # matmuls + attention (~L/2304 of them)
+
+        def run(part: list[int]) -> None:
+            torch = self._torch
+            with torch.inference_mode():
+                s = 0
+                while s < len(part):
+                    e, n = s, 0
+                    while e < len(part) and (e == s or n + len(seqs[part[e]]) <= self.config.max_batch_tokens):
+                        n += len(seqs[part[e]])
+                        e += 1
+                    lens = [len(seqs[w]) for w in part[s:e]]
+                    ids = np.fromiter((t for w in part[s:e] for t in seqs[w]), np.int64, n)
+                    pos = np.concatenate([np.arange(L) for L in lens])
+                    v = self._packed(torch.from_numpy(self._embed_rows(ids)), torch.from_numpy(pos), lens)
+                    pooled[part[s:e]] = v.float().numpy()
+                    s = e
+
+        if streams == 1:
+            run(share[0])
+        else:
+            for f in [self._workers().submit(run, part) for part in share]:
+                f.result()
+        return pooled
+
+    def _workers(self):
+        """The stream threads (made on first use), each set to ``stream_threads`` torch threads (a
+        per-thread setting: the calling threads keep theirs)."""
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.streams, thread_name_prefix="thaija-e5",
+                                            initializer=self._torch.set_num_threads,
+                                            initargs=(self.stream_threads,))
+        return self._pool
+
+    def _run_padded(self, windows: list[tuple[int, list[int]]]) -> np.ndarray:
+        """Mean hidden state (n, H) of each window through the padded encoder (length buckets)."""
+        torch = self._torch
+        pooled = np.zeros((len(windows), self.H), np.float32)
         order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))
         s = 0
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             while s < len(order):
-                L = len(windows[order[s]][1]) + 2
                 e = s + 1
                 while e < len(order) and (e - s + 1) * (len(windows[order[e]][1]) + 2) <= self.config.max_batch_tokens:
                     e += 1
@@ -359,15 +450,10 @@ class E5Torch:
                     row = [self.tok.bos, *c, self.tok.eos]
                     ids[r, :len(row)] = row
                     mask[r, :len(row)] = True
-                pooled = self.model(torch.from_numpy(self._embed_rows(ids)), torch.from_numpy(mask)).float().numpy()
-                for (i, c), v in zip(part, pooled):
-                    w = max(len(c), 1)
-                    out[i] += w * v
-                    weight[i] += w
+                v = self.model(torch.from_numpy(self._embed_rows(ids)), torch.from_numpy(mask))
+                pooled[order[s:e]] = v.float().numpy()
                 s = e
-        out /= np.maximum(weight, 1e-12)[:, None]
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out.astype(np.float32)
+        return pooled
 
     def _embed_rows(self, ids: np.ndarray) -> np.ndarray:
         """Dequantised word embeddings of these token ids (batch, L, H)."""
@@ -387,6 +473,74 @@ def _trace(torch, model, H: int):
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
             return torch.jit.trace(model, (words, mask), check_trace=False)
+    except Exception:  # noqa: BLE001 - an older/odd torch: the eager module computes the same
+        return model
+
+
+def _packed(torch, enc, NH: int):
+    """A TorchScript module computing what ``enc`` (the padded encoder from :func:`_build`, sharing
+    its weights) computes, without padding: the windows of a batch are concatenated into one
+    (tokens, H) matrix, so the Linear layers, GELU and LayerNorms run on real tokens only, and
+    attention runs window by window. q/k/v are one fused (H, 3H) matmul. ``forward(words, pos,
+    lens)``: words (T, H) fp32, pos (T,) position ids, lens the window lengths; returns the mean
+    over each window's tokens (n, H) fp32. Falls back to the eager module when scripting fails."""
+    nn, F = torch.nn, torch.nn.functional
+    H = enc.pos.shape[1]
+    D = H // NH
+
+    class PackedLayer(nn.Module):
+        def __init__(self, layer) -> None:
+            super().__init__()
+            w = [getattr(layer, n) for n in "qkv"]
+            self.qkv = nn.Linear(H, 3 * H).to(w[0].weight.dtype)
+            with torch.no_grad():
+                self.qkv.weight.copy_(torch.cat([m.weight for m in w]))
+                self.qkv.bias.copy_(torch.cat([m.bias for m in w]))
+            self.ao, self.aln, self.fi, self.fo, self.oln = layer.ao, layer.aln, layer.fi, layer.fo, layer.oln
+            self.half = w[0].weight.dtype == torch.bfloat16
+            self.nh, self.d = NH, D
+
+        def forward(self, x, lens: List[int]):
+            T = x.shape[0]
+            h = x.to(torch.bfloat16) if self.half else x
+            qkv = self.qkv(h)
+            ctx: List[torch.Tensor] = []
+            a = 0
+            for L in lens:
+                t = qkv[a:a + L].view(1, L, 3, self.nh, self.d).transpose(1, 3)      # (1, NH, 3, L, D)
+                ctx.append(F.scaled_dot_product_attention(t[:, :, 0], t[:, :, 1], t[:, :, 2])[0])
+                a += L
+            c = torch.cat(ctx, 1).transpose(0, 1).reshape(T, self.nh * self.d)
+            x = self.aln(x + self.ao(c).float())
+            h = x.to(torch.bfloat16) if self.half else x
+            return self.oln(x + self.fo(F.gelu(self.fi(h))).float())
+
+    class Packed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("pos", enc.pos)
+            self.register_buffer("typ", enc.typ)
+            self.eln = enc.eln
+            self.layers = nn.ModuleList(PackedLayer(l) for l in enc.layers)
+
+        def forward(self, words, pos, lens: List[int]):
+            x = self.eln(words + self.pos[pos] + self.typ)
+            for layer in self.layers:
+                x = layer(x, lens)
+            out: List[torch.Tensor] = []
+            a = 0
+            for L in lens:
+                out.append(x[a:a + L].mean(0))
+                a += L
+            return torch.stack(out)
+
+    model = Packed().eval()
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")         # torch >= 2.9 marks TorchScript deprecated; it still runs
+            return torch.jit.script(model)
     except Exception:  # noqa: BLE001 - an older/odd torch: the eager module computes the same
         return model
 
