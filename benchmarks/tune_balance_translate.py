@@ -11,7 +11,7 @@ step budget, LoRA settings and seed; only the sampling strategy differs. The ref
 
     nice -n 10 .venv/bin/python benchmarks/tune_balance_translate.py [--steps 30] [--model PATH]
 
-Writes benchmarks/results/tune_balance.json (+ tune_balance.png).
+Writes benchmarks/results/tune_balance_translate.json (+ .png).
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--qlora", action="store_true")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1 avoids OpenMP stalls on a shared CPU)")
-    ap.add_argument("--out", default=str(RESULTS / "tune_balance.json"))
+    ap.add_argument("--out", default=str(RESULTS / "tune_balance_translate.json"))
     args = ap.parse_args()
     if not SHARED.is_dir():
         sys.exit(f"shared data not found at {SHARED}")
