@@ -46,34 +46,55 @@ def rows(p: Path) -> list[dict]:
     return [json.loads(x) for x in p.read_text("utf-8").splitlines() if x.strip()]
 
 
-def qa_set(lang: str, n: int, rng: random.Random, max_articles: int | None = None):
-    """(documents to index, answerable questions, unanswerable questions); question = (id, text, golds)."""
+def qa_set(lang: str, n: int, rng: random.Random, max_articles: int | None = None, part: str | None = "eval",
+           n_una: int | None = None):
+    """(documents to index, answerable questions, unanswerable questions); question = (id, text, golds).
+    Only articles of ``part`` (``train_answerability.article_part``: the cross-encoder never saw them)."""
+    from train_answerability import article_key, article_part
+
     d = DATA / SETS[lang]
     corpus = {x["id"]: x for x in rows(d / "corpus.jsonl")}
     answers = {x["query-id"]: x["answers"] for x in rows(d / "answers.jsonl")}
     qrels = dict(x.split("\t")[:2] for x in (d / "qrels.tsv").read_text("utf-8").splitlines()[1:])
-    qs = [q for q in rows(d / "queries.jsonl") if answers.get(q["id"]) and q["id"] in qrels]
+    qs = [q for q in rows(d / "queries.jsonl") if answers.get(q["id"]) and q["id"] in qrels
+          and (part is None or article_part(article_key(lang, corpus[qrels[q["id"]]])) == part)]
     rng.shuffle(qs)
+    n_una = n if n_una is None else n_una
     art = (lambda pid: corpus[pid].get("title") or pid) if lang == "ja" else (lambda pid: pid)
     if lang == "ja" and max_articles:  # JSQuAD: questions from a bounded sample of whole articles
-        keep = set(rng.sample(sorted({art(p) for p in corpus}), max_articles))
+        pool = sorted({art(qrels[q["id"]]) for q in qs})
+        keep = set(rng.sample(pool, min(max_articles, len(pool))))
         qs = [q for q in qs if art(qrels[q["id"]]) in keep]
+    if lang == "th":  # iapp: one record per article; articles go to the answerable or the unanswerable side
+        units = sorted({qrels[q["id"]] for q in qs})
+        rng.shuffle(units)
+        # as many unanswerable articles as asked for, at most half of them
+        neg_units = set(units[:min(n_una, len(units) // 2)])
     pos, neg, used_pos, used_neg = [], [], set(), set()
     for q in qs:
         pid = qrels[q["id"]]
         unit = pid if lang == "ja" else art(pid)   # ja: split by paragraph; th: by article
+        if lang == "th":
+            if unit not in neg_units:
+                if len(pos) < n:
+                    pos.append(q)
+                    used_pos.add(unit)
+                continue
+            if unit in used_neg or len(neg) >= n_una:
+                continue
+            text = corpus[pid]["text"]
+            if len(without_answer(text, answers[q["id"]])) < 0.3 * len(text):
+                continue  # the answer is everywhere in the article: no meaningful variant
+            neg.append(q)
+            used_neg.add(unit)
+            continue
         if unit not in used_neg and len(pos) < n:
             pos.append(q)
             used_pos.add(unit)
-        elif unit not in used_pos and len(neg) < n and (lang == "ja" or unit not in used_neg):
-            if lang == "th":
-                text = corpus[pid]["text"]
-                kept = [ln for ln in text.split("\n") if not any(a in ln for a in answers[q["id"]])]
-                if not kept or len("\n".join(kept)) < 0.3 * len(text):
-                    continue  # the answer is everywhere in the article: no meaningful variant
+        elif unit not in used_pos and unit not in used_neg and len(neg) < n_una:
             neg.append(q)
             used_neg.add(unit)
-        if len(pos) >= n and len(neg) >= n:
+        if len(pos) >= n and len(neg) >= n_una:
             break
     docs = {}
     articles = {art(qrels[q["id"]]) for q in pos + neg}
@@ -89,14 +110,34 @@ def qa_set(lang: str, n: int, rng: random.Random, max_articles: int | None = Non
         if lang == "ja":
             docs.pop(pid, None)
         else:
-            lines = docs[pid]["text"].split("\n")
-            docs[pid]["text"] = "\n".join(ln for ln in lines if not any(a in ln for a in answers[q["id"]]))
+            docs[pid]["text"] = without_answer(docs[pid]["text"], answers[q["id"]])
     mk = lambda q: (q["id"], q["text"], answers[q["id"]])  # noqa: E731
     return list(docs.values()), [mk(q) for q in pos], [mk(q) for q in neg]
 
 
-def flores_set(qlang: str, n: int, rng: random.Random):
-    """Cross-language evidence selection: question in ``qlang``, documents (articles) in the other."""
+def without_answer(text: str, golds: list[str]) -> str:
+    """iapp unanswerable variant: the article without its lines holding a gold answer; when that
+    leaves under 30 % of it (one-line articles), without the sentences holding one instead."""
+    kept = "\n".join(ln for ln in text.split("\n") if not any(a in ln for a in golds))
+    if len(kept) >= 0.3 * len(text):
+        return kept
+    from thaija.rag.evidence import _units_of
+
+    cut, a0 = [], 0
+    for a, b, _, _ in _units_of(text, "th"):
+        if any(g in text[a:b] for g in golds):
+            cut.append(text[a0:a])
+            a0 = b
+    cut.append(text[a0:])
+    out = "".join(cut)
+    return "" if any(g in out for g in golds) else out
+
+
+def flores_set(qlang: str, n: int, rng: random.Random, part: str | None = "eval"):
+    """Cross-language evidence selection: question in ``qlang``, documents (articles) in the other
+    (articles of ``part`` only: the cross-encoder never saw them)."""
+    from train_answerability import article_part
+
     fl = DATA / "flores" / "dev"
     meta = (fl / "metadata_dev.tsv").read_text("utf-8").splitlines()[1:]
     urls = [m.split("\t")[0] for m in meta]
@@ -106,7 +147,7 @@ def flores_set(qlang: str, n: int, rng: random.Random):
     arts: dict[str, list[int]] = defaultdict(list)
     for i, u in enumerate(urls):
         arts[u].append(i)
-    names = sorted(arts)
+    names = sorted(u for u in arts if part is None or article_part("fl:" + u) == part)
     rng.shuffle(names)
     half = len(names) // 2
     in_ix, out_ix = names[:half], names[half:]
@@ -171,13 +212,17 @@ def metrics(recs: list[dict], support_of, refuse_below: float) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=80, help="answerable and unanswerable questions per language")
+    ap.add_argument("--n", type=int, default=150, help="answerable questions per language")
+    ap.add_argument("--n-una", type=int, default=100, help="unanswerable questions per language (iapp: at most "
+                    "half of the held-out articles)")
+    ap.add_argument("--part", default="eval", choices=("eval", "all"),
+                    help="articles asked: eval = those the cross-encoder was not trained on (default)")
     ap.add_argument("--cross", type=int, default=50, help="FLORES questions per direction and class")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write-params", action="store_true", help="measure only; keep support.json")
     ap.add_argument("--records", nargs="+", help="re-fit from the records of earlier runs (no questions asked)")
     ap.add_argument("--qa-langs", nargs="+", default=["th", "ja"], choices=("th", "ja"), help="QA sets to ask")
-    ap.add_argument("--ja-articles", type=int, default=12, help="JSQuAD: whole articles the questions come from (bounds the index)")
+    ap.add_argument("--ja-articles", type=int, default=16, help="JSQuAD: whole articles the questions come from (bounds the index)")
     ap.add_argument("--only", choices=("qa", "cross"), help="ask only these sets (run parts in parallel, then --records)")
     ap.add_argument("--records-out", help="where the records go (default benchmarks/results/refusal_curve_records.jsonl)")
     ap.add_argument("--l2", type=float, default=1e-2, help="L2 penalty of the logistic fit")
@@ -187,6 +232,7 @@ def main() -> None:
     from thaija.rag import support as S
 
     rng = random.Random(args.seed)
+    part = None if args.part == "all" else args.part
     t0 = time.perf_counter()
     recs: list[dict] = []
     rec_path = Path(args.records_out) if args.records_out else ROOT / "benchmarks" / "results" / "refusal_curve_records.jsonl"
@@ -195,10 +241,11 @@ def main() -> None:
     else:
         rec_path.write_text("", "utf-8")
         with tempfile.TemporaryDirectory(prefix="thaija-refusal-") as tmp:
-            plan = [(lang, lambda lang=lang: qa_set(lang, args.n, rng, args.ja_articles)) for lang in args.qa_langs] \
+            plan = [(lang, lambda lang=lang: qa_set(lang, args.n, rng, args.ja_articles, part,
+                                                                           args.n_una)) for lang in args.qa_langs] \
                 if args.only != "cross" else []
             if args.cross and args.only != "qa":
-                plan += [(f"cross_{ql}", lambda ql=ql: flores_set(ql, args.cross, rng)) for ql in ("th", "ja")]
+                plan += [(f"cross_{ql}", lambda ql=ql: flores_set(ql, args.cross, rng, part)) for ql in ("th", "ja")]
             for name, make in plan:
                 docs, pos, neg = make()
                 got = run_set(name, docs, pos, neg, tmp)
@@ -217,34 +264,48 @@ def main() -> None:
         for i, r in enumerate(rs):
             (fit_rows if i % 2 == 0 else test_rows).append(r)
     label = lambda r: int(r["answerable"] and r["answer_hit"])  # noqa: E731
-    X = lambda r: [float(r["features"].get(f, 0.0) or 0.0) for f in S.FEATURES]  # noqa: E731
-    params = {"features": list(S.FEATURES),
-              "same": S.fit([X(r) for r in fit_rows if not r["features"].get("cross")],
-                            [label(r) for r in fit_rows if not r["features"].get("cross")], l2=args.l2),
-              "cross": S.fit([X(r) for r in fit_rows if r["features"].get("cross")] or [[0.0] * len(S.FEATURES)],
-                             [label(r) for r in fit_rows if r["features"].get("cross")] or [0], l2=args.l2)}
+
+    def fit_model(names: tuple[str, ...]) -> tuple[dict, dict, dict]:
+        """(coefficients, per-language thresholds, curves on the fit half) over feature ``names``."""
+        X = lambda r: [float(r["features"].get(f, 0.0) or 0.0) for f in names]  # noqa: E731
+        same = [r for r in fit_rows if not r["features"].get("cross")]
+        cross = [r for r in fit_rows if r["features"].get("cross")]
+        prm = {"features": list(names),
+               "same": S.fit([X(r) for r in same], [label(r) for r in same], l2=args.l2, names=names),
+               "cross": S.fit([X(r) for r in cross] or [[0.0] * len(names)], [label(r) for r in cross] or [0],
+                              l2=args.l2, names=names)}
+        sup = lambda r: S.support(r["features"], prm) if r["features"] else 0.0  # noqa: E731
+        grid = [i / 100 for i in range(0, 100)]
+        thresholds, curves = {}, {}
+        for lang in ("th", "ja"):
+            fr = [r for r in fit_rows if r["set"] in (lang, f"cross_{lang}")]
+            curve = []
+            for t in grid:
+                m = metrics(fr, sup, t)
+                curve.append({"t": t, "answer_only_recall": m["answer_only_recall"],
+                              "unanswerable_refusal_rate": m["unanswerable_refusal_rate"],
+                              "false_refusal_rate": m["false_refusal_rate"]})
+            # operating point: the highest refusal of unanswerable questions that keeps false refusals
+            # (answerable questions refused) at or under --max-false-refusal on the fit half — half the
+            # 5 % target, a margin for other samples; review band up to where >= 95 % of unanswerable
+            # questions are refused (those answers are given but queued)
+            ok = [c for c in curve if c["false_refusal_rate"] <= args.max_false_refusal]
+            best = max(ok, key=lambda c: (c["unanswerable_refusal_rate"], -c["t"])) if ok else curve[0]
+            hi = [c["t"] for c in curve if c["unanswerable_refusal_rate"] >= 0.95 and c["t"] >= best["t"]]
+            thresholds[lang] = {"refuse_below": best["t"], "review_below": min(hi) if hi else best["t"]}
+            curves[lang] = curve
+        thresholds["en"] = dict(thresholds["th"])
+        prm["thresholds"] = thresholds
+        return prm, thresholds, curves
+
+    with_ce = any(r["features"].get("ce") is not None for r in fit_rows)
+    params, thresholds, curves = fit_model(S.FEATURES if with_ce else S.FEATURES_NO_CE)
+    fallback, fb_thresholds, _ = fit_model(S.FEATURES_NO_CE)
+    if with_ce:  # used when the cross-encoder cannot run (no torch, THAIJA_RERANK=0)
+        params["without_ce"] = fallback
     sup = lambda r: S.support(r["features"], params) if r["features"] else 0.0  # noqa: E731
-    grid = [i / 100 for i in range(0, 100)]
-    thresholds, curves = {}, {}
-    for lang in ("th", "ja"):
-        fr = [r for r in fit_rows if r["set"] in (lang, f"cross_{lang}")]
-        curve = []
-        for t in grid:
-            m = metrics(fr, sup, t)
-            curve.append({"t": t, "answer_only_recall": m["answer_only_recall"],
-                          "unanswerable_refusal_rate": m["unanswerable_refusal_rate"],
-                          "false_refusal_rate": m["false_refusal_rate"]})
-        # operating point: the highest refusal of unanswerable questions that keeps false refusals
-        # (answerable questions refused) at or under --max-false-refusal on the fit half — half the
-        # 5 % target, a margin for other samples; review band up to where >= 95 % of unanswerable
-        # questions are refused (those answers are given but queued)
-        ok = [c for c in curve if c["false_refusal_rate"] <= args.max_false_refusal]
-        best = max(ok, key=lambda c: (c["unanswerable_refusal_rate"], -c["t"])) if ok else curve[0]
-        hi = [c["t"] for c in curve if c["unanswerable_refusal_rate"] >= 0.95 and c["t"] >= best["t"]]
-        thresholds[lang] = {"refuse_below": best["t"], "review_below": min(hi) if hi else best["t"]}
-        curves[lang] = curve
-    thresholds["en"] = dict(thresholds["th"])
-    params.update({"thresholds": thresholds, "fitted_by": {
+    sup_fb = lambda r: S.support(r["features"], fallback) if r["features"] else 0.0  # noqa: E731
+    params.update({"fitted_by": {
         "script": "benchmarks/refusal_curve.py", "args": vars(args),
         "data": "iapp_wiki_qa valid, JSQuAD valid (+ FLORES dev cross-language); first half of each set"}})
     out = {"script": "benchmarks/refusal_curve.py", "args": vars(args), "machine": f"{os.cpu_count()} CPU cores (shared)",
@@ -256,8 +317,12 @@ def main() -> None:
         out["sets"][name] = {**metrics(test, sup, thresholds[lang]["refuse_below"]),
                              "refuse_below": thresholds[lang]["refuse_below"],
                              "p50_seconds": sorted(r["seconds"] for r in rs)[len(rs) // 2]}
+        if with_ce:  # the fallback support model (no cross-encoder score) on the same records
+            out.setdefault("sets_support_without_ce", {})[name] = metrics(test, sup_fb, fb_thresholds[lang]["refuse_below"])
     out["curves_fit_half"] = curves
     out["seconds"] = round(time.perf_counter() - t0, 1)
+    out["load_avg"] = os.getloadavg()
+    out["cross_encoder"] = "thaija.models.answerability (src/thaija/models/answerability.safetensors)" if with_ce else None
     res = ROOT / "benchmarks" / "results" / "refusal_curve.json"
     res.write_text(json.dumps(stamp(out), ensure_ascii=False, indent=2) + "\n", "utf-8")
     if not args.no_write_params:

@@ -13,7 +13,10 @@ Each unit is scored with
   BM25 state when available; generic words of each language discounted; topic terms that occur in
   the chunk's headings count at a quarter),
 - ``dense``: cosine similarity question ↔ unit with the index's own embedder (cross-lingual),
-- ``rank``: a small bonus for higher-ranked chunks.
+- ``rank``: a small bonus for higher-ranked chunks,
+- ``ce``: with the answerability cross-encoder (``thaija.models.answerability``), P(the sentence
+  answers the question) of the best ``rerank_units`` sentences by the signals above (bounded cost
+  per question), added to their score with ``rerank_weight``.
 """
 from __future__ import annotations
 
@@ -173,6 +176,7 @@ def units(hits: Sequence[Any]) -> list[Unit]:
 # ----------------------------------------------------------------------------------- scoring
 IdfFn = Callable[[str, str], float]
 EmbedFn = Callable[[Sequence[str]], Any]
+RerankFn = Callable[[str, Sequence[str]], Sequence[float]]
 
 
 def index_idf(index: Any) -> IdfFn:
@@ -221,6 +225,7 @@ class Scored:
     score: float
     covered: frozenset[str] = field(default_factory=frozenset)
     topic: frozenset[str] = field(default_factory=frozenset)  # question words naming the chunk's topic
+    ce: float | None = None  # cross-encoder P(answers the question), for the re-ranked units
 
 
 @dataclass
@@ -242,12 +247,16 @@ class EvidenceConfig:
                 "ends within this many characters of the clause end (the answer follows it)"})
     continue_short: int = field(default=60, metadata={"help": "... or when the clause is shorter than this"})
     max_answer_chars: int = field(default=280, metadata={"help": "a continuation never makes the answer longer"})
+    rerank_units: int = field(default=12, metadata={"help": "best sentences re-scored by the cross-encoder"})
+    rerank_weight: float = field(default=1.0, metadata={"help": "weight of the cross-encoder probability"})
 
     def __post_init__(self) -> None:
         from thaija.errors import ThaijaError
 
         if min(self.lex_weight, self.dense_weight, self.rank_bonus, self.topic_weight) < 0:
             raise ThaijaError("evidence weights must not be negative")
+        if self.rerank_weight < 0 or self.rerank_units < 1:
+            raise ThaijaError("rerank_weight must not be negative and rerank_units must be >= 1")
         if self.dense_span <= 0 or not 1 <= self.max_units <= 10 or self.max_dense_units < 1:
             raise ThaijaError("dense_span must be positive, max_units 1..10, max_dense_units >= 1")
 
@@ -266,9 +275,10 @@ def question_weights(query: Query, idf: IdfFn) -> dict[str, float]:
 
 
 def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn | None = None,
-                cfg: EvidenceConfig | None = None) -> list[Scored]:
+                cfg: EvidenceConfig | None = None, rerank: RerankFn | None = None) -> list[Scored]:
     """Score every non-heading unit (best first). ``embed(texts)`` returns unit vectors (rows)
-    comparable with ``query.vector``; without it the dense signal is 0."""
+    comparable with ``query.vector``; without it the dense signal is 0. ``rerank(question, texts)``
+    (the answerability cross-encoder) re-scores the best ``cfg.rerank_units`` units."""
     import numpy as np
 
     cfg = cfg or EvidenceConfig()
@@ -318,6 +328,12 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         r.score = (cfg.lex_weight * lex + cfg.dense_weight * dense_scale(r.dense, cfg)
                    + cfg.rank_bonus / r.rank)
     rows.sort(key=lambda r: (-r.score, r.rank, r.unit.start))
+    if rerank is not None and rows:
+        top = rows[:cfg.rerank_units]
+        for r, p in zip(top, rerank(query.text, [r.unit.display for r in top])):
+            r.ce = float(p)
+            r.score += cfg.rerank_weight * r.ce
+        rows.sort(key=lambda r: (-r.score, r.rank, r.unit.start))
     return rows
 
 

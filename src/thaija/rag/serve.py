@@ -77,10 +77,15 @@ def check_chat_body(body: Any) -> tuple[str, list[dict[str, Any]], bool]:
 
 
 def read_answer(messages: list[dict[str, Any]]) -> tuple[str, str]:
-    """The ``thaija-extractive`` reader: (answer with [n] markers, lang) from a grounded prompt."""
-    from thaija.rag.generators import ExtractiveGenerator
-    from thaija.rag.pipeline import detect_lang
+    """The ``thaija-extractive`` reader: (answer with [n] markers, lang) from a grounded prompt.
+
+    It selects evidence like ``thaija ask`` does (:func:`thaija.rag.pipeline.gather_evidence`:
+    sentence units, IDF coverage over the prompt's documents, the answerability cross-encoder when
+    it can run) and writes the chosen sentences with the prompt's own document numbers."""
+    from thaija.rag.compose import compose
+    from thaija.rag.pipeline import EvidenceContext, _spans, cross_encoder, detect_lang, gather_evidence
     from thaija.rag.prompt import parse_prompt, prompt_texts
+    from thaija.retrieve.query import analyse
     from thaija.retrieve.search import Hit
 
     user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
@@ -89,11 +94,15 @@ def read_answer(messages: list[dict[str, Any]]) -> tuple[str, str]:
     # the prompt's document blocks, shaped as retrieval hits (offsets into each block)
     hits = [Hit(0, 0.0, f"doc{n}", f"doc{n}", detect_lang(t[:200]), 0, len(t), t, "") for n, t in sorted(docs.items())]
     numbers = sorted(docs)
-    ranked = ExtractiveGenerator().select(question, hits, lang) if hits and question else []
-    if not ranked:
+    if not hits or not question:
         return prompt_texts(lang).refusal, lang
-    _, ev = ranked[0]
-    return f"{ev.text} [{numbers[ev.hit]}]", lang
+    ev = gather_evidence(analyse(question, lang), hits, EvidenceContext(rerank=cross_encoder()))
+    spans = _spans(ev)
+    if not spans:
+        return prompt_texts(lang).refusal, lang
+    num = {id(h): n for h, n in zip(hits, numbers)}
+    parts = [(display, ulang, num[id(h)]) for h, _, _, display, ulang in spans]
+    return compose(parts, lang), lang
 
 
 def redact_json(value: Any) -> Any:

@@ -21,7 +21,9 @@ from typing import Any, Sequence
 PARAMS_FILE = Path(__file__).with_name("support.json")
 #: Signals the logistic support model reads (``type_miss`` / ``kind_miss`` / ``margin`` are recorded
 #: too; a type mismatch makes an answer low-confidence by rule, see ``rag.pipeline``).
-FEATURES = ("lex", "dense", "cover", "miss")
+FEATURES = ("lex", "dense", "cover", "miss", "ce")
+#: Without the cross-encoder (torch missing, ``THAIJA_RERANK=0``): ``params()["without_ce"]``.
+FEATURES_NO_CE = ("lex", "dense", "cover", "miss")
 
 #: Used only when support.json is missing (a hand-set starting point, not fitted).
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -68,6 +70,9 @@ def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: fl
     ids = {id(r) for r in chosen}
     rest = [r.score for r in scored if id(r) not in ids]
     out["margin"] = round(best.score - max(rest), 4) if rest else round(best.score, 4)
+    ces = [r.ce for r in chosen if r.ce is not None]
+    out["ce"] = round(max(ces), 4) if ces else None   # cross-encoder P(answers) of the chosen sentences
+    out["ce_max"] = round(max((r.ce for r in scored if r.ce is not None), default=0.0), 4) if ces else None
     out["type_miss"], out["kind_miss"], out["miss"] = 0.0, 0.0, 0.0
     if query is not None:
         from thaija.retrieve.query import answer_type, has_type
@@ -93,24 +98,30 @@ def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: fl
 def support(feats: dict[str, Any], p: dict[str, Any] | None = None) -> float:
     """Calibrated probability that the answer built on this evidence is right."""
     p = p or params()
+    if feats.get("ce") is None and "without_ce" in p:
+        p = p["without_ce"]
     w = p["cross" if feats.get("cross") else "same"]
     z = w.get("bias", 0.0) + sum(w.get(f, 0.0) * float(feats.get(f, 0.0) or 0.0) for f in FEATURES)
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def thresholds(lang: str, p: dict[str, Any] | None = None) -> tuple[float, float]:
-    """(refuse_below, review_below) for answers in ``lang``."""
+def thresholds(lang: str, p: dict[str, Any] | None = None, ce: bool = True) -> tuple[float, float]:
+    """(refuse_below, review_below) for answers in ``lang`` (``ce``: the support came from the
+    cross-encoder model; False: from the ``without_ce`` fallback)."""
     p = p or params()
+    if not ce and "without_ce" in p:
+        p = p["without_ce"]
     t = p.get("thresholds", {}).get(lang) or p.get("thresholds", {}).get("en") or {"refuse_below": 0.35,
                                                                                   "review_below": 0.5}
     return float(t["refuse_below"]), float(t["review_below"])
 
 
-def outcome(value: float, lang: str, min_support: float | None = None, p: dict[str, Any] | None = None) -> str:
+def outcome(value: float, lang: str, min_support: float | None = None, p: dict[str, Any] | None = None,
+            ce: bool = True) -> str:
     """``answer`` | ``low_confidence`` | ``refuse``. ``min_support`` replaces the fitted refusal
     threshold (the low-confidence band then starts there and ends at the fitted review threshold,
     or is empty when ``min_support`` is above it)."""
-    refuse_below, review_below = thresholds(lang, p)
+    refuse_below, review_below = thresholds(lang, p, ce)
     if min_support is not None:
         refuse_below = float(min_support)
         review_below = max(review_below, refuse_below)
@@ -122,8 +133,8 @@ def outcome(value: float, lang: str, min_support: float | None = None, p: dict[s
 
 
 def fit(X: Sequence[Sequence[float]], y: Sequence[int], *, l2: float = 1e-3, steps: int = 3000,
-        lr: float = 0.5) -> dict[str, float]:
-    """Logistic regression (numpy gradient descent) over :data:`FEATURES` columns."""
+        lr: float = 0.5, names: Sequence[str] = FEATURES) -> dict[str, float]:
+    """Logistic regression (numpy gradient descent) over the ``names`` columns of ``X``."""
     import numpy as np
 
     x = np.asarray(X, dtype=np.float64)
@@ -134,4 +145,4 @@ def fit(X: Sequence[Sequence[float]], y: Sequence[int], *, l2: float = 1e-3, ste
         pr = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -30, 30)))
         g = xb.T @ (pr - t) / len(t) + l2 * np.r_[0.0, w[1:]]
         w -= lr * g
-    return {"bias": float(w[0]), **{f: float(v) for f, v in zip(FEATURES, w[1:])}}
+    return {"bias": float(w[0]), **{f: float(v) for f, v in zip(names, w[1:])}}
