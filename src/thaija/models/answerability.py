@@ -61,7 +61,7 @@ class CrossEncoder:
             state, meta = _read(Path(adapter))
             rank, frozen, alpha = int(meta["rank"]), int(meta["frozen"]), float(meta["alpha"])
         self.rank, self.frozen, self.alpha = rank, frozen, alpha
-        base = E5Torch(E5TorchConfig(quantize="none", trace=False, threads=threads))
+        base = E5Torch(E5TorchConfig(quantize="none", trace=False, pack=False, threads=threads))
         self.tok, self._embed_rows, self.model = base.tok, base._embed_rows, base.model
         self.H = base.H
         nl = len(self.model.layers)
