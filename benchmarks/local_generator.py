@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=None, help="default: the generator's (48)")
     ap.add_argument("--dtype", default=None, help="auto | float32 | bfloat16 (default: the generator's, auto)")
     ap.add_argument("--threads", type=int, default=None, help="default: the generator's (auto: cores left free by the load)")
+    ap.add_argument("--vocabulary", default=None, choices=("prompt", "full"),
+                    help="output tokens a grounded answer may use (default: the generator's, prompt)")
     ap.add_argument("--adapter", default=None)
     ap.add_argument("--out", default=str(RESULTS / "local_generator.json"))
     args = ap.parse_args()
@@ -61,6 +63,8 @@ def main() -> None:
         gen.threads = args.threads
     if args.dtype:
         gen.dtype = args.dtype
+    if args.vocabulary:
+        gen.vocabulary = args.vocabulary
     tmp = tempfile.TemporaryDirectory(prefix="bench-local-")
     db = str(Path(tmp.name) / "local.db")
     docs, questions = [], []
@@ -121,6 +125,7 @@ def main() -> None:
         "dtype": str(gen._load()[0].dtype).replace("torch.", ""),
         "answer_prefix": gen.answer_prefix if gen.answer_prefix is not None else gen.adapter is None,
         "context_tokens": gen.context_tokens, "max_new_tokens": gen.max_new_tokens,
+        "vocabulary": gen.vocabulary,
         "questions": len(rows), "cpus": os.cpu_count(),
         "wall_p50_s": statistics.median(walls), "cpu_p50_s": statistics.median(cpus),
         "generate_cpu_p50_s": statistics.median(x["generate_cpu_s"] for x in rows),
