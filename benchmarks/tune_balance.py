@@ -148,10 +148,27 @@ def train_run(work: Path, data: dict, strategy: str, seed: int, args) -> dict:
 
 
 def rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | None, args, n: int) -> dict:
-    """Answer the dev questions with the real pipeline; answer-only recall, citation validity."""
+    """Answer the dev questions with the real pipeline; answer-only recall, citation validity.
+
+    Each answered question is appended to ``rag/<name>.rows.jsonl`` at once, so an interrupted
+    evaluation continues with the next question (and a larger ``n`` only answers the new ones)."""
     path = work / "rag" / f"{name}.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        done = json.loads(path.read_text())
+        if all(done[lang]["questions"] == min(n, len(q)) for lang, q in data["dev_questions"].items()):
+            return done
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows_path = work / "rag" / f"{name}.rows.jsonl"
+    have: dict[tuple[str, str], dict] = {}
+    if rows_path.is_file():
+        for line in rows_path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                have[(row["lang"], row["id"])] = row
+    elif path.is_file():  # a finished evaluation from before rows were kept
+        for lang, ev in json.loads(path.read_text()).items():
+            for row in ev.get("rows", []):
+                have[(lang, row["id"])] = {**row, "lang": lang}
     from thaija.rag.pipeline import AskConfig, answer
 
     print(f"rag eval {name}…", flush=True)
@@ -161,26 +178,30 @@ def rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | N
     for lang, qids in data["dev_questions"].items():
         rows = []
         for qid in qids[:n]:
-            gold = data["answers"][qid]
-            r = answer(data["qtext"][qid], db=data["db"], config=cfg)
-            quotes = [c["quote"] for c in r.citations]
-            rows.append({"id": qid, "refused": r.refused, "reason": r.reason, "answer": r.answer,
-                         "raw": r.extra.get("raw_answer"), "seconds": r.seconds,
-                         "answer_recall": (not r.refused) and any(g in r.answer for g in gold),
-                         "citation_valid": (not r.refused) and any(g in q for g in gold for q in quotes),
-                         "lang_ok": (not r.refused) and _in_lang(r.answer, lang)})
-        n = len(rows)
+            if (lang, qid) not in have:
+                gold = data["answers"][qid]
+                r = answer(data["qtext"][qid], db=data["db"], config=cfg)
+                quotes = [c["quote"] for c in r.citations]
+                row = {"lang": lang, "id": qid, "refused": r.refused, "reason": r.reason, "answer": r.answer,
+                       "raw": r.extra.get("raw_answer"), "seconds": r.seconds,
+                       "answer_recall": (not r.refused) and any(g in r.answer for g in gold),
+                       "citation_valid": (not r.refused) and any(g in q for g in gold for q in quotes),
+                       "lang_ok": (not r.refused) and _in_lang(r.answer, lang)}
+                with rows_path.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                have[(lang, qid)] = row
+            rows.append(have[(lang, qid)])
+        m = len(rows)
         answered = [x for x in rows if not x["refused"]]
-        out[lang] = {"questions": n,
-                     "answer_recall": sum(x["answer_recall"] for x in rows) / n,
+        out[lang] = {"questions": m,
+                     "answer_recall": sum(x["answer_recall"] for x in rows) / m,
                      "citation_validity": (sum(x["citation_valid"] for x in answered) / len(answered)
                                            if answered else 0.0),
-                     "refusal_rate": sum(x["refused"] for x in rows) / n,
+                     "refusal_rate": sum(x["refused"] for x in rows) / m,
                      "answer_in_language": (sum(x["lang_ok"] for x in answered) / len(answered)
                                             if answered else 0.0),
                      "latency_p50_s": statistics.median(x["seconds"] for x in rows),
                      "rows": rows}
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, ensure_ascii=False, indent=1))
     return out
 
