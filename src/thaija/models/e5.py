@@ -299,8 +299,11 @@ class E5TorchConfig:
             raise ThaijaError("threads and streams must be >= 0 and max_batch_tokens >= 512")
 
     def layout(self) -> tuple[int, int]:
-        """(streams, torch threads per stream) this config runs with on this machine."""
+        """(streams, torch threads per stream) this config runs with on this machine (one stream
+        when not packed: the padded and int8 paths run in the calling thread)."""
         cores = self.threads or _cores()
+        if not self.pack or self.quantize == "int8":
+            return 1, cores
         streams = self.streams or (2 if cores >= 2 else 1)
         return streams, max(1, cores // streams)
 
