@@ -145,6 +145,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--check", type=int, default=80, help="held-out (eval-part) questions per language for the AUC check")
     ap.add_argument("--out", default=str(ROOT / "src" / "thaija" / "models" / "answerability.safetensors"))
+    ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "train_answerability.json"))
     args = ap.parse_args()
     import numpy as np
     import torch
@@ -235,8 +236,9 @@ def main() -> None:
            "train_questions": len(train), "train_pairs": len(pairs),
            "by_lang": {k: sum(e["lang"] == k for e in train) for k in ("ja", "th", "cross")},
            "loss_curve": curve, "heldout_check": check, "seconds": round(time.perf_counter() - t0, 1),
-           "adapter": str(Path(args.out).relative_to(ROOT)) if Path(args.out).is_relative_to(ROOT) else args.out}
-    out = ROOT / "benchmarks" / "results" / "train_answerability.json"
+           "adapter": str(Path(args.out).relative_to(ROOT)) if Path(args.out).is_relative_to(ROOT) else args.out,
+           "adapter_sha256": hashlib.sha256(Path(args.out).read_bytes()).hexdigest()}
+    out = Path(args.results)
     out.write_text(json.dumps(stamp(res), ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(json.dumps(res, ensure_ascii=False, indent=2))
 
