@@ -29,8 +29,15 @@ def _docs(n_ja: int = 4, n_th: int = 2) -> list[Document]:
             + [Document(id=r["id"], text=r["text"], title=r["title"]) for r in WIKI_TH[:n_th]])
 
 
-def _index(tmp_path: Path, cache: str, name: str = "t.db") -> Index:
-    return Index(IndexConfig(db=str(tmp_path / name), cache_path=cache, chunk_tokens=128, overlap=16))
+def _index(tmp_path: Path, cache: str, name: str = "t.db", dense: str = "auto") -> Index:
+    return Index(IndexConfig(db=str(tmp_path / name), cache_path=cache, chunk_tokens=128, overlap=16,
+                             dense_backend=dense))
+
+
+def _milvus_in_step(idx: Index) -> None:
+    """Milvus holds exactly the registry's chunks -- or none: a Lite file searched in-process
+    (the default) keeps its rows out of Milvus Lite, whose engine holds every row in memory."""
+    assert idx.milvus.count() == (idx.stats()["chunks"] if idx.milvus_rows else 0)
 
 
 def _state(idx: Index) -> dict:
@@ -42,12 +49,15 @@ def _state(idx: Index) -> dict:
             "vectors": float(np.round(snap.vectors.sum(), 3)), "bm25": bm, "milvus": idx.milvus.count()}
 
 
-def test_add_skip_replace_remove(tmp_path, cache):
-    idx = _index(tmp_path, cache)
+@pytest.mark.parametrize("dense", ["auto", "milvus"])
+def test_add_skip_replace_remove(tmp_path, cache, dense):
+    idx = _index(tmp_path, cache, dense=dense)
+    assert idx.milvus_rows == (dense == "milvus") == idx.stats()["milvus_rows"]
     s = idx.add_documents(_docs(), progress=False)
     assert (s["added"], s["replaced"], s["unchanged"]) == (6, 0, 0) and s["chunks_added"] >= 6
     n_chunks = s["chunks_added"]
-    assert idx.milvus.count() == n_chunks == idx.stats()["chunks"]
+    assert n_chunks == idx.stats()["chunks"]
+    _milvus_in_step(idx)
     assert set(idx.stats()["chunks_by_lang"]) == {"ja", "th"}
 
     s = idx.add_documents(_docs(), progress=False)          # unchanged: nothing embedded, nothing written
@@ -60,7 +70,7 @@ def test_add_skip_replace_remove(tmp_path, cache):
     # only the changed tail chunk is new text: unchanged chunks come from the cache
     assert s["chunks_embedded"] <= 1 and s["chunks_removed"] >= 1
     assert idx.document_text(docs[4].id).endswith("เพิ่มประโยคใหม่ท้ายเอกสาร")
-    assert idx.milvus.count() == idx.stats()["chunks"]
+    _milvus_in_step(idx)
 
     # groups change only: replaced with no embedding, ACL updated
     docs[0] = Document(id=docs[0].id, text=docs[0].text, title=docs[0].title, lang="ja", groups=["hr"])
@@ -72,13 +82,37 @@ def test_add_skip_replace_remove(tmp_path, cache):
     assert r["removed"] == 2 and r["chunks_removed"] >= 2
     assert {d["doc_id"] for d in idx.list()} == {d.id for d in docs} - {docs[1].id, docs[5].id}
     assert all(docs[1].id not in ix.doc_ids for ix in idx.bm25.indexes.values())
-    assert idx.milvus.count() == idx.stats()["chunks"]
+    _milvus_in_step(idx)
     with pytest.raises(ThaijaError, match="unknown document id: nope"):
         idx.remove(["nope"])
     idx.close()
 
     again = _index(tmp_path, cache)                        # state survives reopening
     assert {d["doc_id"] for d in again.list()} == {d.id for d in docs} - {docs[1].id, docs[5].id}
+    assert again.milvus_rows == (dense == "milvus")       # the index keeps its choice
+    again.close()
+
+
+def test_lite_index_opened_for_milvus_search_is_filled_from_the_registry(tmp_path, cache):
+    """Built for in-process search (no Milvus Lite rows), then opened with dense_backend="milvus":
+    the Lite file gets every chunk (vectors from the registry) once, and Milvus search agrees."""
+    from thaija.retrieve.search import SearchConfig, search_rows
+
+    idx = _index(tmp_path, cache)
+    idx.add_documents(_docs(3, 1), progress=False)
+    n = idx.stats()["chunks"]
+    q = WIKI_JA[1]["text"][:40]
+    want = [r for r, _ in search_rows(idx, q, SearchConfig(k=3, mode="dense"))]
+    assert idx.milvus.count() == 0
+    idx.close()
+    m = _index(tmp_path, cache, dense="milvus")
+    assert m.milvus_rows and m.milvus.count() == n
+    assert [r for r, _ in search_rows(m, q, SearchConfig(k=3, mode="dense"))] == want
+    m.close()
+    again = _index(tmp_path, cache)                        # filled once: numpy-mode writers keep it in step
+    assert again.milvus_rows
+    again.remove([_docs(3, 1)[0].id])
+    _milvus_in_step(again)
     again.close()
 
 
@@ -125,7 +159,7 @@ def test_malformed_jsonl_line_strict_writes_nothing_else_only_that_line_is_skipp
 def test_second_process_gets_index_in_use(tmp_path, cache):
     idx = _index(tmp_path, cache)
     idx.add_documents(_docs(1, 0), progress=False)
-    assert idx.milvus.count() >= 1                        # this process now holds the Milvus Lite lock
+    assert idx.milvus.count() == 0                        # this process now holds the Milvus Lite lock
     code = ("import sys\nfrom thaija.index import Index, IndexConfig, Document\nfrom thaija.errors import ThaijaError\n"
             f"i = Index(IndexConfig(db={str(tmp_path / 't.db')!r}, cache_path={cache!r}))\n"
             "try:\n    i.remove(['jsquad-valid-0'])\nexcept ThaijaError as e:\n    print(e); sys.exit(3)\n")
@@ -159,7 +193,7 @@ def test_two_writers_in_turn_keep_each_others_documents(tmp_path, cache):
     kept = {docs[0].id, docs[2].id}
     assert {d["doc_id"] for d in c.list()} == kept
     assert {d for ix in c.bm25.indexes.values() for d in ix.doc_ids} == kept
-    assert c.milvus.count() == c.stats()["chunks"]
+    _milvus_in_step(c)
     for i in (a, b, c):
         i.close()
 

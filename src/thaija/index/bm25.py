@@ -242,8 +242,10 @@ class BM25Index:
             k1, b = self.config.k1, self.config.b
             norm = k1 * (1.0 - b + b * self.lengths / (avg or 1.0))
             # precompute each posting's contribution: idf * tf / (tf + norm), a block of postings
-            # at a time (temporaries stay small on a big index: a 50 MB document has ~10M postings)
-            w = np.empty(csc.data.shape[0], np.float32)
+            # at a time (temporaries stay small on a big index: a 50 MB document has ~10M postings),
+            # in place of the term frequencies (csc holds its own copy)
+            w = csc.data if csc.data.dtype == np.float32 and csc.data.base is None else \
+                np.empty(csc.data.shape[0], np.float32)
             step = 1 << 20
             for s in range(0, w.shape[0], step):
                 e = min(s + step, w.shape[0])

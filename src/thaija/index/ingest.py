@@ -132,6 +132,25 @@ class Index:
         self._lock = threading.Lock()
         self._bm25_damaged: bool | None = None
         self.bm25, self._bm25_version = self._load_bm25()
+        self.milvus_rows = self._milvus_rows()
+
+    def _milvus_rows(self) -> bool:
+        """Whether Milvus holds the chunk rows: always with a server or ``dense_backend="milvus"``;
+        a Lite file searched in-process (the default: the registry keeps the vectors) gets none,
+        since Milvus Lite 3.x keeps every row of a collection in the process' memory (+550 MB for
+        61k chunks). The choice is recorded in the registry (``milvus_rows``); an index built
+        before (no record, chunks present) keeps its Lite rows in step."""
+        if is_server_uri(self.config.db) or self.config.use_milvus_search:
+            return True
+        rec = self.registry.get_meta("milvus_rows")
+        if rec is not None:
+            return rec == "1"
+        return self.registry.counts()[1] > 0
+
+    def note_milvus_rows(self) -> None:
+        """Record :meth:`_milvus_rows`'s choice (the first write of an index; inside its transaction)."""
+        if self.registry.get_meta("milvus_rows") is None:
+            self.registry.set_meta("milvus_rows", "1" if self.milvus_rows else "0")
 
     @property
     def context_mode(self) -> str:
@@ -154,8 +173,22 @@ class Index:
     @property
     def milvus(self) -> MilvusStore:
         if self._milvus is None:
-            self._milvus = MilvusStore(self.config.db, self.dim)
+            self._milvus = MilvusStore(self.config.db, self.dim, rows=self.milvus_rows)
+            if self.milvus_rows and self.registry.get_meta("milvus_rows") == "0":
+                self._fill_lite()
         return self._milvus
+
+    def _fill_lite(self) -> None:
+        """A Lite index built for in-process search, opened with ``dense_backend="milvus"``: copy
+        its chunks (vectors from the registry) into the Lite file once, then keep it in step."""
+        from thaija.index.state import resync_milvus
+
+        ids = sorted(d for (d,) in query(self.registry, "SELECT doc_id FROM documents"))
+        for i in range(0, len(ids), 200):
+            resync_milvus(self, ids[i:i + 200])
+        self.milvus.flush()
+        with self.registry.db:
+            self.registry.set_meta("milvus_rows", "1")
 
     def _release_lite(self) -> None:
         """Close a Milvus Lite file after writing: searches run in-process, so other processes
@@ -429,6 +462,7 @@ class Index:
                "embedder": self.registry.get_meta("embedder") or self.config.embedder,
                "dim": int(self.registry.get_meta("dim") or 0) or None,
                "dense_backend": "milvus" if self.config.use_milvus_search else "numpy",
+               "milvus_rows": self.milvus_rows,
                "context": self.context_mode, "root": self.root,
                "bytes": {"state": du(self.state)}}
         if not is_server_uri(self.config.db):

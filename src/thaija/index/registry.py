@@ -194,7 +194,8 @@ class Registry:
                 "INSERT OR REPLACE INTO staged_chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(c["row"], c["chunk_id"], c["doc_id"], c["lang"], c["start"], c["end"], c["tokens"],
                   c["content_hash"], c["acl"], np.asarray(c["vector"], np.float32).tobytes(),
-                  json.dumps(c["terms"], ensure_ascii=False), c["text"]) for c in chunks])
+                  c["terms"] if isinstance(c["terms"], str) else json.dumps(c["terms"], ensure_ascii=False),
+                  c["text"]) for c in chunks])
             top = max((c["row"] + 1 for c in chunks), default=0)
             if top > int(self.get_meta("next_row") or 0):
                 self.set_meta("next_row", str(top))

@@ -170,6 +170,8 @@ def resync_milvus(index, doc_ids: Sequence[str]) -> None:
     the intent record and a flush). Vectors come from the registry, else the embedding cache."""
     import numpy as np
 
+    if not index.milvus_rows:   # a Lite file searched in-process: Milvus holds no chunk rows
+        return
     index.milvus.delete_docs(doc_ids)
     marks = ",".join("?" * len(doc_ids))
     docs = {r[0]: r[1:] for r in query(

