@@ -1,7 +1,9 @@
 """`Index`: incremental ingest into Milvus + per-language BM25 + the local registry.
 
 Layout for `--db thaija.db` (Milvus Lite):
-    thaija.db/                    Milvus Lite data folder (typed chunk collection + vectors)
+    thaija.db/                    Milvus Lite data folder: the typed chunk collection, left without
+                                  rows while dense search runs in-process (the default; see
+                                  Index._milvus_rows), filled for IndexConfig(dense_backend="milvus")
     thaija.db.state/registry.sqlite   documents (original text), chunks (offsets, lang, ACL, vector)
     thaija.db.state/bm25/<lang>/  BM25 state per language (JSON + .npy); bm25.json: its registry version
     thaija.db.state/intent.json   write-ahead record of documents being written (absent when idle)
