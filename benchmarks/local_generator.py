@@ -8,7 +8,7 @@ stop at the end of the answer line -> citation checks) on questions from the shi
 time is what one free core would need; wall time includes waiting for a shared CPU), the machine
 load average, prompt tokens and documents, new tokens, refusals and the answer language.
 
-    nice -n 10 .venv/bin/python benchmarks/local_generator.py [--per-lang 5] [--adapter DIR]
+    nice -n 10 .venv/bin/python benchmarks/local_generator.py [--per-lang 5] [--adapter DIR] [--profile]
 
 Writes benchmarks/results/local_generator.json.
 """
@@ -46,6 +46,10 @@ def main() -> None:
     ap.add_argument("--vocabulary", default=None, choices=("prompt", "full"),
                     help="output tokens a grounded answer may use (default: the generator's, prompt)")
     ap.add_argument("--adapter", default=None)
+    ap.add_argument("--profile", action="store_true",
+                    help="also split one real answer prompt into prefill and per-token decode cost for "
+                         "threads 1 and 2, bfloat16 / float32 and prompt / full output vocabulary")
+    ap.add_argument("--profile-threads", default="1,2", help="thread counts for --profile (comma-separated)")
     ap.add_argument("--out", default=str(RESULTS / "local_generator.json"))
     args = ap.parse_args()
 
@@ -97,6 +101,14 @@ def main() -> None:
             gen_cpu.append(time.process_time() - c)
 
     gen.generate = timed_generate  # type: ignore[method-assign]
+    prompts: list = []
+    plain_run = gen._run
+
+    def recording_run(messages, *a, **kw):  # the exact messages of each answer, for --profile
+        prompts.append((messages, a, kw))
+        return plain_run(messages, *a, **kw)
+
+    gen._run = recording_run  # type: ignore[method-assign]
     rows = []
     for name, q in questions:
         gen_cpu.clear()
@@ -117,6 +129,8 @@ def main() -> None:
                      "question_lang": r.lang, "raw_answer": raw[:300]})
         print(json.dumps(rows[-1], ensure_ascii=False)[:220], flush=True)
     tmp.cleanup()
+    profile = (_profile(gen, prompts[0], [int(t) for t in args.profile_threads.split(",")])
+               if args.profile and prompts else None)
     walls = [x["wall_s"] for x in rows]
     cpus = [x["cpu_s"] for x in rows]
     answered = [x for x in rows if not x["refused"]]
@@ -137,6 +151,7 @@ def main() -> None:
         "answered_in_question_language": (sum(x["answer_lang"] == x["question_lang"] for x in answered)
                                           / len(answered)) if answered else None,
         "target": "p50 <= 5 s per answer on 2 CPU cores",
+        "profile": profile,
         "rows": rows,
     }
     out = Path(args.out)
@@ -145,6 +160,45 @@ def main() -> None:
     print(f"wall p50 {result['wall_p50_s']:.1f} s · CPU p50 {result['cpu_p50_s']:.1f} s · load "
           f"{result['load_avg_1min_mean']} · docs p50 {result['prompt_docs_p50']} · refusals "
           f"{result['refusal_rate']:.2f} -> {out}")
+
+
+def _profile(gen, recorded, thread_counts: list[int]) -> dict:
+    """Prefill and per-token decode cost of one recorded answer prompt, per setting."""
+    import torch
+
+    from thaija.rag.generators import _answer_vocabulary, chat_messages, greedy_decode
+
+    messages, a, kw = recorded
+    prefix = a[1] if len(a) > 1 else kw.get("prefix", "")
+    lang = kw.get("lang")
+    rows, n, used = [], 24, gen.dtype
+    for dtype in ("bfloat16", "float32"):
+        gen.dtype = dtype
+        model, tok = gen._load()
+        text = tok.apply_chat_template(chat_messages(messages), add_generation_prompt=True, tokenize=False)
+        ids = tok(text + prefix, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        for vocab in ("prompt", "full"):
+            allowed = _answer_vocabulary(tok, ids[0], lang) if vocab == "prompt" else None
+            for threads in thread_counts:
+                torch.set_num_threads(threads)
+                greedy_decode(model, ids[:, :64], 2, set(), lambda new: False, allowed)  # warm-up
+                load = os.getloadavg()[0]
+                c0, t0 = time.process_time(), time.perf_counter()
+                greedy_decode(model, ids, 1, set(), lambda new: False, allowed)
+                pre_c, pre_w = time.process_time() - c0, time.perf_counter() - t0
+                c0, t0 = time.process_time(), time.perf_counter()
+                greedy_decode(model, ids, n + 1, set(), lambda new: False, allowed)
+                all_c, all_w = time.process_time() - c0, time.perf_counter() - t0
+                rows.append({"dtype": dtype, "vocabulary": vocab, "threads": threads,
+                             "output_rows": int(allowed.numel()) if allowed is not None else None,
+                             "load_avg_1min": round(load, 2), "prompt_tokens": int(ids.shape[1]),
+                             "prefill_cpu_s": round(pre_c, 3), "prefill_wall_s": round(pre_w, 3),
+                             "decode_cpu_s_per_token": round(max(0.0, all_c - pre_c) / n, 4),
+                             "decode_wall_s_per_token": round(max(0.0, all_w - pre_w) / n, 4)})
+                print(json.dumps(rows[-1]), flush=True)
+    gen.dtype = used
+    return {"what": f"one answer prompt, prefill (first token) and then {n} more tokens without early stop; "
+                    "CPU = process CPU seconds, wall includes waiting for a shared CPU", "rows": rows}
 
 
 if __name__ == "__main__":
