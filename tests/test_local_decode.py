@@ -1,0 +1,81 @@
+"""The local generator's own greedy loop (KV cache, last-position head, prompt-restricted output
+vocabulary), checked against transformers' ``generate`` on a tiny real-tokenizer model."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = ("สุวัฒน์ วรรณศิริกุล เกิดวันที่ 1 พฤศจิกายน พ.ศ. 2476 อดีตสมาชิกสภาผู้แทนราษฎร "
+        "東京タワーの高さは333メートルです。")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    sys.path.insert(0, str(ROOT / "examples"))
+    from tiny_model import make_tiny_model
+
+    from thaija.models.causal_lm import load_causal_lm
+
+    path = make_tiny_model(tmp_path_factory.mktemp("tiny") / "m", arch="llama", seed=3)
+    model, tok = load_causal_lm(str(path), device="cpu")
+    ids = tok(TEXT, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    return model, tok, ids
+
+
+def _reference(model, ids, n):
+    with torch.inference_mode():
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=n,
+                             min_new_tokens=n, do_sample=False, use_cache=True)
+    return out[0, ids.shape[1]:].tolist()
+
+
+def test_own_greedy_loop_matches_transformers_generate(tiny):
+    from thaija.rag.generators import greedy_decode
+
+    model, _, ids = tiny
+    got = greedy_decode(model, ids, 16, set(), lambda new: False)
+    assert got == _reference(model, ids, 16) and len(got) == 16
+
+
+def test_restricted_vocabulary_keeps_in_set_answers_and_never_leaves_the_set(tiny):
+    from thaija.rag.generators import greedy_decode
+
+    model, _, ids = tiny
+    full = _reference(model, ids, 12)
+    vocab = model.config.vocab_size
+    # the full-vocabulary answer's tokens are allowed (plus others): the same answer
+    allowed = torch.tensor(sorted(set(full) | set(range(0, vocab, 997))))
+    assert greedy_decode(model, ids, 12, set(), lambda new: False, allowed) == full
+    # the answer's first token is not allowed: another answer, every token inside the set
+    narrow = torch.tensor(sorted(set(ids[0].tolist()) - {full[0]}))
+    got = greedy_decode(model, ids, 12, set(), lambda new: False, narrow)
+    assert got and got != full and set(got) <= set(narrow.tolist())
+
+
+def test_stop_tokens_and_early_stop_end_decoding(tiny):
+    from thaija.rag.generators import greedy_decode
+
+    model, _, ids = tiny
+    full = _reference(model, ids, 8)
+    assert greedy_decode(model, ids, 8, {full[3]}, lambda new: False) == full[:full.index(full[3])]
+    assert greedy_decode(model, ids, 8, set(), lambda new: len(new) >= 2) == full[:2]
+
+
+def test_answer_vocabulary_is_the_prompt_plus_refusal_digits_and_punctuation(tiny):
+    from thaija.rag.generators import _answer_vocabulary, _stop_ids
+    from thaija.rag.prompt import prompt_texts
+
+    _, tok, ids = tiny
+    allowed = set(_answer_vocabulary(tok, ids[0], "th").tolist())
+    assert set(ids[0].tolist()) <= allowed
+    assert set(tok(prompt_texts("th").refusal, add_special_tokens=False)["input_ids"]) <= allowed
+    for ch in "0123456789[]。":
+        assert set(tok(ch, add_special_tokens=False)["input_ids"]) <= allowed
+    assert set(_stop_ids(tok)) <= allowed
+    assert len(allowed) < len(tok) // 10   # a small slice of the vocabulary
