@@ -392,38 +392,39 @@ class E5Torch:
         return out.astype(np.float32)
 
     def _run_packed(self, windows: list[tuple[int, list[int]]]) -> np.ndarray:
-        """Mean hidden state (n, H) of each window: windows split over the streams (longest first, each
-        to the least loaded stream), each stream's share run in packs of <= max_batch_tokens tokens."""
+        """Mean hidden state (n, H) of each window. The windows are cut into packs (longest first, about
+        a third of a stream's share each, at most max_batch_tokens tokens) that the streams take in
+        turn, so a stream slowed by other work (chunking threads, other processes) holds up nothing;
+        a single pack runs in the calling thread with its own torch threads (a query)."""
+        torch = self._torch
         seqs = [[self.tok.bos, *c, self.tok.eos] for _, c in windows]
         pooled = np.zeros((len(seqs), self.H), np.float32)
-        streams = min(self.streams, len(seqs))
-        share: list[list[int]] = [[] for _ in range(streams)]
-        load = [0.0] * streams
+        total = sum(len(q) for q in seqs)
+        target = self.config.max_batch_tokens
+        if self.streams > 1:
+            target = min(target, max(512, -(-total // (3 * self.streams))))
+        packs: list[list[int]] = []
+        n = 0
         for w in sorted(range(len(seqs)), key=lambda w: -len(seqs[w])):
-            j = load.index(min(load))
-            share[j].append(w)
-            load[j] += len(seqs[w]) * (1 + len(seqs[w]) / 2304)   # matmuls + attention (~L/2304 of them)
+            if not packs or n + len(seqs[w]) > target:
+                packs.append([])
+                n = 0
+            packs[-1].append(w)
+            n += len(seqs[w])
 
-        def run(part: list[int]) -> None:
-            torch = self._torch
+        def run(pack: list[int]) -> None:
             with torch.inference_mode():
-                s = 0
-                while s < len(part):
-                    e, n = s, 0
-                    while e < len(part) and (e == s or n + len(seqs[part[e]]) <= self.config.max_batch_tokens):
-                        n += len(seqs[part[e]])
-                        e += 1
-                    lens = [len(seqs[w]) for w in part[s:e]]
-                    ids = np.fromiter((t for w in part[s:e] for t in seqs[w]), np.int64, n)
-                    pos = np.concatenate([np.arange(L) for L in lens])
-                    v = self._packed(torch.from_numpy(self._embed_rows(ids)), torch.from_numpy(pos), lens)
-                    pooled[part[s:e]] = v.float().numpy()
-                    s = e
+                lens = [len(seqs[w]) for w in pack]
+                ids = np.fromiter((t for w in pack for t in seqs[w]), np.int64, sum(lens))
+                pos = np.concatenate([np.arange(L) for L in lens])
+                v = self._packed(torch.from_numpy(self._embed_rows(ids)), torch.from_numpy(pos), lens)
+                pooled[pack] = v.float().numpy()
 
-        if streams == 1:
-            run(share[0])
+        if self.streams == 1 or len(packs) <= 1:
+            for pack in packs:
+                run(pack)
         else:
-            for f in [self._workers().submit(run, part) for part in share]:
+            for f in [self._workers().submit(run, pack) for pack in packs]:
                 f.result()
         return pooled
 
