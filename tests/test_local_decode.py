@@ -79,3 +79,13 @@ def test_answer_vocabulary_is_the_prompt_plus_refusal_digits_and_punctuation(tin
         assert set(tok(ch, add_special_tokens=False)["input_ids"]) <= allowed
     assert set(_stop_ids(tok)) <= allowed
     assert len(allowed) < len(tok) // 10   # a small slice of the vocabulary
+
+
+def test_a_token_stuck_in_a_loop_ends_the_answer(tiny):
+    from thaija.rag.generators import _EarlyStop
+
+    _, tok, _ = tiny
+    zero = tok("0", add_special_tokens=False)["input_ids"]
+    stop = _EarlyStop(tok, 0, "rules", line=True)
+    assert not stop.done(tok("12 2476", add_special_tokens=False)["input_ids"] + zero * 7)
+    assert stop.done(zero * 8)

@@ -148,7 +148,8 @@ class _EarlyStop:
     """Stop decoding early (CPU time goes into every new token). ``line``: at the first line break
     after some answer text or the end of a first Japanese sentence (``。``): a grounded answer from a
     small model is one sentence (it otherwise goes on copying the documents); always after a cited sentence that ends its line (``… [n]`` + newline),
-    or when the draft is merely repeating the prompt's own rules (an echo the pipeline refuses anyway)."""
+    when one token repeats 8 times in a row, or when the draft is merely repeating the prompt's
+    own rules (an echo the pipeline refuses anyway)."""
 
     def __init__(self, tok: Any, prompt_len: int, rules: str, min_echo_tokens: int = 12,
                  line: bool = False) -> None:
@@ -167,6 +168,8 @@ class _EarlyStop:
         if not new:
             return False
         text = self.tok.decode(new, skip_special_tokens=True)
+        if len(new) >= _REPEATS and len(set(new[-_REPEATS:])) == 1:
+            return True  # a token stuck in a loop ("1000000…"): nothing more will come
         if _CITED_LINE.search(text):
             return True
         if self.line and ("\n" in text.lstrip() or _JA_SENTENCE_END.search(text)):
@@ -175,6 +178,8 @@ class _EarlyStop:
         return len(new) >= self.min_echo and len(flat) >= 8 and self.rules.startswith(flat)
 
 
+#: the same token this many times in a row ends decoding
+_REPEATS = 8
 _CITED_LINE = __import__("re").compile(r"\[\d+(?:\s*,\s*\d+)*\][ \t]*\n")
 #: the end of a first Japanese/Chinese sentence (with its marker, if one follows at once)
 _JA_SENTENCE_END = __import__("re").compile(r"[^\s\[\]\d][。！？](?:\s*\[\d+\])?(?!\s*\[)")
