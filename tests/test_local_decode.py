@@ -89,3 +89,17 @@ def test_a_token_stuck_in_a_loop_ends_the_answer(tiny):
     stop = _EarlyStop(tok, 0, "rules", line=True)
     assert not stop.done(tok("12 2476", add_special_tokens=False)["input_ids"] + zero * 7)
     assert stop.done(zero * 8)
+
+
+def test_cached_rules_prefix_gives_the_same_answers(tiny):
+    from thaija.rag.generators import greedy_decode
+
+    model, tok, ids = tiny
+    other = tok(TEXT[:30] + " ราคา iPhone 15 は 12万円 ครับ", return_tensors="pt",
+                add_special_tokens=False)["input_ids"]
+    store: dict = {}
+    for x in (ids, other, ids):  # miss, hit (same first 6 tokens), hit
+        plain = greedy_decode(model, x, 10, set(), lambda new: False)
+        assert greedy_decode(model, x, 10, set(), lambda new: False, prefix_len=6, store=store) == plain
+        assert len(store) == 1
+    assert list(store)[0] == tuple(ids[0, :6].tolist())

@@ -188,6 +188,22 @@ _JA_SENTENCE_END = __import__("re").compile(r"[^\s\[\]\d][。！？](?:\s*\[\d+\
 _ANSWER_EXTRA = "0123456789 [1] [2] [3] [4] [5] [1, 2] ( ) , . : ; ! ? - / % 、 。 「 」 ・ ー ๆ\n"
 
 
+#: KV caches of the rules prefix, per (model, adapter, dtype, language)
+_PREFIX: dict[tuple, dict] = {}
+
+
+def _rules_prefix_len(tok: Any, text: str, ids: Any, rules: str) -> int:
+    """Number of prompt tokens up to the end of the rules (0 when they do not end on a token
+    boundary of ``ids``, or are too short to be worth caching)."""
+    rules = rules.strip()
+    at = text.find(rules) if len(rules) >= 40 else -1
+    if at < 0:
+        return 0
+    head = tok(text[: at + len(rules)], add_special_tokens=False)["input_ids"]
+    n = len(head)
+    return n if 16 <= n < ids.shape[0] and ids[:n].tolist() == head else 0
+
+
 def _answer_vocabulary(tok: Any, prompt_ids: Any, lang: str | None) -> Any:
     """Token ids a grounded answer may use: its prompt's, the refusal sentence's, digits and
     punctuation, and the end-of-turn tokens (a sorted LongTensor)."""
@@ -216,12 +232,16 @@ def _decoder_parts(model: Any) -> tuple[Any, Any, float | None] | None:
 
 
 def greedy_decode(model: Any, ids: Any, max_new_tokens: int, stop_ids: set[int], done: Any,
-                  allowed: Any = None) -> list[int]:
+                  allowed: Any = None, prefix_len: int = 0, store: dict | None = None) -> list[int]:
     """Greedy decoding of one sequence with the KV cache: the new token ids.
 
     The output layer is applied to the last position only, and only to the rows of ``allowed``
     (token ids) when given. ``done(new_ids)`` ends decoding early; a token of ``stop_ids`` ends it
-    (not included). Models whose body and head cannot be told apart use ``model.generate``."""
+    (not included). ``store`` (a dict kept by the caller) holds the KV cache of the first
+    ``prefix_len`` prompt tokens (the rules, the same for every question of a language): a prompt
+    that starts with the same tokens reuses a copy instead of encoding them again. Models whose
+    body and head cannot be told apart use ``model.generate``."""
+    import copy
     import inspect
 
     import torch
@@ -245,6 +265,18 @@ def greedy_decode(model: Any, ids: Any, max_new_tokens: int, stop_ids: set[int],
     new: list[int] = []
     cache, x = None, ids
     with torch.inference_mode():
+        if store is not None and 0 < prefix_len < ids.shape[1]:
+            key_ids = tuple(ids[0, :prefix_len].tolist())
+            hit = store.get(key_ids)
+            if hit is None:
+                first = body(input_ids=ids[:, :prefix_len], use_cache=True)
+                hit = getattr(first, key, None)
+                if hit is None:
+                    hit = getattr(first, "past_key_values", None)
+                store.clear()  # one prefix per language at a time is enough
+                store[key_ids] = hit
+            if hit is not None:
+                cache, x = copy.deepcopy(hit), ids[:, prefix_len:]
         for _ in range(max_new_tokens):
             kw = {key: cache} if cache is not None else {}
             out = body(input_ids=x, use_cache=True, **kw)
@@ -372,6 +404,7 @@ class LocalGenerator:
         import torch
 
         model, tok = self._load()
+        rules = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
         messages = chat_messages(messages)
         try:
             text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -385,11 +418,14 @@ class LocalGenerator:
         allowed = (_answer_vocabulary(tok, ids[0], lang) if lang is not None and self.vocabulary == "prompt"
                    else None)
         stop = _EarlyStop(tok, 0, messages[0]["content"] if messages else "", line=line)
+        prefix_len = _rules_prefix_len(tok, text, ids[0], rules)
+        store = _PREFIX.setdefault((self.model_name, self.adapter, self.dtype, lang), {})
         before = torch.get_num_threads()
         if model.device.type == "cpu":
             torch.set_num_threads(self.cpu_threads())
         try:
-            new = greedy_decode(model, ids, max_tokens, set(_stop_ids(tok)), stop.done, allowed)
+            new = greedy_decode(model, ids, max_tokens, set(_stop_ids(tok)), stop.done, allowed,
+                                prefix_len=prefix_len, store=store)
         finally:
             torch.set_num_threads(before)
         return tok.decode(new, skip_special_tokens=True).strip()
