@@ -156,6 +156,20 @@ def test_malformed_jsonl_line_strict_writes_nothing_else_only_that_line_is_skipp
     idx.close()
 
 
+def test_index_built_before_the_choice_was_recorded_keeps_its_lite_rows(tmp_path, cache):
+    """An older index (chunks, rows in the Lite file, no ``milvus_rows`` record) stays in step."""
+    idx = _index(tmp_path, cache, dense="milvus")
+    idx.add_documents(_docs(1, 1), progress=False)
+    with idx.registry.db:
+        idx.registry.db.execute("DELETE FROM meta WHERE key='milvus_rows'")
+    idx.close()
+    old = _index(tmp_path, cache)
+    assert old.milvus_rows
+    old.add_documents(_docs(2, 1), progress=False)
+    _milvus_in_step(old)
+    old.close()
+
+
 def test_second_process_gets_index_in_use(tmp_path, cache):
     idx = _index(tmp_path, cache)
     idx.add_documents(_docs(1, 0), progress=False)

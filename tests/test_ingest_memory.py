@@ -26,9 +26,9 @@ CHILD = r'''
 import json, os, sqlite3, sys, threading, time
 import numpy as np
 
-def rss():
+def rss(field="VmRSS"):
     for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -48,13 +48,14 @@ def passage(texts):
 
 emb.passage = passage
 emb.count_tokens = lambda t: max(1, len(t.encode("utf-8")) // 4)
-ref = rss()
-peak = [ref]
+ref, ref_anon = rss(), rss("RssAnon")
+peak, peak_anon = [ref], [ref_anon]
 stop = threading.Event()
 
 def watch():
     while not stop.wait(0.02):
         peak[0] = max(peak[0], rss())
+        peak_anon[0] = max(peak_anon[0], rss("RssAnon"))
 
 threading.Thread(target=watch, daemon=True).start()
 try:
@@ -64,10 +65,11 @@ except SystemExit as e:
     assert not e.code, e.code
 stop.set()
 peak[0] = max(peak[0], rss())
+peak_anon[0] = max(peak_anon[0], rss("RssAnon"))
 c = sqlite3.connect(sys.argv[1] + ".state/registry.sqlite")
 chunks = c.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 lite_rows = c.execute("SELECT value FROM meta WHERE key='milvus_rows'").fetchone()
-print(json.dumps({"increase_mb": peak[0] - ref, "chunks": chunks, "milvus_rows": lite_rows and lite_rows[0]}))
+print(json.dumps({"increase_mb": peak[0] - ref, "anon_increase_mb": peak_anon[0] - ref_anon, "chunks": chunks, "milvus_rows": lite_rows and lite_rows[0]}))
 '''
 
 

@@ -147,7 +147,7 @@ class Index:
         rec = self.registry.get_meta("milvus_rows")
         if rec is not None:
             return rec == "1"
-        return self.registry.counts()[1] > 0
+        return bool(query(self.registry, "SELECT 1 FROM chunks LIMIT 1"))
 
     def note_milvus_rows(self) -> None:
         """Record :meth:`_milvus_rows`'s choice (the first write of an index; inside its transaction)."""
