@@ -210,6 +210,15 @@ def metrics(recs: list[dict], support_of, refuse_below: float) -> dict:
     }
 
 
+def auc(recs: list[dict], score) -> float | None:
+    """AUC of ``score``: answerable vs unanswerable questions (ties count half)."""
+    a = [score(r) for r in recs if r["answerable"]]
+    u = [score(r) for r in recs if not r["answerable"]]
+    if not a or not u:
+        return None
+    return round(sum((x > y) + 0.5 * (x == y) for x in a for y in u) / (len(a) * len(u)), 4)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=150, help="answerable questions per language")
@@ -317,8 +326,12 @@ def main() -> None:
         out["sets"][name] = {**metrics(test, sup, thresholds[lang]["refuse_below"]),
                              "refuse_below": thresholds[lang]["refuse_below"],
                              "p50_seconds": sorted(r["seconds"] for r in rs)[len(rs) // 2]}
+        ans_all = [r for r in rs if r["answerable"]]
+        out["sets"][name]["answer_hit_nothing_refused"] = round(sum(r["answer_hit"] for r in ans_all) / max(1, len(ans_all)), 4)
+        out["sets"][name]["auc_support"] = auc(test, sup)
         if with_ce:  # the fallback support model (no cross-encoder score) on the same records
-            out.setdefault("sets_support_without_ce", {})[name] = metrics(test, sup_fb, fb_thresholds[lang]["refuse_below"])
+            out.setdefault("sets_support_without_ce", {})[name] = {
+                **metrics(test, sup_fb, fb_thresholds[lang]["refuse_below"]), "auc_support": auc(test, sup_fb)}
     out["curves_fit_half"] = curves
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["load_avg"] = os.getloadavg()
