@@ -68,3 +68,18 @@ def test_evidence_reranking_uses_the_cross_encoder(ce):
     q = analyse("วันหยุดได้ค่าล่วงเวลากี่เท่า", "th")
     rows = score_units(q, units([hit]), idf=local_idf([text], "th"), rerank=ce.score)
     assert rows[0].ce is not None and "3 เท่า" in rows[0].unit.text
+
+
+def test_support_uses_the_fallback_model_without_the_cross_encoder(monkeypatch):
+    from thaija.rag import support as S
+    from thaija.rag.pipeline import cross_encoder
+
+    monkeypatch.setenv("THAIJA_RERANK", "0")
+    assert cross_encoder() is None
+    p = S.params()
+    assert "without_ce" in p and "ce" in p["same"]
+    f = {"lex": 0.8, "dense": 0.9, "cover": 0.8, "miss": 0.0, "cross": False}
+    assert S.support({**f, "ce": None}) == pytest.approx(S.support(f, p["without_ce"]))
+    assert S.support({**f, "ce": 0.95}) > S.support({**f, "ce": 0.05})
+    assert S.thresholds("ja", ce=False) == (p["without_ce"]["thresholds"]["ja"]["refuse_below"],
+                                            p["without_ce"]["thresholds"]["ja"]["review_below"])

