@@ -395,7 +395,7 @@ class E5Torch:
         """Mean hidden state (n, H) of each window. The windows are cut into packs (longest first, about
         a third of a stream's share each, at most max_batch_tokens tokens) that the streams take in
         turn, so a stream slowed by other work (chunking threads, other processes) holds up nothing;
-        a single pack runs in the calling thread with its own torch threads (a query)."""
+        a single window runs in the calling thread with its own torch threads (a query)."""
         torch = self._torch
         seqs = [[self.tok.bos, *c, self.tok.eos] for _, c in windows]
         pooled = np.zeros((len(seqs), self.H), np.float32)
@@ -420,7 +420,7 @@ class E5Torch:
                 v = self._packed(torch.from_numpy(self._embed_rows(ids)), torch.from_numpy(pos), lens)
                 pooled[pack] = v.float().numpy()
 
-        if self.streams == 1 or len(packs) <= 1:
+        if self.streams == 1 or len(seqs) <= 1:
             for pack in packs:
                 run(pack)
         else:
