@@ -199,6 +199,13 @@ def test_combined_path_qa_data_train_ask_with_adapter(made, tmp_path):
 
         for c in r.citations:  # whatever it says, every citation is an exact document span
             assert open_index(db).document_text(c["doc_id"])[c["start"]:c["end"]] == c["quote"]
+    # the same through the command line a user types: thaija ask --generator local --adapter
+    p = _cli("ask", q, "--db", db, "--generator", "local", "--model", str(tiny), "--adapter", str(out),
+             "--json")
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    assert got["generator"] == "local" and str(out) in got["model"] and got["lang"] == "ja"
+    assert got["refused"] or got["citations"]
 
 
 @pytest.mark.parametrize("draft, lang, other", [
