@@ -249,6 +249,10 @@ class EvidenceConfig:
     max_answer_chars: int = field(default=280, metadata={"help": "a continuation never makes the answer longer"})
     rerank_units: int = field(default=12, metadata={"help": "best sentences re-scored by the cross-encoder"})
     rerank_weight: float = field(default=1.0, metadata={"help": "weight of the cross-encoder probability"})
+    unit_penalty: float = field(default=1.0, metadata={
+        "help": "score taken from a sentence without a number in the unit the question asks for"})
+    name_penalty: float = field(default=2.0, metadata={
+        "help": "score taken from a sentence whose document never names the model the question names"})
 
     def __post_init__(self) -> None:
         from thaija.errors import ThaijaError
@@ -295,6 +299,9 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
             continue
         ut = set(content_terms(u.display, u.lang))
         st = set(content_terms(u.section, u.lang)) if u.section else set()
+        if u.lang == "th" and query.lang == "th":  # Thai segmentation differs: จุ / ความจุ
+            ut |= _subword(weights, ut)
+            st |= _subword(weights, st)
         if u.lang == "en" or query.lang == "en":  # English inflections: charge / charges / charging
             ut |= {t for t in weights if en_stem(t) in {en_stem(x) for x in ut}}
             st |= {t for t in weights if en_stem(t) in {en_stem(x) for x in st}}
@@ -335,6 +342,56 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
             r.score += cfg.rerank_weight * r.ce
         rows.sort(key=lambda r: (-r.score, r.rank, r.unit.start))
     return rows
+
+
+def _subword(weights: dict[str, float], toks: set[str]) -> set[str]:
+    """Question terms present as a part of a sentence token or holding one (Thai words are cut
+    differently in question and sentence: จุ in ความจุ); parts of at least 2 / 3 characters."""
+    return {t for t in weights if t not in toks
+            and any((len(t) >= 2 and t in x) or (len(x) >= 3 and x in t) for x in toks)}
+
+
+def prefer_asked(scored: list[Scored], query: Query, hits: Sequence[Any], cfg: EvidenceConfig | None = None,
+                 doc_text: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """Demote sentences that cannot answer what the question asks: no number in the asked unit
+    (``กี่วัตต์``, ``何リットル``, a price) and sentences from a document that never names the
+    product/model the question names (``AR-5``). Re-sorts ``scored``; returns what was asked:
+    ``unit``, ``unit_found`` (some candidate holds it), ``names``, ``named_hits`` (hit indexes of
+    documents that mention a name: in their retrieved chunks, source, or ``doc_text(doc_id)``, the
+    stored document with its title)."""
+    from thaija.rag.quantity import asked_unit, has_unit, mentions, names
+
+    cfg = cfg or EvidenceConfig()
+    unit = asked_unit(query.text)
+    ns = names(query.text)
+    named: set[int] = set()
+    seen: set[str] = set()
+    if ns:
+        docs: dict[str, str] = {}
+        for h in hits:
+            key = getattr(h, "doc_id", None) or getattr(h, "source", "")
+            docs[key] = docs.get(key, "") + "\n" + h.text + "\n" + str(getattr(h, "source", "") or "")
+        for i, h in enumerate(hits):
+            key = getattr(h, "doc_id", None) or getattr(h, "source", "")
+            if doc_text is not None and key not in seen:
+                seen.add(key)
+                try:
+                    docs[key] += "\n" + doc_text(key)
+                except Exception:  # noqa: BLE001 - no stored document: the chunks alone decide
+                    pass
+            if any(mentions(docs[key], n) for n in ns):
+                named.add(i)
+    found = False
+    for r in scored:
+        if unit is not None:
+            if has_unit(r.unit.display, unit):
+                found = found or not ns or r.unit.hit in named
+            else:
+                r.score -= cfg.unit_penalty
+        if ns and r.unit.hit not in named:
+            r.score -= cfg.name_penalty
+    scored.sort(key=lambda r: (-r.score, r.rank, r.unit.start))
+    return {"unit": unit, "unit_found": found, "names": ns, "named_hits": named}
 
 
 def _center(rows: Sequence[Scored], qlang: str, min_rows: int = 3) -> None:

@@ -150,9 +150,23 @@ class Evidence:
     support: float
 
 
+def _doc_text(index: Any) -> Callable[[str], str] | None:
+    """Title and text of a stored document (None without an index)."""
+    reg = getattr(index, "registry", None)
+    if reg is None:
+        return None
+
+    def text(doc_id: str) -> str:
+        d = reg.document(doc_id) or {}
+        return f"{d.get('title') or ''}\n{d.get('text') or ''}"
+
+    return text
+
+
 def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Evidence:
     """Sentence units of ``hits`` scored against ``query`` (a :class:`thaija.retrieve.query.Query`)."""
-    from thaija.rag.evidence import local_idf, score_units, select, union_coverage, units
+    from thaija.rag.evidence import local_idf, prefer_asked, score_units, select, union_coverage, units
+    from thaija.rag.quantity import has_unit
     from thaija.rag.support import features, support
 
     hits = list(hits)
@@ -161,8 +175,17 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
         query.embed(ctx.embedder)
     scored = score_units(query, units(hits), idf=idf, embed=ctx.embed if query.vector is not None else None,
                          rerank=ctx.rerank)
+    asked = prefer_asked(scored, query, hits, doc_text=_doc_text(ctx.index))
     chosen = select(scored, query, idf)
     feats = features(scored, chosen, query.lang, union_coverage(chosen, query, idf), query=query, idf=idf)
+    # the question asks for a quantity in a unit (watts, litres, a price) no chosen sentence holds,
+    # or names a model (AR-5) no evidence document mentions: 1.0 when no candidate could answer
+    # (refused), 0.5 when only the chosen sentences lack it (low confidence)
+    feats["unit_miss"] = 0.0
+    if asked["unit"] and chosen and not any(has_unit(r.unit.display, asked["unit"]) for r in chosen):
+        feats["unit_miss"] = 0.5 if asked["unit_found"] else 1.0
+    feats["name_miss"] = 1.0 if asked["names"] and chosen and not any(
+        r.unit.hit in asked["named_hits"] for r in chosen) else 0.0
     return Evidence(query, hits, scored, chosen, feats, round(support(feats), 4) if chosen else 0.0)
 
 
@@ -255,6 +278,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     # never a confident answer (given, flagged and queued for review)
     verdicts = [("low_confidence" if v == "answer" and (e.features.get("type_miss") or e.features.get("kind_miss"))
                  else v) for e, v in zip(evs, verdicts)]
+    verdicts = [("low_confidence" if v == "answer" and e.features.get("unit_miss") else v)
+                for e, v in zip(evs, verdicts)]
     if cfg.generator != "extractive" and cfg.min_support is None:
         # an LLM reads whole chunks and its answer is checked sentence by sentence afterwards:
         # it also gets the question when the best chunk holds half of the question's terms
@@ -262,6 +287,10 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
 
         verdicts = [("low_confidence" if v == "refuse" and evidence_support(e.query.text, e.hits, lang) >= 0.5
                      else v) for e, v in zip(evs, verdicts)]
+    # nothing retrieved states the asked quantity, or no evidence document names the asked model:
+    # a refusal whatever the support (an answer in years to a question in watts is wrong)
+    verdicts = [("refuse" if e.features.get("unit_miss", 0.0) >= 1.0 or e.features.get("name_miss") else v)
+                for e, v in zip(evs, verdicts)]
     answered = [e for e, v in zip(evs, verdicts) if v != "refuse"]
     if cfg.agentic:
         extra["unanswered"] = [e.query.text for e, v in zip(evs, verdicts) if v == "refuse"]
