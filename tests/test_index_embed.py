@@ -68,6 +68,16 @@ def test_sentence_transformers_engine_with_local_folder(tmp_path):
     spec = f"sentence-transformers:{folder}"
     e = get_embedder(spec)
     assert e.dim == 384 and e.count_tokens("retrieval") >= 1
+    # counting (the chunking thread) uses a private tokenizer: the same counts as the encoder's own
+    # tokenizer, and it leaves the padding an encode in another thread has just set alone (sharing
+    # it broke that batch: "Unable to create tensor ... padding=True" during index add)
+    hf = e._m.tokenizer
+    lines = (ROOT / "tests/data/flores_eng.txt").read_text(encoding="utf-8").splitlines()[:40]
+    assert [e.count_tokens(t) for t in lines] == [len(hf(t, add_special_tokens=False)["input_ids"]) for t in lines]
+    hf.backend_tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    e.count_tokens(lines[0] * 50)
+    assert hf.backend_tokenizer.padding is not None
+    hf.backend_tokenizer.no_padding()
     news = {s: (ROOT / "corpora/news/en" / f"{s}.txt").read_text(encoding="utf-8")
             for s in ("rt.com.91337", "upi.176266", "bbc.381790")}
     db = str(tmp_path / "st.db")

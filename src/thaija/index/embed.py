@@ -175,7 +175,7 @@ class SentenceTransformerEmbedder(Embedder):
         prompts = getattr(self._m, "prompts", None) or {}
         self._use_prompts = bool(prompts.get("query"))
         self._e5 = "e5" in Path(model).name.lower() and not self._use_prompts
-        self._tok = self._m.tokenizer
+        self._count = _counter(self._m.tokenizer)
 
     def _encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
         if not texts:
@@ -198,11 +198,30 @@ class SentenceTransformerEmbedder(Embedder):
         return self._encode(texts, "passage")
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tok(text, add_special_tokens=False)["input_ids"])
+        return self._count(text)
 
     @property
     def max_tokens(self) -> int:
         return int(getattr(self._m, "max_seq_length", 512) or 512) - 2
+
+
+def _counter(tok) -> Callable[[str], int]:
+    """Token count without special tokens, from a private copy of ``tok``. A Hugging Face fast tokenizer
+    keeps padding/truncation as state on its Rust object, set by every call: counting from the chunking
+    thread with the encoder's own tokenizer switched padding off under a batch being encoded in another
+    thread (``Unable to create tensor … padding=True``, seen in ``index add`` with all-MiniLM-L6-v2)."""
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is not None:
+        from tokenizers import Tokenizer
+
+        mine = Tokenizer.from_str(backend.to_str())
+        mine.no_padding()
+        mine.no_truncation()
+        return lambda text: len(mine.encode(text, add_special_tokens=False).ids)
+    import copy
+
+    slow = copy.deepcopy(tok)
+    return lambda text: len(slow(text, add_special_tokens=False)["input_ids"])
 
 
 _EMBEDDERS: dict[str, Embedder] = {}
