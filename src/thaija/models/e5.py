@@ -431,13 +431,13 @@ class E5Torch:
     def _workers(self):
         """The stream threads (made on first use), each set to ``stream_threads`` torch threads (a
         per-thread setting: the calling threads keep theirs)."""
-        if self._pool is None:
+        if self._pool is None or self._pool[0] != os.getpid():     # a forked child has no such threads
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(self.streams, thread_name_prefix="thaija-e5",
-                                            initializer=self._torch.set_num_threads,
-                                            initargs=(self.stream_threads,))
-        return self._pool
+            self._pool = (os.getpid(), ThreadPoolExecutor(self.streams, thread_name_prefix="thaija-e5",
+                                                          initializer=self._torch.set_num_threads,
+                                                          initargs=(self.stream_threads,)))
+        return self._pool[1]
 
     def _run_padded(self, windows: list[tuple[int, list[int]]]) -> np.ndarray:
         """Mean hidden state (n, H) of each window through the padded encoder (length buckets)."""
