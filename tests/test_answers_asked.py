@@ -86,3 +86,15 @@ def test_quantity_in_the_asked_unit_is_still_answered(products_db):
     assert r["evidence"]["unit_miss"] == 0.0 and r["evidence"]["name_miss"] == 0.0
     r = ask(products_db, "Kiri C9 รับประกันมอเตอร์กี่ปี")
     assert not r["refused"] and "5 ปี" in r["answer"], r
+
+
+@pytest.mark.slow
+def test_cross_language_fact_beats_generic_same_language_words(policy_db):
+    # Q9 / policy q1: work-from-home days exist only in the Japanese rules (週2日); the Thai overtime
+    # rules share only ทำงาน / วัน / สัปดาห์ and lack บ้าน: the Japanese sentence is quoted (was: refused)
+    q = json.loads((DATA / "policy" / "questions.jsonl").read_text("utf-8").splitlines()[0])
+    assert q["id"] == "q1"
+    r = ask(policy_db, q["question"])
+    assert not r["refused"], (r["reason"], r["support"], r["evidence"])
+    assert "週2日" in r["answer"] and r["citations"][0]["doc_id"] == "ja-remote", r["answer"]
+    assert r["answer"].startswith("ตามเอกสาร (ภาษาญี่ปุ่น)")

@@ -249,6 +249,9 @@ class EvidenceConfig:
     max_answer_chars: int = field(default=280, metadata={"help": "a continuation never makes the answer longer"})
     rerank_units: int = field(default=12, metadata={"help": "best sentences re-scored by the cross-encoder"})
     rerank_weight: float = field(default=1.0, metadata={"help": "weight of the cross-encoder probability"})
+    generic_lex: float = field(default=0.3, metadata={
+        "help": "same-language sentences all below this lexical score and without the question's most "
+                "specific word count as generic-word matches when sentences in another language were retrieved"})
     unit_penalty: float = field(default=1.0, metadata={
         "help": "score taken from a sentence without a number in the unit the question asks for"})
     name_penalty: float = field(default=2.0, metadata={
@@ -328,8 +331,18 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
     # score — unless the question's own language already offers lexical evidence (>= 0.15)
     same_best = max((r.lex for r in rows if r.unit.lang == query.lang), default=0.0)
     floor = cfg.cross_lex if same_best < 0.15 else 0.0
+    # no sentence in the question's language holds the question's most specific word (บ้าน of
+    # ทำงานจากที่บ้าน) and all of them match little of it while sentences in another language were
+    # retrieved: the generic words they share (ทำงาน, วัน, สัปดาห์) are no evidence against those
+    generic_only: set[int] = set()
+    if weights and query.lang in LANGS and any(r.unit.lang in LANGS and r.unit.lang != query.lang for r in rows):
+        key = max(weights, key=lambda t: weights[t])
+        same = [r for r in rows if r.unit.lang == query.lang]
+        if same and same_best < cfg.generic_lex and not any(key in r.covered or key in r.topic for r in same):
+            floor = cfg.cross_lex
+            generic_only = {id(r) for r in same}
     for r in rows:
-        lex = r.lex
+        lex = 0.0 if id(r) in generic_only else r.lex
         if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang:
             lex = max(lex, floor)
         r.score = (cfg.lex_weight * lex + cfg.dense_weight * dense_scale(r.dense, cfg)
