@@ -188,3 +188,26 @@ def test_jsonl_with_an_unknown_language_is_skipped_not_the_folder(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "l.jsonl:1" in p.stdout + p.stderr and "'lang'" in p.stdout + p.stderr
     assert "1 documents" in p.stdout or "1 document" in p.stdout, p.stdout
+
+
+def test_reingest_without_groups_keeps_them(ws):
+    """QA Q14: a routine `index add docs/` without --groups never publishes a document that was
+    added with --groups (fail closed, with a warning); --groups '' makes it public on purpose."""
+    def groups_of() -> dict[str, list[str]]:
+        code, out = cli("index", "list", "--db", "g.db", "--json")
+        assert code == 0, out
+        return {d["doc_id"]: d["groups"] for d in map(json.loads, out.splitlines())}
+
+    assert cli("index", "add", "docs", "--db", "g.db")[0] == 0
+    assert cli("index", "add", "docs/hr/remote.txt", "--db", "g.db", "--groups", "hr")[0] == 0
+    assert groups_of()["hr/remote.txt"] == ["hr"]
+    (ws / "docs" / "hr" / "remote.txt").write_text(TH + " ต้องแจ้งล่วงหน้าสองวัน", encoding="utf-8")
+    code, out = cli("index", "add", "docs", "--db", "g.db")
+    assert code == 0, out
+    assert groups_of() == {"a.md": [], "hr/remote.txt": ["hr"], f"{LONG}.txt": []}
+    assert "kept its access groups hr" in out
+    code, out = cli("search", "ทำงานจากที่บ้าน", "--db", "g.db", "--json")
+    assert code == 0 and "remote" not in out  # a public search does not see it
+    code, out = cli("index", "add", "docs/hr/remote.txt", "--db", "g.db", "--groups", "")
+    assert code == 0, out
+    assert groups_of()["hr/remote.txt"] == []

@@ -78,7 +78,7 @@ def add_cmd(
     paths: List[str] = typer.Argument(..., help="Files or folders: .txt .md .jsonl (id,title,text,lang,metadata) .html .pdf .docx .xlsx .pptx"),
     db: Optional[str] = option(IndexConfig, "db", "--db", default=None,
                                note=DB_DEFAULT + " Created (./thaija.db) when none exists."),
-    groups: Optional[str] = typer.Option(None, "--groups", help=GROUPS_HELP + " Applied to every added document."),
+    groups: Optional[str] = typer.Option(None, "--groups", help=GROUPS_HELP + " Applied to every added document; without --groups a document already indexed keeps its groups (--groups '' makes it public)."),
     lang: str = typer.Option("auto", "--lang", help="auto (detect per chunk), th, ja or en."),
     root: Optional[str] = typer.Option(None, "--root", help="Folder document ids are relative to (default: the index's "
                                        "root when the inputs lie under it, else the common folder of the inputs)."),
@@ -115,7 +115,7 @@ def add_cmd(
     # without --embedder an existing index keeps the embedder it was built with
     idx = Index(IndexConfig(db=db, chunk_tokens=chunk_tokens, embedder=embedder, commit_chunks=commit_every))
     try:
-        s = idx.add_paths(paths, groups=_groups(groups), lang=None if lang == "auto" else lang, progress=progress,
+        s = idx.add_paths(paths, groups=None if groups is None else _groups(groups), lang=None if lang == "auto" else lang, progress=progress,
                           redact=redact, root=root, strict=strict, on_skip=skipped, on_warn=warned)
     except KeyboardInterrupt:
         raise ThaijaError("interrupted: re-run the same command to continue (committed documents are kept "

@@ -18,12 +18,13 @@ re-run continues. Any crash leaves the old or the new state searchable (index/st
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from thaija.errors import ThaijaError
 from thaija.index.bm25 import BM25Store
@@ -281,6 +282,21 @@ class Index:
             return self.root
         return str(common_root(paths))
 
+    def _keep_groups(self, docs: Iterable[Document], warn: Callable[[str], None]) -> Iterator[Document]:
+        """``docs`` where a document loaded without groups that the index already holds with groups
+        keeps them (fail closed: a routine re-ingest never publishes a restricted document)."""
+        import dataclasses
+
+        for doc in docs:
+            if not doc.groups:
+                row = self.registry._read("SELECT groups FROM documents WHERE doc_id=?", (doc.id,))
+                kept = json.loads(row[0][0]) if row else []
+                if kept:
+                    warn(f"{doc.id}: kept its access groups {','.join(kept)} "
+                         f"(pass --groups to change them; --groups '' makes it public)")
+                    doc = dataclasses.replace(doc, groups=list(kept))
+            yield doc
+
     def add_paths(self, paths: Iterable[str], *, groups: Sequence[str] | str | None = None,
                   lang: str | None = None, progress: bool | None = None, redact: bool = False,
                   root: str | None = None, strict: bool = False,
@@ -293,7 +309,9 @@ class Index:
         once) unless ``strict``; in a JSONL file each bad line is (``path:line``) and the good
         lines are indexed. A file loaded in a degraded way (an HTML page nested too deeply, read
         as plain text) is reported in ``summary["warnings"]`` and through ``on_warn(message)``.
-        Nothing indexable at all raises. ``redact=True`` replaces personal
+        Nothing indexable at all raises. ``groups=None`` (not given): a document the index already
+        holds with access groups keeps them (with a warning); ``groups=[]`` or ``""`` makes the
+        documents public. ``redact=True`` replaces personal
         data (:func:`thaija.guard.pii.redact`) in the text BEFORE chunking.
         """
         if lang not in (None, "auto") and lang not in LANGS[:3]:
@@ -328,6 +346,8 @@ class Index:
                                                   on_skip=None if strict else skip, on_warn=warn)
         if redact:
             docs = redact_documents(docs)
+        if groups is None:  # no groups given: a document already indexed keeps its access groups
+            docs = self._keep_groups(docs, warn)
         try:
             summary = self.add_documents(docs, progress=progress, total_bytes=_bytes_under(paths))
         except ThaijaError as exc:
