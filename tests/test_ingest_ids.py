@@ -211,3 +211,25 @@ def test_reingest_without_groups_keeps_them(ws):
     code, out = cli("index", "add", "docs/hr/remote.txt", "--db", "g.db", "--groups", "")
     assert code == 0, out
     assert groups_of()["hr/remote.txt"] == []
+
+
+def test_eta_is_not_guessed_from_the_first_document(monkeypatch, capsys):
+    """QA Q17: the first document's time (with model start-up in it) gave an ETA 45x too high; the
+    rate is measured from the first finished document and needs 2 % more work before an ETA shows."""
+    import time
+
+    from thaija.index.documents import Document
+    from thaija.index.writer import Progress
+
+    monkeypatch.setenv("THAIJA_PROGRESS_EVERY", "0")
+    doc = Document(id="d", text="x" * 10)
+    with Progress(True, total=1000) as p:
+        time.sleep(0.3)                      # start-up: not part of the rate
+        p.done_doc(doc, 1, nbytes=10)        # 1 %
+        first = capsys.readouterr().err
+        time.sleep(0.05)
+        p.done_doc(doc, 1, nbytes=490)       # 50 %: rate from the 49 % done since the first document
+        later = capsys.readouterr().err
+    assert "ETA estimating" in first
+    eta = float(later.split("ETA ")[1].split(" s")[0])
+    assert eta < 1.0                         # ~0.05 s per 49 % -> ~0.05 s left, not 0.3 s * 99

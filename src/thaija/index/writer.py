@@ -559,6 +559,7 @@ class Progress:
         self._lock = threading.Lock()
         self._plain = False
         self._done_bytes = 0
+        self._first: tuple[float, float] | None = None
 
     def _line(self, final: bool = False) -> None:
         import sys
@@ -569,8 +570,13 @@ class Progress:
         if self.total:
             frac = min(self._done_bytes / self.total, 1.0)
             pct = f", {100 * frac:.0f}%"
+            if self._first is None and frac > 0:
+                self._first = (now, frac)  # the rate is measured from here: start-up time is not work
             if 0 < frac < 1 and not final:
-                eta = f", ETA {el * (1 - frac) / frac:.0f} s"
+                t1, f1 = self._first or (now, frac)
+                # no ETA from one document (start-up and first batches mislead): ≥ 2 % more work first
+                eta = f", ETA {(now - t1) * (1 - frac) / (frac - f1):.0f} s" if frac - f1 >= 0.02 and now > t1 \
+                    else ", ETA estimating"
         word = "indexed" if final else "indexing"
         print(f"thaija: {word}: {self.docs} docs, {self.chunks} chunks ({self.embedded_n} embedded){pct}{eta}, "
               f"{el:.0f} s", file=sys.stderr, flush=True)
