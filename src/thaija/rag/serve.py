@@ -179,6 +179,19 @@ class Answerer:
 
         return open_index(self.cfg.db).embedder
 
+    def warm(self) -> None:
+        """Load what the first answer needs (index, embedder, cross-encoder) before serving, so the
+        first user does not wait for it; failures are left for the request to report."""
+        try:
+            from thaija.rag.pipeline import cross_encoder
+
+            self._embedder().query(["warm-up"])
+            ce = cross_encoder()
+            if ce is not None:
+                ce("warm-up", ["warm-up"])
+        except Exception:  # noqa: BLE001 - no index yet, no model: the first request says why
+            pass
+
     def cut(self, question: str) -> tuple[str, bool]:
         """The question cut to max_question_chars, the embedder's and the generator's limits."""
         q = question[: self.cfg.max_question_chars]
@@ -391,7 +404,14 @@ def serve(config: ServeConfig | None = None) -> None:
     require("uvicorn", "uvicorn", "thaija serve")
     import uvicorn
 
+    import sys
+
     cfg = config or ServeConfig()
     app = create_app(cfg)
+    t0 = time.monotonic()
+    print("thaija: serve: loading the index and models…", file=sys.stderr, flush=True)
+    app.state.answerer.warm()
+    print(f"thaija: serve: ready in {time.monotonic() - t0:.0f} s on http://{cfg.host}:{cfg.port}",
+          file=sys.stderr, flush=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", server_header=False,
                 limit_concurrency=256, timeout_keep_alive=10, h11_max_incomplete_event_size=64 * 1024)
