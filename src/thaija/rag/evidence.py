@@ -334,8 +334,13 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
     # no sentence in the question's language holds the question's most specific word (บ้าน of
     # ทำงานจากที่บ้าน) and all of them match little of it while sentences in another language were
     # retrieved: the generic words they share (ทำงาน, วัน, สัปดาห์) are no evidence against those
+    # (only for a question asking a quantity in a unit that a sentence in another language states)
+    from thaija.rag.quantity import asked_unit, has_unit
+
     generic_only: set[int] = set()
-    if weights and query.lang in LANGS and any(r.unit.lang in LANGS and r.unit.lang != query.lang for r in rows):
+    unit = asked_unit(query.text) if weights and query.lang in LANGS else None
+    if unit and any(r.unit.lang in LANGS and r.unit.lang != query.lang and has_unit(r.unit.display, unit)
+                    for r in rows):
         key = max(weights, key=lambda t: weights[t])
         same = [r for r in rows if r.unit.lang == query.lang]
         if same and same_best < cfg.generic_lex and not any(key in r.covered or key in r.topic for r in same):

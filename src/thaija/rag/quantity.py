@@ -33,7 +33,7 @@ UNITS: dict[str, tuple[str, ...]] = {
 }
 #: currency symbols written before the number.
 _PREFIX = {"currency": "[$¥￥฿€£]"}
-_NUMBER = (r"(?<![A-Za-z0-9\-])(?:[0-9０-９๐-๙]+(?:[.,][0-9]+)?|[一二三四五六七八九十百千万半]+"
+_NUMBER = (r"(?<![A-Za-z0-9\-])(?:[0-9０-９๐-๙]+(?:[.,][0-9]+)?|[一二三四五六七八九十百千万半元]+"
            r"|หนึ่ง|สอง|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|ร้อย|พัน|ครึ่ง)")
 _RANGE = rf"{_NUMBER}(?:\s*[-~〜–]\s*{_NUMBER})?"
 #: price words: a question "ราคาเท่าไหร่" / "値段はいくら" / "how much ... cost" asks for a currency.
