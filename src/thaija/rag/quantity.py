@@ -88,9 +88,18 @@ def has_unit(text: str, unit: str) -> bool:
     return _unit_re(unit).search(text) is not None
 
 
+#: in a Thai or Japanese question, a capitalised Latin word and a number name a product (AirPure 300).
+_NAME_NUM = re.compile(r"(?<![A-Za-z0-9\-])[A-Z][A-Za-z]+[ \-]?[0-9]+(?![0-9])")
+_TH_JA = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u4e00-\u9fff]")
+
+
 def names(question: str) -> list[str]:
-    """Product/model names in the question: Latin tokens with a letter and a digit."""
-    return list(dict.fromkeys(m.group(0) for m in _NAME.finditer(question)))
+    """Product/model names in the question: Latin tokens with a letter and a digit (AR-5, C9);
+    in a Thai or Japanese question also a capitalised Latin word and a number (AirPure 300)."""
+    found = [m.group(0) for m in _NAME.finditer(question)]
+    if _TH_JA.search(question):
+        found += [m.group(0) for m in _NAME_NUM.finditer(question)]
+    return list(dict.fromkeys(found))
 
 
 @lru_cache(maxsize=256)
