@@ -2,6 +2,7 @@
 vocabulary), checked against transformers' ``generate`` on a tiny real-tokenizer model."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -103,3 +104,21 @@ def test_cached_rules_prefix_gives_the_same_answers(tiny):
         assert greedy_decode(model, x, 10, set(), lambda new: False, prefix_len=6, store=store) == plain
         assert len(store) == 1
     assert list(store)[0] == tuple(ids[0, :6].tolist())
+
+
+def test_thread_choice_does_not_count_its_own_work_as_load():
+    """The 1-minute load average includes this process's previous answers: the thread choice takes
+    them out (else an idle machine answering one question after another always reads as busy)."""
+    import time
+
+    from thaija.rag import generators as g
+
+    g._own_load()
+    c0 = time.process_time()
+    while time.process_time() - c0 < 1.0:   # one CPU-second of our own work
+        sum(i * i for i in range(1000))
+    own = g._own_load()
+    assert 0.05 < own <= (os.cpu_count() or 1) + 0.1
+    gen = g.LocalGenerator(threads=None)
+    assert 1 <= gen.cpu_threads() <= (os.cpu_count() or 1)
+    assert g.LocalGenerator(threads=1).cpu_threads() == 1

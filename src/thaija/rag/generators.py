@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import time as _time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
@@ -305,6 +306,22 @@ def _bf16_ok() -> bool:
         return False
 
 
+_OWN: list[tuple[float, float]] = [(_time.monotonic(), _time.process_time())]  # (wall, CPU) samples, newest last
+
+
+def _own_load(window: float = 60.0) -> float:
+    """This process's share of the 1-minute load average: its CPU seconds per wall second over
+    (about) the last minute, from samples taken at each call."""
+    now, cpu = _time.monotonic(), _time.process_time()
+    _OWN.append((now, cpu))
+    while len(_OWN) > 2 and now - _OWN[1][0] >= window:
+        _OWN.pop(0)
+    t0, c0 = _OWN[0]
+    if now - t0 < 1.0:
+        return 0.0
+    return max(0.0, (cpu - c0) / (now - t0))
+
+
 @dataclass
 class LocalGenerator:
     """A transformers causal LM on this machine (default: the offline Gemma-3-270m of the tune
@@ -367,6 +384,9 @@ class LocalGenerator:
             busy = os.getloadavg()[0]
         except OSError:  # no load average on this platform
             busy = 0.0
+        # the load average counts this process's own recent work (the previous answers): without
+        # taking it out, an idle machine that answers questions one after another reads as busy
+        busy = max(0.0, busy - _own_load())
         return max(1, min(cores, int(cores - busy + 0.5)))
 
     def _dtype(self, device: str) -> Any:
