@@ -106,3 +106,14 @@ def test_other_products_warranty_is_not_the_answer(policy_db):
     # QA Q8b: the AirPure 300 manual states no warranty; NetLink AX3000's warranty must not answer
     r = ask(policy_db, "AirPure 300 รับประกันกี่ปี")
     assert r["refused"], (r["answer"], r["evidence"])
+
+
+def test_amounts_with_a_magnitude_state_the_currency():
+    """25万円 / 1.5 ล้านบาท / 3 million yen hold a number in the currency (CI: 新卒の初任給はいくらですか
+    was refused as unit_miss against 「初任給は月額25万円です」)."""
+    from thaija.rag.quantity import asked_unit, has_unit
+
+    assert asked_unit("新卒の初任給はいくらですか") == "currency"
+    for text in ("新卒社員の初任給は月額25万円です。", "ราคา 1.5 ล้านบาท", "It costs 3 million yen."):
+        assert has_unit(text, "currency"), text
+    assert not has_unit("賞与は年2回、6月と12月に支給されます。", "currency")

@@ -35,7 +35,9 @@ UNITS: dict[str, tuple[str, ...]] = {
 _PREFIX = {"currency": "[$¥￥฿€£]"}
 _NUMBER = (r"(?<![A-Za-z0-9\-])(?:[0-9０-９๐-๙]+(?:[.,][0-9]+)?|[一二三四五六七八九十百千万半元]+"
            r"|หนึ่ง|สอง|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|ร้อย|พัน|ครึ่ง)")
-_RANGE = rf"{_NUMBER}(?:\s*[-~〜–]\s*{_NUMBER})?"
+#: a magnitude written after the digits: 25万円, 1.5 ล้านบาท, 3 million yen.
+_MAGNITUDE = r"(?:\s*(?:万|千|百|億|兆|ล้าน|แสน|หมื่น|พัน|ร้อย|thousand|million|billion)(?![A-Za-z]))?"
+_RANGE = rf"{_NUMBER}{_MAGNITUDE}(?:\s*[-~〜–]\s*{_NUMBER}{_MAGNITUDE})?"
 #: price words: a question "ราคาเท่าไหร่" / "値段はいくら" / "how much ... cost" asks for a currency.
 _PRICE = re.compile(r"ราคา|ค่าใช้จ่าย|値段|価格|料金|費用|いくら|\bprice\b|\bcost", re.I)
 _HOW_MUCH = re.compile(r"เท่าไหร่|เท่าไร|いくら|how much|what is the price", re.I)
