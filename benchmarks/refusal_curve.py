@@ -32,18 +32,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = (ROOT / ".." / "shared" / "data").resolve()
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-SETS = {"th": "iapp_wiki_qa/valid", "ja": "jsquad/valid"}
-
-
-def log(*a) -> None:
-    print(*a, flush=True, file=sys.stderr)
-
-
-def rows(p: Path) -> list[dict]:
-    return [json.loads(x) for x in p.read_text("utf-8").splitlines() if x.strip()]
+from train_answerability import DATA, ROOT, SETS, log, rows  # noqa: E402 (same data, same split helpers)
 
 
 def qa_set(lang: str, n: int, rng: random.Random, max_articles: int | None = None, part: str | None = "eval",
