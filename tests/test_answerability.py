@@ -15,23 +15,21 @@ def ce():
     return answerability.shared()
 
 
-def test_thai_pair_scored_in_the_right_order(ce):
-    q = "ค่าล่วงเวลาในวันหยุดคิดเป็นกี่เท่าของค่าจ้าง"
-    good = "การทำงานล่วงเวลาในวันหยุด บริษัทจ่ายค่าล่วงเวลาเป็น 3 เท่าของอัตราค่าจ้างต่อชั่วโมง"
-    same_topic = "พนักงานที่ต้องการทำงานล่วงเวลาต้องได้รับอนุมัติจากหัวหน้างานล่วงหน้า"
-    other = "สำนักงานใหญ่ของบริษัทตั้งอยู่ที่ถนนสีลม กรุงเทพมหานคร"
+@pytest.mark.parametrize("q, good, same_topic, other", [
+    ("ค่าล่วงเวลาในวันหยุดคิดเป็นกี่เท่าของค่าจ้าง",
+     "การทำงานล่วงเวลาในวันหยุด บริษัทจ่ายค่าล่วงเวลาเป็น 3 เท่าของอัตราค่าจ้างต่อชั่วโมง",
+     "พนักงานที่ต้องการทำงานล่วงเวลาต้องได้รับอนุมัติจากหัวหน้างานล่วงหน้า",
+     "สำนักงานใหญ่ของบริษัทตั้งอยู่ที่ถนนสีลม กรุงเทพมหานคร"),
+    ("正社員の年次有給休暇は年間何日ですか",
+     "正社員には年間20日の年次有給休暇が付与されます。",
+     "有給休暇を取得する場合は、所属長に事前に申請してください。",
+     "本社ビルの食堂は午前11時から午後2時まで営業しています。"),
+], ids=["th", "ja"])
+def test_pair_scored_in_the_right_order(ce, q, good, same_topic, other):
+    """The answering sentence beats one on the same topic and an unrelated one (Thai, Japanese)."""
     p = ce.score(q, [same_topic, good, other])
     assert p[1] > p[0] and p[1] > p[2], p
     assert all(0.0 <= x <= 1.0 for x in p)
-
-
-def test_japanese_pair_scored_in_the_right_order(ce):
-    q = "正社員の年次有給休暇は年間何日ですか"
-    good = "正社員には年間20日の年次有給休暇が付与されます。"
-    same_topic = "有給休暇を取得する場合は、所属長に事前に申請してください。"
-    other = "本社ビルの食堂は午前11時から午後2時まで営業しています。"
-    p = ce.score(q, [same_topic, other, good])
-    assert p[2] > p[0] and p[2] > p[1], p
 
 
 def test_cross_language_pair(ce):

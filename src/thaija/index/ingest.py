@@ -18,7 +18,6 @@ re-run continues. Any crash leaves the old or the new state searchable (index/st
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -289,8 +288,7 @@ class Index:
 
         for doc in docs:
             if not doc.groups:
-                row = self.registry._read("SELECT groups FROM documents WHERE doc_id=?", (doc.id,))
-                kept = json.loads(row[0][0]) if row else []
+                kept = self.registry.groups_of(doc.id)
                 if kept:
                     warn(f"{doc.id}: kept its access groups {','.join(kept)} "
                          f"(pass --groups to change them; --groups '' makes it public)")

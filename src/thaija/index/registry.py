@@ -342,6 +342,11 @@ class Registry:
         return [{"doc_id": r[0], "title": r[1], "source": r[2], "lang": r[3] or None, "groups": json.loads(r[4]),
                  "chunks": r[5], "characters": r[6], "updated_at": r[7]} for r in cur]
 
+    def groups_of(self, doc_id: str) -> list[str]:
+        """The access groups `doc_id` is stored with ([] when public or not indexed)."""
+        row = self._read("SELECT groups FROM documents WHERE doc_id=?", (doc_id,))
+        return json.loads(row[0][0]) if row else []
+
     def document(self, doc_id: str) -> dict[str, Any] | None:
         r = self.db.execute("SELECT doc_id, text, title, source, groups, metadata FROM documents WHERE doc_id=?",
                             (doc_id,)).fetchone()
