@@ -90,6 +90,20 @@ def test_quantity_in_the_asked_unit_is_still_answered(products_db):
 
 
 @pytest.mark.slow
+def test_cross_language_sibling_quantities_are_both_quoted(products_db):
+    # QA Q7: a Thai question about the cooking wattage over the Japanese manual (炊飯時 650 W, 保温時
+    # 20 W in the next sentence) quoted only the keep-warm sentence: both are quoted now, each with
+    # its condition, as one exact span of the manual
+    r = ask(products_db, "หม้อหุงข้าว AR-5 ใช้ไฟกี่วัตต์ตอนหุงข้าว")
+    assert not r["refused"], (r["reason"], r["support"], r["evidence"])
+    assert "650ワット" in r["answer"] and r["answer"].startswith("ตามเอกสาร (ภาษาญี่ปุ่น)"), r["answer"]
+    assert all(c["doc_id"] == "ja-aurora" and c["lang"] == "ja" for c in r["citations"])
+    # a same-language question names the condition itself: only the asked sentence
+    r = ask(products_db, "AR-5の保温時の消費電力は何ワットですか")
+    assert "20ワット" in r["answer"] and "650" not in r["answer"], r["answer"]
+
+
+@pytest.mark.slow
 def test_cross_language_fact_beats_generic_same_language_words(policy_db):
     # Q9 / policy q1: work-from-home days exist only in the Japanese rules (週2日); the Thai overtime
     # rules share only ทำงาน / วัน / สัปดาห์ and lack บ้าน: the Japanese sentence is quoted (was: refused)

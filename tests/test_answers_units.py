@@ -86,3 +86,25 @@ def test_text_output_says_when_an_answer_is_low_confidence():
     assert "low confidence" in out and "0.43" in out and "review id 3" in out
     res["reason"] = None
     assert "low confidence" not in render(res)
+
+
+def test_specific_coverage_discounts_words_every_candidate_shares():
+    """Contrastive coverage (issue 11 refusal): a question word found in every retrieved chunk (the
+    article's name) is the topic, not evidence; the sentence must cover the specific words."""
+    from thaija.rag.evidence import specific_coverage
+
+    docs = ["ปราสาทหินพิมาย สร้างขึ้นในพุทธศตวรรษที่ 16 ด้วยหินทรายสีขาว",
+            "ปราสาทหินพิมาย ตั้งอยู่ในจังหวัดนครราชสีมา ใกล้แม่น้ำมูล",
+            "ปราสาทหินพิมาย เปิดให้เข้าชมทุกวัน ค่าเข้าชม 100 บาท"]
+    hits = [hit(t, "th", doc=f"d{i}") for i, t in enumerate(docs)]
+    q = analyse("ปราสาทหินพิมาย สร้างด้วยหินทรายสีอะไร")
+    idf = local_idf(docs + ["แม่น้ำ", "จังหวัด", "บาท"], "th")
+    scored = score_units(q, units(hits), idf=idf)
+    built = [r for r in scored if "หินทราย" in r.unit.display]
+    other = [r for r in scored if "นครราชสีมา" in r.unit.display]
+    spec_built, miss_built = specific_coverage(scored, built, q, idf)
+    spec_other, miss_other = specific_coverage(scored, other, q, idf)
+    assert spec_built > 0.5 > spec_other and miss_other == 1.0 and miss_built < 1.0
+    # the shared name covers much of the plain IDF weight but little of the specific weight (สี
+    # matches inside นครราชสีมา: the Thai sub-word rule)
+    assert spec_other < other[0].lex / 2, (spec_other, other[0].lex)

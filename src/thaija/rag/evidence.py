@@ -241,6 +241,9 @@ class EvidenceConfig:
     section_weight: float = field(default=0.6, metadata={"help": "weight of terms found only in a unit's section heading"})
     cross_lex: float = field(default=0.35, metadata={"help": "lexical score assumed for a sentence in another language"})
     max_units: int = field(default=3, metadata={"help": "most sentences in one answer"})
+    sibling_ratio: float = field(default=0.75, metadata={
+        "help": "cross-language: a nearby sentence stating another number in the asked unit joins the "
+                "answer when its score is at least this share of the best"})
     max_dense_units: int = field(default=20, metadata={"help": "most sentences embedded per question"})
     continue_tail: int = field(default=25, metadata={
         "help": "Thai clause cut: take the next clause of the line when the question's last matched word "
@@ -442,6 +445,12 @@ def select(scored: Sequence[Scored], query: Query, idf: IdfFn, cfg: EvidenceConf
     covered = set(best.covered)
     total = sum(weights.values()) or 1.0
     cross = query.lang in LANGS and best.unit.lang != query.lang
+    unit = None
+    if cross:
+        from thaija.rag.quantity import asked_unit, has_unit
+
+        unit = asked_unit(query.text)
+        unit = unit if unit and has_unit(best.unit.display, unit) else None
     for r in scored[1:]:
         if len(chosen) >= cfg.max_units:
             break
@@ -452,6 +461,11 @@ def select(scored: Sequence[Scored], query: Query, idf: IdfFn, cfg: EvidenceConf
             # words cannot be compared across languages: take the next sentence of the same
             # passage when the embedder rates it nearly as high (a fact split over two sentences)
             if near and r.unit.lang == best.unit.lang and r.score >= 0.9 * best.score:
+                chosen.append(r)
+            # a sibling quantity in the asked unit (炊飯時 650 W / 保温時 20 W): the embedder cannot
+            # tell which condition the question names, so both are quoted with their own conditions
+            elif near and unit and r.unit.lang == best.unit.lang and r.score >= cfg.sibling_ratio * best.score \
+                    and has_unit(r.unit.display, unit):
                 chosen.append(r)
             continue
         new = set(r.covered) - covered
@@ -518,3 +532,29 @@ def union_coverage(chosen: Sequence[Scored], query: Query, idf: IdfFn) -> float:
     total = sum(w for t, w in weights.items() if t not in topic)   # title words are not asked about
     got = set().union(*(r.covered for r in chosen)) if chosen else set()
     return min(1.0, sum(weights[t] for t in got if t in weights and t not in topic) / total) if total else 0.0
+
+
+def specific_coverage(scored: Sequence[Scored], chosen: Sequence[Scored], query: Query,
+                      idf: IdfFn) -> tuple[float, float]:
+    """Contrastive coverage: ``(spec, spec_miss)``. Each question term weighs its IDF weight times
+    how specific it is among the retrieved chunks (``1 - share of the chunks holding it``; a word
+    in a chunk's headings counts as held): a term most candidates share — the article's title
+    entity, which the unanswerable variant (gold paragraph removed, rest of the article kept)
+    still matches everywhere — is the topic, not evidence. ``spec``: the share of that specific
+    weight the chosen sentences cover; ``spec_miss``: the heaviest specific weight they lack,
+    relative to the heaviest specific weight (0 when nothing is specific)."""
+    weights = question_weights(query, idf)
+    if not weights or not scored or not chosen:
+        return 0.0, 1.0 if weights else 0.0
+    held: dict[int, set[str]] = {}
+    for r in scored:
+        held.setdefault(r.unit.hit, set()).update(r.covered | r.topic)
+    n = len(held)
+    spec = {t: w * (1.0 - sum(t in s for s in held.values()) / n) if n > 1 else w for t, w in weights.items()}
+    total = sum(spec.values())
+    if total <= 0:
+        return 0.0, 0.0
+    got = set().union(*(r.covered for r in chosen))
+    lack = [v for t, v in spec.items() if t not in got]
+    top = max(spec.values())
+    return round(sum(v for t, v in spec.items() if t in got) / total, 4), round(max(lack, default=0.0) / top, 4)

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 PARAMS_FILE = Path(__file__).with_name("support.json")
-#: Signals the logistic support model reads (``type_miss`` / ``kind_miss`` / ``margin`` are recorded
-#: too; a type mismatch makes an answer low-confidence by rule, see ``rag.pipeline``).
-FEATURES = ("lex", "dense", "cover", "miss", "ce")
+#: Signals the logistic support model can read (the fitted ones are those with a coefficient in
+#: ``support.json``; ``type_miss`` / ``kind_miss`` / ``margin`` are recorded too; a type mismatch
+#: makes an answer low-confidence by rule, see ``rag.pipeline``). ``spec`` / ``spec_miss``: the
+#: contrastive coverage of :func:`thaija.rag.evidence.specific_coverage`.
+FEATURES = ("lex", "dense", "cover", "miss", "ce", "spec", "spec_miss")
 #: Without the cross-encoder (torch missing, ``THAIJA_RERANK=0``): ``params()["without_ce"]``.
 FEATURES_NO_CE = ("lex", "dense", "cover", "miss")
 
@@ -60,7 +62,7 @@ def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: fl
     cfg = cfg or EvidenceConfig()
     if not scored or not chosen:
         return {"lex": 0.0, "dense": 0.0, "cover": 0.0, "cross": False, "cos": None, "type_miss": 0.0,
-                "kind_miss": 0.0, "miss": 1.0, "margin": 0.0}
+                "kind_miss": 0.0, "miss": 1.0, "margin": 0.0, "spec": 0.0, "spec_miss": 1.0}
     best = max(chosen, key=lambda r: r.score)
     coss = [r.dense for r in scored if r.dense is not None]
     cos = max(coss) if coss else None
@@ -73,7 +75,7 @@ def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: fl
     ces = [r.ce for r in chosen if r.ce is not None]
     out["ce"] = round(max(ces), 4) if ces else None   # cross-encoder P(answers) of the chosen sentences
     out["ce_max"] = round(max((r.ce for r in scored if r.ce is not None), default=0.0), 4) if ces else None
-    out["type_miss"], out["kind_miss"], out["miss"] = 0.0, 0.0, 0.0
+    out["type_miss"], out["kind_miss"], out["miss"], out["spec"], out["spec_miss"] = 0.0, 0.0, 0.0, 0.0, 0.0
     if query is not None:
         from thaija.retrieve.query import answer_type, has_type
 
@@ -92,6 +94,9 @@ def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: fl
             top = max(asked.values(), default=0.0)
             lack = [v for t, v in asked.items() if t not in got]
             out["miss"] = round(max(lack) / top, 4) if lack and top > 0 else 0.0
+            from thaija.rag.evidence import specific_coverage
+
+            out["spec"], out["spec_miss"] = specific_coverage(scored, chosen, query, idf)
     return out
 
 
@@ -101,7 +106,7 @@ def support(feats: dict[str, Any], p: dict[str, Any] | None = None) -> float:
     if feats.get("ce") is None and "without_ce" in p:
         p = p["without_ce"]
     w = p["cross" if feats.get("cross") else "same"]
-    z = w.get("bias", 0.0) + sum(w.get(f, 0.0) * float(feats.get(f, 0.0) or 0.0) for f in FEATURES)
+    z = w.get("bias", 0.0) + sum(v * float(feats.get(f, 0.0) or 0.0) for f, v in w.items() if f != "bias")
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
