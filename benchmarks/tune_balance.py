@@ -14,7 +14,11 @@ answerer. Mean +- standard deviation over seeds.
 Every phase is cached under ``--work`` (data, each run's adapter, each RAG evaluation), so an
 interrupted run resumes where it stopped; the results JSON is rewritten after every phase.
 
-    nohup nice -n 10 .venv/bin/python benchmarks/tune_balance.py [--seeds 3] [--steps 16] &
+    nohup nice -n 5 .venv/bin/python benchmarks/tune_balance.py --seeds 3 --steps 24 --eval-every 6 \
+        --n-loss 12 --context-tokens 640 --n-th 30 --ratio 10 --n-rag 50 --n-rag-local 50 \
+        --rag-seeds 1 --threads 1 --work .cache/thaija/bench/tune_balance_r2 &
+
+(``--phase train`` first and ``--phase baselines`` beside it on the other core: same cache.)
 
 Writes benchmarks/results/tune_balance_grounded.json (+ .png).
 """
@@ -44,7 +48,13 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    """Write ``rows``; an identical file is left alone (a parallel process may be reading it)."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def build_corpus(work: Path, docs: dict[str, int], dev_docs: dict[str, int]) -> dict:
@@ -137,6 +147,9 @@ def train_run(work: Path, data: dict, strategy: str, seed: int, args) -> dict:
                          lora_alpha=2 * args.lora_r, max_length=args.context_tokens,
                          eval_every=args.eval_every, save_every=args.eval_every, resume=True, seed=seed,
                          num_threads=args.threads, progress=False))
+        run = json.loads((out / "run.json").read_text())
+        run["load_1min_at_end"] = round(os.getloadavg()[0], 2)  # the machine's load while it trained
+        (out / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2), encoding="utf-8")
     rep = json.loads((out / "report.json").read_text())
     run = json.loads((out / "run.json").read_text())
     return {"adapter": str(out), "shares": rep["shares"], "realized_shares": run["realized_shares"],
@@ -144,7 +157,7 @@ def train_run(work: Path, data: dict, strategy: str, seed: int, args) -> dict:
             "eval_after": {k: v["loss"] for k, v in rep["eval"].items()},
             "history": [{"step": h["step"], **{k: v["loss"] for k, v in h["eval"].items()}}
                         for h in rep["history"]],
-            "seconds": run["seconds"]}
+            "seconds": run["seconds"], "load_1min_at_end": run.get("load_1min_at_end")}
 
 
 def rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | None, args, n: int) -> dict:
@@ -153,11 +166,44 @@ def rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | N
     Each answered question is appended to ``rag/<name>.rows.jsonl`` at once, so an interrupted
     evaluation continues with the next question (and a larger ``n`` only answers the new ones)."""
     path = work / "rag" / f"{name}.json"
-    if path.is_file():
-        done = json.loads(path.read_text())
-        if all(done[lang]["questions"] == min(n, len(q)) for lang, q in data["dev_questions"].items()):
-            return done
     path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_suffix(".lock")
+    while True:  # a parallel process of this script (--phase baselines) may be answering them
+        if path.is_file():
+            done = json.loads(path.read_text())
+            if all(done[lang]["questions"] == min(n, len(q)) for lang, q in data["dev_questions"].items()):
+                return done
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = int(lock.read_text() or 0)
+            if holder and _alive(holder):
+                print(f"rag eval {name}: process {holder} is on it; waiting…", flush=True)
+                time.sleep(30)
+            else:
+                lock.unlink(missing_ok=True)  # stale lock of a process that ended
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        break
+    try:
+        return _rag_eval(work, data, name, generator, adapter, args, n, path)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | None, args, n: int,
+              path: Path) -> dict:
     rows_path = work / "rag" / f"{name}.rows.jsonl"
     have: dict[tuple[str, str], dict] = {}
     if rows_path.is_file():
@@ -169,8 +215,11 @@ def rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | N
         for lang, ev in json.loads(path.read_text()).items():
             for row in ev.get("rows", []):
                 have[(lang, row["id"])] = {**row, "lang": lang}
+    from thaija.rag import generators
     from thaija.rag.pipeline import AskConfig, answer
 
+    if args.threads:  # the generator's thread count, fixed (default: cores minus load, which varies)
+        generators.LocalGenerator.cpu_threads = lambda self: int(args.threads)  # type: ignore[method-assign]
     print(f"rag eval {name}…", flush=True)
     cfg = AskConfig(generator=generator, adapter=adapter, k=args.k, review=False,
                     context_tokens=args.context_tokens if generator == "local" else None)
@@ -182,7 +231,7 @@ def rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | N
                 gold = data["answers"][qid]
                 r = answer(data["qtext"][qid], db=data["db"], config=cfg)
                 quotes = [c["quote"] for c in r.citations]
-                row = {"lang": lang, "id": qid, "refused": r.refused, "reason": r.reason, "answer": r.answer,
+                row = {"lang": lang, "id": qid, "refused": r.refused, "load_1min": os.getloadavg()[0], "reason": r.reason, "answer": r.answer,
                        "raw": r.extra.get("raw_answer"), "seconds": r.seconds,
                        "answer_recall": (not r.refused) and any(g in r.answer for g in gold),
                        "citation_valid": (not r.refused) and any(g in q for g in gold for q in quotes),
@@ -201,6 +250,8 @@ def rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | N
                      "answer_in_language": (sum(x["lang_ok"] for x in answered) / len(answered)
                                             if answered else 0.0),
                      "latency_p50_s": statistics.median(x["seconds"] for x in rows),
+                     "load_1min_mean": (statistics.mean(x["load_1min"] for x in rows if "load_1min" in x)
+                                        if any("load_1min" in x for x in rows) else None),
                      "rows": rows}
     path.write_text(json.dumps(out, ensure_ascii=False, indent=1))
     return out
@@ -216,21 +267,132 @@ def _ms(xs: list[float]) -> dict:
     return {"mean": statistics.mean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0, "n": len(xs)}
 
 
+def _curve(rs: list[dict], lang: str) -> list[dict]:
+    """Held-out loss per eval step (step 0 = the base model): mean and std over the seeds."""
+    steps = sorted({0} | {h["step"] for r in rs for h in r["history"]})
+    out = []
+    for st in steps:
+        ys = [r["eval_before"][lang] if st == 0 else next((h[lang] for h in r["history"] if h["step"] == st), None)
+              for r in rs]
+        ys = [y for y in ys if y is not None]
+        if ys:
+            out.append({"step": st, **_ms(ys)})
+    return out
+
+
 def summarize(runs: dict, rag: dict) -> dict:
+    """Per strategy: held-out loss mean +- std over seeds (final, drop, Thai-Japanese gap, the
+    curve and how much the last eval interval still moved it), and the RAG metrics of its
+    RAG-evaluated adapter(s) with their question count."""
     out: dict = {}
     for strategy in STRATEGIES:
-        rs = [r for k, r in runs.items() if k.startswith(strategy + "-")]
+        keys = sorted(k for k in runs if k.rsplit("-s", 1)[0] == strategy)
+        rs = [runs[k] for k in keys]
         if not rs:
             continue
-        s: dict = {"seeds": len(rs), "th_share": rs[0]["shares"].get("th")}
+        s: dict = {"seeds": len(rs), "seed_runs": keys, "th_share": rs[0]["shares"].get("th")}
         for lang in SETS:
             s[f"heldout_loss_{lang}"] = _ms([r["eval_after"][lang] for r in rs])
             s[f"heldout_loss_drop_{lang}"] = _ms([r["eval_before"][lang] - r["eval_after"][lang] for r in rs])
-            evs = [rag[k][lang] for k in runs if k.startswith(strategy + "-") and k in rag]
-            if evs:
-                for m in ("answer_recall", "citation_validity", "refusal_rate"):
-                    s[f"rag_{m}_{lang}"] = _ms([e[m] for e in evs])
+            curve = _curve(rs, lang)
+            s[f"heldout_curve_{lang}"] = curve
+            if len(curve) >= 3:  # the last interval's change as a share of the whole drop
+                total = curve[0]["mean"] - curve[-1]["mean"]
+                last = curve[-2]["mean"] - curve[-1]["mean"]
+                s[f"last_interval_drop_{lang}"] = {"from_step": curve[-2]["step"], "to_step": curve[-1]["step"],
+                                                   "drop": last, "share_of_total_drop": last / total if total else None}
+        s["heldout_gap_th_minus_ja"] = _ms([r["eval_after"]["th"] - r["eval_after"]["ja"] for r in rs])
+        evs = {k: rag[k] for k in keys if k in rag}
+        if evs:
+            s["rag_adapters"] = sorted(evs)
+            for lang in SETS:
+                for m in ("answer_recall", "citation_validity", "refusal_rate", "answer_in_language"):
+                    s[f"rag_{m}_{lang}"] = _ms([e[lang][m] for e in evs.values()])
+                s[f"rag_questions_{lang}"] = min(e[lang]["questions"] for e in evs.values())
         out[strategy] = s
+    return out
+
+
+def _label(diff: float, noise: float, lower_is_better: bool) -> str:
+    if noise <= 0 or abs(diff) <= 2 * noise:
+        return "no clear effect"
+    good = diff < 0 if lower_is_better else diff > 0
+    return "helped" if good else "hurt"
+
+
+def _paired(rows_a: list[dict], rows_b: list[dict], field: str) -> dict:
+    """Difference a - b of a yes/no metric on the same questions, with the standard error of a
+    paired mean difference (question sampling noise only)."""
+    b = {r["id"]: bool(r[field]) for r in rows_b}
+    ds = [int(bool(r[field])) - int(b[r["id"]]) for r in rows_a if r["id"] in b]
+    n = len(ds)
+    if n < 2:
+        return {"diff": None, "se": None, "questions": n}
+    return {"diff": statistics.mean(ds), "se": statistics.stdev(ds) / n ** 0.5, "questions": n}
+
+
+def _unpaired(ev_a: dict, ev_b: dict, metric: str, denom: str) -> dict:
+    """Difference of a rate whose denominator differs between a and b (citation validity: over
+    the answered questions), with the binomial standard error of the difference."""
+    pa, pb = ev_a[metric], ev_b[metric]
+    na = sum(not r["refused"] for r in ev_a["rows"]) if denom == "answered" else ev_a["questions"]
+    nb = sum(not r["refused"] for r in ev_b["rows"]) if denom == "answered" else ev_b["questions"]
+    if not na or not nb:
+        return {"diff": None, "se": None, "answered": [na, nb]}
+    return {"diff": pa - pb, "se": (pa * (1 - pa) / na + pb * (1 - pb) / nb) ** 0.5, "answered": [na, nb]}
+
+
+def verdicts(summary: dict, rag: dict) -> dict:
+    """Plain verdicts: each balanced strategy against proportional sampling, per language, on
+    held-out loss (seed noise) and on RAG answers (question-sampling noise); each adapter
+    against the untuned base. A difference within 2 standard deviations is "no clear effect"."""
+    out: dict = {"rule": ("held-out loss: difference of seed means vs proportional; noise = pooled seed "
+                          "std sqrt((sd_a^2+sd_b^2)/2); |diff| <= 2 noise -> no clear effect. RAG (one "
+                          "adapter per strategy, same seed): answer recall paired on the same questions, "
+                          "citation validity over answered questions (binomial); noise = standard error "
+                          "of the difference (question sampling only: seed noise of RAG is not measured); "
+                          "|diff| <= 2 se -> no clear effect."),
+                 "heldout_loss": {}, "rag_vs_proportional": {}, "rag_vs_base": {}}
+    prop = summary.get("proportional")
+    for strategy in ("temperature", "unimax"):
+        s = summary.get(strategy)
+        if not s or not prop or s["seeds"] < 2 or prop["seeds"] < 2:
+            continue
+        v = {}
+        for lang in SETS:
+            a, b = s[f"heldout_loss_{lang}"], prop[f"heldout_loss_{lang}"]
+            noise = ((a["std"] ** 2 + b["std"] ** 2) / 2) ** 0.5
+            d = a["mean"] - b["mean"]
+            v[lang] = {"diff": d, "seed_noise_std": noise, "diff_in_noise_std": d / noise if noise else None,
+                       "verdict": _label(d, noise, lower_is_better=True)}
+        out["heldout_loss"][strategy] = v
+
+    def adapter(strategy: str) -> str | None:
+        keys = (summary.get(strategy) or {}).get("rag_adapters") or []
+        return keys[0] if keys else None
+
+    def compare(a: str, b: str) -> dict:
+        v = {}
+        for lang in SETS:
+            ea, eb = rag[a][lang], rag[b][lang]
+            rec = _paired(ea["rows"], eb["rows"], "answer_recall")
+            cit = _unpaired(ea, eb, "citation_validity", "answered")
+            ref = _paired(ea["rows"], eb["rows"], "refused")
+            v[lang] = {"answer_recall": {**rec, "verdict": _label(rec["diff"] or 0.0, rec["se"] or 0.0, False)},
+                       "citation_validity": {**cit, "verdict": _label(cit["diff"] or 0.0, cit["se"] or 0.0, False)},
+                       "refusal_rate": ref}
+        return v
+
+    pa = adapter("proportional")
+    for strategy in ("temperature", "unimax"):
+        a = adapter(strategy)
+        if a and pa and a in rag and pa in rag:
+            out["rag_vs_proportional"][f"{a} vs {pa}"] = compare(a, pa)
+    if "base" in rag:
+        for strategy in STRATEGIES:
+            a = adapter(strategy)
+            if a and a in rag:
+                out["rag_vs_base"][f"{a} vs base"] = compare(a, "base")
     return out
 
 
@@ -276,6 +438,7 @@ def merge_prior(result: dict, path: Path) -> None:
 
 
 def plot(runs: dict, path: Path, title: str) -> None:
+    """Held-out answer-token loss per language vs step: mean +- std over seeds per strategy."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -284,13 +447,18 @@ def plot(runs: dict, path: Path, title: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110, sharey=False)
     colors = {"proportional": "tab:gray", "temperature": "tab:blue", "unimax": "tab:green"}
     for ax, lang in zip(axes, ("th", "ja")):
-        for key, r in runs.items():
-            strategy = key.rsplit("-s", 1)[0]
-            xs = [0] + [h["step"] for h in r["history"]]
-            ys = [r["eval_before"][lang]] + [h[lang] for h in r["history"]]
-            ax.plot(xs, ys, "-o", ms=3, color=colors[strategy], alpha=0.8,
-                    label=strategy if key == f"{strategy}-s{min(int(k.rsplit('-s', 1)[1]) for k in runs)}" else None)
-        ax.set_title(f"{lang}: held-out answer-token loss")
+        for strategy in STRATEGIES:
+            rs = [r for k, r in runs.items() if k.rsplit("-s", 1)[0] == strategy]
+            if not rs:
+                continue
+            curve = _curve(rs, lang)
+            xs = [c["step"] for c in curve]
+            ms = [c["mean"] for c in curve]
+            sd = [c["std"] for c in curve]
+            ax.plot(xs, ms, "-o", ms=3, color=colors[strategy], label=f"{strategy} (n={len(rs)} seeds)")
+            ax.fill_between(xs, [m - d for m, d in zip(ms, sd)], [m + d for m, d in zip(ms, sd)],
+                            color=colors[strategy], alpha=0.2)
+        ax.set_title(f"{lang}: held-out answer-token loss (mean ± std over seeds)")
         ax.set_xlabel("optimizer step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -330,8 +498,13 @@ def main() -> None:
     ap.add_argument("--prior", default=None,
                     help="an earlier results JSON of this script with the same settings: its runs (other "
                          "seeds) join the summary, marked with their commit; checked by identical step-0 loss")
-    ap.add_argument("--phase", choices=("all", "train", "rag"), default="all",
-                    help="train: held-out loss runs only; rag: RAG-evaluate cached adapters only")
+    ap.add_argument("--no-baselines", action="store_true",
+                    help="all/rag phases: leave the extractive and base evaluations to a --phase baselines process")
+    ap.add_argument("--note-file", default=None, help="read --note from this file")
+    ap.add_argument("--phase", choices=("all", "train", "rag", "baselines"), default="all",
+                    help="train: held-out loss runs only; rag: RAG-evaluate cached adapters only; "
+                         "baselines: only the extractive and untuned-base RAG evaluations (can run beside "
+                         "a training process on the same --work; writes <work>/baselines.json)")
     ap.add_argument("--work", default=str(ROOT / ".cache" / "thaija" / "bench" / "tune_balance"))
     ap.add_argument("--out", default=str(RESULTS / "tune_balance_grounded.json"))
     args = ap.parse_args()
@@ -346,6 +519,10 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     out = Path(args.out)
+    if args.phase == "baselines":
+        out = work / "baselines.json"
+    if args.note_file:
+        args.note = Path(args.note_file).read_text(encoding="utf-8").strip()
     t0 = time.time()
     split = build_corpus(work, {"th": args.th_docs, "ja": args.ja_docs}, {"th": args.dev_docs, "ja": args.dev_docs})
     data = build_examples(work, split, args)
@@ -360,10 +537,13 @@ def main() -> None:
               "settings": {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "lora_r", "alpha",
                                                          "max_epochs", "ratio", "k", "context_tokens",
                                                          "seeds", "rag_seeds")},
+              "rag_seed": args.first_seed if args.rag_seeds else None,
+              "load_1min_samples": [],
               "runs": {}, "rag": {}, "summary": {}}
 
     def save() -> None:
         result["seconds"] = round(time.time() - t0, 1)
+        result["load_1min_samples"].append(round(os.getloadavg()[0], 2))
         out.parent.mkdir(parents=True, exist_ok=True)
         slim = {**result, "rag": {k: {lang: {m: v for m, v in e.items() if m != "rows"} for lang, e in ev.items()}
                                   for k, ev in result["rag"].items()}}
@@ -374,6 +554,14 @@ def main() -> None:
              f"Gemma-3-270m LoRA r{args.lora_r}, prompt budget {args.context_tokens} tokens")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     chosen = [s for s in STRATEGIES if s in args.strategies.split(",")]
+    baselines = (("extractive", "extractive", args.n_rag), ("base", "local", args.n_rag_local))
+    if args.phase == "baselines":
+        for name, generator, n in baselines:
+            result["rag"][name] = rag_eval(work, data, name, generator, None, args, n)
+            save()
+        result["status"] = "baselines only"
+        save()
+        return
     for seed in seeds:  # held-out loss first: the cheap part with error bars
         for strategy in chosen:
             key = f"{strategy}-s{seed}"
@@ -381,6 +569,7 @@ def main() -> None:
                 continue  # rag phase: only adapters that finished training
             result["runs"][key] = train_run(work, data, strategy, seed, args)
             result["summary"] = summarize(result["runs"], result["rag"])
+            result["verdicts"] = verdicts(result["summary"], result["rag"])
             save()
             plot(result["runs"], out.with_suffix(".png"), title)
     if args.prior:
@@ -392,11 +581,7 @@ def main() -> None:
         result["status"] = "trained (RAG evaluation not run)"
         save()
         return
-    result["rag"]["extractive"] = rag_eval(work, data, "extractive", "extractive", None, args, args.n_rag)
-    save()
-    result["rag"]["base"] = rag_eval(work, data, "base", "local", None, args, args.n_rag_local)
-    save()
-    for seed in list(seeds)[: args.rag_seeds]:
+    for seed in list(seeds)[: args.rag_seeds]:  # adapters first: the baselines may run beside training
         for strategy in chosen:
             key = f"{strategy}-s{seed}"
             if key not in result["runs"]:
@@ -404,7 +589,14 @@ def main() -> None:
             result["rag"][key] = rag_eval(work, data, key, "local", result["runs"][key]["adapter"], args,
                                           args.n_rag_local)
             result["summary"] = summarize(result["runs"], result["rag"])
+            result["verdicts"] = verdicts(result["summary"], result["rag"])
             save()
+    for name, generator, n in baselines:
+        if not args.no_baselines:
+            result["rag"][name] = rag_eval(work, data, name, generator, None, args, n)
+            save()
+    result["summary"] = summarize(result["runs"], result["rag"])
+    result["verdicts"] = verdicts(result["summary"], result["rag"])
     result["rag_extractive_same_questions"] = same_questions(result["rag"])
     want = [f"{st}-s{sd}" for sd in list(seeds)[: args.rag_seeds] for st in STRATEGIES]
     done = args.rag_seeds > 0 and all(k in result["rag"] for k in want) and all(
