@@ -146,8 +146,12 @@ def make_citation(n: int, hit: Any, start: int, end: int) -> Citation:
 
 
 _MARK = re.compile(r"\s*\[(\d{1,3})\]")
-# a claim ends after its citation markers or a sentence terminator (Thai spaces do not end claims)
-_CLAIM_END = re.compile(r"(?:[。！？!?]+|\.(?=\s|\[|$))?(?:\s*\[\d{1,3}\])+|[。！？!?]+|\.(?=\s|$)|\n+")
+# a claim ends after its citation markers or a sentence terminator (Thai spaces do not end claims);
+# closing quotes after a terminator (。» 。」 ." ) and a terminator right after the markers
+# (Japanese ます[1]。) stay with the claim, so resolving the markers never drops them (QA Q22)
+_CLOSE = "»」』”’)）\""
+_CLAIM_END = re.compile(rf"(?:[。！？!?]+[{_CLOSE}]*|\.[{_CLOSE}]*(?=\s|\[|$))?(?:\s*\[\d{{1,3}}\])+(?:[。．！？!?]+[{_CLOSE}]*|\.(?=\s|$))?"
+                        rf"|[。！？!?]+[{_CLOSE}]*|\.[{_CLOSE}]*(?=\s|$)|\n+")
 
 
 def split_claims(answer: str) -> list[str]:
@@ -279,11 +283,23 @@ def resolve(answer: str, hits: Sequence[Any], lang: str, *, min_support: float =
         if not ns:
             res.unsupported.append(claim)
             continue
-        out_sents.append(claim + "".join(f" [{n}]" for n in dict.fromkeys(ns)))
+        out_sents.append(_with_markers(raw, claim, list(dict.fromkeys(ns))))
     sep = "" if lang == "ja" else " "
     res.answer = sep.join(out_sents)
     res.citations = cites
     return res
+
+
+def _with_markers(raw: str, claim: str, ns: Sequence[int]) -> str:
+    """The claim as written, its markers replaced by ``ns`` where the first one stood (``です[1]。``,
+    ``«…» [1]``); a claim written without markers gets `` [n]`` at its end."""
+    found = list(_MARK.finditer(raw))
+    if not found:
+        return claim + "".join(f" [{n}]" for n in ns)
+    first = found[0].group(0)
+    lead = first[: len(first) - len(first.lstrip())]
+    head, tail = raw[: found[0].start()], _MARK.sub("", raw[found[0].end():])
+    return (head + "".join(f"{lead}[{n}]" for n in ns) + tail).strip()
 
 
 def _cross_backing(claim: str, marks: Sequence[int], hits: Sequence[Any], backing: Sequence[Evidence], lang: str,
