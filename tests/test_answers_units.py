@@ -68,6 +68,18 @@ def test_support_outcomes_and_override():
         EvidenceConfig(max_units=0)
 
 
+def test_support_reads_the_unclipped_cosine():
+    """cos_c (the raw best cosine, centred and scaled, unclipped unlike dense) is derived from the
+    recorded cos; every coefficient of a parameter set is read (a new feature needs no code list)."""
+    from thaija.rag.support import value
+
+    assert value({"cos": 0.9}, "cos_c") == pytest.approx(1.0) and value({"cos": None}, "cos_c") == 0.0
+    assert value({}, "lex") == 0.0 and value({"ce": None}, "ce") == 0.0
+    p = {"same": {"bias": 0.0, "cos_c": 2.0}, "cross": {"bias": 0.0}, "thresholds": {}}
+    near, far = support({"cos": 0.93}, p), support({"cos": 0.85}, p)
+    assert near > far > 0.5 and support({"cos": 0.93, "cross": True}, p) == 0.5
+
+
 def test_query_is_analysed_once():
     q = analyse("CleanBot R7 ชาร์จแบตเต็มใช้เวลากี่ชั่วโมง")
     assert q.lang == "th" and "cleanbot" in q.content and "กี่" not in q.content

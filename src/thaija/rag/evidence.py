@@ -459,8 +459,12 @@ def select(scored: Sequence[Scored], query: Query, idf: IdfFn, cfg: EvidenceConf
         near = r.unit.hit == best.unit.hit and abs(r.unit.start - best.unit.start) < 300
         if cross:
             # words cannot be compared across languages: take the next sentence of the same
-            # passage when the embedder rates it nearly as high (a fact split over two sentences)
-            if near and r.unit.lang == best.unit.lang and r.score >= 0.9 * best.score:
+            # passage when the embedder rates it nearly as high (a fact split over two sentences);
+            # an earlier one only when it is the start of the same line (a Thai clause cut) — a whole
+            # sentence before the best one is context, not the answer (FLORES: the gold translation
+            # was quoted second after its predecessor)
+            after = r.unit.start >= best.unit.end or (not r.unit.line_end and 0 <= best.unit.start - r.unit.end <= 5)
+            if near and after and r.unit.lang == best.unit.lang and r.score >= 0.9 * best.score:
                 chosen.append(r)
             # a sibling quantity in the asked unit (炊飯時 650 W / 保温時 20 W): the embedder cannot
             # tell which condition the question names, so both are quoted with their own conditions

@@ -21,9 +21,11 @@ from typing import Any, Sequence
 PARAMS_FILE = Path(__file__).with_name("support.json")
 #: Signals the logistic support model can read (the fitted ones are those with a coefficient in
 #: ``support.json``; ``type_miss`` / ``kind_miss`` / ``margin`` are recorded too; a type mismatch
-#: makes an answer low-confidence by rule, see ``rag.pipeline``). ``spec`` / ``spec_miss``: the
-#: contrastive coverage of :func:`thaija.rag.evidence.specific_coverage`.
-FEATURES = ("lex", "dense", "cover", "miss", "ce", "spec", "spec_miss")
+#: makes an answer low-confidence by rule, see ``rag.pipeline``). ``cos_c``: the best raw cosine
+#: question ↔ sentence, centred and scaled, ``(cos - 0.8) * 10`` — unclipped, unlike ``dense``
+#: (derived from ``cos`` by :func:`value`). ``spec`` / ``spec_miss``: the contrastive coverage of
+#: :func:`thaija.rag.evidence.specific_coverage` (recorded; not in the shipped fit: no AUC gain).
+FEATURES = ("lex", "dense", "cover", "miss", "ce", "cos_c", "spec", "spec_miss")
 #: Without the cross-encoder (torch missing, ``THAIJA_RERANK=0``): ``params()["without_ce"]``.
 FEATURES_NO_CE = ("lex", "dense", "cover", "miss")
 
@@ -100,13 +102,21 @@ def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: fl
     return out
 
 
+def value(feats: dict[str, Any], name: str) -> float:
+    """Feature ``name`` of an evidence record as a number (``cos_c`` derived from ``cos``; missing: 0)."""
+    if name == "cos_c":
+        cos = feats.get("cos")
+        return 0.0 if cos is None else (float(cos) - 0.8) * 10.0
+    return float(feats.get(name, 0.0) or 0.0)
+
+
 def support(feats: dict[str, Any], p: dict[str, Any] | None = None) -> float:
     """Calibrated probability that the answer built on this evidence is right."""
     p = p or params()
     if feats.get("ce") is None and "without_ce" in p:
         p = p["without_ce"]
     w = p["cross" if feats.get("cross") else "same"]
-    z = w.get("bias", 0.0) + sum(v * float(feats.get(f, 0.0) or 0.0) for f, v in w.items() if f != "bias")
+    z = w.get("bias", 0.0) + sum(v * value(feats, f) for f, v in w.items() if f != "bias")
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
