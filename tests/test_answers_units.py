@@ -120,3 +120,26 @@ def test_specific_coverage_discounts_words_every_candidate_shares():
     # the shared name covers much of the plain IDF weight but little of the specific weight (สี
     # matches inside นครราชสีมา: the Thai sub-word rule)
     assert spec_other < other[0].lex / 2, (spec_other, other[0].lex)
+
+
+def test_clause_cut_without_a_space_is_joined_without_one():
+    """A Thai line cut into two units where the document has no space (…ใคร ใคร...ก็บินได้) becomes
+    one citation whose display keeps the document's spacing (it added a space: the gold answer
+    string was no longer in the answer)."""
+    from thaija.rag.evidence import Scored, Unit
+    from thaija.rag.pipeline import Evidence, _spans
+
+    text = "สายการบินนี้ใช้สโลแกนหลัก ใคร ใคร...ก็บินได้ (Now Everyone Can Fly) เพื่อดึงดูดผู้โดยสาร"
+    cut = text.index("ก็บินได้")
+    h = hit(text, "th")
+    a = Unit(0, 0, cut, text[:cut], "th", clean(text[:cut]), line_end=False)
+    b = Unit(0, cut, len(text), text[cut:], "th", clean(text[cut:]))
+    ev = Evidence(None, [h], [], [Scored(a, 1.0, None, 1, 1.0), Scored(b, 1.0, None, 1, 1.0)], {}, 1.0)
+    (got,) = _spans(ev)
+    assert got[1:3] == (0, len(text)) and "ใคร ใคร...ก็บินได้" in got[3]
+    # a cut at a space keeps one space
+    sp = text.index(" เพื่อ")
+    a = Unit(0, 0, sp, text[:sp], "th", clean(text[:sp]), line_end=False)
+    b = Unit(0, sp + 1, len(text), text[sp + 1:], "th", clean(text[sp + 1:]))
+    ev = Evidence(None, [h], [], [Scored(a, 1.0, None, 1, 1.0), Scored(b, 1.0, None, 1, 1.0)], {}, 1.0)
+    assert _spans(ev)[0][3] == text

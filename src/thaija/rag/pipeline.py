@@ -200,7 +200,8 @@ def _spans(e: Evidence) -> list[tuple[Any, int, int, str, str]]:
         if prev is not None and prev.hit == u.hit and not prev.line_end and 0 <= u.start - prev.end <= 5 \
                 and out and out[-1][0] is h:
             ph, ps, _, pd, pl = out[-1]
-            out[-1] = (ph, ps, u.end, f"{pd} {u.display}", pl)
+            sep = " " if u.start > prev.end else ""   # a clause cut without a space (…ใคร...ก็บินได้) stays joined
+            out[-1] = (ph, ps, u.end, f"{pd}{sep}{u.display}", pl)
         else:
             out.append((h, u.start, u.end, u.display, u.lang))
         prev = u
