@@ -10,7 +10,7 @@ Functions the server calls (``thaija serve``'s ``/v1/chat/completions``):
   full non-streaming reply: ``{"id", "object": "chat.completion", "created", "model", "choices":
   [{"index": 0, "message": {"role": "assistant", "content"}, "finish_reason": "stop"}],
   "usage": {"prompt_tokens", "completion_tokens", "total_tokens", "tokenizer"}, "citations",
-  "thaija": {…the ask --json dict…}}``.
+  "thaija": {…the ask --json dict without prompt_tokens: usage is the one count…}}``.
 - ``stream_chunks(reply) -> Iterator[str]``: the same reply as OpenAI ``stream=true`` SSE lines
   (``data: {"object": "chat.completion.chunk", …}\\n\\n`` … ``data: [DONE]\\n\\n``); the server
   writes them with ``Content-Type: text/event-stream``. The last content chunk carries
@@ -150,6 +150,10 @@ def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any 
         if cfg.review and (ans.refused or ans.reason):
             ans = answer(res.question, db=db, config=cfg, search=search, generator=gen)
     result = ans.to_dict()
+    # one prompt count per reply: ``usage.prompt_tokens`` (QA Q12). The ask dict's own
+    # ``prompt_tokens`` counts, for the extractive reader, only the question and the cited quotes
+    # in another sense; an LLM generator's equals usage. It is not repeated here.
+    result.pop("prompt_tokens", None)
     result["question"] = res.original
     result["resolved_question"] = res.question
     result["followup"] = res.followup

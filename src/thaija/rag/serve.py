@@ -76,12 +76,15 @@ def check_chat_body(body: Any) -> tuple[str, list[dict[str, Any]], bool]:
     return body.get("model") or RAG_MODEL, messages, bool(body.get("stream"))
 
 
-def read_answer(messages: list[dict[str, Any]]) -> tuple[str, str]:
+def read_answer(messages: list[dict[str, Any]], context: Any = None) -> tuple[str, str]:
     """The ``thaija-extractive`` reader: (answer with [n] markers, lang) from a grounded prompt.
 
     It selects evidence like ``thaija ask`` does (:func:`thaija.rag.pipeline.gather_evidence`:
-    sentence units, IDF coverage over the prompt's documents, the answerability cross-encoder when
-    it can run) and writes the chosen sentences with the prompt's own document numbers."""
+    sentence units, IDF coverage, dense similarity, the answerability cross-encoder when it can
+    run, the documents' order as their rank) and writes the chosen sentences with the prompt's own
+    document numbers, in :func:`thaija.rag.compose.compose`'s form (the same text as ``ask``).
+    ``context``: an :class:`~thaija.rag.pipeline.EvidenceContext` (the server passes its index's
+    IDF and embedder); without one, IDF over the prompt's documents and no dense signal."""
     from thaija.rag.compose import compose
     from thaija.rag.pipeline import EvidenceContext, _spans, cross_encoder, detect_lang, gather_evidence
     from thaija.rag.prompt import parse_prompt, prompt_texts
@@ -92,11 +95,15 @@ def read_answer(messages: list[dict[str, Any]]) -> tuple[str, str]:
     docs, question = parse_prompt(user)
     lang = detect_lang(question or user or "?")
     # the prompt's document blocks, shaped as retrieval hits (offsets into each block)
-    hits = [Hit(0, 0.0, f"doc{n}", f"doc{n}", detect_lang(t[:200]), 0, len(t), t, "") for n, t in sorted(docs.items())]
+    hits = [Hit(i + 1, 0.0, f"doc{n}", f"doc{n}", detect_lang(t[:200]), 0, len(t), t, "")
+            for i, (n, t) in enumerate(sorted(docs.items()))]
     numbers = sorted(docs)
     if not hits or not question:
         return prompt_texts(lang).refusal, lang
-    ev = gather_evidence(analyse(question, lang), hits, EvidenceContext(rerank=cross_encoder()))
+    ctx = context if context is not None else EvidenceContext(rerank=cross_encoder())
+    # the prompt's blocks are not the index's documents: no title look-up by their ids
+    ctx = EvidenceContext(None, ctx.idf, ctx.embed, ctx.embedder, ctx.rerank)
+    ev = gather_evidence(analyse(question, lang), hits, ctx)
     spans = _spans(ev)
     if not spans:
         return prompt_texts(lang).refusal, lang
@@ -126,13 +133,6 @@ def redact_reply(reply: dict[str, Any]) -> dict[str, Any]:
         if key in out:
             out[key] = redact_json(out[key])
     return out
-
-
-def _count(text: str) -> int:
-    """Tokens in o200k_base (the usage block of the reply); characters/2 if it is unavailable."""
-    from thaija.tokenizers import counter
-
-    return counter("o200k_base")(text)
 
 
 def cut_to_tokens(text: str, count, limit: int) -> str:
@@ -191,6 +191,14 @@ class Answerer:
                 ce("warm-up", ["warm-up"])
         except Exception:  # noqa: BLE001 - no index yet, no model: the first request says why
             pass
+
+    def reader_context(self) -> Any:
+        """What ``thaija-extractive`` scores evidence with: the served index's IDF and embedder (the
+        reader then picks what ``thaija ask`` picks; QA Q22), or None without an index."""
+        from thaija.rag.pipeline import evidence_context
+
+        ctx = evidence_context(self.cfg.db)
+        return ctx if ctx.index is not None else None
 
     def cut(self, question: str) -> tuple[str, bool]:
         """The question cut to max_question_chars, the embedder's and the generator's limits."""
@@ -373,21 +381,20 @@ def create_app(config: ServeConfig | None = None):
 
                 return StreamingResponse(stream_chunks(reply), media_type="text/event-stream")
             return reply
-        content, _lang = await anyio.to_thread.run_sync(read_answer, messages)
+        content, _lang = await anyio.to_thread.run_sync(lambda: read_answer(messages, answerer.reader_context()))
         if cfg.redact:
             content = redact_json(content)
-        extra: dict[str, Any] = {}
-        prompt_tokens = _count("\n".join(_text(m.get("content")) for m in messages)[:200_000])
-        completion_tokens = _count(content)
+        from thaija.rag.chat import usage
+
+        # the same usage block as thaija-rag: the messages as sent and the answer, in o200k_base
+        counted = usage(["\n".join(_text(m.get("content")) for m in messages)[:200_000]], content)
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
-            **extra,
+            "usage": counted,
         }
 
     chat.__annotations__["request"] = Request  # a real class: FastAPI injects the request
