@@ -59,6 +59,25 @@ def _token_from_env() -> str:
     return os.environ.get("THAIJA_MILVUS_TOKEN") or os.environ.get("MILVUS_TOKEN") or ""
 
 
+#: Seconds a writer waits for another process that writes the same Milvus Lite file
+#: (``thaija index add|remove --lock-timeout``; ``$THAIJA_LOCK_TIMEOUT``).
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+def default_lock_timeout() -> float:
+    """``$THAIJA_LOCK_TIMEOUT`` (seconds) or :data:`DEFAULT_LOCK_TIMEOUT`."""
+    raw = os.environ.get("THAIJA_LOCK_TIMEOUT")
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ThaijaError(f"$THAIJA_LOCK_TIMEOUT must be a number of seconds, got {raw!r}") from None
+    if not 0 <= value < float("inf"):
+        raise ThaijaError(f"$THAIJA_LOCK_TIMEOUT must be >= 0 seconds, got {raw!r}")
+    return value
+
+
 def _json_env(name: str, default: dict) -> dict:
     raw = os.environ.get(name)
     if not raw:
@@ -89,6 +108,9 @@ class StoreConfig:
                        metadata={"help": "Milvus/Zilliz token ('user:password' or API key); default "
                                          "$THAIJA_MILVUS_TOKEN or $MILVUS_TOKEN"})
     timeout: float = field(default=30.0, metadata={"help": "seconds to wait for the server per call"})
+    lock_timeout: float = field(default_factory=default_lock_timeout, metadata={
+        "help": "seconds to wait while another process writes the same Milvus Lite file (default "
+                "$THAIJA_LOCK_TIMEOUT or 60; 0 = fail at once)"})
 
     def __post_init__(self) -> None:
         self.index_type = str(self.index_type).upper()
@@ -101,6 +123,8 @@ class StoreConfig:
             self.index_params = {"nlist": 1024} if self.index_type.startswith("IVF") else {}
         if self.timeout <= 0:
             raise ThaijaError("timeout must be > 0")
+        if not 0 <= self.lock_timeout < float("inf"):
+            raise ThaijaError(f"lock_timeout must be >= 0 seconds, got {self.lock_timeout}")
 
     def params_for(self, k: int) -> dict:
         if self.search_params:
@@ -188,6 +212,78 @@ def probe_server(uri: str, timeout: float = 5.0) -> None:
                           f"a token goes in $THAIJA_MILVUS_TOKEN)") from None
 
 
+def lock_in_use_error(db: str, waited: float) -> ThaijaError:
+    """The one-line error when another process still writes ``db`` after ``waited`` seconds."""
+    after = f"still locked after waiting {waited:g} s" if waited > 0 else "not waiting (--lock-timeout 0)"
+    return ThaijaError(f"{db}: index in use by another process (another `thaija index add/remove` is writing it; "
+                       f"{after}): let it finish and re-run, or raise --lock-timeout (Milvus Lite allows "
+                       f"one writer per file; a Milvus server allows many)")
+
+
+def _say_waiting(db: str, waited: float, timeout: float) -> None:
+    import sys
+
+    if waited == 0:
+        print(f"thaija: {db}: waiting for another writer to finish (up to {timeout:g} s; --lock-timeout)…",
+              file=sys.stderr, flush=True)
+    else:
+        print(f"thaija: {db}: still waiting for another writer ({waited:.0f} of {timeout:g} s)…",
+              file=sys.stderr, flush=True)
+
+
+def lock_lite_file(db: str, timeout: float | None = None, on_wait: Any = _say_waiting, poll: float = 0.2) -> Any:
+    """Take Milvus Lite's writer lock on ``db`` (an exclusive ``flock`` on ``<db>/LOCK``, the lock
+    Milvus Lite itself takes), waiting up to ``timeout`` seconds (default
+    :func:`default_lock_timeout`) while another process holds it: ``on_wait(db, waited, timeout)``
+    is called when the wait starts and every 15 s (a line on stderr by default). Returns the open
+    LOCK file: the lock is held until it is closed (or ``fcntl.flock(f, LOCK_UN)``). After the
+    timeout: :func:`lock_in_use_error`, never "damaged" while a live process holds the lock.
+    ImportError where there is no ``fcntl`` (Windows: Milvus Lite locks by itself)."""
+    import fcntl
+    import time
+
+    timeout = default_lock_timeout() if timeout is None else float(timeout)
+    key = os.path.abspath(db)
+    try:
+        os.makedirs(key, exist_ok=True)
+        f = open(os.path.join(key, "LOCK"), "a+")
+    except OSError as exc:
+        raise ThaijaError(f"cannot open {db}: {exc.strerror or exc}") from None
+    t0, said = time.monotonic(), -1.0
+    try:
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return f
+            except OSError:
+                waited = time.monotonic() - t0
+                if waited >= timeout:
+                    raise lock_in_use_error(db, timeout) from None
+                if on_wait is not None and (said < 0 or waited - said >= 15):
+                    on_wait(db, 0.0 if said < 0 else waited, timeout)
+                    said = waited
+                time.sleep(min(poll, max(0.01, timeout - waited)))
+    except BaseException:
+        f.close()
+        raise
+
+
+def lite_lock_busy(db: str) -> bool:
+    """True when another open file (another process) holds ``<db>/LOCK`` right now."""
+    import fcntl
+
+    path = os.path.join(os.path.abspath(db), "LOCK")
+    if not os.path.exists(path):
+        return False
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 class MilvusStore:
     """Typed chunk collection in Milvus; opened lazily (Lite allows one process per file)."""
 
@@ -209,23 +305,32 @@ class MilvusStore:
         return self._client
 
     def _open(self):
+        import time
+
         pymilvus = require("pymilvus", "pymilvus", "the vector store")
         _quiet_milvus_logs()
-        if not is_server_uri(self.db):
+        lite = not is_server_uri(self.db)
+        if lite:
             require("milvus_lite", "milvus-lite", "local .db stores")
-            self._check_lock()
-        try:
-            if is_server_uri(self.db):
-                client = pymilvus.MilvusClient(self.db, token=self.config.token, timeout=self.config.timeout)
-            else:
-                client = pymilvus.MilvusClient(self.db)
-        except Exception as exc:
-            msg = _milvus_message(exc)
-            if not is_server_uri(self.db):
-                raise ThaijaError(f"cannot open {self.db}: the index is in use by another process "
-                                  f"(or damaged): {msg}") from None
-            raise ThaijaError(f"cannot connect to Milvus at {self.db}: {msg} (is the server running? "
-                              f"a token goes in $THAIJA_MILVUS_TOKEN)") from None
+        t0 = time.monotonic()
+        while True:
+            if lite:
+                self._check_lock(max(0.0, self.config.lock_timeout - (time.monotonic() - t0)))
+            try:
+                if lite:
+                    client = pymilvus.MilvusClient(self.db)
+                else:
+                    client = pymilvus.MilvusClient(self.db, token=self.config.token, timeout=self.config.timeout)
+                break
+            except Exception as exc:
+                msg = _milvus_message(exc)
+                if not lite:
+                    raise ThaijaError(f"cannot connect to Milvus at {self.db}: {msg} (is the server running? "
+                                      f"a token goes in $THAIJA_MILVUS_TOKEN)") from None
+                if not self._busy():   # nobody holds the lock: the file itself is the problem
+                    raise ThaijaError(f"cannot open {self.db}: {msg} (the Milvus Lite file may be damaged)") from None
+                if time.monotonic() - t0 >= self.config.lock_timeout:  # another writer took it meanwhile
+                    raise lock_in_use_error(self.db, self.config.lock_timeout) from None
         try:
             self._ensure_collection(client, pymilvus.DataType)
         except ThaijaError:
@@ -244,25 +349,31 @@ class MilvusStore:
         except Exception as exc:
             raise ThaijaError(f"Milvus at {self.db}: {what} failed: {_milvus_message(exc)}") from None
 
-    def _check_lock(self) -> None:
-        """Milvus Lite locks the data folder per process; say so instead of a generic failure."""
-        import fcntl
-        import os
-
-        lock = Path(self.db) / "LOCK"
-        if not lock.exists():
-            return
+    def _here(self) -> bool:
+        """True when Milvus Lite already runs on this file in this process (it holds the lock)."""
         from milvus_lite.server_manager import server_manager_instance
 
-        if os.path.abspath(self.db) in getattr(server_manager_instance, "_servers", {}):
-            return  # this process already holds it
-        with open(lock, "a+") as f:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise ThaijaError(f"{self.db}: index in use by another process "
-                                  f"(Milvus Lite allows one process per file; stop it or use a Milvus server)") from None
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return os.path.abspath(self.db) in getattr(server_manager_instance, "_servers", {})
+
+    def _busy(self) -> bool:
+        try:
+            return not self._here() and lite_lock_busy(self.db)
+        except ImportError:  # no fcntl
+            return False
+
+    def _check_lock(self, timeout: float) -> None:
+        """Milvus Lite locks the data folder per process: wait up to ``timeout`` seconds for
+        another writer (a line on stderr), then a clear error instead of a generic failure."""
+        if not (Path(self.db) / "LOCK").exists() or self._here():
+            return
+        try:
+            f = lock_lite_file(self.db, timeout)
+        except ImportError:  # no fcntl (Windows): Milvus Lite reports it itself
+            return
+        import fcntl
+
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)  # free again: Milvus Lite takes it right away
+        f.close()
 
     def _ensure_collection(self, client, DataType) -> None:
         if client.has_collection(COLLECTION):
