@@ -175,7 +175,7 @@ def test_second_process_gets_index_in_use(tmp_path, cache):
     idx.add_documents(_docs(1, 0), progress=False)
     assert idx.milvus.count() == 0                        # this process now holds the Milvus Lite lock
     code = ("import sys\nfrom thaija.index import Index, IndexConfig, Document\nfrom thaija.errors import ThaijaError\n"
-            f"i = Index(IndexConfig(db={str(tmp_path / 't.db')!r}, cache_path={cache!r}))\n"
+            f"i = Index(IndexConfig(db={str(tmp_path / 't.db')!r}, cache_path={cache!r}, lock_timeout=0))\n"
             "try:\n    i.remove(['jsquad-valid-0'])\nexcept ThaijaError as e:\n    print(e); sys.exit(3)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        env={**os.environ, "HF_HUB_OFFLINE": "1"})

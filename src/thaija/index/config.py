@@ -53,6 +53,10 @@ class IndexConfig:
         "Commit after about this many chunks (a crash or Ctrl-C loses at most the batch in progress)."))
     commit_seconds: float = field(default=30.0, metadata={"help": "... or after this many seconds of preparing"})
     save_seconds: float = field(default=60.0, metadata={"help": "flush Milvus and save BM25 at least this often"})
+    lock_timeout: float | None = setting(None, (
+        "Seconds to wait while another process writes the same Milvus Lite index (a second `index add` or "
+        "`index remove`), with a 'waiting for another writer' line; then a clear error. Default "
+        "$THAIJA_LOCK_TIMEOUT or 60; 0 = fail at once."))
     bm25: BM25Config = field(default_factory=BM25Config, metadata={"help": "BM25 k1 and b"})
 
     def __post_init__(self) -> None:
@@ -65,6 +69,8 @@ class IndexConfig:
             raise ThaijaError(f"overlap must be in [0, chunk_tokens), got {self.overlap}")
         if self.dense_backend not in ("auto", "numpy", "milvus"):
             raise ThaijaError(f"dense_backend must be auto, numpy or milvus, got {self.dense_backend!r}")
+        if self.lock_timeout is not None and not 0 <= float(self.lock_timeout) < float("inf"):
+            raise ThaijaError(f"--lock-timeout must be >= 0 seconds, got {self.lock_timeout}")
         if self.batch_size < 1 or self.commit_chunks < 1:
             raise ThaijaError("batch_size and commit_chunks must be >= 1")
         if self.context is not None and self.context not in CONTEXT_MODES:
