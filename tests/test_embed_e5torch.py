@@ -159,3 +159,18 @@ def test_packed_streams_compute_what_the_padded_encoder_does():
     assert (packed.query(q) * traced.query(q)).sum(axis=1).min() > 0.9999
     assert packed.passage(["", TH[0]]).shape == (2, packed.dim) and packed.passage([]).shape == (0, packed.dim)
     assert torch.get_num_threads() == before
+
+
+def test_an_older_cache_folder_gets_its_sentencepiece_files(tmp_path):
+    """A weights cache converted before the SentencePiece tokenizer existed gets its files on first use."""
+    from thaija.models.e5 import SPM_META, SPM_MODEL, converted, spm_files
+
+    src = converted()
+    old = tmp_path / "e5-small-torch" / src.name
+    old.mkdir(parents=True)
+    for name in ("model.safetensors", "tokenizer.json"):
+        (old / name).symlink_to(src / name)
+    model, meta = spm_files(old)
+    assert model.read_bytes() == (src / SPM_MODEL).read_bytes()
+    assert json.loads(meta.read_text("utf-8")) == json.loads((src / SPM_META).read_text("utf-8"))
+    assert not [p for p in old.iterdir() if ".tmp" in p.name]
