@@ -93,3 +93,48 @@ def test_milvus_lite_holder_is_in_use_not_damaged(tmp_path):
         store.close()
     finally:
         _stop(other)
+
+
+def test_cli_second_add_waits_then_adds_and_times_out_clearly(tmp_path):
+    """`thaija index add` while another process writes the index: it says it waits, goes on when the
+    other writer is done (both documents indexed); with --lock-timeout 1 it stops with one line."""
+    env = {**ENV, "THAIJA_CACHE": str(tmp_path / "cache")}
+    env.pop("THAIJA_LOCK_TIMEOUT", None)
+    db = str(tmp_path / "c.db")
+    (tmp_path / "a.txt").write_text("社員食堂は11時に開きます。", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("ลาพักร้อนได้ปีละ 10 วันทำงาน", encoding="utf-8")
+    first = subprocess.run([THAIJA, "index", "add", str(tmp_path / "a.txt"), "--db", db], capture_output=True,
+                           text=True, timeout=600, env=env)
+    assert first.returncode == 0, first.stderr[-500:]
+    other = _holder(db, 600)
+    try:
+        add = subprocess.Popen([THAIJA, "index", "add", str(tmp_path / "b.txt"), "--db", db, "--lock-timeout", "300"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        line = add.stderr.readline()
+        while line and "waiting for another writer" not in line:
+            line = add.stderr.readline()
+        assert "waiting for another writer" in line and "--lock-timeout" in line, line
+        assert add.poll() is None                          # still waiting, not failed
+        _stop(other)                                       # the other writer finishes
+        out, err = add.communicate(timeout=300)
+        assert add.returncode == 0, err[-500:]
+        assert "1 documents: 1 added" in out
+    finally:
+        _stop(other)
+    listed = subprocess.run([THAIJA, "index", "list", "--db", db, "--json"], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert len(listed.stdout.strip().splitlines()) == 2    # both writers' documents
+    other = _holder(db, 600)
+    try:
+        (tmp_path / "b.txt").write_text("ลาพักร้อนได้ปีละ 12 วันทำงาน", encoding="utf-8")
+        p = subprocess.run([THAIJA, "index", "add", str(tmp_path / "b.txt"), "--db", db, "--lock-timeout", "1"],
+                           capture_output=True, text=True, timeout=600, env=env)
+        r = subprocess.run([THAIJA, "index", "remove", "a.txt", "--db", db, "--lock-timeout", "0"],
+                           capture_output=True, text=True, timeout=600, env=env)
+    finally:
+        _stop(other)
+    for proc in (p, r):
+        assert proc.returncode == 2, proc.stderr[-500:]
+        last = (proc.stdout + proc.stderr).strip().splitlines()[-1]
+        assert last.startswith("thaija: error:") and "in use by another process" in last, last
+        assert "damaged" not in proc.stderr and "Traceback" not in proc.stderr

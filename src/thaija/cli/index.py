@@ -88,6 +88,7 @@ def add_cmd(
     embedder: Optional[str] = option(IndexConfig, "embedder", "--embedder"),
     redact: bool = typer.Option(False, "--redact", help="Replace personal data (Thai ID, My Number, phones, e-mail, cards) before indexing."),
     commit_every: int = option(IndexConfig, "commit_chunks", "--commit-every"),
+    lock_timeout: Optional[float] = option(IndexConfig, "lock_timeout", "--lock-timeout", unset=True),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress on stderr: documents, "
                                             "chunks, ETA (default: only on a terminal)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -113,7 +114,8 @@ def add_cmd(
         typer.echo(f"thaija: warning: {message}", err=True)
 
     # without --embedder an existing index keeps the embedder it was built with
-    idx = Index(IndexConfig(db=db, chunk_tokens=chunk_tokens, embedder=embedder, commit_chunks=commit_every))
+    idx = Index(IndexConfig(db=db, chunk_tokens=chunk_tokens, embedder=embedder, commit_chunks=commit_every,
+                            lock_timeout=lock_timeout))
     try:
         s = idx.add_paths(paths, groups=None if groups is None else _groups(groups), lang=None if lang == "auto" else lang, progress=progress,
                           redact=redact, root=root, strict=strict, on_skip=skipped, on_warn=warned)
@@ -136,12 +138,17 @@ def remove_cmd(
     targets: List[str] = typer.Argument(..., help="Document ids, id prefixes (hr/ removes everything under hr) or "
                                         "paths of files/folders that were added."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    lock_timeout: Optional[float] = typer.Option(None, "--lock-timeout", help=help_of(IndexConfig, "lock_timeout")),
     json_out: bool = typer.Option(False, "--json", help="Print {removed, chunks_removed, doc_ids} as JSON."),
 ) -> None:
     """Remove documents and all their chunks (Milvus, BM25 and registry)."""
-    from thaija.index.handles import open_index
+    from thaija.index import Index
 
-    s = open_index(_db(db)).remove(targets)
+    idx = Index(IndexConfig(db=_db(db), lock_timeout=lock_timeout))
+    try:
+        s = idx.remove(targets)
+    finally:
+        idx.close()
     if json_out:
         typer.echo(json.dumps(s, ensure_ascii=False))
     else:
