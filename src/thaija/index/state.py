@@ -174,7 +174,7 @@ def resync_milvus(index, doc_ids: Sequence[str]) -> None:
         return
     index.milvus.delete_docs(doc_ids)
     marks = ",".join("?" * len(doc_ids))
-    docs = {r[0]: r[1:] for r in query(
+    docs = {r[0]: (index.registry.text_of(r[0], r[1]), *r[2:]) for r in query(
         index.registry, f"SELECT doc_id, text, title, source, groups, updated_at FROM documents "
                         f"WHERE doc_id IN ({marks})", list(doc_ids))}
     rows = []

@@ -33,6 +33,7 @@ from thaija.errors import ThaijaError
 from thaija.index.documents import Document
 from thaija.index.sections import context, embed_text, heading_at, is_markdown, sections
 from thaija.index.state import Intent, crash_point, query, set_bm25_version
+from thaija.models.e5 import malloc_trim
 
 LANGS = ("th", "ja", "en", "other")
 _DONE = object()
@@ -108,6 +109,7 @@ class Part:
     fresh: bool
     final: bool = False
     nbytes: int = 0                     # UTF-8 bytes of the text this part covers (progress)
+    shown: int = 0                      # of which the progress bar counted while the part was embedded
 
 
 def _doc_pieces(doc: Document) -> Iterable[tuple[int, str, str]]:
@@ -170,7 +172,7 @@ def registry_terms(index, doc_ids: Sequence[str]) -> dict[str, list[tuple[int, s
     mode = index.context_mode
     marks = ",".join("?" * len(doc_ids))
     reg = index.registry
-    docs = {r[0]: r[1:] for r in query(
+    docs = {r[0]: (reg.text_of(r[0], r[1]), *r[2:]) for r in query(
         reg, f"SELECT doc_id, text, title, source, metadata FROM documents WHERE doc_id IN ({marks})", list(doc_ids))}
     out: dict[str, list] = {}
     for row, doc_id, lang, s, e in query(
@@ -333,7 +335,7 @@ class Pipeline:
                 texts = [t for p in batch for t in p.texts]
                 keys = [EmbeddingCache.key("passage", t) for t in texts]
                 had = len(cache.get_many(emb.name, keys)) if cache_path else 0
-                vecs = embed_passages(texts, emb, cache, cfg.batch_size, progress=self.bar.embedded)
+                vecs = embed_passages(texts, emb, cache, cfg.batch_size, progress=self._embed_progress(batch, texts))
                 self.summary["chunks_embedded"] += (len(set(keys)) - had) if cache_path else len(texts)
                 self._put(written, (batch, vecs))
         except BaseException:
@@ -356,6 +358,22 @@ class Pipeline:
         if self.errors:
             raise self.errors[0]
         return self.summary
+
+    def _embed_progress(self, batch: list[Prepared], texts: list[str]):
+        """The embedding progress callback of a batch. A part of a big document moves the percentage
+        while it is embedded (its bytes spread over its chunks; the rest when it is committed), so one
+        big document does not sit at 0 % until its first part is in (QA Q23)."""
+        part = batch[0].part if len(batch) == 1 and batch[0].part is not None else None
+        if part is None or not texts:
+            return self.bar.embedded
+        per = part.nbytes / len(texts)
+
+        def progress(n: int) -> None:
+            step = min(int(n * per), part.nbytes - part.shown)
+            part.shown += step
+            self.bar.embedded(n, step)
+
+        return progress
 
     # ---- writing -------------------------------------------------------------------------
     def write_batch(self, batch: list[Prepared], vecs) -> None:
@@ -437,7 +455,7 @@ class Pipeline:
                       chunk_rows, info.first + len(p.chunks), info.pieces)
         crash_point("after_stage")
         self.summary["chunks_added"] += len(chunk_rows)
-        self.bar.done_part(info.nbytes, len(p.chunks))
+        self.bar.done_part(info.nbytes - info.shown, len(p.chunks))
         self.dirty = True
         if not info.final:
             if time.monotonic() - self.last_save >= self.cfg.save_seconds:
@@ -474,6 +492,7 @@ class Pipeline:
         idx._bm25_version = reg.version()
         with idx._db_lock:
             reg.drop_staged([d.id])
+        malloc_trim()                   # the parts' buffers and terms go back to the system
         s = self.summary
         s["added" if not p.replaced else "replaced"] += 1
         s["chunks_removed"] += removed
@@ -503,6 +522,7 @@ class Pipeline:
         set_bm25_version(idx.state, idx.registry.version())
         crash_point("after_bm25")
         self.intent.clear()
+        malloc_trim()                   # the save's temporaries (postings, JSON) go back to the system
         self.last_save = time.monotonic()
         self.dirty = False
 
@@ -625,10 +645,11 @@ class Progress:
             self.chunks += n_chunks
             self._update(nbytes)
 
-    def embedded(self, n: int) -> None:
+    def embedded(self, n: int, nbytes: int = 0) -> None:
+        """``n`` chunks embedded; ``nbytes``: the bytes of a big document's part they stand for."""
         with self._lock:
             self.embedded_n += n
-            self._update()
+            self._update(nbytes)
 
     def __exit__(self, *exc: Any) -> None:
         if self._plain and not any(exc):
