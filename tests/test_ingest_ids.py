@@ -233,3 +233,37 @@ def test_eta_is_not_guessed_from_the_first_document(monkeypatch, capsys):
     assert "ETA estimating" in first
     eta = float(later.split("ETA ")[1].split(" s")[0])
     assert eta < 1.0                         # ~0.05 s per 49 % -> ~0.05 s left, not 0.3 s * 99
+
+
+def test_ids_do_not_depend_on_the_order_of_adds(ws):
+    """QA Q10: `add docs/hr` then `add docs` gave `../a.md` ids; now the index root moves up to
+    cover every folder added and path ids are re-keyed (groups kept, nothing re-embedded), so both
+    orders give the same ids; JSONL record ids never change."""
+    (ws / "docs" / "hr" / "faq.jsonl").write_text(
+        json.dumps({"id": "faq-1", "text": JA}, ensure_ascii=False) + "\n"
+        + json.dumps({"text": TH + " ข้อสอง"}, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def ids(db: str) -> dict[str, list[str]]:
+        code, out = cli("index", "list", "--db", db, "--json")
+        assert code == 0, out
+        return {d["doc_id"]: d["groups"] for d in map(json.loads, out.splitlines())}
+
+    assert cli("index", "add", "docs/hr", "--db", "child_first.db", "--groups", "hr")[0] == 0
+    assert set(ids("child_first.db")) == {"remote.txt", "faq-1", "faq.jsonl:2"}
+    code, out = cli("index", "add", "docs", "--db", "child_first.db", "--json")
+    assert code == 0, out
+    assert "index root moved up" in out
+    s = json.loads(out.strip().splitlines()[-1])
+    assert s["root"] == str(ws / "docs") and s["added"] == 2 and s["unchanged"] == 3, s
+    assert cli("index", "add", "docs", "--db", "parent_first.db")[0] == 0
+    assert cli("index", "add", "docs/hr", "--db", "parent_first.db", "--groups", "hr")[0] == 0
+    first, second = ids("child_first.db"), ids("parent_first.db")
+    assert first == second == {"a.md": [], f"{LONG}.txt": [], "hr/remote.txt": ["hr"], "faq-1": ["hr"],
+                               "hr/faq.jsonl:2": ["hr"]}
+    assert not any(i.startswith("..") for i in first)
+    code, out = cli("search", "ทำงานจากที่บ้าน", "--db", "child_first.db", "--groups", "hr", "--json")
+    assert code == 0 and "hr/remote.txt" in out                    # the re-keyed document is searchable
+    code, out = cli("search", "ทำงานจากที่บ้าน", "--db", "child_first.db", "--json")
+    assert code == 0 and "remote" not in out                       # and still restricted
+    code, out = cli("index", "add", "docs", "--db", "child_first.db", "--json")
+    assert json.loads(out.strip().splitlines()[-1])["unchanged"] == 5   # settled: nothing moves again

@@ -117,6 +117,11 @@ def add_cmd(
     idx = Index(IndexConfig(db=db, chunk_tokens=chunk_tokens, embedder=embedder, commit_chunks=commit_every,
                             lock_timeout=lock_timeout))
     try:
+        from thaija.index.roots import widen_root
+
+        # inputs above (or beside) the index root: the root moves up and path ids are re-keyed, so
+        # ids do not depend on the order of adds (QA Q10)
+        widen_root(idx, paths, root, on_warn=warned)
         s = idx.add_paths(paths, groups=None if groups is None else _groups(groups), lang=None if lang == "auto" else lang, progress=progress,
                           redact=redact, root=root, strict=strict, on_skip=skipped, on_warn=warned)
     except KeyboardInterrupt:

@@ -7,10 +7,12 @@ Every loader returns complete documents or raises `ThaijaError` before anything 
 and skipped, and in a JSONL file every bad line is reported and skipped while the good ones load.
 
 A file's document id is its path relative to a root (posix): the declared `--root`, else the
-index's root (fixed by its first `index add`), else the common folder of the inputs. It does not
+index's root (set by its first `index add`), else the common folder of the inputs. It does not
 depend on the working folder, so the same file gets the same id whichever folder a command runs
-from, and adding a parent folder later keeps the ids of the documents already indexed (files
-outside the index root get ``../`` ids).
+from, nor on the order of adds: `thaija index add` moves the index root up when a later add
+reaches outside it (a parent or sibling folder) and re-keys the path ids under it
+(:mod:`thaija.index.roots`), so ``add docs/hr; add docs`` and ``add docs; add docs/hr`` give the
+same ids. With an explicit `--root`, files outside it get ``../`` ids.
 """
 from __future__ import annotations
 
