@@ -10,7 +10,8 @@ and the documents whose ids are file paths (``source == doc_id``: files, and JSO
 ``id``) are re-keyed under it (re-added under the new id from their stored text, groups, title and
 metadata: nothing is re-embedded, the embedding cache holds their chunks; then the old ids are
 removed). Record ids from JSONL (``"id": "faq-1"``) never change. An explicit ``--root`` is left
-alone (its ``../`` ids are the user's choice). The move is recorded in the registry
+alone (its ``../`` ids are the user's choice), and so is a root whose only common folder with the
+inputs is the file system's root (unrelated trees keep ``../`` ids instead of re-keying everything). The move is recorded in the registry
 (``root_move``) before it starts, so an interrupted move is finished by the next add.
 """
 from __future__ import annotations
@@ -92,7 +93,7 @@ def widen_root(index: Any, paths: Sequence[str], root: str | None = None,
         new = Path(os.path.commonpath([str(old), str(common_root(paths))]))
     except ValueError:  # pragma: no cover - different drives on Windows
         return []
-    if new == old:
+    if new == old or new == Path(new.anchor):  # unrelated trees (only "/" in common): ../ ids, nothing moves
         return []
     def rekey(path_id: str) -> str:
         """A path id (``x/y.md`` or a JSONL line's ``x/f.jsonl:3``) relative to the new root."""
