@@ -81,7 +81,8 @@ def add_cmd(
     groups: Optional[str] = typer.Option(None, "--groups", help=GROUPS_HELP + " Applied to every added document; without --groups a document already indexed keeps its groups (--groups '' makes it public)."),
     lang: str = typer.Option("auto", "--lang", help="auto (detect per chunk), th, ja or en."),
     root: Optional[str] = typer.Option(None, "--root", help="Folder document ids are relative to (default: the index's "
-                                       "root when the inputs lie under it, else the common folder of the inputs)."),
+                                       "root, which moves up to cover inputs in a parent or sibling folder and "
+                                       "re-keys path ids; a new index: the common folder of the inputs)."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first file (or JSONL line) that cannot be "
                                 "loaded (default: skip it, say why on stderr with file:line, go on)."),
     chunk_tokens: int = option(IndexConfig, "chunk_tokens", "--chunk-tokens"),
@@ -95,8 +96,9 @@ def add_cmd(
 ) -> None:
     """Add or update documents. Unchanged documents are skipped; changed ones replace their old chunks.
 
-    A file's id is its path relative to the root (see --root), the same from any working folder;
-    a .jsonl record's id is its "id" field. Work is committed in batches: an interrupted add keeps
+    A file's id is its path relative to the root (see --root), the same from any working folder
+    and whatever the order of adds; a .jsonl record's id is its "id" field. While another process
+    writes the same index, the add waits for it (see --lock-timeout). Work is committed in batches: an interrupted add keeps
     what it committed, and running the same command again continues where it stopped.
     Exit status 2 only when nothing could be indexed.
     """
