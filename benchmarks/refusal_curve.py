@@ -150,9 +150,11 @@ def flores_set(qlang: str, n: int, rng: random.Random, part: str | None = "eval"
              "text": "\n".join(dtext[i] for i in arts[u])} for k, u in enumerate(names[:half])]
     pos_lines = [i for u in in_ix for i in arts[u]]
     neg_lines = [i for u in out_ix for i in arts[u]]
-    pos = [(f"fl-{i}", qtext[i], [dtext[i]]) for i in rng.sample(pos_lines, min(n, len(pos_lines)))]
+    # gold = the translation line without its edge spaces (FLORES Thai lines end with a space that no
+    # answer sentence keeps)
+    pos = [(f"fl-{i}", qtext[i], [dtext[i].strip()]) for i in rng.sample(pos_lines, min(n, len(pos_lines)))]
     n_una = n if n_una is None else n_una
-    neg = [(f"fl-{i}", qtext[i], [dtext[i]]) for i in rng.sample(neg_lines, min(n_una, len(neg_lines)))]
+    neg = [(f"fl-{i}", qtext[i], [dtext[i].strip()]) for i in rng.sample(neg_lines, min(n_una, len(neg_lines)))]
     del sep
     return docs, pos, neg
 
@@ -195,6 +197,8 @@ def metrics(recs: list[dict], support_of, refuse_below: float) -> dict:
     return {
         "answerable": len(ans), "unanswerable": len(una),
         "answer_only_recall": round(sum(given(r) and r["answer_hit"] for r in ans) / max(1, len(ans)), 4),
+        # the same, spaces ignored on both sides (iapp gold "ค.ศ. 1879" vs the article's "ค.ศ.1879")
+        "answer_only_recall_nospace": round(sum(given(r) and _hit_nospace(r) for r in ans) / max(1, len(ans)), 4),
         "answer_or_quote_recall": round(sum(given(r) and (r["answer_hit"] or r["quote_hit"]) for r in ans) / max(1, len(ans)), 4),
         "false_refusal_rate": round(sum(not given(r) for r in ans) / max(1, len(ans)), 4),
         "false_refusal_of_correct": round(sum((not given(r)) and r["answer_hit"] for r in ans)
@@ -203,6 +207,12 @@ def metrics(recs: list[dict], support_of, refuse_below: float) -> dict:
         "mean_answer_chars": round(sum(len(r["answer"]) for r in answered) / max(1, len(answered)), 1),
         "top1_evidence": round(sum(r["top1_hit"] for r in ans) / max(1, len(ans)), 4),
     }
+
+
+def _hit_nospace(r: dict) -> bool:
+    """A gold string in the answer with all whitespace removed from both."""
+    a = "".join(r["answer"].split())
+    return any("".join(g.split()) and "".join(g.split()) in a for g in r["golds"])
 
 
 def auc(recs: list[dict], score) -> float | None:
@@ -236,9 +246,9 @@ def main() -> None:
     ap.add_argument("--only", choices=("qa", "cross"), help="ask only these sets (run parts in parallel, then --records)")
     ap.add_argument("--records-out", help="where the records go (default benchmarks/results/refusal_curve_records.jsonl)")
     ap.add_argument("--l2", type=float, default=1e-2, help="L2 penalty of the logistic fit")
-    ap.add_argument("--max-false-refusal", type=float, default=0.04,
+    ap.add_argument("--max-false-refusal", type=float, default=0.03,
                     help="operating point: at most this share of answerable fit-half questions refused "
-                         "(a margin under the 5 %% target)")
+                         "(a margin under the 5 %% target: about one standard error of a 100-question half)")
     args = ap.parse_args()
     from thaija.rag import support as S
 
@@ -249,6 +259,9 @@ def main() -> None:
     rec_path = Path(args.records_out) if args.records_out else ROOT / "benchmarks" / "results" / "refusal_curve_records.jsonl"
     if args.records:
         recs = [r for p in args.records for r in rows(Path(p))]
+        for r in recs:  # gold strings without edge spaces (records written before flores_set stripped them)
+            r["golds"] = [g.strip() for g in r["golds"] if g.strip()]
+            r["answer_hit"] = any(g in r["answer"] for g in r["golds"])
     else:
         rec_path.write_text("", "utf-8")
         with tempfile.TemporaryDirectory(prefix="thaija-refusal-") as tmp:
