@@ -56,7 +56,10 @@ class Document:
     @property
     def content_hash(self) -> str:
         """sha256 of the text: the same text is never chunked or embedded twice."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        h = hashlib.sha256()
+        for i in range(0, len(self.text), 1 << 20):  # same digest, no whole-text UTF-8 copy
+            h.update(self.text[i:i + (1 << 20)].encode("utf-8"))
+        return h.hexdigest()
 
 
 def validate_groups(groups: Iterable[str] | str | None) -> list[str]:
@@ -132,12 +135,28 @@ _doc_id_for = doc_id_for  # old name
 def _read_text(path: Path) -> str:
     """The file's text exactly as stored (CRLF kept, so offsets index the original file); a UTF-8
     byte-order mark is dropped."""
+    import codecs
+
+    # decoded in 1 MB blocks: the whole file's bytes and its str are never held at once (a 50 MB
+    # file cost bytes + str + CPython's widening copy at the start of an ingest)
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    parts: list[str] = []
     try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ThaijaError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+        with open(path, "rb") as f:
+            while True:
+                block = f.read(1 << 20)
+                parts.append(decoder.decode(block, final=not block))
+                if not block:
+                    break
+    except UnicodeDecodeError:
+        try:  # the exact byte offset, from one decode of the whole file (error path only)
+            path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ThaijaError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+        raise ThaijaError(f"{path}: not valid UTF-8") from None  # pragma: no cover
     except OSError as exc:
         raise ThaijaError(f"{path}: cannot read ({exc.strerror})") from None
+    return "".join(parts)
 
 
 def _unsupported(path: Path) -> str:
