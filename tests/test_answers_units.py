@@ -56,8 +56,8 @@ def test_cross_language_frame_and_joins():
 
 
 def test_support_outcomes_and_override():
-    strong = {"lex": 1.0, "dense": 1.0, "cover": 1.0, "cross": False}
-    weak = {"lex": 0.0, "dense": 0.0, "cover": 0.0, "cross": False}
+    strong = {"lex": 1.0, "dense": 1.0, "cover": 1.0, "cos": 0.93, "cross": False}
+    weak = {"lex": 0.0, "dense": 0.0, "cover": 0.0, "cos": 0.75, "cross": False}
     assert 0.0 <= support(weak) < support(strong) <= 1.0
     lo, hi = thresholds("th")
     assert 0.0 <= lo <= hi <= 1.0
