@@ -328,8 +328,8 @@ class Index:
     # ---- ingest --------------------------------------------------------------------------
     def resolve_root(self, paths: Sequence[str], root: str | None = None) -> str:
         """The folder document ids are relative to: `root`, else the index's own root (set by its
-        first add; files outside it get ``../`` ids, so adding a parent folder after a subfolder
-        keeps the ids of the documents already indexed), else the common folder of the inputs."""
+        first add; when inputs lie outside it, :meth:`add_paths` first moves it up to cover them and
+        re-keys the stored ids: :mod:`thaija.index.roots`), else the common folder of the inputs."""
         if root is not None:
             if not Path(root).is_dir():
                 raise ThaijaError(f"--root {root}: no such folder")
@@ -374,6 +374,9 @@ class Index:
         paths = [str(p) for p in paths]
         if not paths:
             raise ThaijaError("give at least one file or folder")
+        from thaija.index.roots import widen_root
+
+        widen_root(self, paths, root, on_warn=on_warn)   # inputs outside the stored root: it moves up (QA Q10)
         self.root = self.resolve_root(paths, root)
         skipped: list[dict[str, str]] = []
 
