@@ -192,6 +192,20 @@ def rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | N
         lock.unlink(missing_ok=True)
 
 
+def _code_state() -> dict:
+    """The commit, whether src/ had uncommitted changes, and the support model file in use."""
+    import hashlib
+    import subprocess
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()
+
+    support = ROOT / "src" / "thaija" / "rag" / "support.json"
+    return {"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git("rev-parse", "--short", "HEAD"),
+            "src_dirty": bool(git("status", "--porcelain", "--", "src")),
+            "support_json_sha1": hashlib.sha1(support.read_bytes()).hexdigest()[:10] if support.is_file() else None}
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -254,6 +268,9 @@ def _rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | 
                                         if any("load_1min" in x for x in rows) else None),
                      "rows": rows}
     path.write_text(json.dumps(out, ensure_ascii=False, indent=1))
+    meta = path.with_suffix(".meta.json")  # which code answered (the rows of one name may span runs)
+    prior = json.loads(meta.read_text()) if meta.is_file() else {}
+    meta.write_text(json.dumps({"runs": prior.get("runs", []) + [_code_state()]}, indent=1))
     return out
 
 
@@ -306,9 +323,12 @@ def summarize(runs: dict, rag: dict) -> dict:
         if evs:
             s["rag_adapters"] = sorted(evs)
             for lang in SETS:
+                have = [e[lang] for e in evs.values() if lang in e]  # a one-language check has one
+                if not have:
+                    continue
                 for m in ("answer_recall", "citation_validity", "refusal_rate", "answer_in_language"):
-                    s[f"rag_{m}_{lang}"] = _ms([e[lang][m] for e in evs.values()])
-                s[f"rag_questions_{lang}"] = min(e[lang]["questions"] for e in evs.values())
+                    s[f"rag_{m}_{lang}"] = _ms([e[m] for e in have])
+                s[f"rag_questions_{lang}"] = min(e["questions"] for e in have)
         out[strategy] = s
     return out
 
@@ -374,6 +394,8 @@ def verdicts(summary: dict, rag: dict) -> dict:
     def compare(a: str, b: str) -> dict:
         v = {}
         for lang in SETS:
+            if lang not in rag[a] or lang not in rag[b]:
+                continue
             ea, eb = rag[a][lang], rag[b][lang]
             rec = _paired(ea["rows"], eb["rows"], "answer_recall")
             cit = _unpaired(ea, eb, "citation_validity", "answered")
@@ -435,6 +457,28 @@ def merge_prior(result: dict, path: Path) -> None:
         result["runs"][key] = {**run, "from": {"file": path.name, "commit": prior.get("commit"),
                                                "date": prior.get("date")}}
     result["prior"] = {"commit": prior.get("commit"), "date": prior.get("date"), "args": prior.get("args")}
+
+
+def rag_more_seeds(work: Path, rag: dict) -> dict:
+    """RAG evaluations of adapters of other seeds (possibly one language only), and per strategy and
+    language the mean +- std over every seed evaluated (the main rows' seed included)."""
+    other: dict = {}
+    for p in sorted((work / "rag").glob("*-s*.json")):
+        key = p.stem
+        if key.endswith(".meta") or key in rag or key.rsplit("-s", 1)[0] not in STRATEGIES:
+            continue
+        other[key] = {lang: {m: v for m, v in e.items() if m != "rows"} for lang, e in json.loads(p.read_text()).items()}
+    by_strategy: dict = {}
+    for strategy in STRATEGIES:
+        evs = {k: v for k, v in {**rag, **other}.items() if k.rsplit("-s", 1)[0] == strategy}
+        for lang in SETS:
+            have = {k: v[lang] for k, v in evs.items() if lang in v}
+            if len(have) > 1:
+                by_strategy.setdefault(strategy, {})[lang] = {
+                    "seeds": sorted(have), "questions": min(e["questions"] for e in have.values()),
+                    **{m: _ms([e[m] for e in have.values()]) for m in
+                       ("answer_recall", "citation_validity", "refusal_rate")}}
+    return {"evaluations": other, "mean_std_over_seeds": by_strategy}
 
 
 def plot(runs: dict, path: Path, title: str) -> None:
@@ -500,6 +544,12 @@ def main() -> None:
                          "seeds) join the summary, marked with their commit; checked by identical step-0 loss")
     ap.add_argument("--no-baselines", action="store_true",
                     help="all/rag phases: leave the extractive and base evaluations to a --phase baselines process")
+    ap.add_argument("--rag-langs", default=",".join(SETS),
+                    help="RAG-evaluate questions of these languages only (a partial check of more seeds; "
+                         "such evaluations are reported under rag_more_seeds, not in the summary)")
+    ap.add_argument("--tag", default="",
+                    help="baselines phase: evaluate them again as extractive-TAG / base-TAG (a re-check at "
+                         "the current code); the all phase reports every such re-check beside the main rows")
     ap.add_argument("--note-file", default=None, help="read --note from this file")
     ap.add_argument("--phase", choices=("all", "train", "rag", "baselines"), default="all",
                     help="train: held-out loss runs only; rag: RAG-evaluate cached adapters only; "
@@ -526,6 +576,7 @@ def main() -> None:
     t0 = time.time()
     split = build_corpus(work, {"th": args.th_docs, "ja": args.ja_docs}, {"th": args.dev_docs, "ja": args.dev_docs})
     data = build_examples(work, split, args)
+    data["dev_questions"] = {k: v for k, v in data["dev_questions"].items() if k in args.rag_langs.split(",")}
     result = {"benchmark": "tune_balance_grounded", "model": DEFAULT_MODEL, "device": "cpu",
               "threads": args.threads, "status": "running",
               "data": {"train": data["counts"], "train_sources": data["train_sources"],
@@ -555,6 +606,9 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     chosen = [s for s in STRATEGIES if s in args.strategies.split(",")]
     baselines = (("extractive", "extractive", args.n_rag), ("base", "local", args.n_rag_local))
+    if args.phase == "baselines" and args.tag:
+        baselines = tuple((f"{n}-{args.tag}", g, k) for n, g, k in baselines)
+        out = work / f"baselines-{args.tag}.json"
     if args.phase == "baselines":
         for name, generator, n in baselines:
             result["rag"][name] = rag_eval(work, data, name, generator, None, args, n)
@@ -598,6 +652,16 @@ def main() -> None:
     result["summary"] = summarize(result["runs"], result["rag"])
     result["verdicts"] = verdicts(result["summary"], result["rag"])
     result["rag_extractive_same_questions"] = same_questions(result["rag"])
+    result["rag_code"] = {p.name[: -len(".meta.json")]: json.loads(p.read_text())["runs"]
+                          for p in sorted((work / "rag").glob("*.meta.json"))}
+    result["rag_more_seeds"] = rag_more_seeds(work, result["rag"])
+    result["rag_rechecks"] = {}
+    for p in sorted((work / "rag").glob("*-*.json")):
+        name = p.stem
+        if name.endswith(".meta") or name in result["rag"] or not name.split("-", 1)[0] in ("base", "extractive"):
+            continue
+        ev = json.loads(p.read_text())
+        result["rag_rechecks"][name] = {lang: {m: v for m, v in e.items() if m != "rows"} for lang, e in ev.items()}
     want = [f"{st}-s{sd}" for sd in list(seeds)[: args.rag_seeds] for st in STRATEGIES]
     done = args.rag_seeds > 0 and all(k in result["rag"] for k in want) and all(
         f"{st}-s{sd}" in result["runs"] for sd in seeds for st in STRATEGIES)

@@ -73,3 +73,8 @@ def test_rag_verdicts_are_paired_on_the_same_questions(tb):
     ja = v["rag_vs_proportional"]["temperature-s0 vs proportional-s0"]["ja"]["answer_recall"]
     assert ja["diff"] == 0.0 and ja["verdict"] == "no clear effect"
     assert v["rag_vs_base"]["proportional-s0 vs base"]["th"]["answer_recall"]["verdict"] == "no clear effect"
+    # a check of another seed on one language only is compared on that language only
+    rag["unimax-s1"] = {"ja": same}
+    summary["unimax"] = {"rag_adapters": ["unimax-s1"], "seeds": 1}
+    one = tb.verdicts(summary, rag)["rag_vs_proportional"]["unimax-s1 vs proportional-s0"]
+    assert set(one) == {"ja"} and one["ja"]["answer_recall"]["diff"] == 0.0
