@@ -223,6 +223,7 @@ def main() -> None:
         if tmp:
             tmp.cleanup()
     res["seconds"] = round(time.perf_counter() - t_all, 1)
+    res["load_avg"] = os.getloadavg()  # a busy machine inflates p50_seconds
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(stamp(res), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
