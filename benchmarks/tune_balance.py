@@ -459,6 +459,38 @@ def merge_prior(result: dict, path: Path) -> None:
     result["prior"] = {"commit": prior.get("commit"), "date": prior.get("date"), "args": prior.get("args")}
 
 
+def _rates(rows: list[dict]) -> dict:
+    answered = [r for r in rows if not r["refused"]]
+    return {"questions": len(rows), "answer_recall": sum(r["answer_recall"] for r in rows) / len(rows),
+            "citation_validity": (sum(r["citation_valid"] for r in answered) / len(answered)) if answered else None,
+            "refusal_rate": sum(r["refused"] for r in rows) / len(rows)}
+
+
+def rechecks(work: Path, rag: dict) -> dict:
+    """The baselines answered again at a later commit (``--phase baselines --tag``), finished or not,
+    next to the main evaluation's rates on exactly the same questions."""
+    out: dict = {}
+    for p in sorted((work / "rag").glob("*-*.rows.jsonl")):
+        name = p.name[: -len(".rows.jsonl")]
+        main = name.split("-", 1)[0]
+        if main not in ("base", "extractive") or main not in rag:
+            continue
+        rows = [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
+        entry: dict = {"finished": (work / "rag" / f"{name}.json").is_file()}
+        for lang in SETS:
+            mine = [r for r in rows if r["lang"] == lang]
+            if not mine:
+                continue
+            ids = {r["id"] for r in mine}
+            entry[lang] = {"recheck": _rates(mine),
+                           "main_same_questions": _rates([r for r in rag[main][lang]["rows"] if r["id"] in ids]),
+                           "same_outcome": sum(
+                               (r["refused"], r["answer_recall"]) == (m["refused"], m["answer_recall"])
+                               for r in mine for m in rag[main][lang]["rows"] if m["id"] == r["id"]) / len(mine)}
+        out[name] = entry
+    return out
+
+
 def rag_more_seeds(work: Path, rag: dict) -> dict:
     """RAG evaluations of adapters of other seeds (possibly one language only), and per strategy and
     language the mean +- std over every seed evaluated (the main rows' seed included)."""
@@ -655,13 +687,7 @@ def main() -> None:
     result["rag_code"] = {p.name[: -len(".meta.json")]: json.loads(p.read_text())["runs"]
                           for p in sorted((work / "rag").glob("*.meta.json"))}
     result["rag_more_seeds"] = rag_more_seeds(work, result["rag"])
-    result["rag_rechecks"] = {}
-    for p in sorted((work / "rag").glob("*-*.json")):
-        name = p.stem
-        if name.endswith(".meta") or name in result["rag"] or not name.split("-", 1)[0] in ("base", "extractive"):
-            continue
-        ev = json.loads(p.read_text())
-        result["rag_rechecks"][name] = {lang: {m: v for m, v in e.items() if m != "rows"} for lang, e in ev.items()}
+    result["rag_rechecks"] = rechecks(work, result["rag"])
     want = [f"{st}-s{sd}" for sd in list(seeds)[: args.rag_seeds] for st in STRATEGIES]
     done = args.rag_seeds > 0 and all(k in result["rag"] for k in want) and all(
         f"{st}-s{sd}" in result["runs"] for sd in seeds for st in STRATEGIES)
