@@ -118,12 +118,7 @@ def add_cmd(
     # without --embedder an existing index keeps the embedder it was built with
     idx = Index(IndexConfig(db=db, chunk_tokens=chunk_tokens, embedder=embedder, commit_chunks=commit_every,
                             lock_timeout=lock_timeout))
-    try:
-        from thaija.index.roots import widen_root
-
-        # inputs above (or beside) the index root: the root moves up and path ids are re-keyed, so
-        # ids do not depend on the order of adds (QA Q10)
-        widen_root(idx, paths, root, on_warn=warned)
+    try:  # inputs beside/above the index root: it moves up, path ids re-keyed (thaija.index.roots)
         s = idx.add_paths(paths, groups=None if groups is None else _groups(groups), lang=None if lang == "auto" else lang, progress=progress,
                           redact=redact, root=root, strict=strict, on_skip=skipped, on_warn=warned)
     except KeyboardInterrupt:
