@@ -267,3 +267,66 @@ def test_ids_do_not_depend_on_the_order_of_adds(ws):
     assert code == 0 and "remote" not in out                       # and still restricted
     code, out = cli("index", "add", "docs", "--db", "child_first.db", "--json")
     assert json.loads(out.strip().splitlines()[-1])["unchanged"] == 5   # settled: nothing moves again
+
+
+def test_a_second_add_waits_for_a_root_move_in_progress(ws):
+    """QA (session 5) Q9: while one `index add` moved the index root, a second one read its move
+    record as "interrupted", finished it without the lock, and one of the two failed with "unknown
+    document id" (the first lost its whole run). Now a move runs under its own lock: the second add
+    waits (here: times out with one line and writes nothing), then finishes the move itself."""
+    from thaija.index.registry import Registry
+    from thaija.index.store import lock_lite_file
+
+    assert cli("index", "add", "docs/hr/remote.txt", "--db", "m.db")[0] == 0     # root docs/hr: id remote.txt
+    state = ws / "m.db.state"
+    reg = Registry(state / "registry.sqlite")
+    with reg.db:                       # what the first add records before it re-keys
+        reg.set_meta("root_move", json.dumps({"from": str(ws / "docs" / "hr"), "to": str(ws / "docs"),
+                                              "moves": [["remote.txt", "hr/remote.txt", "hr/remote.txt"]]}))
+    reg.db.close()
+    held = lock_lite_file(str(state / "root-move"), 0)                          # ... and it is still moving
+    try:
+        code, out = cli("index", "add", "docs/a.md", "--db", "m.db", "--lock-timeout", "1")
+    finally:
+        held.close()
+    assert code == 2 and "still moving the index root" in out and "Traceback" not in out, out
+    assert out.count("\n") <= 3, out
+    code, out = cli("index", "list", "--db", "m.db", "--json")
+    assert [json.loads(x)["doc_id"] for x in out.splitlines()] == ["remote.txt"]  # nothing written meanwhile
+    code, out = cli("index", "add", "docs/a.md", "--db", "m.db", "--json")       # the lock is free: it finishes
+    assert code == 0 and "index root moved up" in out, out
+    code, out = cli("index", "list", "--db", "m.db", "--json")
+    assert sorted(json.loads(x)["doc_id"] for x in out.splitlines()) == ["a.md", "hr/remote.txt"]
+
+
+def test_an_add_whose_root_moved_meanwhile_writes_nothing(ws, monkeypatch):
+    """The other order of the same race: an add resolves its ids against the root, then another add
+    moves the root before the first one writes. Its first write sees the move and stops with one
+    line (nothing written); a re-run gives the ids under the new root. A handle kept open picks up a
+    move made by another handle before resolving its ids."""
+    from thaija.index import Index, IndexConfig
+    import thaija.index.roots as roots
+
+    cfg = dict(db=str(ws / "r.db"))
+    assert cli("index", "add", "docs/hr/remote.txt", "--db", "r.db")[0] == 0      # root docs/hr
+    late = Index(IndexConfig(**cfg))                                           # opened before the move
+    real = roots.widen_root
+
+    def then_another_add_moves_the_root(index, paths, root=None, on_warn=None):
+        out = real(index, paths, root, on_warn)
+        if index is late:
+            Index(IndexConfig(**cfg)).add_paths([str(ws / "docs" / "a.md")])     # moves the root to docs
+        return out
+
+    monkeypatch.setattr(roots, "widen_root", then_another_add_moves_the_root)
+    with pytest.raises(Exception, match="moved the index root") as err:
+        late.add_paths([str(ws / "docs" / "hr" / "remote.txt")], groups="hr")
+    assert "re-run" in str(err.value)
+    monkeypatch.setattr(roots, "widen_root", real)
+    code, out = cli("index", "list", "--db", "r.db", "--json")
+    rows = {json.loads(x)["doc_id"]: json.loads(x)["groups"] for x in out.splitlines()}
+    assert rows == {"a.md": [], "hr/remote.txt": []}                             # the failed add wrote nothing
+    late.add_paths([str(ws / "docs" / "hr" / "remote.txt")], groups="hr")        # same handle, re-run
+    code, out = cli("index", "list", "--db", "r.db", "--json")
+    rows = {json.loads(x)["doc_id"]: json.loads(x)["groups"] for x in out.splitlines()}
+    assert rows == {"a.md": [], "hr/remote.txt": ["hr"]}

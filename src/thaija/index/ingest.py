@@ -171,6 +171,7 @@ class Index:
         elif ctx and ctx != self.config.context:
             raise ThaijaError(f"{self.config.db} was built with context {ctx!r}, not {self.config.context!r}")
         self.root: str | None = self.registry.get_meta("root")
+        self._ids_root: str | None = None  # set by add_paths while its path ids are relative to self.root
         self._db_lock = threading.RLock()
         self._milvus: MilvusStore | None = None
         self._lite_lock = False        # this handle holds Milvus Lite's writer lock itself (_lock_lite)
@@ -270,6 +271,11 @@ class Index:
                 pass
         if not self._lite_lock:
             self.lite_guard(lambda: self.milvus.count())   # Milvus Lite: takes the lock, one writer at a time
+        stored = self.registry.get_meta("root")
+        if self._ids_root is not None and stored is not None and stored != self._ids_root:
+            raise ThaijaError(f"another `thaija index add` moved the index root to {stored} while this one ran "
+                              f"(its ids are relative to {self._ids_root}): nothing was written; re-run the same "
+                              f"command (embeddings are cached)")
         v = self.registry.version()
         if self._bm25_version != v:    # another process wrote since this handle loaded BM25
             self.bm25, self._bm25_version = self._load_bm25()
@@ -378,6 +384,9 @@ class Index:
 
         widen_root(self, paths, root, on_warn=on_warn)   # inputs outside the stored root: it moves up (QA Q10)
         self.root = self.resolve_root(paths, root)
+        # the root these ids are relative to: the first write checks that no other add moved (or, on a new
+        # index, set) the index root meanwhile (QA session 5, Q9)
+        self._ids_root = self.root if root is None else None
         skipped: list[dict[str, str]] = []
 
         def skip(path: str, message: str) -> None:
@@ -414,6 +423,8 @@ class Index:
             from thaija.guard.pii import redact as scrub  # an error naming a file or id: no raw PII
 
             raise ThaijaError(scrub(str(exc))[0]) from None
+        finally:
+            self._ids_root = None
         summary["skipped"] = skipped
         summary["warnings"] = warnings
         summary["root"] = self.root

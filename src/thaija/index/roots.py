@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
+from thaija.errors import ThaijaError
 from thaija.index.documents import Document, common_root, doc_id_for
 
 _MOVE = "root_move"
@@ -76,25 +78,74 @@ def _finish(index: Any, move: dict[str, Any], on_warn: Callable[[str], None] | N
     return renamed
 
 
+@contextmanager
+def _move_lock(index: Any) -> Iterator[None]:
+    """One root move at a time: an exclusive ``flock`` on ``<state>/root-move/LOCK``, waited for up
+    to the index's lock timeout (a line on stderr while waiting). Without ``fcntl``: no lock."""
+    from thaija.index.store import lock_lite_file
+
+    def waiting(_: str, waited: float, timeout: float) -> None:
+        import sys
+
+        print(f"thaija: {index.config.db}: another `index add` is moving the index root; waiting "
+              f"({waited:.0f} of {timeout:g} s; --lock-timeout)…", file=sys.stderr, flush=True)
+
+    try:
+        f = lock_lite_file(str(index.state / "root-move"), getattr(index.config, "lock_timeout", None),
+                           on_wait=waiting)
+    except ImportError:  # pragma: no cover - Windows
+        f = None
+    except ThaijaError:
+        raise ThaijaError(f"{index.config.db}: another `thaija index add` is still moving the index root: let it "
+                          f"finish and re-run the same command, or raise --lock-timeout") from None
+    try:
+        yield
+    finally:
+        if f is not None:
+            f.close()       # closing the file releases its flock
+
+
+def _target(index: Any, paths: Sequence[str]) -> Path | None:
+    """The folder the root must move up to for ``paths``, or None when it stays."""
+    if not index.root:
+        return None
+    old = Path(index.root)
+    try:
+        new = Path(os.path.commonpath([str(old), str(common_root(paths))]))
+    except ValueError:  # pragma: no cover - different drives on Windows
+        return None
+    if new == old or new == Path(new.anchor):  # unrelated trees (only "/" in common): ../ ids, nothing moves
+        return None
+    return new
+
+
 def widen_root(index: Any, paths: Sequence[str], root: str | None = None,
                on_warn: Callable[[str], None] | None = None) -> list[tuple[str, str]]:
     """Before adding ``paths`` to ``index`` (an :class:`thaija.index.Index`): move its root up to
     the common folder of the root and the inputs when they reach outside it, re-keying path ids
     (see the module doc). Returns the re-keyed ``(old id, new id)`` pairs; nothing to do without a stored
-    root, with an explicit ``root``, or when the inputs lie under the root."""
+    root, with an explicit ``root``, or when the inputs lie under the root. A move runs under its own
+    lock, and what to do is decided again once the lock is held: a second process never finishes a
+    move the first one is still making (QA session 5, Q9)."""
     reg = index.registry
-    pending = reg.get_meta(_MOVE)
-    if pending:  # a move that was interrupted: finish it first
-        return _finish(index, json.loads(pending), on_warn)
-    if root is not None or not index.root:
+    index.root = reg.get_meta("root") or index.root         # a handle kept open: another add may have moved it
+    if not reg.get_meta(_MOVE) and (root is not None or _target(index, paths) is None):
         return []
-    old = Path(index.root)
-    try:
-        new = Path(os.path.commonpath([str(old), str(common_root(paths))]))
-    except ValueError:  # pragma: no cover - different drives on Windows
-        return []
-    if new == old or new == Path(new.anchor):  # unrelated trees (only "/" in common): ../ ids, nothing moves
-        return []
+    with _move_lock(index):
+        index.root = reg.get_meta("root") or index.root     # another process may have moved it meanwhile
+        pending = reg.get_meta(_MOVE)
+        if pending:  # a move that was interrupted: finish it first
+            return _finish(index, json.loads(pending), on_warn)
+        new = None if root is not None else _target(index, paths)
+        if new is None:
+            return []
+        return _start(index, Path(index.root), new, on_warn)
+
+
+def _start(index: Any, old: Path, new: Path, on_warn: Callable[[str], None] | None) -> list[tuple[str, str]]:
+    """Record the move of the root from ``old`` to ``new`` and make it."""
+    reg = index.registry
+
     def rekey(path_id: str) -> str:
         """A path id (``x/y.md`` or a JSONL line's ``x/f.jsonl:3``) relative to the new root."""
         file_part, line = path_id, ""
