@@ -33,7 +33,7 @@ STOPWORDS: dict[str, frozenset[str]] = {
         "a an the of in on at to for from by with and or but is are was were be been being do does "
         "did has have had it its this that these those as into about which who whom whose what when "
         "where why how many much there their they he she his her not no yes than then so if can "
-        "could would will shall should may might i you we my your our me us".split()
+        "could would will shall should may might i you we my your our me us until till".split()
     ),
 }
 
