@@ -131,9 +131,15 @@ def test_cli_second_add_waits_then_adds_and_times_out_clearly(tmp_path):
                            capture_output=True, text=True, timeout=600, env=env)
         r = subprocess.run([THAIJA, "index", "remove", "a.txt", "--db", db, "--lock-timeout", "0"],
                            capture_output=True, text=True, timeout=600, env=env)
+        # --lock-timeout 0 fails at once: before reading, loading a model or embedding (QA session 5 Q11:
+        # it failed only at the first write, after ~57 s); an empty cache stays untouched
+        fresh = tmp_path / "fresh-cache"
+        z = subprocess.run([THAIJA, "index", "add", str(tmp_path / "b.txt"), "--db", db, "--lock-timeout", "0"],
+                           capture_output=True, text=True, timeout=600, env={**env, "THAIJA_CACHE": str(fresh)})
     finally:
         _stop(other)
-    for proc in (p, r):
+    assert not fresh.exists() or not any(fresh.rglob("*")), sorted(fresh.rglob("*"))[:5]
+    for proc in (p, r, z):
         assert proc.returncode == 2, proc.stderr[-500:]
         last = (proc.stdout + proc.stderr).strip().splitlines()[-1]
         assert last.startswith("thaija: error:") and "in use by another process" in last, last

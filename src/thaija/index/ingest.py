@@ -332,6 +332,21 @@ class Index:
             return self._snapshot
 
     # ---- ingest --------------------------------------------------------------------------
+    def _busy_at_once(self) -> None:
+        """``lock_timeout=0`` means fail at once: say so before loading and embedding anything when
+        another process writes this Milvus Lite file right now (QA session 5, Q11)."""
+        from thaija.index.store import default_lock_timeout, lite_lock_busy, lock_in_use_error
+
+        timeout = getattr(self.config, "lock_timeout", None)
+        if is_server_uri(self.config.db) or (default_lock_timeout() if timeout is None else timeout) > 0:
+            return
+        try:
+            busy = not self._lite_lock and lite_lock_busy(self.config.db)
+        except ImportError:  # pragma: no cover - no fcntl
+            return
+        if busy:
+            raise lock_in_use_error(self.config.db, 0)
+
     def resolve_root(self, paths: Sequence[str], root: str | None = None) -> str:
         """The folder document ids are relative to: `root`, else the index's own root (set by its
         first add; when inputs lie outside it, :meth:`add_paths` first moves it up to cover them and
@@ -380,6 +395,7 @@ class Index:
         paths = [str(p) for p in paths]
         if not paths:
             raise ThaijaError("give at least one file or folder")
+        self._busy_at_once()
         from thaija.index.roots import widen_root
 
         widen_root(self, paths, root, on_warn=on_warn)   # inputs outside the stored root: it moves up (QA Q10)
