@@ -142,6 +142,11 @@ def test_root_option_and_jsonl_ids(ws, monkeypatch):
     assert {json.loads(l)["doc_id"] for l in out.splitlines()} == {"faq-1", "docs/faq.jsonl:2"}
     code, out = cli("index", "add", "faq.jsonl", "--root", "nowhere")
     assert code == 2 and "--root nowhere: no such folder" in out
+    # QA session 5 Q17: a --root other than the index root silently replaced another file's document
+    code, out = cli("index", "add", "faq.jsonl", "--db", "../thaija.db", "--root", ".", "--no-progress")
+    assert code == 0 and "is not the index root" in out and "replace" in out, out
+    code, out = cli("index", "add", "faq.jsonl", "--db", "../thaija.db", "--root", "..", "--no-progress")
+    assert code == 0 and "is not the index root" not in out, out                 # the index root: no warning
 
 
 def test_library_ids():

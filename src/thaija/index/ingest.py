@@ -399,7 +399,12 @@ class Index:
         from thaija.index.roots import widen_root
 
         widen_root(self, paths, root, on_warn=on_warn)   # inputs outside the stored root: it moves up (QA Q10)
+        stored = self.root
         self.root = self.resolve_root(paths, root)
+        if root is not None and stored and self.root != stored and on_warn:   # QA session 5 Q17
+            on_warn(f"--root {self.root} is not the index root {stored}: ids are relative to --root for this add, "
+                    f"so a file here can take the id of another file already indexed (and replace it); "
+                    f"leave out --root to keep one root")
         # the root these ids are relative to: the first write checks that no other add moved (or, on a new
         # index, set) the index root meanwhile (QA session 5, Q9)
         self._ids_root = self.root if root is None else None
