@@ -200,8 +200,12 @@ def _code_state() -> dict:
     def git(*a: str) -> str:
         return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()
 
-    support = ROOT / "src" / "thaija" / "rag" / "support.json"
+    import thaija
+
+    src = Path(thaija.__file__).resolve().parents[1]  # PYTHONPATH may point at an older source tree
+    support = src / "thaija" / "rag" / "support.json"
     return {"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git("rev-parse", "--short", "HEAD"),
+            "src": str(src) if src != ROOT / "src" else "src/ of the checkout",
             "src_dirty": bool(git("status", "--porcelain", "--", "src")),
             "support_json_sha1": hashlib.sha1(support.read_bytes()).hexdigest()[:10] if support.is_file() else None}
 
