@@ -514,7 +514,19 @@ def rag_more_seeds(work: Path, rag: dict) -> dict:
                     "seeds": sorted(have), "questions": min(e["questions"] for e in have.values()),
                     **{m: _ms([e[m] for e in have.values()]) for m in
                        ("answer_recall", "citation_validity", "refusal_rate")}}
-    return {"evaluations": other, "mean_std_over_seeds": by_strategy}
+    verdict: dict = {}  # the held-out loss rule on RAG metrics: seed means, pooled seed std
+    for strategy in ("temperature", "unimax"):
+        for lang, x in by_strategy.get(strategy, {}).items():
+            ref = by_strategy.get("proportional", {}).get(lang)
+            if not ref:
+                continue
+            for m in ("answer_recall", "citation_validity"):
+                a, b = x[m], ref[m]
+                noise = ((a["std"] ** 2 + b["std"] ** 2) / 2) ** 0.5
+                verdict.setdefault(strategy, {}).setdefault(lang, {})[m] = {
+                    "diff": a["mean"] - b["mean"], "seed_noise_std": noise,
+                    "verdict": _label(a["mean"] - b["mean"], noise, lower_is_better=False)}
+    return {"evaluations": other, "mean_std_over_seeds": by_strategy, "verdict_vs_proportional": verdict}
 
 
 def plot(runs: dict, path: Path, title: str) -> None:
