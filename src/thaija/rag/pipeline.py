@@ -8,6 +8,7 @@ citations → refusal / review queue.
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -250,6 +251,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     question = original.strip()
     if not question:
         raise ThaijaError("the question is empty")
+    if not any(unicodedata.category(c)[0] in "LN" for c in question):   # QA session 5 Q19: "\u200b\u0301"
+        raise ThaijaError("the question has no words (only spaces, punctuation or invisible characters)")
     t0 = time.perf_counter()
     q = analyse(question)
     lang = q.lang
