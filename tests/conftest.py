@@ -1,6 +1,7 @@
 """Shared fixtures: real text slices from tests/data (NTREX-128 and FLORES-200 dev, CC BY-SA 4.0)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -138,3 +139,45 @@ def policy_db(tmp_path_factory):
     ix.close()
     yield path
     close_index(path)
+
+
+@contextlib.contextmanager
+def _app_in_thread(**serve_config):
+    """``create_app(ServeConfig(**serve_config))`` served by uvicorn in a thread on a free loopback
+    port, ready (``/health`` answers) when the block starts; yields the base URL."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from thaija.rag.serve import ServeConfig, create_app
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    app = create_app(ServeConfig(port=port, **serve_config))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(base + "/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.should_exit = True
+        t.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def app_server():
+    """A factory: ``with app_server(db=..., ask=...) as base:`` runs the real serve app in a thread
+    over a real socket for the block (ServeConfig fields as keywords; the port is chosen)."""
+    return _app_in_thread

@@ -9,10 +9,6 @@
 The real app over a real socket (uvicorn in a thread) on the project's policy corpus."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 
 QUESTIONS = [
@@ -29,31 +25,11 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def server(policy_db):
-    import httpx
-    import uvicorn
-
+def server(policy_db, app_server):
     from thaija.rag.pipeline import AskConfig
-    from thaija.rag.serve import ServeConfig, create_app
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    app = create_app(ServeConfig(db=policy_db, port=port, ask=AskConfig(review=False)))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(base + "/health", timeout=2)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield base
-    srv.should_exit = True
-    t.join(timeout=20)
+    with app_server(db=policy_db, ask=AskConfig(review=False)) as base:
+        yield base
 
 
 def test_openai_path_gives_the_extractive_answer_text(server, policy_db, monkeypatch):

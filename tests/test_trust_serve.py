@@ -6,7 +6,6 @@ in-process (TestClient) or over a real socket (uvicorn in a thread)."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -213,36 +212,20 @@ def test_keys_file_errors_and_keygen(tmp_path, db):
 
 
 @pytest.mark.slow
-def test_requests_are_served_concurrently(db, keys):
+def test_requests_are_served_concurrently(db, keys, app_server):
     """A heavy request (a reader prompt of ~200 documents) does not hold up a short one sent after it."""
     import httpx
-    import uvicorn
 
     from thaija.rag.pipeline import AskConfig
-    from thaija.rag.serve import ServeConfig, create_app
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    app = create_app(ServeConfig(db=db, port=port, keys=keys["file"], ask=AskConfig(review=False)))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    base = f"http://127.0.0.1:{port}"
     h = {"Authorization": f"Bearer {keys['public']}"}
-    for _ in range(100):
-        try:
-            httpx.get(base + "/health", timeout=2)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+
     def heavy_prompt(n: int) -> str:
         docs = "\n".join(f'<document n="{i}" source="s">\n社員食堂は11時に開きます。会議室{i}は三階にあります。' * 3
                          + "\n</document>" for i in range(1, n))
         return f"{docs}\n\n質問: 会議室{n - 1}はどこですか"
 
-    try:
+    with app_server(db=db, keys=keys["file"], ask=AskConfig(review=False)) as base:
         _chat_ok = httpx.post(base + "/v1/chat/completions", headers=h, timeout=120,
                               json={"messages": [{"role": "user", "content": Q_PUBLIC}]})  # warm the index
         assert _chat_ok.status_code == 200
@@ -269,6 +252,3 @@ def test_requests_are_served_concurrently(db, keys):
                 break
         # served one at a time, the short request would wait for the heavy one at every size
         assert done == ["short", "heavy"]
-    finally:
-        server.should_exit = True
-        t.join(timeout=30)
