@@ -167,3 +167,56 @@ def test_relevance_means_the_same_across_queries(db):
     assert r.exit_code == 0 and "no results with relevance >= 0.2" in r.output
     r = CliRunner().invoke(app, ["search", "x", "--db", db, "--min-score", "1.5"])
     assert r.exit_code == 2 and "min_score" in r.output
+
+
+CODE_DOCS = {
+    "th_router": "เราเตอร์รุ่น AX3000 รองรับ Wi-Fi 6 และมีพอร์ตแลนสี่พอร์ต หากไฟสถานะกะพริบสีแดง ให้รีสตาร์ทอุปกรณ์"
+                 "แล้วตรวจสอบสายเคเบิล รหัสข้อผิดพลาด E1042 หมายถึงการเชื่อมต่ออินเทอร์เน็ตล้มเหลว",
+    "ja_router": "ルーターR7は社内の会議室に設置されています。エラーコードE2051が表示された場合は、電源を切ってから"
+                 "三十秒待ち、再度電源を入れてください。保証期間は購入日から二年間です。",
+    "en_office": "The office printer is on the third floor. Toner cartridges are stored in the supply room next to "
+                 "the kitchen. Contact the facilities team for repairs.",
+    "th_secret": "รหัสผ่านชั่วคราวของเครื่อง ZQ9 อยู่ในตู้เซฟของฝ่ายบุคคล",
+}
+
+
+@pytest.fixture(scope="module")
+def code_db(tmp_path_factory) -> str:
+    """A Thai and a Japanese document carrying Latin product/error codes, an English one without
+    them, and an hr-only Thai document with its own code (QA Q14)."""
+    d = tmp_path_factory.mktemp("codes")
+    path = str(d / "c.db")
+    idx = Index(IndexConfig(db=path, cache_path=str(d / "emb.sqlite")))
+    idx.add_documents([Document(id=k, text=v, groups=["hr"] if "secret" in k else None)
+                       for k, v in CODE_DOCS.items()], progress=False)
+    idx.close()
+    return path
+
+
+@pytest.mark.parametrize("code,doc", [("AX3000", "th_router"), ("E1042", "th_router"), ("ax3000", "th_router"),
+                                      ("R7", "ja_router"), ("E2051", "ja_router"),
+                                      ("error code E2051", "ja_router")])
+def test_latin_code_query_finds_thai_and_japanese_documents(code_db, code, doc):
+    """An ASCII-only query is English to the detector, but codes live in documents of every
+    language: BM25 looks them up in each language's index (cut as that index cut its text)."""
+    for mode in ("bm25", "hybrid"):
+        hits = search(code, db=code_db, mode=mode, k=3)
+        assert hits and hits[0].doc_id == doc, (mode, [(h.doc_id, h.score) for h in hits])
+    assert search(code, db=code_db, mode="bm25", k=3, lang=doc[:2])[0].doc_id == doc
+
+
+def test_latin_code_cli_and_acl(code_db):
+    from thaija.cli.main import app
+
+    res = CliRunner().invoke(app, ["search", "AX3000", "--mode", "bm25", "--db", code_db, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["results"][0]["doc_id"] == "th_router"
+    # English words still rank the English document first; a code search applies access control
+    assert search("printer", db=code_db, mode="bm25", k=3)[0].doc_id == "en_office"
+    assert search("the kitchen", db=code_db, mode="bm25", k=3)[0].doc_id == "en_office"
+    assert search("ZQ9", db=code_db, mode="bm25") == []
+    assert search("ZQ9", db=code_db, mode="bm25", groups=["hr"])[0].doc_id == "th_secret"
+    # the code matched in a Thai chunk scores as a one-term match does in the English index
+    th = search("AX3000", db=code_db, mode="bm25")[0].score
+    en = search("printer", db=code_db, mode="bm25")[0].score
+    assert 0.5 < th / en < 2.0, (th, en)

@@ -1,4 +1,5 @@
-"""Search an index: BM25 in the query's language(s), dense across languages, fused.
+"""Search an index: BM25 in the query's language(s) (Latin words and codes in every language's
+documents), dense across languages, fused.
 
 Access control is applied inside every mode before ranking (BM25 scores and dense similarities
 of chunks the caller may not see are never ranked), using `thaija.index.store.allowed_mask`.
@@ -73,18 +74,61 @@ def _bias(snap, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)
 
 
+def _latin_words(query: str) -> list[str]:
+    """The query's Latin-script words as typed ("AX3000", "E1042", "Wi-Fi"), English function
+    words left out: product and error codes, names and loanwords that documents of every language
+    carry."""
+    from thaija.index.bm25 import segment_terms
+    from thaija.lang import segment
+    from thaija.retrieve.query import usable
+
+    runs: list[list[int]] = []
+    for t in segment(query, lang="auto", normalize=True):
+        if t.lang != "en":
+            continue
+        if runs and runs[-1][1] == t.start:
+            runs[-1][1] = t.end
+        else:
+            runs.append([t.start, t.end])
+    words = [query[s:e] for s, e in runs]
+    return [w for w in words if any(usable(t, "en") for t in segment_terms(w, "en"))]
+
+
+def _latin_scores(ix, words: Sequence[str], lang: str) -> np.ndarray:
+    """BM25 scores of a per-language index's rows for Latin ``words`` found in its documents. Each
+    word is segmented the way the index's writer segmented its documents (Thai and Japanese text
+    splits "AX3000" into ax + 3000) and counts the mean of its pieces' scores, so that a code
+    matched in a Thai chunk scores on the same scale as the one term matched in an English chunk."""
+    from thaija.index.bm25 import segment_terms
+
+    total = np.zeros(len(ix), dtype=np.float32)
+    for w in words:
+        pieces = segment_terms(w, lang if lang in ("th", "ja", "en") else None)
+        if pieces:
+            total += ix.scores(pieces) / np.float32(len(pieces))
+    return total
+
+
 def _bm25_rows(index, snap, query: str, depth: int, mask: np.ndarray, lang: str | None) -> list[tuple[int, float]]:
+    """BM25 rows of the query's language(s); its Latin words (codes such as AX3000 or E1042, names)
+    are also looked up in every other language's index (``lang``: only that one), since documents in
+    any language carry them. Rows of all indexes are merged by score, best first."""
     from thaija.index.bm25 import segment_terms_with_langs
 
     terms, term_langs = segment_terms_with_langs(query)
     if not terms:
         return []
-    qlangs = {lang} if lang else set(term_langs)
+    native = set(term_langs)
+    latin = _latin_words(query) if "en" in native else []
+    if lang:
+        qlangs = {lang}
+    else:
+        qlangs = native | (set(index.bm25.indexes) if latin else set())
     pos = snap.position()
     found: dict[int, float] = {}
     for ql in sorted(qlangs):
         ix = index.bm25.indexes.get(ql)
-        if ix is None or not len(ix):
+        if ix is None or not len(ix) or (ql not in native and not latin):
             continue
         cache = getattr(ix, "_snap_idx", None)
         if cache is None or cache[0] != snap.version or cache[1] is not ix.rows:
@@ -94,7 +138,15 @@ def _bm25_rows(index, snap, query: str, depth: int, mask: np.ndarray, lang: str 
         local_mask = np.zeros(len(ix), dtype=bool)
         ok = idx >= 0
         local_mask[ok] = mask[idx[ok]]          # unknown rows are never allowed (fail closed)
-        rows, scores = ix.top(terms, depth, local_mask)
+        if ql in native:
+            rows, scores = ix.top(terms, depth, local_mask)
+        else:
+            sc = _latin_scores(ix, latin, ql)
+            sc[~local_mask] = 0.0
+            cand = np.flatnonzero(sc > 0)
+            if cand.size > depth:
+                cand = cand[np.argpartition(-sc[cand], depth - 1)[:depth]]
+            rows, scores = ix.rows[cand], sc[cand]
         for r, s in zip(rows.tolist(), scores.tolist()):
             if s > found.get(r, 0.0):
                 found[r] = s
@@ -143,6 +195,7 @@ def bm25_coverage(index, query: str, row: int) -> float:
     discounted, see :mod:`thaija.retrieve.query`); 1.0 when it cannot be measured."""
     import math
 
+    from thaija.index.bm25 import segment_terms_with_langs
     from thaija.retrieve.query import content_terms, term_weight
 
     for ql, ix in index.bm25.indexes.items():
@@ -150,6 +203,9 @@ def bm25_coverage(index, query: str, row: int) -> float:
         if p is None:
             continue
         terms = list(dict.fromkeys(content_terms(query)))
+        if ql in ("th", "ja") and ql not in set(segment_terms_with_langs(query)[1]):
+            # a Latin code found in a Thai/Japanese chunk: its terms as that chunk's writer cut them
+            terms = list(dict.fromkeys(content_terms(query, ql)))
         if not terms:
             return 1.0
         have = set(ix._indices[ix._indptr[p]:ix._indptr[p + 1]].tolist())
@@ -268,7 +324,8 @@ def search(query: str, *, db: str = "./thaija.db", k: int = 10, mode: str = "hyb
            min_score: float | None = None) -> list[Hit]:
     """Search the index at `db`; only chunks the caller's `groups` may see (or public ones) come back.
 
-    mode: "bm25" (query's language only), "dense" (all languages) or "hybrid" (both, fused).
+    mode: "bm25" (the query's language; its Latin words such as product or error codes in every
+    language's documents), "dense" (all languages) or "hybrid" (both, fused).
     lang: restrict results to chunks in this language.
     Every hit carries ``score`` (the ranking score: fused scores are min-max scaled per query, so the
     first hit of any query is near 1) and ``relevance`` (calibrated in [0, 1], comparable across
