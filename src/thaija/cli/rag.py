@@ -105,6 +105,8 @@ def serve_cmd(
     groups: Optional[str] = option(AskConfig, "groups", "--groups",
                                    note="Here: the groups of requests without keys; with --keys, the most any key may see (a cap)."),
     agentic: bool = option(AskConfig, "agentic", "--agentic"),
+    min_support: Optional[float] = option(AskConfig, "min_support", "--min-support",
+                                          note="Here: for every thaija-rag request (a server setting, not a request field)."),
     keys: Optional[str] = option(ServeConfig, "keys", "--keys", envvar="THAIJA_KEYS"),
     insecure: bool = option(ServeConfig, "insecure", "--insecure"),
     max_body: int = option(ServeConfig, "max_body_bytes", "--max-body"),
@@ -130,7 +132,7 @@ def serve_cmd(
         KeyRing.load(keys)
     db = _check_db(db)
     ask = AskConfig(generator=generator, k=k, groups=parse_groups(groups), agentic=agentic,
-                    model=model, adapter=adapter, base_url=base_url, redact=redact)
+                    model=model, adapter=adapter, base_url=base_url, redact=redact, min_support=min_support)
     cfg = ServeConfig(db=db, host=host, port=port, ask=ask, keys=keys or None, insecure=insecure,
                       max_body_bytes=max_body, allowed_hosts=tuple(parse_groups(allowed_hosts) or ()) or None)
     ring = KeyRing.load(cfg.keys) if cfg.keys else None  # validate before binding the port
