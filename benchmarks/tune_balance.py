@@ -337,6 +337,34 @@ def summarize(runs: dict, rag: dict) -> dict:
     return out
 
 
+def flatten(runs: dict, max_share: float) -> dict:
+    """Whether held-out loss has flattened, per run and language, by a rule fixed before the run:
+    the last eval interval lowers held-out loss by less than ``max_share`` of the run's whole drop
+    (step 0 to the last step). A rise in the last interval (over-fitting) is a plateau too and is
+    listed under ``rose``."""
+    out: dict = {"rule": (f"per run and language: (loss at the second-to-last eval - loss at the last eval) "
+                          f"/ (loss at step 0 - loss at the last eval) < {max_share:g}; a rise in the last "
+                          f"interval (share < 0, over-fitting) also counts as flat and is listed under 'rose'"),
+                 "max_share": max_share, "runs": {}, "rose": [], "not_flat": []}
+    for key, r in sorted(runs.items()):
+        if len(r["history"]) < 2:
+            continue
+        a, b = r["history"][-2], r["history"][-1]
+        for lang in SETS:
+            total = r["eval_before"][lang] - b[lang]
+            share = (a[lang] - b[lang]) / total if total else None
+            flat = share is not None and share < max_share
+            out["runs"].setdefault(key, {})[lang] = {"from_step": a["step"], "to_step": b["step"],
+                                                     "last_interval_drop": a[lang] - b[lang],
+                                                     "share_of_total_drop": share, "flat": flat}
+            if share is not None and share < 0:
+                out["rose"].append(f"{key} {lang}")
+            if not flat:
+                out["not_flat"].append(f"{key} {lang}")
+    out["all_flat"] = bool(out["runs"]) and not out["not_flat"]
+    return out
+
+
 def _label(diff: float, noise: float, lower_is_better: bool) -> str:
     if noise <= 0 or abs(diff) <= 2 * noise:
         return "no clear effect"
@@ -599,6 +627,9 @@ def main() -> None:
                     help="baselines phase: evaluate them again as extractive-TAG / base-TAG (a re-check at "
                          "the current code); the all phase reports every such re-check beside the main rows")
     ap.add_argument("--note-file", default=None, help="read --note from this file")
+    ap.add_argument("--flat-share", type=float, default=0.02,
+                    help="flatten rule: the last eval interval lowers held-out loss by less than this share "
+                         "of the run's whole drop (checked per run and language, reported under 'flatten')")
     ap.add_argument("--phase", choices=("all", "train", "rag", "baselines"), default="all",
                     help="train: held-out loss runs only; rag: RAG-evaluate cached adapters only; "
                          "baselines: only the extractive and untuned-base RAG evaluations (can run beside "
@@ -672,6 +703,7 @@ def main() -> None:
             result["runs"][key] = train_run(work, data, strategy, seed, args)
             result["summary"] = summarize(result["runs"], result["rag"])
             result["verdicts"] = verdicts(result["summary"], result["rag"])
+            result["flatten"] = flatten(result["runs"], args.flat_share)
             save()
             plot(result["runs"], out.with_suffix(".png"), title)
     if args.prior:

@@ -78,3 +78,19 @@ def test_rag_verdicts_are_paired_on_the_same_questions(tb):
     summary["unimax"] = {"rag_adapters": ["unimax-s1"], "seeds": 1}
     one = tb.verdicts(summary, rag)["rag_vs_proportional"]["unimax-s1 vs proportional-s0"]
     assert set(one) == {"ja"} and one["ja"]["answer_recall"]["diff"] == 0.0
+
+
+def test_flatten_rule_uses_the_last_interval_share_of_the_whole_drop(tb):
+    # th: 1.6 -> 0.70 -> 0.60: the last interval is 0.10 of a 1.00 drop (10 %): not flat;
+    # ja: 1.4 -> 0.405 -> 0.40: 0.005 of 1.00 (0.5 %): flat
+    runs = {"proportional-s0": _run([0.70, 0.60], [0.405, 0.40], 0.09)}
+    f = tb.flatten(runs, 0.02)
+    th, ja = f["runs"]["proportional-s0"]["th"], f["runs"]["proportional-s0"]["ja"]
+    assert th["share_of_total_drop"] == pytest.approx(0.10) and not th["flat"]
+    assert ja["share_of_total_drop"] == pytest.approx(0.005) and ja["flat"]
+    assert f["not_flat"] == ["proportional-s0 th"] and not f["all_flat"] and f["rose"] == []
+    # the same run with a looser threshold is flat; a rise (over-fitting) is a plateau, listed
+    assert tb.flatten(runs, 0.2)["all_flat"]
+    rising = tb.flatten({"unimax-s1": _run([0.55, 0.58], [0.41, 0.40], 0.5)}, 0.02)
+    assert rising["all_flat"] and rising["rose"] == ["unimax-s1 th"]
+    assert rising["runs"]["unimax-s1"]["th"]["share_of_total_drop"] < 0
