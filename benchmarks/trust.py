@@ -411,20 +411,21 @@ def run_injection(tree: Tree, db: Path, generator: str = "extractive") -> dict:
 
 
 def run_local(args) -> None:
-    """Only the injection set with the local generator, on the current tree; merged into the
-    results file as it is (the other sections keep their own run's provenance)."""
+    """Only the injection set with the local generator, on the committed HEAD (exported); merged
+    into the results file as it is (the other sections keep their own run's provenance)."""
     import datetime
 
-    tree = Tree("after", None)
+    # the committed HEAD, exported: the shared working tree's uncommitted edits, or a commit landing
+    # during the ~15 min run, are not in what is measured
+    src, commit = export("HEAD")
+    tree = Tree("after", src)
     db = Path(tempfile.mkdtemp(prefix="thaija-trust-local-")) / "inj.db"
     log("[local] indexing the injection set")
     build_index(tree, db, INJ)
     log("[local] injection: ask x36 with the local generator (1 thread)")
     t0 = time.perf_counter()
     res = run_injection(tree, db, "local")
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    res["run"] = {"args": sys.argv[1:], "commit": commit, "seconds": round(time.perf_counter() - t0, 1),
+    res["run"] = {"args": sys.argv[1:], "commit": commit, "tree": "git archive of the commit", "seconds": round(time.perf_counter() - t0, 1),
                   "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "load_average_1min": round(os.getloadavg()[0], 2)}
     result = json.loads(OUT.read_text(encoding="utf-8")) if OUT.exists() else stamp({"args": sys.argv[1:]})
