@@ -181,3 +181,32 @@ def app_server():
     """A factory: ``with app_server(db=..., ask=...) as base:`` runs the real serve app in a thread
     over a real socket for the block (ServeConfig fields as keywords; the port is chosen)."""
     return _app_in_thread
+
+
+def _serve_cli_config(*args: str):
+    """What ``thaija serve ARGS`` would run, without running it: (the ServeConfig fields it built,
+    minus the port, as keywords for ``app_server``; or None when the command failed) and the
+    CliRunner result. Only the final ``thaija.rag.serve.serve(cfg)`` call is replaced; option
+    parsing, validation and the key file check run as for a user. ``--port 0`` unless given."""
+    from dataclasses import fields
+    from unittest import mock
+
+    from typer.testing import CliRunner
+
+    import thaija.rag.serve as serve_mod
+    from thaija.cli.main import app
+
+    got: dict = {}
+    argv = ["serve", *args] if "--port" in args else ["serve", "--port", "0", *args]
+    with mock.patch.object(serve_mod, "serve", lambda cfg: got.setdefault("cfg", cfg)):
+        res = CliRunner().invoke(app, argv)
+    cfg = got.get("cfg")
+    kw = None if cfg is None else {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "port"}
+    return kw, res
+
+
+@pytest.fixture(scope="session")
+def serve_cli():
+    """``serve_cli("--db", db, "--redact")`` -> (ServeConfig keywords or None, CliRunner result):
+    the config the real ``thaija serve`` command line builds, for ``app_server(**keywords)``."""
+    return _serve_cli_config

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -207,39 +205,13 @@ def test_cli_eval_qa(tmp_path):
 
 
 # ------------------------------------------------------------------ server + openai generator
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(db):
-    import httpx
-
-    port = _free_port()
-    proc = subprocess.Popen([THAIJA, "serve", "--db", db, "--port", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode())
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("thaija serve did not start")
+def server(db, app_server, serve_cli):
+    """The config `thaija serve --db DB` builds, served by the real app on a real socket (conftest)."""
+    kw, res = serve_cli("--db", db)
+    assert res.exit_code == 0, res.output
+    with app_server(**kw) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_server_is_openai_compatible_with_citations(server, db):
