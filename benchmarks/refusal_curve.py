@@ -159,10 +159,39 @@ def flores_set(qlang: str, n: int, rng: random.Random, part: str | None = "eval"
     return docs, pos, neg
 
 
-def run_set(name: str, docs, pos, neg, workdir: str) -> list[dict]:
-    """Ask every question (nothing refused), return one record per question."""
+_CANDS: list[list[dict]] = []
+
+
+def _watch_candidates(n: int) -> None:
+    """Record the best ``n`` scored sentences of every evidence selection (``support.candidate_rows``
+    plus the sentence text) for the records: candidate-list features can then be studied and
+    recomputed from the records without asking again. Wraps ``evidence.select`` (what the
+    pipeline calls once per (sub-)question); answers are unchanged."""
+    from thaija.rag import evidence as E
+    from thaija.rag.support import candidate_rows
+
+    orig = getattr(E.select, "__wrapped__", E.select)
+
+    def select(scored, query, idf, cfg=None):
+        chosen = orig(scored, query, idf, cfg)
+        rows_ = candidate_rows(scored, chosen, n)
+        for row, r in zip(rows_, scored):
+            row["text"] = r.unit.display
+        _CANDS.append(rows_)
+        return chosen
+
+    select.__wrapped__ = orig
+    E.select = select
+
+
+def run_set(name: str, docs, pos, neg, workdir: str, candidates: int = 12) -> list[dict]:
+    """Ask every question (nothing refused), return one record per question (with the best
+    ``candidates`` scored sentences under ``cands``: text, signals, whether they hold a gold string)."""
     from thaija.index import Index
     from thaija.rag.pipeline import AskConfig, answer
+
+    if candidates:
+        _watch_candidates(candidates)
 
     db = str(Path(workdir) / f"{name}.db")
     src = Path(workdir) / f"{name}.jsonl"
@@ -176,15 +205,21 @@ def run_set(name: str, docs, pos, neg, workdir: str) -> list[dict]:
     out = []
     for label, qs in ((1, pos), (0, neg)):
         for qid, text, golds in qs:
+            _CANDS.clear()
             r = answer(text, db=db, config=cfg)
             quotes = [c["quote"] for c in r.citations]
+            cands = [dict(c) for c in _CANDS[0]] if _CANDS else []
+            for c in cands:   # the sentence holds a gold string (or is part of one: a Thai clause)
+                t = c.pop("text")
+                c["gold"] = any(g.strip() and (g.strip() in t or (len(t) >= 10 and t in g)) for g in golds)
+                c["text"] = t[:80]
             out.append({"set": name, "id": qid, "q": text, "golds": golds, "answerable": label, "lang": r.lang,
                         "features": r.extra.get("evidence") or {}, "answer": r.answer,
                         "answer_hit": any(g in r.answer for g in golds),
                         "quote_hit": any(g in q for g in golds for q in quotes),
                         "top1_hit": bool(r.citations) and any(g in r.citations[0]["quote"] or r.citations[0]["quote"] in g
                                                              for g in golds),
-                        "refused_anyway": r.refused, "seconds": r.seconds})
+                        "refused_anyway": r.refused, "seconds": r.seconds, "cands": cands})
         log(f"{name}: {'answerable' if label else 'unanswerable'} {len(qs)} asked")
     return out
 
@@ -245,6 +280,11 @@ def main() -> None:
     ap.add_argument("--ja-articles", type=int, default=16, help="JSQuAD: whole articles the questions come from (bounds the index)")
     ap.add_argument("--only", choices=("qa", "cross"), help="ask only these sets (run parts in parallel, then --records)")
     ap.add_argument("--records-out", help="where the records go (default benchmarks/results/refusal_curve_records.jsonl)")
+    ap.add_argument("--cross-langs", nargs="+", default=["th", "ja"], choices=("th", "ja"),
+                    help="FLORES directions asked (by question language; the same questions as with both)")
+    ap.add_argument("--answerable-only", action="store_true", help="ask only the answerable questions (top-1 runs)")
+    ap.add_argument("--top1-out", help="with --only: write the evidence top-1 of the asked sets here (JSON)")
+    ap.add_argument("--candidates", type=int, default=12, help="best scored sentences recorded per question (0: none)")
     ap.add_argument("--l2", type=float, default=1e-2, help="L2 penalty of the logistic fit")
     ap.add_argument("--max-false-refusal", type=float, default=0.03,
                     help="operating point: at most this share of answerable fit-half questions refused "
@@ -272,8 +312,12 @@ def main() -> None:
                 plan += [(f"cross_{ql}", lambda ql=ql: flores_set(ql, args.cross, rng, part, args.cross_una))
                          for ql in ("th", "ja")]
             for name, make in plan:
-                docs, pos, neg = make()
-                got = run_set(name, docs, pos, neg, tmp)
+                docs, pos, neg = make()   # always made: the random draws of the later sets stay the same
+                if name.startswith("cross_") and name[6:] not in args.cross_langs:
+                    continue
+                if args.answerable_only:
+                    neg = []
+                got = run_set(name, docs, pos, neg, tmp, args.candidates)
                 recs += got
                 with open(rec_path, "a", encoding="utf-8") as fh:  # kept as it comes: a crash loses nothing
                     fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in got))
@@ -282,6 +326,18 @@ def main() -> None:
                 close_index(str(p))
         if args.only:  # a part run: its records only (fit and report with --records over all parts)
             log(f"records written to {rec_path}")
+            if args.top1_out:   # evidence top-1 over the answerable questions asked (does not depend on the fit)
+                sets_ = sorted({r["set"] for r in recs})
+                top = {name: {"n": sum(1 for r in recs if r["set"] == name and r["answerable"]),
+                              "top1": round(sum(r["top1_hit"] for r in recs if r["set"] == name and r["answerable"])
+                                            / max(1, sum(1 for r in recs if r["set"] == name and r["answerable"])), 4)}
+                       for name in sets_}
+                Path(args.top1_out).write_text(json.dumps(stamp({
+                    "script": "benchmarks/refusal_curve.py", "args": vars(args),
+                    "THAIJA_RERANK": os.environ.get("THAIJA_RERANK", "1"),
+                    "machine": f"{os.cpu_count()} CPU cores (shared)", "load_avg": os.getloadavg(),
+                    "top1_evidence_all_answerable": top, "records": str(rec_path)}), ensure_ascii=False, indent=2) + "\n", "utf-8")
+                log(f"top-1: {top}")
             return
     # split halves per set: fit on the first, measure on the second
     by_set: dict[str, list[dict]] = defaultdict(list)

@@ -265,3 +265,32 @@ def test_resolve_backs_a_claim_in_another_language_by_quote_or_meaning():
     assert meant.supported and meant.crosslingual == 1 and meant.citations[0].quote.strip() == ja[1].strip()
     other = resolve(f"{th[40]} [1]", [h], "th", similar=similar)     # a sentence of another article
     assert not other.supported and other.unsupported
+
+
+def test_cross_encoder_does_not_order_sentences_in_another_language():
+    """Sentences in another language than the question keep the cross-encoder's probability as a
+    feature but are scored with their group's mean (``cross_rerank_order=0``): the bi-encoder
+    orders translations better (FLORES ja -> th); question-language sentences keep their own."""
+    from thaija.rag.evidence import EvidenceConfig, local_idf, score_units, units
+    from thaija.retrieve.query import analyse
+
+    th = "สำนักงานใหญ่ตั้งอยู่ที่ถนนสีลม\nพนักงานประจำได้รับวันลาพักร้อนปีละ 20 วัน\n"
+    ja = "本社ビルの食堂は午前11時に開きます。\n"
+    hits = [Hit(1, 1.0, "t#0", "t", "th", 0, len(th), th, "t.md"), Hit(2, 0.9, "j#0", "j", "ja", 0, len(ja), ja, "j.md")]
+    q = analyse("正社員の年次有給休暇は年間何日ですか", "ja")
+    probs = {"สำนักงานใหญ่ตั้งอยู่ที่ถนนสีลม": 0.1, "พนักงานประจำได้รับวันลาพักร้อนปีละ 20 วัน": 0.9}
+    fake = lambda question, texts: [probs.get(t, 0.3) for t in texts]  # noqa: E731
+    us = units(hits)
+    idf = local_idf([th, ja], "ja")
+    base = {r.unit.display: r.score for r in score_units(q, us, idf=idf)}
+    rows = score_units(q, us, idf=idf, rerank=fake)
+    got = {r.unit.display: r for r in rows}
+    thai = [t for t in probs]
+    assert [got[t].ce for t in thai] == [0.1, 0.9]          # the probability stays recorded
+    for t in thai:                                            # each Thai sentence gets the Thai mean
+        assert got[t].score == pytest.approx(base[t] + 0.5)
+    assert got[ja.strip()].score == pytest.approx(base[ja.strip()] + 0.3)
+    own = score_units(q, us, idf=idf, rerank=fake, cfg=EvidenceConfig(cross_rerank_order=1.0))
+    assert [r.unit.display for r in own][0] == thai[1]       # the old behaviour: its own probability
+    with pytest.raises(ThaijaError):
+        EvidenceConfig(cross_rerank_order=1.5)

@@ -102,6 +102,16 @@ def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: fl
     return out
 
 
+def candidate_rows(scored: Sequence[Any], chosen: Sequence[Any], n: int = 12) -> list[dict[str, Any]]:
+    """The best ``n`` scored sentences as light rows (``score``, ``lex``, ``cos``, ``ce``, ``rank``,
+    ``hit``, ``lang``, ``chosen``): what :func:`list_features` reads. ``benchmarks/refusal_curve.py``
+    records them per question, so list features can be studied and recomputed from the records."""
+    ids = {id(r) for r in chosen}
+    return [{"score": round(r.score, 4), "lex": round(r.lex, 4), "cos": None if r.dense is None else round(r.dense, 4),
+             "ce": None if r.ce is None else round(r.ce, 4), "rank": r.rank, "hit": r.unit.hit, "lang": r.unit.lang,
+             "chosen": id(r) in ids} for r in list(scored)[:n]]
+
+
 def value(feats: dict[str, Any], name: str) -> float:
     """Feature ``name`` of an evidence record as a number (``cos_c`` derived from ``cos``; missing: 0)."""
     if name == "cos_c":
