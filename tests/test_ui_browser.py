@@ -1,5 +1,7 @@
 """The browser workbench in a real browser: Chromium from the Debian package (``apt-get install
-chromium``; never downloaded) driven by Playwright, against a real ``thaija serve`` on a real index.
+chromium``; never downloaded) driven by Playwright, against the real server app on a real index (the
+config the ``thaija serve`` command line builds, served on a real socket: conftest ``serve_cli`` and
+``app_server``).
 
 Asks in Japanese, Thai and English, clicks a citation (the highlighted span is the quote), sees a
 refusal, reviews it on /review (candidates shown, approve without an edit is not exported, edit is),
@@ -11,12 +13,11 @@ Without /usr/bin/chromium these tests are skipped, unless THAIJA_REQUIRE_BROWSER
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -38,41 +39,16 @@ if not os.path.exists(CHROMIUM):
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download needed)")
 
 
-def _port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def _start(db: str, *extra: str) -> tuple[subprocess.Popen, str]:
-    port = _port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    env.pop("THAIJA_KEYS", None)
-    proc = subprocess.Popen([THAIJA, "serve", "--db", db, "--port", str(port), *extra], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    import httpx
-
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        if proc.poll() is not None:
-            raise RuntimeError("thaija serve exited: " + proc.stderr.read()[-500:])
-        try:
-            if httpx.get(base + "/health", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("thaija serve did not start")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+@contextlib.contextmanager
+def _served(serve_cli, app_server, db: str, *extra: str):
+    """What `thaija serve --db DB EXTRA` builds (without $THAIJA_KEYS), served by the real app on a
+    real socket (conftest ``serve_cli`` and ``app_server``); yields the base URL."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("THAIJA_KEYS", raising=False)
+        kw, res = serve_cli("--db", db, *extra)
+    assert res.exit_code == 0, res.output
+    with app_server(**kw) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +62,9 @@ def db(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(db):
-    proc, base = _start(db)
-    yield base
-    _stop(proc)
+def server(db, serve_cli, app_server):
+    with _served(serve_cli, app_server, db) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -332,13 +307,12 @@ def test_review_filters_reject_and_flag(page, server, db):
 
 
 # ---------------------------------------------------------------------------------- keys
-def test_pages_with_api_keys(browser, db, tmp_path):
+def test_pages_with_api_keys(browser, db, tmp_path, serve_cli, app_server):
     import httpx
 
     keys = tmp_path / "keys.tsv"
     keys.write_text("k-hr-reviewer\thr\nk-public\t\n", encoding="utf-8")
-    proc, base = _start(db, "--keys", str(keys))
-    try:
+    with _served(serve_cli, app_server, db, "--keys", str(keys)) as base:
         assert httpx.get(base + "/review").status_code == 200  # the page shell holds no data
         assert httpx.get(base + "/ui/api/review").status_code == 401
         assert httpx.get(base + "/ui/api/doc", params={"id": "hr/salary_ja"}).status_code == 401
@@ -371,8 +345,6 @@ def test_pages_with_api_keys(browser, db, tmp_path):
         page.locator("#message").filter(has_text=f"#{rid}: approved").wait_for()
         assert queue(db).get(rid).status == "approved"
         ctx.close()
-    finally:
-        _stop(proc)
 
 
 def test_review_api_errors(server, db):
