@@ -328,10 +328,13 @@ def main() -> None:
             log(f"records written to {rec_path}")
             if args.top1_out:   # evidence top-1 over the answerable questions asked (does not depend on the fit)
                 sets_ = sorted({r["set"] for r in recs})
-                top = {name: {"n": sum(1 for r in recs if r["set"] == name and r["answerable"]),
-                              "top1": round(sum(r["top1_hit"] for r in recs if r["set"] == name and r["answerable"])
-                                            / max(1, sum(1 for r in recs if r["set"] == name and r["answerable"])), 4)}
-                       for name in sets_}
+                top = {}
+                for name in sets_:
+                    a = [r for r in recs if r["set"] == name and r["answerable"]]
+                    top[name] = {"n": len(a), "top1": round(sum(r["top1_hit"] for r in a) / max(1, len(a)), 4),
+                                 # nothing refused: the answer text holds the gold sentence / its length
+                                 "answer_hit_nothing_refused": round(sum(r["answer_hit"] for r in a) / max(1, len(a)), 4),
+                                 "mean_answer_chars": round(sum(len(r["answer"]) for r in a) / max(1, len(a)), 1)}
                 Path(args.top1_out).write_text(json.dumps(stamp({
                     "script": "benchmarks/refusal_curve.py", "args": vars(args),
                     "THAIJA_RERANK": os.environ.get("THAIJA_RERANK", "1"),
@@ -425,6 +428,15 @@ def main() -> None:
         ans_all = [r for r in rs if r["answerable"]]
         out["sets"][name]["answer_hit_nothing_refused"] = round(sum(r["answer_hit"] for r in ans_all) / max(1, len(ans_all)), 4)
         out["sets"][name]["auc_support"] = auc(test, sup)
+        # unanswerable variants whose answer (nothing refused) still holds a gold string: the kept text
+        # answers them (JSQuAD: the article says it twice); refusal measured without them as well
+        una_t = [r for r in test if not r["answerable"]]
+        kept = [r for r in una_t if not r["answer_hit"]]
+        out["sets"][name]["unanswerable_gold_in_answer"] = {
+            "all_halves": sum(1 for r in rs if not r["answerable"] and r["answer_hit"]),
+            "measured_half": len(una_t) - len(kept),
+            "refusal_rate_without_them": metrics([r for r in test if r["answerable"]] + kept, sup,
+                                                 thresholds[lang]["refuse_below"])["unanswerable_refusal_rate"]}
         if with_ce:  # the fallback support model (no cross-encoder score) on the same records
             out.setdefault("sets_support_without_ce", {})[name] = {
                 **metrics(test, sup_fb, fb_thresholds[lang]["refuse_below"]), "auc_support": auc(test, sup_fb)}

@@ -269,7 +269,7 @@ def test_resolve_backs_a_claim_in_another_language_by_quote_or_meaning():
 
 def test_cross_encoder_does_not_order_sentences_in_another_language():
     """Sentences in another language than the question keep the cross-encoder's probability as a
-    feature but are scored with their group's mean (``cross_rerank_order=0``): the bi-encoder
+    feature but are scored with their group's highest (``cross_rerank_order=0``): the bi-encoder
     orders translations better (FLORES ja -> th); question-language sentences keep their own."""
     from thaija.rag.evidence import EvidenceConfig, local_idf, score_units, units
     from thaija.retrieve.query import analyse
@@ -287,8 +287,8 @@ def test_cross_encoder_does_not_order_sentences_in_another_language():
     got = {r.unit.display: r for r in rows}
     thai = [t for t in probs]
     assert [got[t].ce for t in thai] == [0.1, 0.9]          # the probability stays recorded
-    for t in thai:                                            # each Thai sentence gets the Thai mean
-        assert got[t].score == pytest.approx(base[t] + 0.5)
+    for t in thai:                                            # each Thai sentence gets the best Thai one
+        assert got[t].score == pytest.approx(base[t] + 0.9)
     assert got[ja.strip()].score == pytest.approx(base[ja.strip()] + 0.3)
     own = score_units(q, us, idf=idf, rerank=fake, cfg=EvidenceConfig(cross_rerank_order=1.0))
     assert [r.unit.display for r in own][0] == thai[1]       # the old behaviour: its own probability

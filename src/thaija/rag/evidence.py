@@ -17,7 +17,7 @@ Each unit is scored with
 - ``ce``: with the answerability cross-encoder (``thaija.models.answerability``), P(the sentence
   answers the question) of the best ``rerank_units`` sentences by the signals above (bounded cost
   per question), added to their score with ``rerank_weight``; sentences in another language than
-  the question get their group's mean probability instead (``cross_rerank_order``): the
+  the question all get their group's highest probability instead (``cross_rerank_order``): the
   cross-encoder orders translations worse than the bi-encoder.
 """
 from __future__ import annotations
@@ -256,8 +256,8 @@ class EvidenceConfig:
     rerank_weight: float = field(default=1.0, metadata={"help": "weight of the cross-encoder probability"})
     cross_rerank_order: float = field(default=0.0, metadata={
         "help": "share of the cross-encoder's own order kept for sentences in another language than the "
-                "question: 0 = each gets the mean probability of those sentences (its level against the "
-                "question-language ones stays, the bi-encoder orders them), 1 = its own probability"})
+                "question: 0 = each gets the highest probability of those sentences (the group's level "
+                "against the question-language ones stays, the bi-encoder orders them), 1 = its own"})
     generic_lex: float = field(default=0.3, metadata={
         "help": "same-language sentences all below this lexical score and without the question's most "
                 "specific word count as generic-word matches when sentences in another language were retrieved"})
@@ -368,13 +368,14 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         top = rows[:cfg.rerank_units]
         for r, p in zip(top, rerank(query.text, [r.unit.display for r in top])):
             r.ce = float(p)
-        # the cross-encoder cannot order sentences in another language (FLORES ja -> th: it put a
-        # wrong sentence first for 10 of the 16 questions the evidence missed, where the bi-encoder
-        # had the translation first): those sentences get the mean probability of their group
-        # (cross_rerank_order = 0), so the bi-encoder orders them and the group keeps its level
-        # against the question-language sentences
+        # the cross-encoder cannot order sentences in another language (FLORES ja -> th: of the 16
+        # questions whose first sentence was wrong, ordering the same 12 candidates without it puts
+        # the translation first for 11): those sentences all get the highest probability of their
+        # group (cross_rerank_order = 0), so the bi-encoder orders them and the group keeps the level
+        # of its best sentence against the question-language ones (a Thai question whose answer is
+        # only in a Japanese document: the Japanese fact still beats Thai generic-word matches)
         other = [r for r in top if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang]
-        level = sum(r.ce for r in other) / len(other) if other else 0.0
+        level = max((r.ce for r in other), default=0.0)
         ids = {id(r) for r in other}
         for r in top:
             bonus = r.ce
