@@ -167,6 +167,8 @@ def rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | N
     evaluation continues with the next question (and a larger ``n`` only answers the new ones)."""
     path = work / "rag" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    if args.phase == "report":  # what is answered so far, nothing new (no lock, nothing written)
+        return _rag_eval(work, data, name, generator, adapter, args, n, path, answer_missing=False)
     lock = path.with_suffix(".lock")
     while True:  # a parallel process of this script (--phase baselines) may be answering them
         if path.is_file():
@@ -221,7 +223,7 @@ def _alive(pid: int) -> bool:
 
 
 def _rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | None, args, n: int,
-              path: Path) -> dict:
+              path: Path, answer_missing: bool = True) -> dict:
     rows_path = work / "rag" / f"{name}.rows.jsonl"
     have: dict[tuple[str, str], dict] = {}
     if rows_path.is_file():
@@ -245,6 +247,8 @@ def _rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | 
     for lang, qids in data["dev_questions"].items():
         rows = []
         for qid in qids[:n]:
+            if (lang, qid) not in have and not answer_missing:
+                continue
             if (lang, qid) not in have:
                 gold = data["answers"][qid]
                 r = answer(data["qtext"][qid], db=data["db"], config=cfg)
@@ -259,6 +263,8 @@ def _rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | 
                 have[(lang, qid)] = row
             rows.append(have[(lang, qid)])
         m = len(rows)
+        if not m:
+            continue
         answered = [x for x in rows if not x["refused"]]
         out[lang] = {"questions": m,
                      "answer_recall": sum(x["answer_recall"] for x in rows) / m,
@@ -271,6 +277,10 @@ def _rag_eval(work: Path, data: dict, name: str, generator: str, adapter: str | 
                      "load_1min_mean": (statistics.mean(x["load_1min"] for x in rows if "load_1min" in x)
                                         if any("load_1min" in x for x in rows) else None),
                      "rows": rows}
+        if m < min(n, len(qids)):
+            out[lang]["partial"] = f"{m} of {min(n, len(qids))} questions answered when the report was written"
+    if not answer_missing:
+        return out
     path.write_text(json.dumps(out, ensure_ascii=False, indent=1))
     meta = path.with_suffix(".meta.json")  # which code answered (the rows of one name may span runs)
     prior = json.loads(meta.read_text()) if meta.is_file() else {}
@@ -491,6 +501,20 @@ def merge_prior(result: dict, path: Path) -> None:
     result["prior"] = {"commit": prior.get("commit"), "date": prior.get("date"), "args": prior.get("args")}
 
 
+def compare_to(path: Path) -> dict:
+    """An earlier results file's settings, held-out loss summary and RAG rates, for comparison only
+    (nothing of it enters this run's summary or verdicts)."""
+    prior = json.loads(path.read_text(encoding="utf-8"))
+    keep = ("seeds", "heldout_loss_th", "heldout_loss_ja", "heldout_gap_th_minus_ja",
+            "last_interval_drop_th", "last_interval_drop_ja")
+    return {"file": path.name, "commit": prior.get("commit"), "date": prior.get("date"), "args": prior.get("args"),
+            "settings": prior.get("settings"),
+            "eval_before": next(iter(prior["runs"].values()))["eval_before"] if prior.get("runs") else None,
+            "summary": {st: {k: v for k, v in s.items() if k in keep} for st, s in prior.get("summary", {}).items()},
+            "heldout_verdicts": (prior.get("verdicts") or {}).get("heldout_loss"),
+            "rag": prior.get("rag")}
+
+
 def _rates(rows: list[dict]) -> dict:
     answered = [r for r in rows if not r["refused"]]
     return {"questions": len(rows), "answer_recall": sum(r["answer_recall"] for r in rows) / len(rows),
@@ -627,13 +651,18 @@ def main() -> None:
                     help="baselines phase: evaluate them again as extractive-TAG / base-TAG (a re-check at "
                          "the current code); the all phase reports every such re-check beside the main rows")
     ap.add_argument("--note-file", default=None, help="read --note from this file")
+    ap.add_argument("--compare", default=None,
+                    help="an earlier results JSON of this script with other settings (e.g. fewer steps): its "
+                         "held-out loss summary and RAG rates are kept under 'compare', marked with its commit")
     ap.add_argument("--flat-share", type=float, default=0.02,
                     help="flatten rule: the last eval interval lowers held-out loss by less than this share "
                          "of the run's whole drop (checked per run and language, reported under 'flatten')")
-    ap.add_argument("--phase", choices=("all", "train", "rag", "baselines"), default="all",
+    ap.add_argument("--phase", choices=("all", "train", "rag", "baselines", "report"), default="all",
                     help="train: held-out loss runs only; rag: RAG-evaluate cached adapters only; "
                          "baselines: only the extractive and untuned-base RAG evaluations (can run beside "
-                         "a training process on the same --work; writes <work>/baselines.json)")
+                         "a training process on the same --work; writes <work>/baselines.json); report: "
+                         "write the results file from what is cached (finished runs, answered questions; an "
+                         "unfinished RAG evaluation is marked partial), training and answering nothing")
     ap.add_argument("--work", default=str(ROOT / ".cache" / "thaija" / "bench" / "tune_balance"))
     ap.add_argument("--out", default=str(RESULTS / "tune_balance_grounded.json"))
     args = ap.parse_args()
@@ -698,7 +727,7 @@ def main() -> None:
     for seed in seeds:  # held-out loss first: the cheap part with error bars
         for strategy in chosen:
             key = f"{strategy}-s{seed}"
-            if args.phase == "rag" and not (work / "runs" / key / "report.json").is_file():
+            if args.phase in ("rag", "report") and not (work / "runs" / key / "report.json").is_file():
                 continue  # rag phase: only adapters that finished training
             result["runs"][key] = train_run(work, data, strategy, seed, args)
             result["summary"] = summarize(result["runs"], result["rag"])
@@ -720,14 +749,18 @@ def main() -> None:
             key = f"{strategy}-s{seed}"
             if key not in result["runs"]:
                 continue
-            result["rag"][key] = rag_eval(work, data, key, "local", result["runs"][key]["adapter"], args,
-                                          args.n_rag_local)
+            ev = rag_eval(work, data, key, "local", result["runs"][key]["adapter"], args, args.n_rag_local)
+            if not ev:  # report phase, nothing answered yet
+                continue
+            result["rag"][key] = ev
             result["summary"] = summarize(result["runs"], result["rag"])
             result["verdicts"] = verdicts(result["summary"], result["rag"])
             save()
     for name, generator, n in baselines:
         if not args.no_baselines:
-            result["rag"][name] = rag_eval(work, data, name, generator, None, args, n)
+            ev = rag_eval(work, data, name, generator, None, args, n)
+            if ev:
+                result["rag"][name] = ev
             save()
     result["summary"] = summarize(result["runs"], result["rag"])
     result["verdicts"] = verdicts(result["summary"], result["rag"])
@@ -737,9 +770,12 @@ def main() -> None:
     result["rag_more_seeds"] = rag_more_seeds(work, result["rag"])
     result["rag_rechecks"] = rechecks(work, result["rag"])
     want = [f"{st}-s{sd}" for sd in list(seeds)[: args.rag_seeds] for st in STRATEGIES]
-    done = args.rag_seeds > 0 and all(k in result["rag"] for k in want) and all(
+    done = args.rag_seeds > 0 and all(k in result["rag"] for k in want) and not any(
+        "partial" in e for ev in result["rag"].values() for e in ev.values()) and all(
         f"{st}-s{sd}" in result["runs"] for sd in seeds for st in STRATEGIES)
     result["status"] = "complete" if done else "partial"
+    if args.compare:
+        result["compare"] = compare_to(Path(args.compare))
     if args.note:
         result["note"] = args.note
     save()
