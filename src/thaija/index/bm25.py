@@ -319,38 +319,42 @@ class BM25Index:
             df += np.bincount(indices, minlength=V)[:V]
         return df
 
-    def _save_postings(self, folder: Path, blocks: list, nnz: int, step: int = 1 << 21) -> None:
-        """Write the term -> postings arrays (what :meth:`_postings` computes, the same numbers)
-        straight to ``folder``, a range of terms (about ``step`` postings) at a time: the CSR is
-        read once per range and nothing of the size of the index is allocated."""
+    def _save_postings(self, folder: Path, blocks: list, nnz: int, step: int = 1 << 18) -> None:
+        """Write the term -> postings arrays (what :meth:`_postings` computes, the same numbers) to
+        ``folder`` without a CSC copy of the index: each posting's row and weight are placed at
+        their final position (a counting sort over the terms, rows taken in order about ``step``
+        postings at a time), so besides the two output arrays (8 bytes a posting) only one step's
+        temporaries are held."""
         df = self._df()
         post_indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
         np.save(folder / "post_indptr.npy", post_indptr)
         idf, norm = self._weights()
-        edges = [0]
-        while edges[-1] < df.shape[0]:
-            nxt = int(np.searchsorted(post_indptr, post_indptr[edges[-1]] + step, side="right")) - 1
-            edges.append(min(max(nxt, edges[-1] + 1), df.shape[0]))
-
-        def ranges():
-            for a, b in zip(edges, edges[1:]):
-                rows, cols, tfs = [], [], []
-                for first, indptr, indices, tf in blocks:
-                    pos = np.flatnonzero((indices >= a) & (indices < b))
-                    rows.append(np.searchsorted(indptr, pos, side="right") - 1 + first)
-                    cols.append(indices[pos])
-                    tfs.append(tf[pos])
-                col = np.concatenate(cols)
-                order = np.argsort(col, kind="stable")           # by term, then by row (CSC order)
-                yield np.concatenate(rows)[order], col[order], np.concatenate(tfs)[order]
-
-        with open(folder / "post_indices.npy", "wb") as fi, open(folder / "post_w.npy", "wb") as fw:
-            _npy_header(fi, np.int32, nnz)
-            _npy_header(fw, np.float32, nnz)
-            for row, col, tf32 in ranges():
-                np.asarray(row, np.int32).tofile(fi)
-                tf = tf32.astype(np.float64)
-                (idf[col] * tf / (tf + norm[row])).astype(np.float32).tofile(fw)
+        cursor = post_indptr[:-1].copy()                  # next free place of each term
+        post_rows = np.empty(nnz, np.int32)
+        post_w = np.empty(nnz, np.float32)
+        for first, indptr, indices, tf in blocks:
+            n = indptr.shape[0] - 1
+            r = 0
+            while r < n:
+                r2 = int(np.searchsorted(indptr, indptr[r] + step, side="right")) - 1
+                r2 = min(max(r2, r + 1), n)
+                s, e = int(indptr[r]), int(indptr[r2])
+                if e > s:
+                    col = np.asarray(indices[s:e])
+                    order = np.argsort(col, kind="stable")  # by term, rows kept in order
+                    col = col[order]
+                    row = np.repeat(np.arange(first + r, first + r2), np.diff(indptr[r:r2 + 1]))[order]
+                    t = np.asarray(tf[s:e])[order].astype(np.float64)
+                    starts = np.flatnonzero(np.concatenate([[True], col[1:] != col[:-1]]))
+                    runs = np.diff(np.concatenate([starts, [col.shape[0]]]))
+                    dest = cursor[col] + (np.arange(col.shape[0]) - np.repeat(starts, runs))
+                    post_rows[dest] = row
+                    post_w[dest] = idf[col] * t / (t + norm[row])
+                    cursor[col[starts]] += runs
+                r = r2
+        np.save(folder / "post_indices.npy", post_rows)
+        del post_rows
+        np.save(folder / "post_w.npy", post_w)
 
     def row_position(self) -> _RowPositions:
         """global row id -> local position (``.get(row)``, ``[row]``)."""
