@@ -128,7 +128,7 @@ def _bm25_rows(index, snap, query: str, depth: int, mask: np.ndarray, lang: str 
     found: dict[int, float] = {}
     for ql in sorted(qlangs):
         ix = index.bm25.indexes.get(ql)
-        if ix is None or not len(ix) or (ql not in native and not latin):
+        if ix is None or not len(ix):
             continue
         cache = getattr(ix, "_snap_idx", None)
         if cache is None or cache[0] != snap.version or cache[1] is not ix.rows:
@@ -138,7 +138,7 @@ def _bm25_rows(index, snap, query: str, depth: int, mask: np.ndarray, lang: str 
         local_mask = np.zeros(len(ix), dtype=bool)
         ok = idx >= 0
         local_mask[ok] = mask[idx[ok]]          # unknown rows are never allowed (fail closed)
-        if ql in native:
+        if ql in native or not latin:
             rows, scores = ix.top(terms, depth, local_mask)
         else:
             sc = _latin_scores(ix, latin, ql)
