@@ -374,13 +374,14 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         # group (cross_rerank_order = 0), so the bi-encoder orders them and the group keeps the level
         # of its best sentence against the question-language ones (a Thai question whose answer is
         # only in a Japanese document: the Japanese fact still beats Thai generic-word matches)
-        other = [r for r in top if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang]
-        level = max((r.ce for r in other), default=0.0)
-        ids = {id(r) for r in other}
+        level: dict[str, float] = {}   # per other language: its highest probability
+        for r in top:
+            if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang:
+                level[r.unit.lang] = max(level.get(r.unit.lang, 0.0), r.ce)
         for r in top:
             bonus = r.ce
-            if id(r) in ids:
-                bonus = cfg.cross_rerank_order * r.ce + (1.0 - cfg.cross_rerank_order) * level
+            if query.lang in LANGS and r.unit.lang in level and r.unit.lang != query.lang:
+                bonus = cfg.cross_rerank_order * r.ce + (1.0 - cfg.cross_rerank_order) * level[r.unit.lang]
             r.score += cfg.rerank_weight * bonus
         rows.sort(key=lambda r: (-r.score, r.rank, r.unit.start))
     return rows
