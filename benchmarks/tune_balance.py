@@ -651,6 +651,8 @@ def main() -> None:
                     help="baselines phase: evaluate them again as extractive-TAG / base-TAG (a re-check at "
                          "the current code); the all phase reports every such re-check beside the main rows")
     ap.add_argument("--note-file", default=None, help="read --note from this file")
+    ap.add_argument("--baseline-names", default="extractive,base",
+                    help="baselines phase: which of extractive, base to evaluate (a process per baseline)")
     ap.add_argument("--compare", default=None,
                     help="an earlier results JSON of this script with other settings (e.g. fewer steps): its "
                          "held-out loss summary and RAG rates are kept under 'compare', marked with its commit")
@@ -714,6 +716,8 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     chosen = [s for s in STRATEGIES if s in args.strategies.split(",")]
     baselines = (("extractive", "extractive", args.n_rag), ("base", "local", args.n_rag_local))
+    if args.phase == "baselines":
+        baselines = tuple(b for b in baselines if b[0] in args.baseline_names.split(","))
     if args.phase == "baselines" and args.tag:
         baselines = tuple((f"{n}-{args.tag}", g, k) for n, g, k in baselines)
         out = work / f"baselines-{args.tag}.json"
