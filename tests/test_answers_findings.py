@@ -112,3 +112,20 @@ def test_q4_japanese_followup_keeps_particles_and_skips_generic_words(db):
     assert not out["thaija"]["refused"], out["thaija"]
     assert "3,000円" in out["choices"][0]["message"]["content"]
     assert out["citations"][0]["doc_id"] == "ja-expense"
+
+
+def test_q1_5_a_heading_line_cut_at_its_space_is_heading_not_an_answer(db):
+    """Session 6 QA Q1-5: the Thai heading ``# คู่มือเครื่องกรองน้ำ AquaClean`` was cut at its space and its
+    second piece ``AquaClean`` was scored as a sentence, so ``AquaCleanの価格はいくらですか`` (no price
+    anywhere) was answered with a quote of the product name alone (support 0.88)."""
+    from thaija.rag.evidence import _units_of
+
+    text = DOCS["th-aquaclean"]["text"]
+    heads = [text[a:b] for a, b, heading, _ in _units_of(text, "th") if heading]
+    assert heads[0] == "คู่มือเครื่องกรองน้ำ AquaClean" and "การติดตั้ง" in heads
+    assert all(text[a:b] != "AquaClean" for a, b, _, _ in _units_of(text, "th"))
+    r = ask(db, "AquaCleanの価格はいくらですか")
+    assert r["refused"], r
+    assert all(c["quote"].strip() != "AquaClean" for c in r["citations"])
+    r = ask(db, "AquaCleanのフィルターは何か月ごとに交換しますか")       # what the manual does say
+    assert not r["refused"] and "12 เดือน" in r["answer"], r

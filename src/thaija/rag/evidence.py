@@ -99,7 +99,9 @@ def _merge_th(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
             gap = text[pb:a]
             same_line = "\n" not in gap
             prev = text[pa:pb]
-            if same_line and (_TH_ABBR_END.search(prev) or (pb - pa < 40 and not _HEADING.match(text[pa:pb]))):
+            heading_line = _HEADING.match(text[text.rfind("\n", 0, pa) + 1:pb])
+            if same_line and (_TH_ABBR_END.search(prev) or heading_line
+                              or (pb - pa < 40 and not _HEADING.match(text[pa:pb]))):
                 out[-1][1] = b
                 continue
         out.append([a, b])
@@ -134,7 +136,8 @@ def _units_of(text: str, lang: str) -> tuple[tuple[int, int, bool, bool], ...]:
     out = []
     for a, b in spans:
         seg = text[a:b]
-        heading = bool(_HEADING.match(seg))
+        # a piece of a heading line is heading too (Thai sentence cuts split a line at its spaces)
+        heading = bool(_HEADING.match(text[text.rfind("\n", 0, a) + 1:b]))
         m = _HEADING.match(seg) or _BULLET.match(seg)
         if m:
             a += m.end()
