@@ -64,7 +64,11 @@ def test_cross_lingual_thai_query_finds_japanese_story(db):
         q = _news("th", story).split("\n")[0][:200]
         for mode in ("dense", "hybrid"):
             hits = search(q, db=db, mode=mode, k=3)
-            assert hits[0].doc_id == f"ja/{story}", (mode, story, [h.doc_id for h in hits])
+            # the right story first, or tied with the first within 0.002: rt.com's Macedonian renaming
+            # headline and a chunk of bbc's Welsh renaming story score 0.8189 both (which one sorts
+            # first differs between CPUs: AVX2-only vs AVX-512); an unrelated story never comes close
+            mine = [h.score for h in hits if h.doc_id == f"ja/{story}"]
+            assert mine and mine[0] >= hits[0].score - 0.002, (mode, story, [(h.doc_id, h.score) for h in hits])
         assert search(q, db=db, mode="bm25", k=3) == []      # BM25 stays inside the query's language
     # with the finance group the English version is visible and found too
     hits = search(_news("th", "upi.176266").split("\n")[0], db=db, mode="dense", k=3, groups=["finance"])
