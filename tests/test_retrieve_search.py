@@ -224,3 +224,22 @@ def test_latin_code_cli_and_acl(code_db):
     th = search("AX3000", db=code_db, mode="bm25")[0].score
     en = search("printer", db=code_db, mode="bm25")[0].score
     assert 0.5 < th / en < 2.0, (th, en)
+
+
+def test_latin_code_full_width_and_whole_code_only(code_db):
+    """QA Q1-1: ＡＸ３０００ (full-width) is AX3000; Q1-2: a document holding only a piece of a code (the
+    letter prefix ax of AX5400, the e of another E-code) does not match it."""
+    assert [h.doc_id for h in search("ＡＸ３０００", db=code_db, mode="bm25", k=3)] == ["th_router"]
+    assert search("AX5400", db=code_db, mode="bm25") == []          # ax matches, 5400 does not
+    assert [h.doc_id for h in search("E2051", db=code_db, mode="bm25", k=3)] == ["ja_router"]
+    assert [h.doc_id for h in search("E1042", db=code_db, mode="bm25", k=3)] == ["th_router"]
+
+
+def test_bare_numbers_are_not_looked_up_across_languages(code_db):
+    """A number alone (a year, an amount) occurs in documents of every language: only words with a
+    Latin letter go to the other languages' BM25 indexes."""
+    from thaija.retrieve.search import _latin_words
+
+    assert _latin_words("ปี 2019 มีการประชุม") == []
+    assert _latin_words("ราคา AX3000 ปี 2019") == ["AX3000"]
+    assert _latin_words("型番ＡＸ３０００の") == ["AX3000"]

@@ -6,6 +6,7 @@ of chunks the caller may not see are never ranked), using `thaija.index.store.al
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -90,22 +91,30 @@ def _latin_words(query: str) -> list[str]:
             runs[-1][1] = t.end
         else:
             runs.append([t.start, t.end])
-    words = [query[s:e] for s, e in runs]
-    return [w for w in words if any(usable(t, "en") for t in segment_terms(w, "en"))]
+    words = [unicodedata.normalize("NFKC", query[s:e]) for s, e in runs]     # ＡＸ３０００ -> AX3000
+    # a word needs an ASCII letter: bare numbers (years, amounts) occur in every document and
+    # matching them across languages drags cross-lingual hybrid ranking down
+    return [w for w in words if any(c.isascii() and c.isalpha() for c in w)
+            and any(usable(t, "en") for t in segment_terms(w, "en"))]
 
 
 def _latin_scores(ix, words: Sequence[str], lang: str) -> np.ndarray:
     """BM25 scores of a per-language index's rows for Latin ``words`` found in its documents. Each
     word is segmented the way the index's writer segmented its documents (Thai and Japanese text
     splits "AX3000" into ax + 3000) and counts the mean of its pieces' scores, so that a code
-    matched in a Thai chunk scores on the same scale as the one term matched in an English chunk."""
+    matched in a Thai chunk scores on the same scale as the one term matched in an English chunk.
+    A row counts a word only when it holds every piece: AX5400 (ax + 5400) is no match for AX3000,
+    nor is any E-code for E1042."""
     from thaija.index.bm25 import segment_terms
 
     total = np.zeros(len(ix), dtype=np.float32)
     for w in words:
-        pieces = segment_terms(w, lang if lang in ("th", "ja", "en") else None)
-        if pieces:
-            total += ix.scores(pieces) / np.float32(len(pieces))
+        pieces = list(dict.fromkeys(segment_terms(w, lang if lang in ("th", "ja", "en") else None)))
+        if not pieces:
+            continue
+        each = [ix.scores([p]) for p in pieces]
+        held = np.logical_and.reduce([e > 0 for e in each])
+        total += np.where(held, np.sum(each, axis=0) / np.float32(len(pieces)), np.float32(0.0))
     return total
 
 
