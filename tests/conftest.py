@@ -155,25 +155,27 @@ def _app_in_thread(**serve_config):
     from thaija.rag.serve import ServeConfig, create_app
 
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    s.bind(("127.0.0.1", 0))             # kept open and handed to uvicorn: no other process can take the port
     port = s.getsockname()[1]
-    s.close()
     app = create_app(ServeConfig(port=port, **serve_config))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
+    t = threading.Thread(target=server.run, kwargs={"sockets": [s]}, daemon=True)
     t.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        for _ in range(300):
             try:
                 httpx.get(base + "/health", timeout=2)
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        else:
+            raise RuntimeError(f"the serve app did not answer {base}/health within 30 s")
         yield base
     finally:
         server.should_exit = True
         t.join(timeout=30)
+        s.close()
 
 
 @pytest.fixture(scope="session")
