@@ -651,6 +651,9 @@ def main() -> None:
                     help="baselines phase: evaluate them again as extractive-TAG / base-TAG (a re-check at "
                          "the current code); the all phase reports every such re-check beside the main rows")
     ap.add_argument("--note-file", default=None, help="read --note from this file")
+    ap.add_argument("--load-log", default=None,
+                    help="report phase: a file of 'HH:MM:SS load1 load5 load15' lines sampled while the "
+                         "runs and answers were made (the report itself runs later); kept as load_log")
     ap.add_argument("--baseline-names", default="extractive,base",
                     help="baselines phase: which of extractive, base to evaluate (a process per baseline)")
     ap.add_argument("--compare", default=None,
@@ -780,6 +783,9 @@ def main() -> None:
     result["status"] = "complete" if done else "partial"
     if args.compare:
         result["compare"] = compare_to(Path(args.compare))
+    if args.load_log:
+        result["load_log"] = [dict(zip(("utc", "load1", "load5", "load15"), [x.split()[0]] + [float(v) for v in x.split()[1:4]]))
+                              for x in Path(args.load_log).read_text().splitlines() if len(x.split()) >= 4]
     if args.note:
         result["note"] = args.note
     save()
