@@ -174,3 +174,38 @@ def test_an_older_cache_folder_gets_its_sentencepiece_files(tmp_path):
     assert model.read_bytes() == (src / SPM_MODEL).read_bytes()
     assert json.loads(meta.read_text("utf-8")) == json.loads((src / SPM_META).read_text("utf-8"))
     assert not [p for p in old.iterdir() if ".tmp" in p.name]
+
+
+@pytest.mark.parametrize("damage", ["huge_length", "length_past_end", "not_json", "not_object", "bad_offsets"])
+def test_a_damaged_weights_header_is_a_one_line_error(tmp_path, damage):
+    """Session 6 QA Q1-8: a converted-cache safetensors file whose header length was overwritten gave an
+    OverflowError traceback; any damaged header is the same one-line "delete the folder" error."""
+    import json as _json
+    import struct
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from thaija.errors import ThaijaError
+    from thaija.models.e5 import _Tensors
+
+    p = tmp_path / "model.safetensors"
+    save_file({"w": np.arange(12, dtype=np.float32).reshape(3, 4)}, str(p))
+    raw = bytearray(p.read_bytes())
+    n = struct.unpack("<Q", raw[:8])[0]
+    if damage == "huge_length":
+        raw[:8] = struct.pack("<Q", 0x7FFFFFFFFFFFFFFF)
+    elif damage == "length_past_end":
+        raw[:8] = struct.pack("<Q", len(raw))
+    elif damage == "not_json":
+        raw[8:8 + n] = b"{" * n
+    elif damage == "not_object":
+        raw[8:8 + n] = b"[1]".ljust(n)
+    else:
+        head = _json.loads(raw[8:8 + n])
+        head["w"]["data_offsets"] = [40, 8]
+        new = _json.dumps(head).encode().ljust(n)[:n]
+        raw[8:8 + n] = new
+    p.write_bytes(bytes(raw))
+    with pytest.raises(ThaijaError, match="delete the folder"):
+        _Tensors(p)["w"]

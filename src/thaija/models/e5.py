@@ -594,8 +594,12 @@ class _Tensors:
         try:
             with open(path, "rb") as f:
                 n, = struct.unpack("<Q", f.read(8))
+                if n > min(path.stat().st_size - 8, 1 << 26):      # a damaged length: never read it
+                    raise ValueError(f"header length {n} does not fit the file")
                 head = json.loads(f.read(n))
-        except (OSError, ValueError, struct.error) as exc:
+            if not isinstance(head, dict):
+                raise ValueError("the header is not a JSON object")
+        except (OSError, ValueError, OverflowError, RecursionError, struct.error) as exc:
             raise ThaijaError(f"cannot read the e5 weights {path}: {exc} (delete the folder to convert "
                               f"them again)") from None
         head.pop("__metadata__", None)
@@ -604,9 +608,11 @@ class _Tensors:
     def _where(self, name: str) -> tuple[np.dtype, tuple, int, int]:
         try:
             e = self.head[name]
-            s, t = e["data_offsets"]
-            dt, shape = np.dtype(self._DTYPES[e["dtype"]]), tuple(e["shape"])
-        except (KeyError, TypeError, ValueError):
+            s, t = (int(x) for x in e["data_offsets"])
+            dt, shape = np.dtype(self._DTYPES[e["dtype"]]), tuple(int(x) for x in e["shape"])
+            if not 0 <= s <= t or any(x < 0 for x in shape):
+                raise ValueError(name)
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise ThaijaError(f"{self.path}: no usable tensor {name} (delete the folder to convert the "
                               f"weights again)") from None
         if self.base + t > self.path.stat().st_size or t - s != dt.itemsize * int(np.prod(shape)):
