@@ -166,3 +166,37 @@ def test_save_writes_the_postings_in_term_ranges_exactly_as_the_in_memory_index(
     for q in (th_terms[4][:5], ja_terms[9][:5]):
         np.testing.assert_array_equal(back.scores(q), joined.scores(q))
         np.testing.assert_array_equal(ix.scores(q), joined.scores(q))
+
+
+def test_a_reader_never_mixes_two_saves(tmp_path):
+    """Session 6 QA Q1-9: a second process read the BM25 folder while a writer swapped in its new save
+    and got arrays of two saves (numpy: operands could not be broadcast, (5981,) vs (5980,)). A writer
+    process keeps saving a growing index; this process loads it over and over: every load is one save."""
+    import subprocess
+    import sys
+    import textwrap
+
+    folder = tmp_path / "bm25"
+    store = BM25Store(folder)
+    store.add("th", [0], ["d0"], [["a", "b"]])
+    store.save()
+    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        from pathlib import Path
+        from thaija.index.bm25 import BM25Store
+        s = BM25Store(Path({str(folder)!r}))
+        for i in range(1, 400):
+            s.add("th", [i], [f"d{{i}}"], [["a", "b", f"t{{i}}"]])
+            s.save()
+    """)])
+    loads = 0
+    try:
+        while writer.poll() is None or loads < 5:
+            s = BM25Store(folder)
+            ix = s.indexes["th"]
+            n = len(ix)
+            assert len(ix.rows) == len(ix.lengths) == n and len(list(ix.doc_ids)) == n
+            assert ix.scores(["a"]).shape == (n,) and list(ix.doc_ids)[-1] == f"d{n - 1}"
+            loads += 1
+    finally:
+        writer.wait(timeout=120)
+    assert writer.returncode == 0 and loads >= 5

@@ -20,7 +20,7 @@ import os
 import shutil
 import unicodedata
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -66,14 +66,16 @@ class Vocab:
     sorted memory-mapped term hashes and the JSON term list is read only when iterated."""
 
     def __init__(self, terms: dict[str, int] | None = None, folder: Path | None = None,
-                 n: int = 0, hashes: np.ndarray | None = None, ids: np.ndarray | None = None) -> None:
+                 n: int = 0, hashes: np.ndarray | None = None, ids: np.ndarray | None = None,
+                 source: Any = None) -> None:
         self._d = terms if terms is not None else ({} if folder is None else None)
         self._folder, self._n, self._hashes, self._ids = folder, n, hashes, ids
+        self._source = source      # vocab.json opened at load time: the same save as the arrays
 
     def _dict(self) -> dict[str, int]:
         if self._d is None:
-            with open(self._folder / "vocab.json", encoding="utf-8") as f:
-                self._d = {t: i for i, t in enumerate(json.load(f))}
+            self._d = {t: i for i, t in enumerate(_read_json(self._source or self._folder / "vocab.json"))}
+            self._source = None
         return self._d
 
     def get(self, term: str, default: int | None = None) -> int | None:
@@ -107,18 +109,30 @@ class Vocab:
         return self._dict().items()
 
 
+def _read_json(src: Any) -> Any:
+    """JSON from a path or from a file opened earlier (read from its start, then closed)."""
+    if hasattr(src, "read"):
+        with src:
+            src.seek(0)
+            return json.loads(src.read().decode("utf-8"))
+    with open(src, encoding="utf-8") as f:
+        return json.load(f)
+
+
 class LazyList(list):
     """A list read from a JSON file on first use (its length is known without reading it)."""
 
-    def __init__(self, path: Path, n: int) -> None:
+    def __init__(self, path: Any, n: int) -> None:
+        """``path``: the JSON file, or that file already opened (binary), so that a save that swaps
+        the folder in between cannot give this list another save's contents."""
         super().__init__()
         self._path, self._n, self._loaded = path, n, False
 
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
-            with open(self._path, encoding="utf-8") as f:
-                super().extend(json.load(f))
+            super().extend(_read_json(self._path))
+            self._path = None
 
     def __len__(self) -> int:
         return super().__len__() if self._loaded else self._n
@@ -446,12 +460,16 @@ class BM25Index:
             idx.doc_ids = list(st["doc_ids"])
             return idx
         if st.get("hashes_unique", False):
-            idx.vocab = Vocab(folder=folder, n=int(st["vocabulary"]), hashes=arr("vocab_hash"), ids=arr("vocab_ids"))
+            idx.vocab = Vocab(folder=folder, n=int(st["vocabulary"]), hashes=arr("vocab_hash"), ids=arr("vocab_ids"),
+                              source=open(folder / "vocab.json", "rb"))
         else:   # two terms share a 64-bit hash (never seen): look terms up in the JSON list instead
             idx.vocab = Vocab(folder=folder, n=int(st["vocabulary"]))
             idx.vocab._dict()
-        idx.doc_ids = LazyList(folder / "doc_ids.json", int(st["rows"]))
+        idx.doc_ids = LazyList(open(folder / "doc_ids.json", "rb"), int(st["rows"]))
         idx._csc = (arr("post_indptr"), arr("post_indices"), arr("post_w"))
+        n = int(st["rows"])
+        if not len(idx.rows) == len(idx.lengths) == n or len(idx._indptr) != n + 1:
+            raise ValueError(f"{folder}: BM25 arrays disagree with state.json ({n} rows)")
         return idx
 
 
@@ -481,10 +499,48 @@ class BM25Store:
         self.folder = folder
         self.config = config or BM25Config()
         self.indexes: dict[str, BM25Index] = {}
-        if folder is not None and (folder / "langs.json").exists():
-            langs = json.loads((folder / "langs.json").read_text(encoding="utf-8"))
-            for lang in langs:
-                self.indexes[lang] = BM25Index.load(folder / lang)
+        if folder is not None:
+            self._load(folder)
+
+    def _load(self, folder: Path) -> None:
+        """Every language of one save. A writer's save swaps the whole folder (``save``) and writes a
+        new token into ``langs.json``: when the token read after loading differs from the one read
+        before (or the folder is briefly missing while ``.tmp``/``.old`` exist), reading starts
+        again, so a reader never mixes two saves (inode numbers are reused, tokens are not)."""
+        import time
+
+        def token():
+            try:
+                raw = json.loads((folder / "langs.json").read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                if any(folder.with_name(folder.name + x).exists() for x in (".tmp", ".old")):
+                    return None                           # between the two renames of a save
+                return [], "none"                         # no state (or a folder without langs.json)
+            if isinstance(raw, list):                     # saved before tokens: no swap check
+                return raw, ""
+            return list(raw["langs"]), str(raw["save"])
+
+        for attempt in range(400):                        # a swap takes milliseconds; 400 x 25 ms = 10 s
+            last = attempt == 399
+            before = token()
+            if before is None and not last:
+                time.sleep(0.025)
+                continue
+            if before is None or before[1] == "none":
+                self.indexes = {}
+                return
+            self.indexes = {}
+            try:
+                for lang in before[0]:
+                    self.indexes[lang] = BM25Index.load(folder / lang)
+            except (OSError, ValueError, KeyError, TypeError):
+                if last or not before[1] or token() == before:
+                    raise                                 # damaged, not swapped: the caller handles it
+                time.sleep(0.025)
+                continue
+            if not before[1] or token() == before:
+                return
+            time.sleep(0.025)
 
     def index(self, lang: str) -> BM25Index:
         if lang not in self.indexes:
@@ -512,7 +568,8 @@ class BM25Store:
         langs = self.langs()
         for lang in langs:
             self.indexes[lang].save(tmp / lang)
-        (tmp / "langs.json").write_text(json.dumps(langs), encoding="utf-8")
+        # the save's own token: a reader that finds the same token before and after reading read one save
+        (tmp / "langs.json").write_text(json.dumps({"langs": langs, "save": os.urandom(8).hex()}), encoding="utf-8")
         shutil.rmtree(old, ignore_errors=True)
         if self.folder.exists():
             os.replace(self.folder, old)
