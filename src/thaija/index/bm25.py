@@ -505,7 +505,7 @@ class BM25Store:
     def _load(self, folder: Path) -> None:
         """Every language of one save. A writer's save swaps the whole folder (``save``) and writes a
         new token into ``langs.json``: when the token read after loading differs from the one read
-        before (or the folder is briefly missing while ``.tmp``/``.old`` exist), reading starts
+        before (or the folder is briefly missing while ``.old`` exists), reading starts
         again, so a reader never mixes two saves (inode numbers are reused, tokens are not)."""
         import time
 
@@ -513,7 +513,7 @@ class BM25Store:
             try:
                 raw = json.loads((folder / "langs.json").read_text(encoding="utf-8"))
             except FileNotFoundError:
-                if any(folder.with_name(folder.name + x).exists() for x in (".tmp", ".old")):
+                if folder.with_name(folder.name + ".old").exists():
                     return None                           # between the two renames of a save
                 return [], "none"                         # no state (or a folder without langs.json)
             if isinstance(raw, list):                     # saved before tokens: no swap check
