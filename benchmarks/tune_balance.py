@@ -16,9 +16,12 @@ interrupted run resumes where it stopped; the results JSON is rewritten after ev
 
     nohup nice -n 5 .venv/bin/python benchmarks/tune_balance.py --seeds 3 --steps 24 --eval-every 6 \
         --n-loss 12 --context-tokens 640 --n-th 30 --ratio 10 --n-rag 50 --n-rag-local 50 \
-        --rag-seeds 1 --threads 1 --work .cache/thaija/bench/tune_balance_r2 &
+        --rag-seeds 1 --threads 1 --work .cache/thaija/bench/tune_balance_r4 &
 
-(``--phase train`` first and ``--phase baselines`` beside it on the other core: same cache.)
+(``--phase baselines`` and ``--phase rag --first-seed N --seeds 1`` processes can run beside it on
+the other core: same cache, a lock per RAG evaluation. docs/tune.md has the exact commands.)
+The results carry ``verdict_lines``: one plain line per language (helped / no clear effect / hurt,
+by the 2-std rules under ``verdicts``) and one on the adapters against the untuned base.
 
 Writes benchmarks/results/tune_balance_grounded.json (+ .png).
 """
@@ -479,6 +482,55 @@ def same_questions(rag: dict) -> dict:
     return out
 
 
+def verdict_lines(summary: dict, verdicts_: dict, more: dict, flat: dict) -> dict:
+    """One plain line per language (did balancing help, do nothing or hurt, by the 2-std rules of
+    ``verdicts``), and one line on the adapters against the untuned base model."""
+    out: dict = {}
+    for lang in SETS:
+        labels, parts = [], []
+        loss = [(st, v[lang]) for st, v in verdicts_.get("heldout_loss", {}).items() if lang in v]
+        if loss:
+            ns = sorted({summary[st]["seeds"] for st, _ in loss} | {summary["proportional"]["seeds"]})
+            seeds = f"{ns[0]} seeds each" if len(ns) == 1 else f"{ns[0]}-{ns[-1]} seeds"
+            parts.append(f"held-out loss vs proportional ({seeds}): " + ", ".join(
+                f"{st} {v['diff']:+.3f} ({v['diff_in_noise_std']:+.1f} seed std): {v['verdict']}"
+                if v["diff_in_noise_std"] is not None else f"{st} {v['diff']:+.3f}: {v['verdict']}"
+                for st, v in loss))
+            labels += [v["verdict"] for _, v in loss]
+        rag = [(k.split(" vs ")[0], v[lang]["answer_recall"])
+               for k, v in verdicts_.get("rag_vs_proportional", {}).items() if lang in v]
+        if rag:
+            parts.append(f"RAG answer recall vs proportional (seed 0, {rag[0][1]['questions']} questions, "
+                         "question-sampling se): " + ", ".join(
+                             f"{k} {v['diff']:+.2f} ± {v['se']:.2f}: {v['verdict']}" for k, v in rag))
+            labels += [v["verdict"] for _, v in rag]
+        seeds_v = [(st, x[lang]["answer_recall"]) for st, x in more.get("verdict_vs_proportional", {}).items()
+                   if lang in x]
+        if seeds_v:
+            ns = sorted({len(more["mean_std_over_seeds"][st][lang]["seeds"]) for st, _ in seeds_v})
+            seeds = f"{ns[0]} adapter seeds each" if len(ns) == 1 else f"{ns[0]}-{ns[-1]} adapter seeds"
+            parts.append(f"RAG answer recall over {seeds}: " + ", ".join(
+                f"{st} {v['diff']:+.2f} (seed std {v['seed_noise_std']:.2f}): {v['verdict']}" for st, v in seeds_v))
+            labels += [v["verdict"] for _, v in seeds_v]
+        if not parts:
+            continue
+        word = ("mixed" if "helped" in labels and "hurt" in labels else "helped" if "helped" in labels
+                else "hurt" if "hurt" in labels else "no clear effect")
+        pairs = [r[lang] for r in flat.get("runs", {}).values() if lang in r]
+        flat_note = (f"held-out loss flat by the {flat.get('max_share', 0):g} rule in "
+                     f"{sum(p['flat'] for p in pairs)} of {len(pairs)} runs") if pairs else ""
+        out[lang] = f"{lang}: balancing {word} — " + "; ".join(parts + ([flat_note] if flat_note else []))
+    base = [(k.split(" vs ")[0], lang, v[lang]["answer_recall"]) for k, v in verdicts_.get("rag_vs_base", {}).items()
+            for lang in SETS if lang in v]
+    if base:
+        better = [f"{a} {lang}" for a, lang, v in base if v["verdict"] == "helped"]
+        worse = [f"{a} {lang}" for a, lang, v in base if v["verdict"] == "hurt"]
+        out["adapters_vs_base"] = ("adapters vs untuned base, RAG answer recall: " + ", ".join(
+            f"{a} {lang} {v['diff']:+.2f} ± {v['se']:.2f}" for a, lang, v in base) +
+            f" — clearly better: {', '.join(better) or 'none'}; clearly worse: {', '.join(worse) or 'none'}")
+    return out
+
+
 def merge_prior(result: dict, path: Path) -> None:
     """Add the runs of an earlier results file made with the same settings and data (other seeds).
 
@@ -776,6 +828,8 @@ def main() -> None:
                           for p in sorted((work / "rag").glob("*.meta.json"))}
     result["rag_more_seeds"] = rag_more_seeds(work, result["rag"])
     result["rag_rechecks"] = rechecks(work, result["rag"])
+    result["verdict_lines"] = verdict_lines(result["summary"], result["verdicts"], result["rag_more_seeds"],
+                                            result.get("flatten", {}))
     want = [f"{st}-s{sd}" for sd in list(seeds)[: args.rag_seeds] for st in STRATEGIES]
     done = args.rag_seeds > 0 and all(k in result["rag"] for k in want) and not any(
         "partial" in e for ev in result["rag"].values() for e in ev.values()) and all(
