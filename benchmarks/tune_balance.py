@@ -202,17 +202,22 @@ def _code_state() -> dict:
     import hashlib
     import subprocess
 
-    def git(*a: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()
+    def git(where: Path, *a: str) -> str:
+        return subprocess.run(["git", "-C", str(where), *a], capture_output=True, text=True).stdout.strip()
 
     import thaija
 
-    src = Path(thaija.__file__).resolve().parents[1]  # PYTHONPATH may point at an older source tree
+    src = Path(thaija.__file__).resolve().parents[1]  # PYTHONPATH may point at a frozen source tree
     support = src / "thaija" / "rag" / "support.json"
-    return {"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git("rev-parse", "--short", "HEAD"),
-            "src": str(src) if src != ROOT / "src" else "src/ of the checkout",
-            "src_dirty": bool(git("status", "--porcelain", "--", "src")),
-            "support_json_sha1": hashlib.sha1(support.read_bytes()).hexdigest()[:10] if support.is_file() else None}
+    out = {"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git(ROOT, "rev-parse", "--short", "HEAD"),
+           "src": str(src) if src != ROOT / "src" else "src/ of the checkout",
+           "src_dirty": bool(git(ROOT, "status", "--porcelain", "--", "src")),
+           "support_json_sha1": hashlib.sha1(support.read_bytes()).hexdigest()[:10] if support.is_file() else None}
+    if src != ROOT / "src":  # a frozen tree (e.g. a git worktree): its own commit and state are what ran
+        out["commit_of_checkout"], out["src_dirty_in_checkout"] = out["commit"], out["src_dirty"]
+        out["commit"] = git(src, "rev-parse", "--short", "HEAD") or None
+        out["src_dirty"] = bool(git(src, "status", "--porcelain", "--", ".")) if out["commit"] else None
+    return out
 
 
 def _alive(pid: int) -> bool:
