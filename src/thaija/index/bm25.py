@@ -171,6 +171,10 @@ class _RowPositions(Positions):
         return int(self._order[i]) if i is not None else default
 
 
+#: a pending block with more rows than this is not merged again (blocks after the last such one are)
+_MERGED_ROWS = 1 << 12
+
+
 class BM25Index:
     """Incremental BM25 over rows (int ids) of one language."""
 
@@ -197,8 +201,8 @@ class BM25Index:
             for p in self._pending:
                 base.append(base[-1] + int(p[0][-1]))
             self._csr = (np.concatenate([indptr] + [p[0][1:] + b for p, b in zip(self._pending, base)]),
-                         np.concatenate([indices] + [p[1] for p in self._pending]),
-                         np.concatenate([tf] + [p[2] for p in self._pending]))
+                         np.concatenate([indices] + [p[1] for p in self._pending], dtype=np.int32),
+                         np.concatenate([tf] + [p[2] for p in self._pending], dtype=np.float32))
             self._pending = []
         return self._csr
 
@@ -249,16 +253,20 @@ class BM25Index:
             base += len(keys)
             indptr.append(base)
             lengths.append(len(toks))
-        self._pending.append((np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int32),
-                              np.asarray(tfs, dtype=np.float32)))
-        if len(self._pending) > 64:      # many small adds: one pending block (the CSR stays as it is)
-            first = self._pending[0][0]
-            pend, self._pending = self._pending, []
-            off = [0]
-            for q in pend:
-                off.append(off[-1] + int(q[0][-1]))
-            self._pending = [(np.concatenate([first[:1]] + [q[0][1:] + o for q, o in zip(pend, off)]),
-                              np.concatenate([q[1] for q in pend]), np.concatenate([q[2] for q in pend]))]
+        # pending blocks are compact (term ids and counts as uint16 when they fit: 4 bytes a posting,
+        # not 8; a 50 MB document has ~4M postings); joined or saved they are int32 / float32 again
+        small = len(self.vocab) <= 1 << 16 and (not tfs or max(tfs) < 1 << 16)
+        self._pending.append((np.asarray(indptr, dtype=np.int64),
+                              np.asarray(indices, dtype=np.uint16 if small else np.int32),
+                              np.asarray(tfs, dtype=np.uint16 if small else np.float32)))
+        merged = max((k + 1 for k, q in enumerate(self._pending) if q[0].shape[0] > _MERGED_ROWS), default=0)
+        if len(self._pending) - merged >= 64:   # many small adds: the small blocks become one (blocks
+            keep, pend = self._pending[:merged], self._pending[merged:]   # merged before are not copied
+            off = [0]                                                     # again: a big document's
+            for q in pend:                                                # rows never sit in memory
+                off.append(off[-1] + int(q[0][-1]))                       # twice while they are added)
+            self._pending = keep + [(np.concatenate([pend[0][0][:1]] + [q[0][1:] + o for q, o in zip(pend, off)]),
+                                     np.concatenate([q[1] for q in pend]), np.concatenate([q[2] for q in pend]))]
         self.rows = np.concatenate([self.rows, np.asarray(rows, dtype=np.int64)])
         self.lengths = np.concatenate([self.lengths, np.asarray(lengths, dtype=np.float64)])
         self.doc_ids.extend(doc_ids)
@@ -333,42 +341,62 @@ class BM25Index:
             df += np.bincount(indices, minlength=V)[:V]
         return df
 
-    def _save_postings(self, folder: Path, blocks: list, nnz: int, step: int = 1 << 18) -> None:
+    def _save_postings(self, folder: Path, blocks: list, nnz: int, step: int = 1 << 16,
+                       out_postings: int = 1 << 20) -> None:
         """Write the term -> postings arrays (what :meth:`_postings` computes, the same numbers) to
-        ``folder`` without a CSC copy of the index: each posting's row and weight are placed at
-        their final position (a counting sort over the terms, rows taken in order about ``step``
-        postings at a time), so besides the two output arrays (8 bytes a posting) only one step's
-        temporaries are held."""
+        ``folder`` without a CSC copy of the index: a counting sort over the terms, done for one
+        range of terms (about ``out_postings`` postings) at a time, so besides the per-term arrays
+        only that range's output (8 bytes a posting) and one ``step`` of input are held: each
+        range's postings are placed at their final position (rows taken in order, ``step``
+        postings at a time) and appended to the files."""
         df = self._df()
         post_indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
         np.save(folder / "post_indptr.npy", post_indptr)
         idf, norm = self._weights()
-        cursor = post_indptr[:-1].copy()                  # next free place of each term
-        post_rows = np.empty(nnz, np.int32)
-        post_w = np.empty(nnz, np.float32)
-        for first, indptr, indices, tf in blocks:
-            n = indptr.shape[0] - 1
-            r = 0
-            while r < n:
-                r2 = int(np.searchsorted(indptr, indptr[r] + step, side="right")) - 1
-                r2 = min(max(r2, r + 1), n)
-                s, e = int(indptr[r]), int(indptr[r2])
-                if e > s:
-                    col = np.asarray(indices[s:e])
-                    order = np.argsort(col, kind="stable")  # by term, rows kept in order
-                    col = col[order]
-                    row = np.repeat(np.arange(first + r, first + r2), np.diff(indptr[r:r2 + 1]))[order]
-                    t = np.asarray(tf[s:e])[order].astype(np.float64)
-                    starts = np.flatnonzero(np.concatenate([[True], col[1:] != col[:-1]]))
-                    runs = np.diff(np.concatenate([starts, [col.shape[0]]]))
-                    dest = cursor[col] + (np.arange(col.shape[0]) - np.repeat(starts, runs))
-                    post_rows[dest] = row
-                    post_w[dest] = idf[col] * t / (t + norm[row])
-                    cursor[col[starts]] += runs
-                r = r2
-        np.save(folder / "post_indices.npy", post_rows)
-        del post_rows
-        np.save(folder / "post_w.npy", post_w)
+        V = df.shape[0]
+        with open(folder / "post_indices.npy", "wb") as fr, open(folder / "post_w.npy", "wb") as fw:
+            _npy_header(fr, np.int32, nnz)
+            _npy_header(fw, np.float32, nnz)
+            t0 = 0
+            while t0 < V:                                 # terms t0 .. t1-1: postings lo .. hi-1
+                lo = int(post_indptr[t0])
+                t1 = int(np.searchsorted(post_indptr, lo + out_postings, side="right")) - 1
+                t1 = min(max(t1, t0 + 1), V)
+                hi = int(post_indptr[t1])
+                cursor = post_indptr[t0:t1] - lo          # next free place of each term in the range
+                post_rows = np.empty(hi - lo, np.int32)
+                post_w = np.empty(hi - lo, np.float32)
+                for first, indptr, indices, tf in blocks:
+                    n = indptr.shape[0] - 1
+                    r = 0
+                    while r < n:
+                        r2 = int(np.searchsorted(indptr, indptr[r] + step, side="right")) - 1
+                        r2 = min(max(r2, r + 1), n)
+                        s, e = int(indptr[r]), int(indptr[r2])
+                        if e > s:
+                            col = np.asarray(indices[s:e])
+                            sel = np.flatnonzero((col >= t0) & (col < t1)) if t0 or t1 < V else None
+                            if sel is None or sel.shape[0]:
+                                row = np.repeat(np.arange(first + r, first + r2, dtype=np.int32),
+                                                np.diff(indptr[r:r2 + 1]))
+                                t = np.asarray(tf[s:e])
+                                if sel is not None:
+                                    col, row, t = col[sel], row[sel], t[sel]
+                                order = np.argsort(col, kind="stable")   # by term, rows kept in order
+                                col = col[order].astype(np.int64) - t0
+                                row = row[order]
+                                t = t[order].astype(np.float64)
+                                starts = np.flatnonzero(np.concatenate([[True], col[1:] != col[:-1]]))
+                                runs = np.diff(np.concatenate([starts, [col.shape[0]]]))
+                                dest = cursor[col] + (np.arange(col.shape[0]) - np.repeat(starts, runs))
+                                post_rows[dest] = row
+                                post_w[dest] = idf[col + t0] * t / (t + norm[row])
+                                cursor[col[starts]] += runs
+                        r = r2
+                post_rows.tofile(fr)
+                post_w.tofile(fw)
+                del post_rows, post_w
+                t0 = t1
 
     def row_position(self) -> _RowPositions:
         """global row id -> local position (``.get(row)``, ``[row]``)."""
@@ -478,6 +506,9 @@ def _npy_header(f, dtype, n: int) -> None:
                                              "fortran_order": False, "shape": (int(n),)})
 
 
+_WRITE_STEP = 1 << 18
+
+
 def _write_npy(path: Path, dtype, n: int, parts) -> None:
     """A 1-D .npy file of ``n`` values written part by part (what ``np.save`` of their
     concatenation writes, without the concatenation)."""
@@ -485,9 +516,10 @@ def _write_npy(path: Path, dtype, n: int, parts) -> None:
         _npy_header(f, dtype, n)
         written = 0
         for a in parts:
-            a = np.ascontiguousarray(a, dtype)
-            a.tofile(f)
-            written += a.shape[0]
+            for i in range(0, a.shape[0], _WRITE_STEP):   # converted a slice at a time (a compact
+                b = np.ascontiguousarray(a[i:i + _WRITE_STEP], dtype)   # block is never copied whole)
+                b.tofile(f)
+                written += b.shape[0]
     if written != n:
         raise AssertionError(f"{path}: wrote {written} values, expected {n}")
 

