@@ -200,3 +200,43 @@ def test_a_reader_never_mixes_two_saves(tmp_path):
     finally:
         writer.wait(timeout=120)
     assert writer.returncode == 0 and loads >= 5
+
+
+def test_a_bm25_built_part_by_part_with_compact_blocks_saves_what_one_built_at_once_saves(tmp_path, th_terms,
+                                                                                         ja_terms):
+    """Issue 12 (a 50 MB document's BM25 under the 500 MB target): the rows of a big document are
+    added part by part into compact pending blocks (uint16 term ids and counts while they fit), the
+    small blocks are merged without copying merged ones again, and save() writes the postings a range
+    of terms at a time. Files, postings and scores equal those of the same rows added at once; a
+    vocabulary past 65,536 terms or a count past 65,535 keeps int32 / float32 blocks."""
+    import thaija.index.bm25 as bm
+
+    terms = th_terms + ja_terms
+    rows = list(range(600))
+    toks = [terms[r % len(terms)] + (["x"] * 70_000 if r == 7 else []) for r in rows]   # one huge count
+    once, parts = BM25Index(), BM25Index()
+    once.add(rows, ["big"] * 600, toks)
+    for k in range(0, 600, 4):                          # 150 adds: merged blocks + a tail
+        parts.add(rows[k:k + 4], ["big"] * 4, toks[k:k + 4])
+    assert 1 < len(parts._pending) < 64
+    assert any(b[1].dtype == np.uint16 for b in parts._pending)           # compact while they fit
+    assert all(b[2].dtype == np.float32 for b in parts._pending if 7 in range(b[0].shape[0]))
+    parts.save(tmp_path / "p")
+    (tmp_path / "r").mkdir()
+    once._save_postings(tmp_path / "r", list(once._blocks()), int(once._indptr[-1]), step=5, out_postings=37)
+    once.save(tmp_path / "o")
+    for name in ("indptr", "indices", "tf", "rows", "lengths", "post_indptr", "post_indices", "post_w"):
+        want = np.load(tmp_path / "o" / f"{name}.npy")
+        np.testing.assert_array_equal(np.load(tmp_path / "p" / f"{name}.npy"), want)
+        if name.startswith("post"):
+            np.testing.assert_array_equal(np.load(tmp_path / "r" / f"{name}.npy"), want)   # many term ranges
+            np.testing.assert_array_equal(want, np.asarray(once._postings()[
+                ("post_indptr", "post_indices", "post_w").index(name)]))
+    assert parts._indices.dtype == np.int32 and parts._tf.dtype == np.float32   # joined: the usual dtypes
+    for q in (th_terms[4][:5], ja_terms[9][:5], ["x"]):
+        np.testing.assert_array_equal(parts.scores(q), once.scores(q))
+        np.testing.assert_array_equal(BM25Index.load(tmp_path / "p").scores(q), once.scores(q))
+    wide = BM25Index()
+    wide.add([0], ["w"], [[f"t{i}" for i in range(bm._MERGED_ROWS)]])
+    wide.add([1], ["w"], [[f"u{i}" for i in range(1 << 16)]])            # vocabulary past 65,536 terms
+    assert wide._pending[-1][1].dtype == np.int32

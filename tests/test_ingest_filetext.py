@@ -153,3 +153,27 @@ def test_index_add_reads_a_big_txt_in_pieces_and_builds_the_same_index(tmp_path,
     monkeypatch.setenv("THAIJA_STREAM_BYTES", "2000")
     with Index(IndexConfig(db=str(tmp_path / "w.db"), **CFG)) as idx:   # loaded either way: unchanged
         assert idx.add_paths([str(big), str(small)], progress=False)["unchanged"] == 2
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux only")
+def test_mecab_dictionary_pages_are_handed_back_and_segmentation_is_unchanged(monkeypatch):
+    """release_dictionary_pages() (called once a big document is chunked) drops the resident pages of
+    MeCab's memory-mapped dictionary from the process: RssFile falls, and the same text segments to
+    the same tokens afterwards (the pages are read again from the file). Off with
+    THAIJA_RELEASE_DICT_PAGES=0."""
+    from thaija.index.writer import release_dictionary_pages
+    from thaija.lang import segment
+
+    def rss_file() -> int:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith("RssFile:"))
+
+    ja = " ".join(p for p in PARAS if any("\u3040" <= c <= "\u30ff" for c in p))
+    before = segment(ja, lang="ja", normalize=True)
+    monkeypatch.setenv("THAIJA_RELEASE_DICT_PAGES", "0")
+    assert release_dictionary_pages() == 0
+    monkeypatch.delenv("THAIJA_RELEASE_DICT_PAGES")
+    resident = rss_file()
+    released = release_dictionary_pages()
+    assert released > 1 << 20 and rss_file() <= resident - released // 2
+    assert segment(ja, lang="ja", normalize=True) == before
