@@ -177,3 +177,43 @@ def test_mecab_dictionary_pages_are_handed_back_and_segmentation_is_unchanged(mo
     released = release_dictionary_pages()
     assert released > 1 << 20 and rss_file() <= resident - released // 2
     assert segment(ja, lang="ja", normalize=True) == before
+
+
+@pytest.mark.slow
+def test_a_streamed_file_killed_after_two_parts_resumes_and_ends_as_an_uninterrupted_run(tmp_path, monkeypatch):
+    """THAIJA_CRASH_AT=after_stage:2 kills the process (exit 137) while a FileText document is being
+    staged; the same add then continues after the staged parts (they are not embedded again) and
+    ends with the chunks, text and BM25 rows of an uninterrupted run."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("THAIJA_STREAM_CHARS", "3000")
+    monkeypatch.setenv("THAIJA_STREAM_BYTES", "2000")
+    f = tmp_path / "line.txt"
+    f.write_text(TEXT, encoding="utf-8")
+
+    def state(idx: Index) -> dict:
+        snap = idx.snapshot()
+        order = np.argsort(snap.rows)
+        return {"chunks": [(snap.chunk_ids[i], int(snap.starts[i]), int(snap.ends[i])) for i in order],
+                "text": idx.document_text("line.txt"),
+                "bm25": {lang: len(ix) for lang, ix in idx.bm25.indexes.items() if len(ix)}}
+
+    with Index(IndexConfig(db=str(tmp_path / "ref.db"), **CFG)) as idx:
+        idx.add_paths([str(f)], progress=False)
+        want = state(idx)
+    code = ("import sys\nfrom thaija.index import Index, IndexConfig\n"
+            f"idx = Index(IndexConfig(db=sys.argv[1], **{CFG!r}))\n"
+            "idx.add_paths([sys.argv[2]], progress=False)\nidx.close()\n")
+    db = tmp_path / "c.db"
+    p = subprocess.run([sys.executable, "-c", code, str(db), str(f)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+                            "THAIJA_CRASH_AT": "after_stage:2"})
+    assert p.returncode == 137, p.stderr[-800:]
+    with Index(IndexConfig(db=str(db), **CFG)) as idx:
+        assert idx.list() == []
+        staged = idx.registry.db.execute("SELECT COUNT(*) FROM staged_chunks").fetchone()[0]
+        s = idx.add_paths([str(f)], progress=False)
+        assert staged > 0 and s["added"] == 1 and s["chunks_embedded"] == len(want["chunks"]) - staged
+        assert state(idx) == want and want["text"] == TEXT
+        assert not idx.registry.staged_ids()

@@ -112,7 +112,7 @@ def release_dictionary_pages() -> int:
     span = None
     for line in lines:
         head = line.split(None, 5)
-        if "-" in head[0] and len(head) >= 5 and ":" in head[3]:      # a mapping's first line
+        if len(head) >= 5 and "-" in head[0] and ":" in head[3]:      # a mapping's first line
             name = head[5] if len(head) > 5 else ""
             ok = os.path.basename(name) in _DICT_FILES and "w" not in head[1]   # never a written page
             span = tuple(int(x, 16) for x in head[0].split("-")) if ok else None
