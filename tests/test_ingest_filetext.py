@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PARAS = [json.loads(l)["text"] for name in ("wiki_th", "wiki_ja")
          for l in (ROOT / "corpora" / name / "corpus.jsonl").read_text("utf-8").splitlines()[:40]]
 TEXT = " ".join(PARAS)                      # one line, Thai and Japanese
+MD = "\n\n".join((f"## ส่วน {k} / 節 {k}\n\n" if k % 5 == 0 else "") + p for k, p in enumerate(PARAS)) \
+    + "\n\n```\n# not a heading\n```\n\n# Last part\n\n" + PARAS[0] + "\n"
 
 
 @pytest.mark.parametrize("data", [
@@ -82,7 +84,8 @@ def test_load_path_streams_only_big_txt_files(tmp_path):
     [d] = load_path(f, stream_bytes=1000)
     assert isinstance(d.text, FileText) and d.title == "big" and d.content_hash == Document(id="x", text=TEXT).content_hash
     assert isinstance(load_path(small, stream_bytes=1000)[0].text, str)
-    assert isinstance(load_path(md, stream_bytes=1000)[0].text, str)      # Markdown sections need the whole text
+    [m] = load_path(md, stream_bytes=1000)
+    assert isinstance(m.text, FileText) and m.title == "T" == load_path(md)[0].title
     assert isinstance(load_path(f)[0].text, str)                           # not asked for: a str as before
 
 
@@ -102,12 +105,14 @@ def _index(db: Path, files: list[Path], monkeypatch, stream_bytes: str) -> dict:
                 "chunks": [(snap.chunk_ids[i], int(snap.starts[i]), int(snap.ends[i])) for i in order],
                 "vectors": np.asarray(snap.vectors)[order],
                 "text": {d["doc_id"]: idx.document_text(d["doc_id"]) for d in idx.list()},
+                "titles": {d["doc_id"]: d["title"] for d in idx.list()},
                 "fingerprints": idx.registry.fingerprints([d["doc_id"] for d in idx.list()]),
                 "bm25": bm, "scores": scores}
 
 
-def test_index_add_reads_a_big_txt_in_pieces_and_builds_the_same_index(tmp_path, monkeypatch):
-    """The whole path of a 50 MB line on a small file: THAIJA_STREAM_BYTES and THAIJA_STREAM_CHARS
+def test_index_add_reads_a_big_txt_or_md_in_pieces_and_builds_the_same_index(tmp_path, monkeypatch):
+    """The whole path of a 50 MB line (and of a big Markdown file: sections and title found block by
+    block) on small files: THAIJA_STREAM_BYTES and THAIJA_STREAM_CHARS
     lowered, ``doc_text`` parts of 4,000 characters. Every string FileText hands out is bounded
     (blocks, pieces, stored parts); it is never read whole; the index equals the str path's."""
     import thaija.index.documents as documents
@@ -120,7 +125,9 @@ def test_index_add_reads_a_big_txt_in_pieces_and_builds_the_same_index(tmp_path,
     big.write_text(TEXT, encoding="utf-8")
     small = tmp_path / "small.txt"
     small.write_text(PARAS[0], encoding="utf-8")
-    assert len(TEXT) > 5 * 4000
+    md = tmp_path / "notes.md"
+    md.write_text(MD, encoding="utf-8")
+    assert len(TEXT) > 5 * 4000 and len(MD) > 5 * 4000
 
     handed: list[int] = []
     real_blocks, real_read = FileText.blocks, FileText.read
@@ -135,16 +142,17 @@ def test_index_add_reads_a_big_txt_in_pieces_and_builds_the_same_index(tmp_path,
 
     monkeypatch.setattr(FileText, "blocks", blocks)
     monkeypatch.setattr(FileText, "read", read)
-    streamed = _index(tmp_path / "s.db", [big, small], monkeypatch, "2000")
+    streamed = _index(tmp_path / "s.db", [big, small, md], monkeypatch, "2000")
     monkeypatch.setattr(FileText, "read", real_read)
     assert handed and max(handed) < len(TEXT) // 4             # read from the file in bounded blocks
     assert sum(handed) >= 2 * len(TEXT)                        # chunked, then stored: twice, piece by piece
     handed.clear()
-    whole = _index(tmp_path / "w.db", [big, small], monkeypatch, str(1 << 30))
+    whole = _index(tmp_path / "w.db", [big, small, md], monkeypatch, str(1 << 30))
     assert not handed                                          # the str path never made a FileText
-    assert streamed["summary"] == whole["summary"] == {"documents": 2, "added": 2,
+    assert streamed["summary"] == whole["summary"] == {"documents": 3, "added": 3,
                                                        "chunks_added": len(whole["chunks"])}
-    assert streamed["text"]["line.txt"] == TEXT and streamed["text"] == whole["text"]
+    assert streamed["text"]["line.txt"] == TEXT and streamed["text"]["notes.md"] == MD
+    assert streamed["text"] == whole["text"] and streamed["titles"] == whole["titles"]
     assert streamed["fingerprints"] == whole["fingerprints"]   # same content hash: no re-index on switch
     assert streamed["chunks"] == whole["chunks"]
     assert any("~" in c for c, _, _ in streamed["chunks"])     # the big one went the streamed (staged) way
@@ -152,7 +160,7 @@ def test_index_add_reads_a_big_txt_in_pieces_and_builds_the_same_index(tmp_path,
     assert streamed["bm25"] == whole["bm25"] and streamed["scores"] == whole["scores"]
     monkeypatch.setenv("THAIJA_STREAM_BYTES", "2000")
     with Index(IndexConfig(db=str(tmp_path / "w.db"), **CFG)) as idx:   # loaded either way: unchanged
-        assert idx.add_paths([str(big), str(small)], progress=False)["unchanged"] == 2
+        assert idx.add_paths([str(big), str(small), str(md)], progress=False)["unchanged"] == 3
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux only")

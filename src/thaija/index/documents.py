@@ -161,7 +161,7 @@ def _read_text(path: Path) -> str:
     return "".join(parts)
 
 
-#: ``load_path(..., stream_bytes=N)``: a .txt file bigger than N bytes is loaded as a :class:`FileText`
+#: ``load_path(..., stream_bytes=N)``: a .txt/.md file bigger than N bytes is loaded as a :class:`FileText`
 STREAM_BYTES = 1 << 22
 #: bytes a FileText reads and decodes at a time
 FILE_BLOCK_BYTES = 1 << 20
@@ -272,6 +272,40 @@ class FileText:
         return "".join(self.blocks())
 
 
+_MD_TITLE = re.compile(r"#\s+(.+)$", flags=re.M)
+
+
+def markdown_title(text: "str | FileText") -> str:
+    """The title :func:`load_path` takes from a Markdown text: the first ``# heading``
+    (``re.search(r"^#\\s+(.+)$", text, re.M)``, stripped; "" without one). A :class:`FileText` is
+    searched block by block (only around candidate lines is more read)."""
+    if isinstance(text, str):
+        m = re.search(r"^#\s+(.+)$", text, flags=re.M)
+        return m.group(1).strip() if m else ""
+    prev, at = "\n", 0
+    for blk in text.blocks():
+        cands = [0] if prev == "\n" and blk.startswith("#") else []
+        k = blk.find("\n#")
+        while k != -1:
+            cands.append(k + 1)
+            k = blk.find("\n#", k + 1)
+        for c in cands:
+            if c + 1 < len(blk) and not blk[c + 1].isspace():
+                continue                          # "#word": \s+ cannot match here
+            pos, w = at + c, 1 << 12
+            while True:
+                window = text[pos:pos + w]
+                m = _MD_TITLE.match(window)
+                if (m is None or m.end() == len(window)) and pos + len(window) < len(text):
+                    w *= 4                        # the line (or the blank run after "#") goes on
+                    continue
+                break
+            if m is not None:
+                return m.group(1).strip()
+        prev, at = blk[-1], at + len(blk)
+    return ""
+
+
 def stream_bytes_limit() -> int:
     """:data:`STREAM_BYTES`, or ``$THAIJA_STREAM_BYTES`` when it is set to a number (tests lower it)."""
     try:
@@ -363,8 +397,8 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
     """Load one file into documents (a JSONL file gives one per line); ids relative to `root`
     (default: the file's own folder). ``on_bad``: see :func:`load_jsonl`; ``on_warn(message)``
     hears about a file loaded in a degraded way (an HTML page too deeply nested, read as text).
-    ``stream_bytes``: a .txt file bigger than this is loaded as a :class:`FileText` (its text is
-    read from the file when needed; for consumers that handle it, such as ``index add``)."""
+    ``stream_bytes``: a .txt or .md file bigger than this is loaded as a :class:`FileText` (its text
+    is read from the file when needed; for consumers that handle it, such as ``index add``)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir():
@@ -373,12 +407,13 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
         return load_jsonl(path, groups=groups, lang=lang, root=root, on_bad=on_bad)
     title = ""
     metadata: dict[str, Any] = {}
-    if suffix == ".txt" and stream_bytes is not None and _size(path) > stream_bytes:
+    if suffix in (".txt", ".md", ".markdown") and stream_bytes is not None and _size(path) > stream_bytes:
         big = FileText(path)
         if big.blank:
             raise ThaijaError(f"{path}: empty document (no text to index)")
         doc_id = doc_id_for(path, root)
-        return [Document(id=doc_id, text=big, title=path.stem, lang=lang, groups=list(groups or []),
+        title = markdown_title(big) if suffix != ".txt" else ""
+        return [Document(id=doc_id, text=big, title=title or path.stem, lang=lang, groups=list(groups or []),
                          metadata=metadata, source=doc_id)]
     if suffix in (".txt", ".md", ".markdown"):
         text = _read_text(path)
@@ -391,8 +426,7 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
     else:
         raise ThaijaError(f"{path}: {_unsupported(path)}")
     if suffix in (".md", ".markdown"):
-        m = re.search(r"^#\s+(.+)$", text, flags=re.M)
-        title = m.group(1).strip() if m else ""
+        title = markdown_title(text)
     doc_id = doc_id_for(path, root)
     if not text.strip():
         raise ThaijaError(f"{path}: empty document (no text to index)")

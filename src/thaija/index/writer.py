@@ -171,6 +171,78 @@ class Part:
     shown: int = 0                      # of which the progress bar counted while the part was embedded
 
 
+def file_sections(text: FileText) -> list[tuple[int, int, str]]:
+    """:func:`thaija.index.sections.sections` of a :class:`FileText` (the same list), from two passes
+    over its blocks: the headings (a line is kept whole only when it can be a heading), then the
+    whitespace trimmed at each section's ends. Memory: the sections and a block at a time."""
+    import re
+
+    from thaija.index.sections import _HEADING
+
+    fence = re.compile(r"[ ]{0,3}(```|~~~)")
+    maybe = re.compile(r"[ ]{0,3}#{1,6}[ \t]")
+    heads: list[tuple[int, int, str]] = []
+    in_fence = False
+    start, buf, n, decided, cand = 0, [], 0, False, False    # the current line
+
+    def line_done() -> None:
+        nonlocal in_fence
+        line = "".join(buf)
+        if fence.match(line):
+            in_fence = not in_fence
+        elif (cand if decided else maybe.match(line)) and not in_fence:
+            m = _HEADING.match(line)
+            if m and m.group(2).strip():
+                heads.append((start + m.start(), start + m.end(), m.group(2).strip()))
+
+    at = 0
+    for blk in text.blocks():
+        pos = 0
+        while pos <= len(blk):
+            nl = blk.find("\n", pos)
+            end = len(blk) if nl == -1 else nl
+            if end > pos and (cand or not decided):
+                buf.append(blk[pos:end])
+                n += end - pos
+                if not decided and n >= 16:
+                    head = "".join(buf)[:16]
+                    decided, cand = True, bool(maybe.match(head))
+                    if not cand:
+                        buf = [head]             # enough for the fence test; the rest is not kept
+            if nl == -1:
+                break
+            line_done()
+            start, buf, n, decided, cand = at + nl + 1, [], 0, False, False
+            pos = nl + 1
+        at += len(blk)
+    line_done()
+    bounds = [(0, heads[0][0] if heads else len(text), "")]
+    for i, (_, e, title) in enumerate(heads):
+        bounds.append((e, heads[i + 1][0] if i + 1 < len(heads) else len(text), title))
+    # first and last non-space character of each [s, e) (bounds are ordered and do not overlap)
+    first: list[int | None] = [None] * len(bounds)
+    last: list[int | None] = [None] * len(bounds)
+    k, at = 0, 0
+    for blk in text.blocks():
+        stop = at + len(blk)
+        while k < len(bounds):
+            s, e, _ = bounds[k]
+            lo, hi = max(s, at), min(e, stop)
+            if hi > lo:
+                seg = blk[lo - at:hi - at]
+                kept = seg.strip()
+                if kept:
+                    if first[k] is None:
+                        first[k] = lo + len(seg) - len(seg.lstrip())
+                    last[k] = lo + len(seg.rstrip())
+            if e > stop:
+                break
+            k += 1
+        at = stop
+    return [(first[i], last[i], title) for i, (_, _, title) in enumerate(bounds)
+            if first[i] is not None and last[i] > first[i]]
+
+
 def _doc_pieces(doc: Document) -> Iterable[tuple[int, str, str]]:
     """(offset, text, heading) pieces of a document (Markdown: section by section), each at most
     :data:`thaija.lang.stream.DEFAULT_PIECE_CHARS` long, without copying the whole text (a
@@ -178,7 +250,8 @@ def _doc_pieces(doc: Document) -> Iterable[tuple[int, str, str]]:
     from thaija.lang.stream import DEFAULT_PIECE_CHARS, iter_pieces
 
     text = doc.text
-    parts = sections(text) if is_markdown(doc.source, doc.metadata) else [(0, len(text), "")]
+    md = is_markdown(doc.source, doc.metadata)
+    parts = (file_sections(text) if isinstance(text, FileText) else sections(text)) if md else [(0, len(text), "")]
     for s, e, heading in parts:
         blocks = text.blocks(s, e) if isinstance(text, FileText) else \
             (text[i:min(i + _BLOCK_CHARS, e)] for i in range(s, e, _BLOCK_CHARS))
@@ -281,8 +354,7 @@ class Pipeline:
                     raise ThaijaError(f"duplicate document id {d.id!r} in one ingest")
                 seen.add(d.id)
                 self.summary["documents"] += 1
-                if isinstance(d.text, FileText) and (len(d.text) <= self.stream_chars
-                                                     or is_markdown(d.source, d.metadata)):
+                if isinstance(d.text, FileText) and len(d.text) <= self.stream_chars:
                     d = dataclasses.replace(d, text=d.text.read())   # not streamed: a str like any other
                 fp = fingerprint(d, self.cfg)
                 with self.index._db_lock:
