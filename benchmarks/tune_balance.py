@@ -492,7 +492,8 @@ def verdict_lines(summary: dict, verdicts_: dict, more: dict, flat: dict) -> dic
     ``verdicts``), and one line on the adapters against the untuned base model."""
     out: dict = {}
     for lang in SETS:
-        labels, parts = [], []
+        labels: dict[str, list[str]] = {}
+        parts = []
         loss = [(st, v[lang]) for st, v in verdicts_.get("heldout_loss", {}).items() if lang in v]
         if loss:
             ns = sorted({summary[st]["seeds"] for st, _ in loss} | {summary["proportional"]["seeds"]})
@@ -501,14 +502,16 @@ def verdict_lines(summary: dict, verdicts_: dict, more: dict, flat: dict) -> dic
                 f"{st} {v['diff']:+.3f} ({v['diff_in_noise_std']:+.1f} seed std): {v['verdict']}"
                 if v["diff_in_noise_std"] is not None else f"{st} {v['diff']:+.3f}: {v['verdict']}"
                 for st, v in loss))
-            labels += [v["verdict"] for _, v in loss]
+            for st, v in loss:
+                labels.setdefault(st, []).append(v["verdict"])
         rag = [(k.split(" vs ")[0], v[lang]["answer_recall"])
                for k, v in verdicts_.get("rag_vs_proportional", {}).items() if lang in v]
         if rag:
             parts.append(f"RAG answer recall vs proportional (seed 0, {rag[0][1]['questions']} questions, "
                          "question-sampling se): " + ", ".join(
                              f"{k} {v['diff']:+.2f} ± {v['se']:.2f}: {v['verdict']}" for k, v in rag))
-            labels += [v["verdict"] for _, v in rag]
+            for k, v in rag:
+                labels.setdefault(k.rsplit("-s", 1)[0], []).append(v["verdict"])
         seeds_v = [(st, x[lang]["answer_recall"]) for st, x in more.get("verdict_vs_proportional", {}).items()
                    if lang in x]
         if seeds_v:
@@ -516,15 +519,19 @@ def verdict_lines(summary: dict, verdicts_: dict, more: dict, flat: dict) -> dic
             seeds = f"{ns[0]} adapter seeds each" if len(ns) == 1 else f"{ns[0]}-{ns[-1]} adapter seeds"
             parts.append(f"RAG answer recall over {seeds}: " + ", ".join(
                 f"{st} {v['diff']:+.2f} (seed std {v['seed_noise_std']:.2f}): {v['verdict']}" for st, v in seeds_v))
-            labels += [v["verdict"] for _, v in seeds_v]
+            for st, v in seeds_v:
+                labels.setdefault(st, []).append(v["verdict"])
         if not parts:
             continue
-        word = ("mixed" if "helped" in labels and "hurt" in labels else "helped" if "helped" in labels
-                else "hurt" if "hurt" in labels else "no clear effect")
+        def word(ls: list[str]) -> str:
+            return ("mixed" if "helped" in ls and "hurt" in ls else "helped" if "helped" in ls
+                    else "hurt" if "hurt" in ls else "no clear effect")
+
+        head = ", ".join(f"{st} {word(ls)}" for st, ls in labels.items())
         pairs = [r[lang] for r in flat.get("runs", {}).values() if lang in r]
         flat_note = (f"held-out loss flat by the {flat.get('max_share', 0):g} rule in "
                      f"{sum(p['flat'] for p in pairs)} of {len(pairs)} runs") if pairs else ""
-        out[lang] = f"{lang}: balancing {word} — " + "; ".join(parts + ([flat_note] if flat_note else []))
+        out[lang] = f"{lang}: balancing vs proportional: {head} — " + "; ".join(parts + ([flat_note] if flat_note else []))
     base = [(k.split(" vs ")[0], lang, v[lang]["answer_recall"]) for k, v in verdicts_.get("rag_vs_base", {}).items()
             for lang in SETS if lang in v]
     if base:
