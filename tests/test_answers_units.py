@@ -143,3 +143,38 @@ def test_clause_cut_without_a_space_is_joined_without_one():
     b = Unit(0, sp + 1, len(text), text[sp + 1:], "th", clean(text[sp + 1:]))
     ev = Evidence(None, [h], [], [Scored(a, 1.0, None, 1, 1.0), Scored(b, 1.0, None, 1, 1.0)], {}, 1.0)
     assert _spans(ev)[0][3] == text
+
+
+MIXED = ("381 ประเทศไทยมีประชากรประมาณหกสิบหกล้านคน กรุงเทพมหานครเป็นเมืองหลวง\r\n"
+         "382 日本の首都は東京です。富士山は日本で一番高い山です。\r\n"
+         "383 The quick brown fox jumps over the lazy dog. Bangkok is the capital of Thailand.\r\n"
+         "384 ประเทศไทยมีประชากรประมาณหกสิบหกล้านคน กรุงเทพมหานครเป็นเมืองหลวง\r\n"
+         "386 The quick brown fox jumps over the lazy dog. Bangkok is the capital of Thailand.\r\n")
+
+
+def test_mixed_chunk_keeps_each_lines_sentences_and_language():
+    """QA session 7: in a chunk detected as Thai, an English line's short sentence was glued to the
+    next one's full stop (quote ". Bangkok is ...") and labelled Thai ("(in Thai)"), and the same
+    sentence was quoted twice. A chunk may also start at its overlap, right at a full stop."""
+    for text in (MIXED, ". Bangkok is the capital of Thailand.\r\n" + MIXED):
+        us = units([hit(text, "th")])
+        en = [u for u in us if "Bangkok" in u.text]
+        assert en and all(u.text == "Bangkok is the capital of Thailand." for u in en)
+        assert all(u.lang == "en" for u in en)
+        assert [u.lang for u in us if "東京" in u.text] == ["ja"]
+        assert all(u.lang == "th" for u in us if "ประเทศไทย" in u.text)
+    q = analyse("What is the capital of Thailand?")
+    idf = local_idf([MIXED], "en")
+    chosen = select(score_units(q, units([hit(MIXED, "th")]), idf=idf), q, idf)
+    assert [r.unit.display for r in chosen] == ["Bangkok is the capital of Thailand."]
+    # a product name or code alone stays in the chunk's language
+    assert [u.lang for u in units([hit("รุ่น CleanBot R7\n", "th")])] == ["th"]
+    # the citation names the quoted sentence's own language, not the chunk's
+    from thaija.rag.citations import make_citation
+    h = hit(MIXED, "th")
+    a = MIXED.index("Bangkok")
+    assert make_citation(1, h, a, a + len("Bangkok is the capital of Thailand.")).lang == "en"
+    b = MIXED.index("日本")
+    assert make_citation(2, h, b, b + len("日本の首都は東京です。")).lang == "ja"
+    c = MIXED.index("ประเทศไทย")
+    assert make_citation(3, h, c, c + 20).lang == "th"

@@ -138,6 +138,11 @@ def make_citation(n: int, hit: Any, start: int, end: int) -> Citation:
         raise ValueError(f"span {start}:{end} outside chunk {hit.chunk_id} ({hit.start}:{hit.end})")
     quote = hit.text[start - hit.start:end - hit.start]
     lang = hit_lang(hit, "")
+    if lang in ("th", "ja", "en"):
+        from thaija.rag.evidence import foreign
+
+        if foreign(quote, lang):          # an English sentence inside a chunk detected as Thai
+            lang = ""
     if lang not in ("th", "ja", "en"):
         from thaija.lang import detect
 

@@ -36,6 +36,9 @@ _BULLET = re.compile(r"^[ \t]*(?:[-*+•・▪●◦]|\d{1,3}[.)]|[（(]\d{1,3}[
 _TAG = re.compile(r"<[^<>\n]{1,200}>")
 _EMPH = re.compile(r"(\*\*|__|`+)")
 _TH_ABBR_END = re.compile(r"[\u0e00-\u0e7f]\.$")
+_THAI = re.compile("[\u0e00-\u0e7f]")
+_JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 #: Thai sentences longer than this are cut into clauses at spaces (about this size each).
 TH_CLAUSE_CHARS = 150
@@ -100,8 +103,10 @@ def _merge_th(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
             same_line = "\n" not in gap
             prev = text[pa:pb]
             heading_line = _HEADING.match(text[text.rfind("\n", 0, pa) + 1:pb])
+            # a short piece joins the next one only when it is Thai (a line of English or Japanese
+            # inside a Thai chunk keeps its own sentences: "dog." + "Bangkok is ..." stay two)
             if same_line and (_TH_ABBR_END.search(prev) or heading_line
-                              or (pb - pa < 40 and not _HEADING.match(text[pa:pb]))):
+                              or (pb - pa < 40 and _THAI.search(prev) and not _HEADING.match(text[pa:pb]))):
                 out[-1][1] = b
                 continue
         out.append([a, b])
@@ -152,6 +157,19 @@ def _units_of(text: str, lang: str) -> tuple[tuple[int, int, bool, bool], ...]:
     return tuple(out)
 
 
+def foreign(seg: str, lang: str) -> bool:
+    """A sentence of a mixed chunk written in another language than the chunk's: no character of the
+    chunk's script and, for a Thai/Japanese chunk, at least three Latin words (a product name or
+    code alone stays in the chunk's language) or Japanese/Thai characters instead."""
+    if lang == "th":
+        return not _THAI.search(seg) and (bool(_JAPANESE.search(seg)) or len(_LATIN_WORD.findall(seg)) >= 3)
+    if lang == "ja":
+        return not _JAPANESE.search(seg) and (bool(_THAI.search(seg)) or len(_LATIN_WORD.findall(seg)) >= 3)
+    if lang == "en":
+        return bool(_THAI.search(seg) or _JAPANESE.search(seg)) and len(_LATIN_WORD.findall(seg)) < 2
+    return False
+
+
 def units(hits: Sequence[Any]) -> list[Unit]:
     """Every sentence unit of every hit, document offsets, instruction-like text left out."""
     from thaija.rag.prompt import injection_spans
@@ -167,6 +185,8 @@ def units(hits: Sequence[Any]) -> list[Unit]:
                 continue
             seg = h.text[a:b]
             ulang = lang
+            if ulang != "auto" and foreign(seg, ulang):
+                ulang = "auto"
             if ulang == "auto":
                 from thaija.lang import detect
 
@@ -481,6 +501,8 @@ def select(scored: Sequence[Scored], query: Query, idf: IdfFn, cfg: EvidenceConf
             break
         if any(c.unit.hit == r.unit.hit and c.unit.start < r.unit.end and r.unit.start < c.unit.end for c in chosen):
             continue
+        if any(c.unit.display == r.unit.display for c in chosen):   # the same sentence again (a
+            continue                                                 # repeated line, chunk overlap)
         near = r.unit.hit == best.unit.hit and abs(r.unit.start - best.unit.start) < 300
         if cross:
             # words cannot be compared across languages: take the next sentence of the same
