@@ -103,10 +103,11 @@ def _merge_th(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
             same_line = "\n" not in gap
             prev = text[pa:pb]
             heading_line = _HEADING.match(text[text.rfind("\n", 0, pa) + 1:pb])
-            # a short piece joins the next one only when it is Thai (a line of English or Japanese
-            # inside a Thai chunk keeps its own sentences: "dog." + "Bangkok is ..." stay two)
+            if same_line and not any(c.isalnum() for c in prev):
+                out[-1] = [a, b]   # a lone full stop (a chunk that starts at its overlap) is dropped,
+                continue           # not glued to the next sentence (". Bangkok is ...")
             if same_line and (_TH_ABBR_END.search(prev) or heading_line
-                              or (pb - pa < 40 and _THAI.search(prev) and not _HEADING.match(text[pa:pb]))):
+                              or (pb - pa < 40 and not _HEADING.match(text[pa:pb]))):
                 out[-1][1] = b
                 continue
         out.append([a, b])
@@ -159,12 +160,14 @@ def _units_of(text: str, lang: str) -> tuple[tuple[int, int, bool, bool], ...]:
 
 def foreign(seg: str, lang: str) -> bool:
     """A sentence of a mixed chunk written in another language than the chunk's: no character of the
-    chunk's script and, for a Thai/Japanese chunk, at least three Latin words (a product name or
-    code alone stays in the chunk's language) or Japanese/Thai characters instead."""
+    chunk's script and, for a Thai/Japanese chunk, the other one's characters or an English sentence
+    (four or more Latin words ending in . ! or ?; a name, code or list item stays in the chunk's
+    language)."""
+    english = len(_LATIN_WORD.findall(seg)) >= 4 and seg.rstrip("\"'”’)").endswith((".", "!", "?"))
     if lang == "th":
-        return not _THAI.search(seg) and (bool(_JAPANESE.search(seg)) or len(_LATIN_WORD.findall(seg)) >= 3)
+        return not _THAI.search(seg) and (bool(_JAPANESE.search(seg)) or english)
     if lang == "ja":
-        return not _JAPANESE.search(seg) and (bool(_THAI.search(seg)) or len(_LATIN_WORD.findall(seg)) >= 3)
+        return not _JAPANESE.search(seg) and (bool(_THAI.search(seg)) or english)
     if lang == "en":
         return bool(_THAI.search(seg) or _JAPANESE.search(seg)) and len(_LATIN_WORD.findall(seg)) < 2
     return False
