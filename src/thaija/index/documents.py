@@ -334,6 +334,39 @@ def _unlink(name: str) -> None:
         pass
 
 
+_SPILL = re.compile(r"thaija-text-(\d+)-[^/]*\.txt")
+
+
+def sweep_spills(folder: str) -> int:
+    """Remove the temporary copies (:func:`spill_text`) left in ``folder`` by processes that no
+    longer run (a kill -9 skips the clean-up); returns how many were removed. POSIX only (the
+    liveness check is signal 0, which on Windows would end the process)."""
+    removed = 0
+    if os.name != "posix":
+        return 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        m = _SPILL.fullmatch(name)
+        if not m:
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue                      # its process still runs (or another one has its pid)
+        except ProcessLookupError:
+            pass
+        except (OSError, OverflowError, ValueError):
+            continue                      # not ours to signal: alive
+        try:
+            os.unlink(os.path.join(folder, name))
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 def spill_text(text: str) -> "FileText | str":
     """A :class:`FileText` over a temporary UTF-8 copy of ``text`` (removed when the FileText is
     garbage-collected, or at exit), so a big JSONL record's text is not held while it is chunked;
@@ -344,8 +377,9 @@ def spill_text(text: str) -> "FileText | str":
 
     if text.startswith("\ufeff"):
         return text
+    sweep_spills(tempfile.gettempdir())
     try:
-        fd, name = tempfile.mkstemp(prefix="thaija-text-", suffix=".txt")
+        fd, name = tempfile.mkstemp(prefix=f"thaija-text-{os.getpid()}-", suffix=".txt")
     except OSError:
         return text
     try:
