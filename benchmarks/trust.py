@@ -490,9 +490,27 @@ def main() -> None:
             short = lq.get("short", {}).get("seconds") or 0
             result["summary"][f"long_question_ratio_to_short_{tree}"] = {
                 k: round(v["seconds"] / short, 2) for k, v in lq.items() if short and k != "short"}
+    _keep_local(result)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(stamp(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     log(json.dumps(result["summary"], indent=1))
+
+
+def _keep_local(result: dict) -> None:
+    """A plain run keeps the previous file's ``--local-generator`` section (it runs separately, for
+    hours), with the commit and date of the run that wrote it (``injection_local_from``)."""
+    try:
+        old = json.loads(OUT.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    local = old.get("after", {}).get("injection_local")
+    if not local:
+        return
+    result["after"]["injection_local"] = local
+    result["injection_local_from"] = local.get("run") or old.get("injection_local_from") or {
+        "commit": old.get("commit"), "date": old.get("date"), "args": ["--local-generator"]}
+    if "injection_local" in old.get("summary", {}):
+        result["summary"]["injection_local"] = old["summary"]["injection_local"]
 
 
 if __name__ == "__main__":
