@@ -139,7 +139,7 @@ def test_packed_streams_compute_what_the_padded_encoder_does():
     """The default E5Torch runs without padding (a batch's windows concatenated, attention per window,
     TorchScript) in two one-thread streams; on real Thai/Japanese/English passages, a text longer than a
     510-token window and queries it gives the padded, length-bucketed encoder's vectors (the previous
-    default; traced and eager equal), one stream gives the same vectors as two, and the stream threads'
+    default; traced and eager equal), one stream gives the same vectors as two (up to bf16 rounding), and the stream threads'
     torch setting does not leak into the caller's."""
     import torch
 
@@ -153,7 +153,10 @@ def test_packed_streams_compute_what_the_padded_encoder_does():
     texts = TH[:5] + JA[:9] + EN[:3] + [" ".join(TH[:12])]
     a, b, c, d = packed.passage(texts), one.passage(texts), traced.passage(texts), eager.passage(texts)
     np.testing.assert_allclose(c, d, atol=1e-6)
-    np.testing.assert_allclose(a, b, atol=1e-6)
+    # one stream vs two cut the windows into packs of other sizes: equal on CPUs without native bf16,
+    # equal up to bf16 rounding where oneDNN's AMX/AVX512-BF16 kernels block by the pack's row count
+    # (Xeon with AMX: max |a - b| 6e-4, cosine >= 0.999994)
+    assert (a * b).sum(axis=1).min() > 0.99999
     assert (a * c).sum(axis=1).min() > 0.9999
     q = [t[:40] for t in TH[:3] + JA[:3]]
     assert (packed.query(q) * traced.query(q)).sum(axis=1).min() > 0.9999
