@@ -240,3 +240,21 @@ def test_a_bm25_built_part_by_part_with_compact_blocks_saves_what_one_built_at_o
     wide.add([0], ["w"], [[f"t{i}" for i in range(bm._MERGED_ROWS)]])
     wide.add([1], ["w"], [[f"u{i}" for i in range(1 << 16)]])            # vocabulary past 65,536 terms
     assert wide._pending[-1][1].dtype == np.int32
+
+
+@pytest.mark.parametrize("name", ["post_w", "post_indices", "post_indptr", "indices", "tf", "vocab_hash", "vocab_ids"])
+def test_a_shortened_npy_is_damage_not_state(tmp_path, th_terms, name):
+    """QA session 6 (Q1-12): a valid but shorter .npy (here three values fewer) loaded without a word and
+    scored from the wrong postings; every array is now checked against the others and state.json, so
+    the loader reports damage (ValueError) and the index rebuilds BM25 from the registry."""
+    from thaija.index.bm25 import BM25Index
+
+    store = BM25Store(tmp_path / "bm25")
+    store.add("th", list(range(30)), [f"d{i}" for i in range(30)], th_terms[:30])
+    store.save()
+    folder = tmp_path / "bm25" / "th"
+    BM25Index.load(folder)                                   # intact: loads
+    path = folder / f"{name}.npy"
+    np.save(path, np.load(path)[:-3])
+    with pytest.raises(ValueError):
+        BM25Index.load(folder)

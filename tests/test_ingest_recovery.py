@@ -178,6 +178,15 @@ def test_missing_or_damaged_bm25_state_is_rebuilt(corpus, cache, reference, tmp_
         idx.add_paths([str(corpus)], progress=False)
     with _open(db, cache) as idx:
         assert _state(idx) == reference
+    # a shortened but valid .npy (QA session 6 Q1-12: went unnoticed, scores read past the postings)
+    for name in ("post_w.npy", "post_indices.npy", "vocab_ids.npy", "indices.npy"):
+        victim = next(bm.rglob(name))
+        np.save(victim, np.load(victim)[:-3])
+        with _open(db, cache) as idx:
+            assert _state(idx) == reference, name
+            idx.add_paths([str(corpus)], progress=False)
+        with _open(db, cache) as idx:
+            assert _state(idx) == reference, name
 
 
 def test_failed_first_add_leaves_nothing_behind(tmp_path):

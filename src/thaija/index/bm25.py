@@ -498,6 +498,16 @@ class BM25Index:
         n = int(st["rows"])
         if not len(idx.rows) == len(idx.lengths) == n or len(idx._indptr) != n + 1:
             raise ValueError(f"{folder}: BM25 arrays disagree with state.json ({n} rows)")
+        # a shortened but valid .npy (QA session 6 Q1-12: a smaller post_w.npy went unnoticed) makes
+        # the arrays disagree with each other: the caller rebuilds from the registry
+        nnz = int(idx._indptr[-1]) if n else 0
+        pi, px, pw = idx._csc
+        v = int(st["vocabulary"])
+        if (len(idx._indices) != nnz or len(idx._tf) != nnz or len(pi) != v + 1 or len(px) != len(pw)
+                or (v and int(pi[-1]) != len(px)) or len(px) != nnz):
+            raise ValueError(f"{folder}: BM25 postings disagree with each other or with state.json")
+        if st.get("hashes_unique", False) and (len(idx.vocab._hashes) != v or len(idx.vocab._ids) != v):
+            raise ValueError(f"{folder}: BM25 vocabulary arrays disagree with state.json ({v} terms)")
         return idx
 
 
