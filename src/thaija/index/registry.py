@@ -219,16 +219,18 @@ class Registry:
             if top > int(self.get_meta("next_row") or 0):
                 self.set_meta("next_row", str(top))
 
-    def drop_staged(self, doc_ids: Sequence[str]) -> list[str]:
-        """Forget the staged parts of these documents; returns their chunk ids (to delete in Milvus)."""
+    def drop_staged(self, doc_ids: Sequence[str], *, collect: bool = True) -> list[str]:
+        """Forget the staged parts of these documents; returns their chunk ids (to delete in Milvus).
+        ``collect=False``: nothing collected (staged chunks that went live: a 50 MB document has 61k)."""
         ids = list(doc_ids)
         out: list[str] = []
         with self.db:
             for i in range(0, len(ids), 500):
                 part = ids[i:i + 500]
                 marks = ",".join("?" * len(part))
-                out += [r[0] for r in self.db.execute(
-                    f"SELECT chunk_id FROM staged_chunks WHERE doc_id IN ({marks})", part)]
+                if collect:
+                    out += [r[0] for r in self.db.execute(
+                        f"SELECT chunk_id FROM staged_chunks WHERE doc_id IN ({marks})", part)]
                 self.db.execute(f"DELETE FROM staged_chunks WHERE doc_id IN ({marks})", part)
                 self.db.execute(f"DELETE FROM staged_docs WHERE doc_id IN ({marks})", part)
         return out

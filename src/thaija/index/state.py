@@ -135,15 +135,6 @@ def query(registry, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
     return read(sql, args) if read else registry.db.execute(sql, args).fetchall()
 
 
-def forget_staged(registry, doc_id: str) -> None:
-    """:meth:`Registry.drop_staged` of one document whose staged chunks went live (finalize): the
-    same deletes in one transaction, without collecting its chunk ids (those rows are the live
-    ones now; a 50 MB document has 61k of them)."""
-    with registry.db:
-        registry.db.execute("DELETE FROM staged_chunks WHERE doc_id=?", (doc_id,))
-        registry.db.execute("DELETE FROM staged_docs WHERE doc_id=?", (doc_id,))
-
-
 def reconcile_bm25(registry, bm25, terms_for) -> int:
     """Make `bm25` hold exactly the registry's chunk rows; returns the number of documents fixed.
 

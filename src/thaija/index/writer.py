@@ -33,7 +33,7 @@ from typing import Any, Iterable, Sequence
 from thaija.errors import ThaijaError
 from thaija.index.documents import Document, FileText, text_nbytes
 from thaija.index.sections import context, embed_text, heading_at, is_markdown, sections
-from thaija.index.state import Intent, crash_point, forget_staged, query, set_bm25_version
+from thaija.index.state import Intent, crash_point, query, set_bm25_version
 from thaija.models.e5 import malloc_trim, malloc_tune
 
 LANGS = ("th", "ja", "en", "other")
@@ -633,7 +633,7 @@ class Pipeline:
             malloc_trim()               # each batch's parsed terms go back before the next is read
         idx._bm25_version = reg.version()
         with idx._db_lock:
-            forget_staged(reg, d.id)    # its chunks are live now (no chunk ids to collect)
+            reg.drop_staged([d.id], collect=False)   # its chunks are live now
         malloc_trim()                   # the parts' buffers and terms go back to the system
         s = self.summary
         s["added" if not p.replaced else "replaced"] += 1
