@@ -42,6 +42,11 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 #: Thai sentences longer than this are cut into clauses at spaces (about this size each).
 TH_CLAUSE_CHARS = 150
+#: A Thai piece that starts with one of these words continues the previous one ("และต้องยื่น…",
+#: "หรือเมื่อ…", "ส่วนไส้กรอง RO…"): a clause of the same sentence, never an answer of its own.
+_TH_CONT = re.compile("(?:และ|แต่(?!ละ)|หรือ(?!ไม่)|โดย|ซึ่ง|จึง|เพื่อ|เพราะ|เนื่องจาก|รวมถึง|รวมทั้ง|ตลอดจน|ได้แก่"
+                      "|ส่วน(?!ใหญ่|หนึ่ง|ตัว|มาก|น้อย|ประกอบ|สูง|กลาง|ราชการ))")
+_TH_LIST_OPEN = re.compile("ได้แก่[^\n]{0,40}$")  # "… ได้แก่ โหมดอัตโนมัติ" + "โหมดนอนหลับ และ…": one list
 
 
 def clean(text: str) -> str:
@@ -110,8 +115,21 @@ def _merge_th(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
                               or (pb - pa < 40 and not _HEADING.match(text[pa:pb]))):
                 out[-1][1] = b
                 continue
+            if same_line and b - pa <= TH_CLAUSE_CHARS and _continues(prev, text[a:b]):
+                out[-1][1] = b     # a clause of the same sentence: "…ค่าจ้าง" + "และต้องยื่น…"
+                continue
         out.append([a, b])
     return [(a, b) for a, b in out]
+
+
+def _continues(prev: str, nxt: str) -> bool:
+    """True when the Thai piece ``nxt`` goes on from ``prev``: it opens with a conjunction or a
+    closing bracket, ``prev`` leaves a bracket open, or ``prev`` ends in a list started by ได้แก่."""
+    if _TH_CONT.match(nxt) or nxt[:1] in ")）]」』\"”":
+        return True
+    if prev.count("(") + prev.count("（") > prev.count(")") + prev.count("）"):
+        return True
+    return bool(_TH_LIST_OPEN.search(prev))
 
 
 def _clauses(text: str, a: int, b: int, size: int = TH_CLAUSE_CHARS) -> list[tuple[int, int]]:
