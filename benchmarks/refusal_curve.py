@@ -289,6 +289,14 @@ def main() -> None:
     ap.add_argument("--max-false-refusal", type=float, default=0.03,
                     help="operating point: at most this share of answerable fit-half questions refused "
                          "(a margin under the 5 %% target: about one standard error of a 100-question half)")
+    ap.add_argument("--lang-models", nargs="*", default=["ja"], choices=("th", "ja"),
+                    help="languages with their own same-language coefficient set (support.json same_by_lang; "
+                         "the others read the shared set fitted on all same-language rows). Default ja: on the "
+                         "2026-12-02 records a Japanese set lifted held-out unanswerable refusal (20 random "
+                         "half splits: +4.5 points), a Thai one gave no robust gain")
+    ap.add_argument("--lang-extra", nargs="*", default=["margin"],
+                    help="features added to the per-language sets (default margin: the best sentence's score "
+                         "over the best one not chosen)")
     args = ap.parse_args()
     from thaija.rag import support as S
 
@@ -352,9 +360,11 @@ def main() -> None:
             (fit_rows if i % 2 == 0 else test_rows).append(r)
     label = lambda r: int(r["answerable"] and r["answer_hit"])  # noqa: E731
 
-    def fit_model(names: tuple[str, ...], cross_names: tuple[str, ...] | None = None) -> tuple[dict, dict, dict]:
+    def fit_model(names: tuple[str, ...], cross_names: tuple[str, ...] | None = None,
+                  own: dict[str, tuple[str, ...]] | None = None) -> tuple[dict, dict, dict]:
         """(coefficients, per-language thresholds, curves on the fit half) over feature ``names``
-        (``cross_names`` for the cross-language coefficients; default the same)."""
+        (``cross_names`` for the cross-language coefficients; default the same; ``own``: languages
+        with their own same-language set over these features, fitted on that language's rows)."""
         cross_names = cross_names or names
         X = lambda r, fs: [S.value(r["features"], f) for f in fs]  # noqa: E731
         same = [r for r in fit_rows if not r["features"].get("cross")]
@@ -363,7 +373,15 @@ def main() -> None:
                "same": S.fit([X(r, names) for r in same], [label(r) for r in same], l2=args.l2, names=names),
                "cross": S.fit([X(r, cross_names) for r in cross] or [[0.0] * len(cross_names)],
                               [label(r) for r in cross] or [0], l2=args.l2, names=cross_names)}
-        sup = lambda r: S.support(r["features"], prm) if r["features"] else 0.0  # noqa: E731
+        if own:
+            prm["features_by_lang"] = {lang: list(fs) for lang, fs in own.items()}
+            prm["same_by_lang"] = {}
+            for lang, fs in own.items():
+                rs = [r for r in same if r["lang"] == lang]
+                if not rs:
+                    raise ValueError(f"--lang-models {lang}: no same-language {lang} rows to fit")
+                prm["same_by_lang"][lang] = S.fit([X(r, fs) for r in rs], [label(r) for r in rs], l2=args.l2, names=fs)
+        sup = lambda r: S.support(r["features"], prm, lang=r["lang"]) if r["features"] else 0.0  # noqa: E731
         grid = [i / 100 for i in range(0, 100)]
         thresholds, curves = {}, {}
         for lang in ("th", "ja"):
@@ -399,7 +417,7 @@ def main() -> None:
     study = {}
     for key, names in study_sets.items():
         prm_, _, _ = fit_model(names)
-        sup_ = lambda r, prm_=prm_: S.support(r["features"], prm_) if r["features"] else 0.0  # noqa: E731
+        sup_ = lambda r, prm_=prm_: S.support(r["features"], prm_, lang=r["lang"]) if r["features"] else 0.0  # noqa: E731
         study[key] = {nm: {"auc_fit_half": auc([r for r in fit_rows if r["set"] == nm], sup_),
                            "auc_held_out": auc([r for r in test_rows if r["set"] == nm], sup_)}
                       for nm in by_set}
@@ -407,12 +425,20 @@ def main() -> None:
     # 2026-12-02 records; the contrastive coverage spec / spec_miss gave none and stays recorded only)
     chosen = tuple(args.features) if args.features else base + ("cos_c",)
     chosen_x = tuple(args.cross_features) if args.cross_features else chosen
-    params, thresholds, curves = fit_model(chosen, chosen_x)
-    fallback, fb_thresholds, _ = fit_model(tuple(f for f in chosen if f != "ce"), tuple(f for f in chosen_x if f != "ce"))
+    own = {lang: chosen + tuple(f for f in args.lang_extra if f not in chosen) for lang in args.lang_models or ()}
+    no_ce = lambda fs: tuple(f for f in fs if f != "ce")  # noqa: E731
+    params, thresholds, curves = fit_model(chosen, chosen_x, own)
+    fallback, fb_thresholds, _ = fit_model(no_ce(chosen), no_ce(chosen_x), {k: no_ce(v) for k, v in own.items()})
+    # the model before per-language sets (one shared same-language set): measured beside, old vs new
+    shared, sh_thresholds, _ = fit_model(chosen, chosen_x) if own else (params, thresholds, curves)
+    if "th" in own:  # English (no dev QA set) reads the shared set: its thresholds are the shared set's Thai ones
+        params["thresholds"]["en"] = dict(sh_thresholds["th"])
+        fallback["thresholds"]["en"] = dict(fit_model(no_ce(chosen), no_ce(chosen_x))[1]["th"])
     if with_ce:  # used when the cross-encoder cannot run (no torch, THAIJA_RERANK=0)
         params["without_ce"] = fallback
-    sup = lambda r: S.support(r["features"], params) if r["features"] else 0.0  # noqa: E731
-    sup_fb = lambda r: S.support(r["features"], fallback) if r["features"] else 0.0  # noqa: E731
+    sup = lambda r: S.support(r["features"], params, lang=r["lang"]) if r["features"] else 0.0  # noqa: E731
+    sup_fb = lambda r: S.support(r["features"], fallback, lang=r["lang"]) if r["features"] else 0.0  # noqa: E731
+    sup_sh = lambda r: S.support(r["features"], shared, lang=r["lang"]) if r["features"] else 0.0  # noqa: E731
     params.update({"fitted_by": {
         "script": "benchmarks/refusal_curve.py", "args": vars(args),
         "data": "iapp_wiki_qa valid, JSQuAD valid (+ FLORES dev cross-language); first half of each set"}})
@@ -426,6 +452,13 @@ def main() -> None:
                              "refuse_below": thresholds[lang]["refuse_below"],
                              "p50_seconds": sorted(r["seconds"] for r in rs)[len(rs) // 2]}
         ans_all = [r for r in rs if r["answerable"]]
+        # the same operating point on the fit half (fitted there: optimistic) and the shared-only model
+        fit_set = [r for r in fit_rows if r["set"] == name]
+        out.setdefault("sets_fit_half", {})[name] = {**metrics(fit_set, sup, thresholds[lang]["refuse_below"]),
+                                                     "auc_support": auc(fit_set, sup)}
+        out.setdefault("sets_shared_model", {})[name] = {
+            **metrics(test, sup_sh, sh_thresholds[lang]["refuse_below"]), "refuse_below": sh_thresholds[lang]["refuse_below"],
+            "auc_support": auc(test, sup_sh)}
         out["sets"][name]["answer_hit_nothing_refused"] = round(sum(r["answer_hit"] for r in ans_all) / max(1, len(ans_all)), 4)
         out["sets"][name]["auc_support"] = auc(test, sup)
         # unanswerable variants whose answer (nothing refused) still holds a gold string: the kept text

@@ -178,3 +178,45 @@ def test_mixed_chunk_keeps_each_lines_sentences_and_language():
     assert make_citation(2, h, b, b + len("日本の首都は東京です。")).lang == "ja"
     c = MIXED.index("ประเทศไทย")
     assert make_citation(3, h, c, c + 20).lang == "th"
+
+
+def test_support_reads_the_question_languages_own_coefficients():
+    """same_by_lang[lang] scores same-language evidence of a question in lang (feats["qlang"] or the
+    lang argument); other languages and cross-language evidence keep their sets; a parameter file
+    without same_by_lang (written before per-language sets) scores every language with same."""
+    from thaija.rag.support import coefficients
+
+    old = {"same": {"bias": 0.0, "lex": 2.0}, "cross": {"bias": -1.0, "cos_c": 1.0}, "thresholds": {}}
+    new = {**old, "same_by_lang": {"ja": {"bias": 0.0, "lex": 2.0, "margin": -4.0}}}
+    f = {"lex": 1.0, "margin": 0.5, "cos": 0.9}
+    assert support({**f, "qlang": "ja"}, old) == support({**f, "qlang": "th"}, old) == support(f, old)
+    assert support({**f, "qlang": "th"}, new) == support(f, old)                     # no Thai set: same
+    assert support({**f, "qlang": "ja"}, new) == pytest.approx(0.5)                    # 2*1 - 4*0.5 = 0
+    assert support(f, new, lang="ja") == pytest.approx(0.5)                            # lang argument
+    assert support({**f, "qlang": "th"}, new, lang="ja") == pytest.approx(0.5)         # argument first
+    assert support({**f, "qlang": "ja", "cross": True}, new) == support({**f, "cross": True}, old)
+    assert coefficients({"qlang": "en"}, new) is new["same"]
+    # the fallback without the cross-encoder reads its own per-language sets
+    fb = {**new, "without_ce": {**old, "same_by_lang": {"ja": {"bias": 3.0}}}}
+    assert support({**f, "qlang": "ja", "ce": None}, fb) == pytest.approx(1 / (1 + 2.718281828 ** -3.0))
+    assert support({**f, "qlang": "ja", "ce": 0.9}, fb) == pytest.approx(0.5)
+
+
+def test_shipped_support_params_are_complete_per_language():
+    """Every per-language set of support.json has a bias and only readable features, a language with
+    its own set has thresholds, and the features record the question's language for support()."""
+    from thaija.rag.support import FEATURES, features, params
+
+    p = params()
+    readable = set(FEATURES) | {"margin", "ce_max", "type_miss", "kind_miss", "unit_miss", "name_miss", "bias"}
+    for fb in (p, p.get("without_ce") or p):
+        for lang, w in (fb.get("same_by_lang") or {}).items():
+            assert "bias" in w and set(w) <= readable, (lang, w)
+            assert lang in fb["thresholds"] and set(w) - {"bias"} == set(fb["features_by_lang"][lang])
+    assert features([], [], "ja", 0.0)["qlang"] == "ja"
+    text = "การทำงานล่วงเวลาในวันหยุด บริษัทจ่ายค่าล่วงเวลาเป็น 3 เท่าของอัตราค่าจ้างต่อชั่วโมง\n"
+    q = analyse("วันหยุดได้ค่าล่วงเวลากี่เท่า", "th")
+    idf = local_idf([text], "th")
+    rows = score_units(q, units([hit(text, "th")]), idf=idf)
+    f = features(rows, rows[:1], "th", 1.0, query=q, idf=idf)
+    assert f["qlang"] == "th" and support(f) == support(f, lang="th")

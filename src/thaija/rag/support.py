@@ -4,6 +4,9 @@ Support is a logistic model over evidence signals (:func:`features`): the best s
 IDF-weighted lexical coverage, its dense similarity to the question, and the coverage of the whole
 chosen answer. Two coefficient sets: ``same`` (evidence in the question's language) and ``cross``
 (evidence in another language, where lexical coverage is near 0 and the dense signal carries it).
+A language may have its own same-language set, ``same_by_lang[lang]`` (its own features too): the
+signals behave differently per language (Japanese support separates far better than Thai), and a
+language without one (English, or every language in an older ``support.json``) reads ``same``.
 Coefficients and per-language thresholds live in ``support.json`` beside this module, written by
 ``benchmarks/refusal_curve.py`` (fitted on iapp valid / JSQuAD valid with unanswerable variants
 made by removing each question's gold paragraph and keeping the rest of the article; cross on
@@ -58,19 +61,20 @@ def features(scored: Sequence[Any], chosen: Sequence[Any], qlang: str, cover: fl
     answer holds none), ``kind_miss`` (the same for a place or a person: location words, titles,
     name-like spans — a weaker check), ``miss`` (weight share of the heaviest question term the answer lacks,
     relative to the heaviest term: an unanswerable variant shares the topic but misses the
-    specific word), ``margin`` (score of the best unit minus the best unit outside the chosen ones)."""
+    specific word), ``margin`` (score of the best unit minus the best unit outside the chosen ones),
+    ``qlang`` (the question's language: :func:`support` reads that language's coefficients)."""
     from thaija.rag.evidence import EvidenceConfig, dense_scale
 
     cfg = cfg or EvidenceConfig()
     if not scored or not chosen:
         return {"lex": 0.0, "dense": 0.0, "cover": 0.0, "cross": False, "cos": None, "type_miss": 0.0,
-                "kind_miss": 0.0, "miss": 1.0, "margin": 0.0, "spec": 0.0, "spec_miss": 1.0}
+                "kind_miss": 0.0, "miss": 1.0, "margin": 0.0, "spec": 0.0, "spec_miss": 1.0, "qlang": qlang}
     best = max(chosen, key=lambda r: r.score)
     coss = [r.dense for r in scored if r.dense is not None]
     cos = max(coss) if coss else None
     cross = best.unit.lang in ("th", "ja", "en") and qlang in ("th", "ja", "en") and best.unit.lang != qlang
     out = {"lex": round(best.lex, 4), "dense": round(dense_scale(cos, cfg), 4), "cover": round(cover, 4),
-           "cross": bool(cross), "cos": None if cos is None else round(cos, 4)}
+           "cross": bool(cross), "cos": None if cos is None else round(cos, 4), "qlang": qlang}
     ids = {id(r) for r in chosen}
     rest = [r.score for r in scored if id(r) not in ids]
     out["margin"] = round(best.score - max(rest), 4) if rest else round(best.score, 4)
@@ -120,12 +124,25 @@ def value(feats: dict[str, Any], name: str) -> float:
     return float(feats.get(name, 0.0) or 0.0)
 
 
-def support(feats: dict[str, Any], p: dict[str, Any] | None = None) -> float:
-    """Calibrated probability that the answer built on this evidence is right."""
+def coefficients(feats: dict[str, Any], p: dict[str, Any], lang: str | None = None) -> dict[str, float]:
+    """The coefficient set that scores ``feats``: ``cross`` for evidence in another language, else
+    the question language's own set (``same_by_lang``; ``lang`` or ``feats["qlang"]``), else ``same``."""
+    if feats.get("cross"):
+        return p["cross"]
+    own = p.get("same_by_lang") or {}
+    lang = lang or feats.get("qlang")
+    if lang in own:
+        return own[lang]
+    return p["same"]
+
+
+def support(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | None = None) -> float:
+    """Calibrated probability that the answer built on this evidence is right (``lang``: the
+    question's language, default ``feats["qlang"]``; it picks a per-language coefficient set)."""
     p = p or params()
     if feats.get("ce") is None and "without_ce" in p:
         p = p["without_ce"]
-    w = p["cross" if feats.get("cross") else "same"]
+    w = coefficients(feats, p, lang)
     z = w.get("bias", 0.0) + sum(v * value(feats, f) for f, v in w.items() if f != "bias")
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
