@@ -37,6 +37,11 @@ def test_stream_chunks_are_openai_sse():
     text = "".join(b["choices"][0]["delta"].get("content", "") for b in bodies)
     assert text == reply["choices"][0]["message"]["content"]
     assert bodies[-1]["choices"][0]["finish_reason"] == "stop" and bodies[-1]["usage"]["total_tokens"] == 8
+    # stream_options.include_usage: OpenAI's extra last chunk with empty choices (QA session 8, QA-14)
+    events = list(stream_chunks(reply, include_usage=True))
+    last = json.loads(events[-2][6:])
+    assert events[-1] == "data: [DONE]\n\n" and last["choices"] == [] and last["usage"]["total_tokens"] == 8
+    assert json.loads(events[-3][6:])["choices"][0]["finish_reason"] == "stop"
 
 
 @pytest.mark.slow

@@ -69,10 +69,19 @@ def _accept(sent: str, points: list[tuple[int, int, bool]], lang: str) -> list[t
             continue
         if weak:
             ent_side, frame = (left, rt) if lang == "ja" else (right, lt)
-            if not _is_entity(ent_side, lang, before_long=lang == "ja") or len(frame) < 2:
+            # ja: "パスワードの長さ と 海外出張の日当を…": two noun phrases with their own heads
+            own = lang == "ja" and len(lt) >= 2 and len(rt) >= 2 and any(
+                t.text == "の" for t in segment_tokens(left, lang))
+            if not own and (not _is_entity(ent_side, lang, before_long=lang == "ja") or len(frame) < 2):
                 continue
         kept.append((a, b))
     return kept
+
+
+def segment_tokens(text: str, lang: str) -> list[Any]:
+    from thaija.lang import segment
+
+    return list(segment(text, lang=_lang_of(lang)))
 
 
 def _words(text: str, lang: str) -> list[Any]:
@@ -87,6 +96,8 @@ def _is_entity(part: str, lang: str, before_long: bool) -> bool:
     content = terms(part, lang)
     if not words or len(set(content)) > 2:
         return False
+    if _lang_of(lang) == "ja" and before_long and any(t.text == "の" for t in segment_tokens(part, lang)):
+        return False  # "パスワードの長さ" has its own head noun: a question of its own, not a list item
     edge = words[-1] if before_long else words[0]
     return edge.text.lower() not in STOPWORDS.get(_lang_of(lang), ())
 
@@ -101,6 +112,22 @@ def _substitute(entity: str, long: str, lang: str, before_long: bool) -> str:
         return long[:w.start] + entity.strip() + long[w.end:]
     w = words[-1]        # th/en: "capital of Thailand and Japan?" -> "Japan?" replaces "Thailand"
     return long[:w.start] + entity.strip()
+
+
+def _share_topic(parts: list[str], lang: str) -> list[str]:
+    """ja: "CleanBot R7の充電時間" + "連続使用時間を教えてください" → the second part gets the first's
+    topic ("CleanBot R7の連続使用時間を…") when it names none of its own; a bare list item is left
+    to the entity rule."""
+    toks = segment_tokens(parts[0], lang)
+    nos = [t for t in toks if t.text == "の"]
+    if not nos or _is_entity(parts[0], lang, before_long=True):
+        return parts
+    topic = parts[0][:nos[-1].end]
+    out = [parts[0]]
+    for p in parts[1:]:
+        own = any(t.text == "の" for t in segment_tokens(p, lang))
+        out.append(p if own or p.startswith(topic) else topic + p)
+    return out
 
 
 def decompose(question: str, lang: str, *, max_parts: int = 4) -> list[str]:
@@ -124,6 +151,8 @@ def decompose(question: str, lang: str, *, max_parts: int = 4) -> list[str]:
             pos = b
         parts.append(sent[pos:].strip())
         parts = [p for p in parts if p and any(c.isalnum() for c in p)]
+        if lang == "ja" and len(parts) > 1:
+            parts = _share_topic(parts, lang)
         if len(parts) <= 1:
             subs.append(sent)
             continue

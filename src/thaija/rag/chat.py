@@ -224,8 +224,11 @@ def _pieces(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def stream_chunks(reply: dict[str, Any]) -> Iterator[str]:
-    """``reply`` (from :func:`chat_completion`) as OpenAI-style server-sent events."""
+def stream_chunks(reply: dict[str, Any], include_usage: bool = False) -> Iterator[str]:
+    """``reply`` (from :func:`chat_completion`) as OpenAI-style server-sent events. The finishing
+    chunk carries ``usage`` and ``citations``; with ``include_usage`` (the request's
+    ``stream_options.include_usage``) a last chunk with ``"choices": []`` and ``usage`` follows, as
+    the OpenAI API sends it."""
     base = {"id": reply["id"], "object": "chat.completion.chunk", "created": reply["created"], "model": reply["model"]}
 
     def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
@@ -236,4 +239,6 @@ def stream_chunks(reply: dict[str, Any]) -> Iterator[str]:
     for piece in _pieces(reply["choices"][0]["message"]["content"]):
         yield event({"content": piece})
     yield event({}, "stop", usage=reply["usage"], citations=reply.get("citations", []))
+    if include_usage:
+        yield "data: " + json.dumps({**base, "choices": [], "usage": reply["usage"]}, ensure_ascii=False) + "\n\n"
     yield "data: [DONE]\n\n"

@@ -50,7 +50,9 @@ class AskConfig:
     max_rounds: int = setting(3, "Agentic mode: at most this many retrieval rounds.")
     min_support: float | None = setting(None, (
         "Refuse below this calibrated support in [0, 1] (default: the per-language thresholds fitted on "
-        "the dev sets, see docs/rag.md)."))
+        "the dev sets, see docs/rag.md; reason below_min_support when this threshold, not the fitted one, "
+        "refused). Even 0 refuses when no retrieved text holds the asked quantity or model name "
+        "(reason fact_missing)."))
     citation_support: float = setting(0.5, "An LLM answer sentence's citation must cover this share of its terms.")
     context_tokens: int | None = setting(None, "Prompt budget in the model's tokens (default: the model's).")
     model: str | None = setting(None, (

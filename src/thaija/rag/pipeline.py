@@ -20,6 +20,29 @@ from thaija.rag.config import AskConfig  # noqa: E402,F401 (defined once, in rag
 from thaija.retrieve.config import MODES  # noqa: E402,F401 (defined once, in retrieve)
 
 
+#: The refusal text when ``--min-support`` (not the fitted threshold) refused the answer.
+BELOW_MIN_SUPPORT = {
+    "en": "Not answered: the evidence's support {support:.2f} is below the required minimum {min:.2f} (--min-support).",
+    "th": "ไม่ตอบ: ค่าความน่าเชื่อถือของหลักฐาน {support:.2f} ต่ำกว่าเกณฑ์ขั้นต่ำที่กำหนด {min:.2f} (--min-support)",
+    "ja": "回答しません：根拠の支持度 {support:.2f} が指定された最小値 {min:.2f}（--min-support）を下回っています。",
+}
+
+#: Said after an agentic answer when some sub-questions found no supported evidence.
+UNANSWERED = {
+    "en": "No information was found for: {parts}.",
+    "th": "ไม่พบข้อมูลในเอกสารสำหรับ: {parts}",
+    "ja": "次の点は資料に見つかりませんでした：{parts}",
+}
+
+
+def _with_unanswered(text: str, unanswered: Sequence[str] | None, lang: str) -> str:
+    """``text`` and, when sub-questions went unanswered, one sentence naming them (never silent)."""
+    if not unanswered:
+        return text
+    sep = "、" if lang == "ja" else ", "
+    note = UNANSWERED.get(lang, UNANSWERED["en"]).format(parts=sep.join(q.strip() for q in unanswered))
+    return f"{text}{'' if lang == 'ja' else ' '}{note}"
+
 
 def detect_lang(text: str) -> str:
     """The question's language (th/ja/en; anything else answers in English)."""
@@ -167,7 +190,7 @@ def _doc_text(index: Any) -> Callable[[str], str] | None:
 def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Evidence:
     """Sentence units of ``hits`` scored against ``query`` (a :class:`thaija.retrieve.query.Query`)."""
     from thaija.rag.evidence import local_idf, prefer_asked, score_units, select, union_coverage, units
-    from thaija.rag.quantity import has_unit
+    from thaija.rag.quantity import brands, has_unit, mentions
     from thaija.rag.support import features, support
 
     hits = list(hits)
@@ -187,6 +210,24 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
         feats["unit_miss"] = 0.5 if asked["unit_found"] else 1.0
     feats["name_miss"] = 1.0 if asked["names"] and chosen and not any(
         r.unit.hit in asked["named_hits"] for r in chosen) else 0.0
+    # a brand the question names (AquaClean) that no chosen sentence's document names: the answer is
+    # about something else (a CleanBot sentence for an AquaClean question): low confidence, reviewed
+    feats["brand_miss"] = 0.0
+    wanted = brands(query.text)
+    if wanted and chosen:
+        doc_text = _doc_text(ctx.index)
+        texts = []
+        for i in {r.unit.hit for r in chosen}:
+            h = hits[i]
+            texts.append(f"{h.text}\n{getattr(h, 'source', '') or ''}")
+            key = getattr(h, "doc_id", None)
+            if doc_text is not None and key:
+                try:
+                    texts.append(doc_text(key))
+                except Exception:  # noqa: BLE001 - no stored document: the chunk alone decides
+                    pass
+        if not any(mentions(t, b) for t in texts for b in wanted):
+            feats["brand_miss"] = 1.0
     return Evidence(query, hits, scored, chosen, feats, round(support(feats), 4) if chosen else 0.0)
 
 
@@ -282,8 +323,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     # never a confident answer (given, flagged and queued for review)
     verdicts = [("low_confidence" if v == "answer" and (e.features.get("type_miss") or e.features.get("kind_miss"))
                  else v) for e, v in zip(evs, verdicts)]
-    verdicts = [("low_confidence" if v == "answer" and e.features.get("unit_miss") else v)
-                for e, v in zip(evs, verdicts)]
+    verdicts = [("low_confidence" if v == "answer" and (e.features.get("unit_miss") or e.features.get("brand_miss"))
+                 else v) for e, v in zip(evs, verdicts)]
     if cfg.generator != "extractive" and cfg.min_support is None:
         # an LLM reads whole chunks and its answer is checked sentence by sentence afterwards:
         # it also gets the question when the best chunk holds half of the question's terms
@@ -293,8 +334,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
                      else v) for e, v in zip(evs, verdicts)]
     # nothing retrieved states the asked quantity, or no evidence document names the asked model:
     # a refusal whatever the support (an answer in years to a question in watts is wrong)
-    verdicts = [("refuse" if e.features.get("unit_miss", 0.0) >= 1.0 or e.features.get("name_miss") else v)
-                for e, v in zip(evs, verdicts)]
+    missing = [e.features.get("unit_miss", 0.0) >= 1.0 or bool(e.features.get("name_miss")) for e in evs]
+    verdicts = ["refuse" if m else v for m, v in zip(missing, verdicts)]
     answered = [e for e, v in zip(evs, verdicts) if v != "refuse"]
     if cfg.agentic:
         extra["unanswered"] = [e.query.text for e, v in zip(evs, verdicts) if v == "refuse"]
@@ -342,6 +383,14 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         return out
 
     if not answered:
+        if all(missing):  # the asked quantity / model name is in no retrieved text, whatever the support
+            return finish("fact_missing", "refused")
+        fitted = [outcome(e.support, lang, None, ce=e.features.get("ce") is not None) for e in evs]
+        if cfg.min_support is not None and any(f != "refuse" and not m for f, m in zip(fitted, missing)):
+            # the user's threshold refused what the fitted one would have answered: say so, not "no answer"
+            out.answer = BELOW_MIN_SUPPORT.get(lang, BELOW_MIN_SUPPORT["en"]).format(
+                support=max(e.support for e in evs), min=float(cfg.min_support))
+            return finish("below_min_support", "refused")
         return finish("weak_evidence", "refused")
     low = any(v == "low_confidence" for v in verdicts) or bool(extra.get("unanswered"))
 
@@ -365,6 +414,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         if echoes_instruction(out.answer):  # defence in depth: evidence never holds instructions
             out.answer = texts.refusal
             return finish("instruction_echo", "refused")
+        # after the check: the note quotes the user's own sub-questions ("…を教えてください")
+        out.answer = _with_unanswered(out.answer, extra.get("unanswered"), lang)
         out.citations = [c.to_dict() for c in cites]
         out.refused = False
         out.prompt_tokens = gen.count(question) + sum(gen.count(c.quote) for c in cites)
@@ -390,7 +441,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     out.extra["unsupported_sentences"] = len(resolved.unsupported)
     if not resolved.supported:
         return finish("unsupported_answer", "refused")
-    out.answer = resolved.answer
+    out.answer = _with_unanswered(resolved.answer, extra.get("unanswered"), lang)
     out.citations = [c.to_dict() for c in resolved.citations]
     out.refused = False
     out.extra["crosslingual_claims"] = resolved.crosslingual

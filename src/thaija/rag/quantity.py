@@ -104,6 +104,18 @@ def names(question: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+_BRAND = re.compile(r"(?<![A-Za-z0-9])[A-Z][a-z]+(?:[A-Z][a-z0-9]*)+(?![A-Za-z0-9])")
+
+
+def brands(question: str) -> list[str]:
+    """Brand-like names in a Thai or Japanese question: CamelCase Latin words (AquaClean, NetLink).
+    A Latin brand is written the same in every language, so evidence in any language that answers
+    a question about it names it."""
+    if not _TH_JA.search(question):
+        return []
+    return list(dict.fromkeys(m.group(0) for m in _BRAND.finditer(question)))
+
+
 @lru_cache(maxsize=256)
 def _name_re(name: str) -> re.Pattern[str]:
     parts = re.findall(r"[A-Za-z]+|[0-9]+", name)

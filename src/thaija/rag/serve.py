@@ -379,7 +379,9 @@ def create_app(config: ServeConfig | None = None):
 
                 from thaija.rag.chat import stream_chunks
 
-                return StreamingResponse(stream_chunks(reply), media_type="text/event-stream")
+                opts = body.get("stream_options")
+                include_usage = isinstance(opts, dict) and opts.get("include_usage") is True
+                return StreamingResponse(stream_chunks(reply, include_usage), media_type="text/event-stream")
             return reply
         content, _lang = await anyio.to_thread.run_sync(lambda: read_answer(messages, answerer.reader_context()))
         if cfg.redact:
