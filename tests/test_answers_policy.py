@@ -184,3 +184,24 @@ def test_japanese_two_noun_phrases_split_with_their_topic():
     assert decompose("CleanBot R7の充電時間と連続使用時間を教えてください", "ja") == [
         "CleanBot R7の充電時間", "CleanBot R7の連続使用時間を教えてください"]
     assert decompose("タイと日本の首都はどこですか", "ja") == ["タイの首都はどこですか", "日本の首都はどこですか"]
+
+
+def test_markup_in_the_question_is_not_part_of_it(db):
+    """QA session 8, QA-20: pasted HTML turned an answerable question into a refusal (0.19 vs 0.82)."""
+    plain = answer("ลาพักร้อนได้กี่วัน", db=db, config=AskConfig(review=False)).to_dict()
+    tagged = answer("<script>alert(1)</script> <b>ลาพักร้อนได้กี่วัน</b>", db=db, config=AskConfig(review=False)).to_dict()
+    assert not tagged["refused"] and tagged["answer"] == plain["answer"] and tagged["support"] == plain["support"]
+    assert tagged["question"].startswith("<script>")   # the user's text is echoed as sent
+
+
+def test_agentic_quotes_each_sentence_once(db):
+    """QA session 8, QA-22: a sentence quoted whole as [2] came again as its own first clause [3]."""
+    r = answer("ลาพักร้อนได้กี่วัน ลาป่วยได้กี่วัน และลากิจได้กี่วัน", db=db,
+               config=AskConfig(agentic=True, review=False)).to_dict()
+    spans = [(c["doc_id"], c["start"], c["end"]) for c in r["citations"]]
+    for i, (d, a, b) in enumerate(spans):
+        assert not any(d == d2 and a2 <= a and b <= b2 for j, (d2, a2, b2) in enumerate(spans) if j != i), spans
+    assert [c["n"] for c in r["citations"]] == list(range(1, len(spans) + 1))
+    check_citations(r)
+    for fact in ("10 วัน", "30 วัน", "3 วัน"):
+        assert fact in r["answer"]

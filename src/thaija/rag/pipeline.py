@@ -7,6 +7,7 @@ citations → refusal / review queue.
 """
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -26,6 +27,18 @@ BELOW_MIN_SUPPORT = {
     "th": "ไม่ตอบ: ค่าความน่าเชื่อถือของหลักฐาน {support:.2f} ต่ำกว่าเกณฑ์ขั้นต่ำที่กำหนด {min:.2f} (--min-support)",
     "ja": "回答しません：根拠の支持度 {support:.2f} が指定された最小値 {min:.2f}（--min-support）を下回っています。",
 }
+
+_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
+
+
+def strip_markup(text: str) -> str:
+    """``text`` without HTML tags (and without script/style elements with their content)."""
+    if "<" not in text:
+        return text
+    out = _TAG.sub(" ", _SCRIPT.sub(" ", text))
+    return re.sub(r"\s+", " ", out).strip()
+
 
 #: Said after an agentic answer when some sub-questions found no supported evidence.
 UNANSWERED = {
@@ -294,6 +307,9 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         raise ThaijaError("the question is empty")
     if not any(unicodedata.category(c)[0] in "LN" for c in question):   # QA session 5 Q19: "\u200b\u0301"
         raise ThaijaError("the question has no words (only spaces, punctuation or invisible characters)")
+    bare = strip_markup(question)  # pasted HTML (<script>…</script> ลาพักร้อน…) is not part of the question
+    if bare != question and any(unicodedata.category(c)[0] in "LN" for c in bare):
+        question = bare
     t0 = time.perf_counter()
     q = analyse(question)
     lang = q.lang
@@ -402,6 +418,19 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         for e in answered:
             for h, start, end, display, ulang in _spans(e):
                 key = (h.chunk_id, start, end)
+                # agentic sub-answers: a span inside one already quoted adds nothing (the sick-leave
+                # sentence was quoted whole as [2] and its first clause again as [3]); a span that
+                # holds one already quoted replaces it under the same number
+                inside = [k for k in key_to_n if k[0] == key[0] and k[1] <= start and end <= k[2]]
+                if inside and key not in key_to_n:
+                    continue
+                holds = [k for k in key_to_n if k[0] == key[0] and start <= k[1] and k[2] <= end]
+                if holds:
+                    n = key_to_n.pop(holds[0])
+                    key_to_n[key] = n
+                    cites[n - 1] = make_citation(n, h, start, end)
+                    parts = [(display, ulang, m) if m == n else (d, l, m) for d, l, m in parts]
+                    continue
                 if key not in key_to_n:
                     key_to_n[key] = len(cites) + 1
                     cites.append(make_citation(key_to_n[key], h, start, end))
