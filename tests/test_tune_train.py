@@ -275,3 +275,14 @@ def test_default_offline_model_trains_an_adapter(tmp_path, th_lines, ja_lines):
                                           "up_proj", "down_proj"}
     lm, tok = load_causal_lm(adapter=str(out), device="cpu")  # base found from the adapter
     assert type(lm).__name__ == "PeftModelForCausalLM" and tok.chat_template
+
+
+def test_quiet_training_silences_library_progress_bars(trained):
+    """QA session 8, QA-16: `tune train -q` still printed transformers' GGUF-conversion and
+    weight-loading bars; a run without progress turns them off."""
+    import os
+
+    from transformers.utils import logging as hf_logging
+
+    assert not hf_logging.is_progress_bar_enabled()
+    assert os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1"

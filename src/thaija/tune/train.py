@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -83,6 +84,11 @@ def _train(config: TuneConfig, stop_after: int | None) -> TrainResult:
     acc = Accelerator(mixed_precision=mp, cpu=not use_cuda)
     main = acc.is_main_process
     show = cfg.progress and main
+    if not show:  # -q: no transformers/hub bars either (GGUF conversion, weight loading, shards)
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 
     # ---- data -------------------------------------------------------------------------------
     records = load_records(cfg.data, languages=cfg.languages)
