@@ -445,15 +445,18 @@ def prefer_asked(scored: list[Scored], query: Query, hits: Sequence[Any], cfg: E
     product/model the question names (``AR-5``). Re-sorts ``scored``; returns what was asked:
     ``unit``, ``unit_found`` (some candidate holds it), ``names``, ``named_hits`` (hit indexes of
     documents that mention a name: in their retrieved chunks, source, or ``doc_text(doc_id)``, the
-    stored document with its title)."""
-    from thaija.rag.quantity import asked_unit, has_unit, mentions, names
+    stored document with its title), ``brands`` and ``branded_hits`` (the same for CamelCase brands of a
+    Thai/Japanese question: no score change, the pipeline flags an answer from unbranded documents)."""
+    from thaija.rag.quantity import asked_unit, brands, has_unit, mentions, names
 
     cfg = cfg or EvidenceConfig()
     unit = asked_unit(query.text)
     ns = names(query.text)
+    bs = brands(query.text)
     named: set[int] = set()
+    branded: set[int] = set()
     seen: set[str] = set()
-    if ns:
+    if ns or bs:
         docs: dict[str, str] = {}
         for h in hits:
             key = getattr(h, "doc_id", None) or getattr(h, "source", "")
@@ -468,6 +471,8 @@ def prefer_asked(scored: list[Scored], query: Query, hits: Sequence[Any], cfg: E
                     pass
             if any(mentions(docs[key], n) for n in ns):
                 named.add(i)
+            if any(mentions(docs[key], b) for b in bs):
+                branded.add(i)
     found = False
     for r in scored:
         if unit is not None:
@@ -478,7 +483,8 @@ def prefer_asked(scored: list[Scored], query: Query, hits: Sequence[Any], cfg: E
         if ns and r.unit.hit not in named:
             r.score -= cfg.name_penalty
     scored.sort(key=lambda r: (-r.score, r.rank, r.unit.start))
-    return {"unit": unit, "unit_found": found, "names": ns, "named_hits": named}
+    return {"unit": unit, "unit_found": found, "names": ns, "named_hits": named, "brands": bs,
+            "branded_hits": branded}
 
 
 def _center(rows: Sequence[Scored], qlang: str, min_rows: int = 3) -> None:

@@ -203,7 +203,7 @@ def _doc_text(index: Any) -> Callable[[str], str] | None:
 def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Evidence:
     """Sentence units of ``hits`` scored against ``query`` (a :class:`thaija.retrieve.query.Query`)."""
     from thaija.rag.evidence import local_idf, prefer_asked, score_units, select, union_coverage, units
-    from thaija.rag.quantity import brands, has_unit, mentions
+    from thaija.rag.quantity import has_unit
     from thaija.rag.support import features, support
 
     hits = list(hits)
@@ -225,22 +225,8 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
         r.unit.hit in asked["named_hits"] for r in chosen) else 0.0
     # a brand the question names (AquaClean) that no chosen sentence's document names: the answer is
     # about something else (a CleanBot sentence for an AquaClean question): low confidence, reviewed
-    feats["brand_miss"] = 0.0
-    wanted = brands(query.text)
-    if wanted and chosen:
-        doc_text = _doc_text(ctx.index)
-        texts = []
-        for i in {r.unit.hit for r in chosen}:
-            h = hits[i]
-            texts.append(f"{h.text}\n{getattr(h, 'source', '') or ''}")
-            key = getattr(h, "doc_id", None)
-            if doc_text is not None and key:
-                try:
-                    texts.append(doc_text(key))
-                except Exception:  # noqa: BLE001 - no stored document: the chunk alone decides
-                    pass
-        if not any(mentions(t, b) for t in texts for b in wanted):
-            feats["brand_miss"] = 1.0
+    feats["brand_miss"] = 1.0 if asked["brands"] and chosen and not any(
+        r.unit.hit in asked["branded_hits"] for r in chosen) else 0.0
     return Evidence(query, hits, scored, chosen, feats, round(support(feats), 4) if chosen else 0.0)
 
 
