@@ -289,6 +289,10 @@ def main() -> None:
     ap.add_argument("--max-false-refusal", type=float, default=0.03,
                     help="operating point: at most this share of answerable fit-half questions refused "
                          "(a margin under the 5 %% target: about one standard error of a 100-question half)")
+    ap.add_argument("--measure-with", help="with --records: no fit; measure these records with this support.json "
+                    "(its coefficients and thresholds) on all questions and on each half, written to --measure-out")
+    ap.add_argument("--measure-out", help="where --measure-with writes (default "
+                    "benchmarks/results/refusal_curve_measure.json)")
     ap.add_argument("--lang-models", nargs="*", default=["ja"], choices=("th", "ja"),
                     help="languages with their own same-language coefficient set (support.json same_by_lang; "
                          "the others read the shared set fitted on all same-language rows). Default ja: on the "
@@ -359,6 +363,31 @@ def main() -> None:
         for i, r in enumerate(rs):
             (fit_rows if i % 2 == 0 else test_rows).append(r)
     label = lambda r: int(r["answerable"] and r["answer_hit"])  # noqa: E731
+    if args.measure_with:   # the shipped (or any) parameters on these records: nothing fitted, nothing else written
+        if not args.records:
+            raise SystemExit("--measure-with needs --records")
+        prm_m = json.loads(Path(args.measure_with).read_text("utf-8"))
+        sup_m = lambda r: S.support(r["features"], prm_m, lang=r["lang"]) if r["features"] else 0.0  # noqa: E731
+        res_m = {}
+        for name, rs in by_set.items():
+            lang = name.replace("cross_", "")
+            t = S.thresholds(lang, prm_m)[0]
+            parts = {"all": rs, "first_half": [r for r in fit_rows if r["set"] == name],
+                     "second_half": [r for r in test_rows if r["set"] == name]}
+            ans_all = [r for r in rs if r["answerable"]]
+            res_m[name] = {"refuse_below": t, **{k: {**metrics(v, sup_m, t), "auc_support": auc(v, sup_m)}
+                                                 for k, v in parts.items()},
+                           "answer_hit_nothing_refused": round(sum(r["answer_hit"] for r in ans_all) / max(1, len(ans_all)), 4),
+                           "records_without_ce": sum(1 for r in rs if r["features"] and r["features"].get("ce") is None)}
+        out_m = Path(args.measure_out) if args.measure_out else ROOT / "benchmarks" / "results" / "refusal_curve_measure.json"
+        out_m.write_text(json.dumps(stamp({
+            "script": "benchmarks/refusal_curve.py", "args": vars(args), "machine": f"{os.cpu_count()} CPU cores (shared)",
+            "generator": "extractive (no LLM: the sentences themselves)",
+            "measured": "the given support.json's coefficients and refusal thresholds (nothing fitted here) on every "
+                        "record and on each half (halves by position, as the fit uses them)",
+            "params_fitted_by": prm_m.get("fitted_by"), "sets": res_m}), ensure_ascii=False, indent=2) + "\n", "utf-8")
+        log(f"measured {sorted(res_m)} -> {out_m}")
+        return
 
     def fit_model(names: tuple[str, ...], cross_names: tuple[str, ...] | None = None,
                   own: dict[str, tuple[str, ...]] | None = None) -> tuple[dict, dict, dict]:
