@@ -433,9 +433,11 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
 
 def _subword(weights: dict[str, float], toks: set[str]) -> set[str]:
     """Question terms present as a part of a sentence token or holding one (Thai words are cut
-    differently in question and sentence: จุ in ความจุ); parts of at least 2 / 3 characters."""
+    differently in question and sentence: จุ in ความจุ); parts of at least 2 / 3 characters, and a
+    sentence token inside a question term at least half of it (ค่า is no match for ค่าเบี้ยเลี้ยง:
+    the overtime rules answered the travel-allowance question)."""
     return {t for t in weights if t not in toks
-            and any((len(t) >= 2 and t in x) or (len(x) >= 3 and x in t) for x in toks)}
+            and any((len(t) >= 2 and t in x) or (len(x) >= max(3, len(t) / 2) and x in t) for x in toks)}
 
 
 def prefer_asked(scored: list[Scored], query: Query, hits: Sequence[Any], cfg: EvidenceConfig | None = None,
