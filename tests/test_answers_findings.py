@@ -64,6 +64,10 @@ def test_type_of_the_expected_answer():
     assert not has_type("ในปี 2009 เมืองนี้เติบโต", "number", "ปี 2009 มีประชากรกี่คน")   # the asked number itself
     assert has_type("社員食堂は本館2階にあります", "place", "社員食堂はどこですか")
     assert not has_type("社員駐車場は事前登録制です。", "place", "駐車場はどこですか")
+    # QA session 8, QA-19: "under the sink" is a place (kind_miss sent the answer to review)
+    assert has_type("ติดตั้งเครื่องกรองน้ำ AquaClean ใต้ซิงก์ล้างจาน", "place", "ควรติดตั้ง AquaClean ที่ไหน")
+    assert has_type("浄水器はシンクの下に設置します。", "place", "浄水器はどこに設置しますか")
+    assert not has_type("บนพื้นฐานของความเสี่ยง", "place", "ตั้งอยู่ที่ไหน")
 
 
 def test_english_inflections_match():

@@ -205,3 +205,14 @@ def test_agentic_quotes_each_sentence_once(db):
     check_citations(r)
     for fact in ("10 วัน", "30 วัน", "3 วัน"):
         assert fact in r["answer"]
+
+
+def test_cross_language_answer_stays_under_its_heading(db):
+    """QA session 8, QA-2/9/19: a Japanese "where do I install AquaClean" quoted the Thai filter
+    rules (next section) after the installation sentence, and the place "ใต้ซิงก์" was not seen."""
+    r = answer("AquaCleanはどこに設置しますか", db=db, config=AskConfig(review=False)).to_dict()
+    assert not r["refused"] and r["answer_lang"] == "ja", r
+    assert "ใต้ซิงก์" in r["answer"] and "ไส้กรอง" not in r["answer"], r["answer"]
+    assert [c["doc_id"] for c in r["citations"]] == ["th-aquaclean"]
+    assert r["evidence"]["kind_miss"] == 0.0
+    check_citations(r)

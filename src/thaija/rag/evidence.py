@@ -540,11 +540,15 @@ def select(scored: Sequence[Scored], query: Query, idf: IdfFn, cfg: EvidenceConf
             # sentence before the best one is context, not the answer (FLORES: the gold translation
             # was quoted second after its predecessor)
             after = r.unit.start >= best.unit.end or (not r.unit.line_end and 0 <= best.unit.start - r.unit.end <= 5)
-            if near and after and r.unit.lang == best.unit.lang and r.score >= 0.9 * best.score:
+            # (never across a heading: the filter rules under their own heading are no part of where
+            # to install the filter: QA session 8, QA-2/9)
+            same_part = r.unit.section == best.unit.section
+            if near and after and same_part and r.unit.lang == best.unit.lang and r.score >= 0.9 * best.score:
                 chosen.append(r)
             # a sibling quantity in the asked unit (炊飯時 650 W / 保温時 20 W): the embedder cannot
             # tell which condition the question names, so both are quoted with their own conditions
-            elif near and unit and r.unit.lang == best.unit.lang and r.score >= cfg.sibling_ratio * best.score \
+            elif near and unit and same_part and r.unit.lang == best.unit.lang \
+                    and r.score >= cfg.sibling_ratio * best.score \
                     and has_unit(r.unit.display, unit):
                 chosen.append(r)
             continue
