@@ -68,5 +68,16 @@ def test_chat_followup_retrieves_the_right_product(tmp_path):
         # the prompt holds the conversation and the retrieved evidence: far more than the question
         assert u["prompt_tokens"] > 4 * count_tokens(msgs[-1]["content"])
         assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
+        # QA session 8, QA-18: no follow-up marker, yet the turn is about the product just named
+        msgs[-1]["content"] = "ไส้กรองต้องเปลี่ยนบ่อยแค่ไหน"
+        assert resolve_followup(msgs).maybe
+        r = chat_completion(msgs, db=db, config=AskConfig(review=False))
+        assert r["thaija"]["followup"] and r["citations"][0]["doc_id"] == "th-airpure", r["thaija"]
+        assert "6 เดือน" in r["choices"][0]["message"]["content"]
+        # ... while a new topic is answered as asked (the product is tried and dropped)
+        msgs[-1]["content"] = "พนักงานลาพักร้อนได้ปีละกี่วัน"
+        r = chat_completion(msgs, db=db, config=AskConfig(review=False))
+        assert not r["thaija"]["followup"] and r["thaija"]["resolved_question"] == msgs[-1]["content"]
+        assert r["citations"][0]["doc_id"] == "th-leave" and "10 วัน" in r["choices"][0]["message"]["content"]
     finally:
         close_index(db)

@@ -47,6 +47,10 @@ class Resolution:
     original: str
     followup: bool = False
     borrowed: list[str] = field(default_factory=list)
+    #: a turn without a follow-up marker that names no product while the earlier turn did
+    #: (``ไส้กรองต้องเปลี่ยนบ่อยแค่ไหน`` after ``AirPure 300 …``): the question with the earlier
+    #: names, tried first and kept only when its answer cites a document naming them
+    maybe: str | None = None
 
 
 #: Put before a low-confidence answer in the chat reply's content (the answer is given, but
@@ -97,9 +101,12 @@ def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> 
                   and not any(t in n.lower() for n in names)]
         if not names and not others:
             continue
-        if not (marker or len(mine) < 3):
-            return Resolution(last, last)
         borrowed = list(dict.fromkeys(names))[:max_terms]
+        if not (marker or len(mine) < 3):
+            if borrowed and not _NAME.search(last):
+                maybe = " ".join([*borrowed, last]) if q.lang != "ja" else "の".join(borrowed) + "の" + last
+                return Resolution(last, last, False, borrowed, maybe)
+            return Resolution(last, last)
         # the earlier turn's first content words name its subject (เครื่องฟอกอากาศ, 在宅勤務)
         borrowed += others[:max(0, min(1 if borrowed else 2, max_terms - len(borrowed)))]
         sep = "" if q.lang == "ja" else " "
@@ -133,6 +140,15 @@ def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any 
     cfg = config or AskConfig()
     res = resolve_followup(messages)
     gen = generator or get_generator(cfg)
+    if res.maybe:
+        import dataclasses
+
+        # the earlier product, kept only if the answer comes from a document that names it (a new
+        # topic, ลาพักร้อนได้กี่วัน after AirPure 300, is answered as asked)
+        tried = answer(res.maybe, db=db, config=dataclasses.replace(cfg, review=False), search=search,
+                       generator=gen)
+        if not tried.refused and _cites_names(tried, res.borrowed, db):
+            res = Resolution(res.maybe, res.original, True, res.borrowed)
     if not res.followup:
         ans = answer(res.question, db=db, config=cfg, search=search, generator=gen)
     else:
@@ -191,6 +207,20 @@ def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any 
         "citations": ans.citations,
         "thaija": result,
     }
+
+
+def _cites_names(ans: Any, names: Sequence[str], db: str) -> bool:
+    """Whether a document the answer cites names one of ``names`` (its title or text)."""
+    from thaija.index.handles import open_index
+    from thaija.rag.quantity import mentions
+
+    index = open_index(db)
+    for c in ans.citations:
+        d = index.document(c["doc_id"]) or {}
+        text = f"{d.get('title') or ''}\n{d.get('text') or ''}"
+        if any(mentions(text, n) for n in names):
+            return True
+    return False
 
 
 def _trace_hits(ans: Any, db: str) -> list[Any]:
