@@ -560,8 +560,9 @@ def merge_prior(result: dict, path: Path) -> None:
         if mine is not None and any(abs(run["eval_before"][k] - mine["eval_before"][k]) > 1e-3
                                     for k in mine["eval_before"]):
             raise SystemExit(f"--prior {path}: {key} has another step-0 held-out loss (other held-out data)")
-        result["runs"][key] = {**run, "from": {"file": path.name, "commit": prior.get("commit"),
-                                               "date": prior.get("date")}}
+        # a run merged into the prior file already names its own origin: keep it (chained merges)
+        result["runs"][key] = {**run, "from": run.get("from") or {"file": path.name, "commit": prior.get("commit"),
+                                                                  "date": prior.get("date")}}
     result["prior"] = {"commit": prior.get("commit"), "date": prior.get("date"), "args": prior.get("args")}
 
 
