@@ -49,3 +49,29 @@ def test_separate_sentences_and_long_ones_stay_apart() -> None:
     assert not _continues(a, b)
     # a conjunction-led piece continues any sentence
     assert _continues(a, "และต้องยื่นใบลา")
+
+
+def test_a_question_asking_a_date_prefers_the_sentence_that_holds_one() -> None:
+    """Session 8 analysis of the Thai misses: for "…เกิดวันที่เท่าไร" the topic sentence (names the
+    person, no date) was quoted while a later line held the date. Lexical scores only (no models),
+    so the penalty is set to outweigh the lexical gap; the pipeline's default is smaller since dense
+    and cross-encoder scores narrow it."""
+    from thaija.rag.evidence import EvidenceConfig, local_idf, prefer_asked, score_units, select
+    from thaija.rag.evidence import units as units_of_hits
+    from thaija.retrieve import Hit
+    from thaija.retrieve.query import analyse
+
+    text = ("สง่า มะยุระ เป็นจิตรกรชาวไทยผู้มีชื่อเสียงด้านภาพวาดสีน้ำมัน\n"
+            "ผลงานของเขาจัดแสดงในพิพิธภัณฑ์หลายแห่ง\n"
+            "เขาเกิดเมื่อ 20 สิงหาคม พ.ศ. 2452 ที่จังหวัดนนทบุรี\n")
+    q = analyse("สง่า มะยุระ จิตรกรชาวไทย เกิดวันที่เท่าไร")
+    hits = [Hit(1, 1.0, "a#0", "a", "th", 0, len(text), text, "a.md")]
+    idf = local_idf([text, "จิตรกร ภาพวาด", "วันที่ เกิด"], "th")
+
+    def first(cfg: EvidenceConfig) -> str:
+        scored = score_units(q, units_of_hits(hits), idf=idf, cfg=cfg)
+        prefer_asked(scored, q, hits, cfg)
+        return select(scored, q, idf, cfg)[0].unit.display
+
+    assert "2452" in first(EvidenceConfig(type_penalty=1.0))   # an option, off by default
+    assert "2452" not in first(EvidenceConfig(type_penalty=0.0))   # the topic sentence
