@@ -25,7 +25,7 @@ import json
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Sequence
 
 from thaija.errors import ThaijaError
@@ -104,16 +104,18 @@ def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> 
         borrowed = list(dict.fromkeys(names))[:max_terms]
         if not (marker or len(mine) < 3):
             if borrowed and not _NAME.search(last):
-                maybe = " ".join([*borrowed, last]) if q.lang != "ja" else "の".join(borrowed) + "の" + last
-                return Resolution(last, last, False, borrowed, maybe)
+                return Resolution(last, last, False, borrowed, _with(borrowed, last, q.lang))
             return Resolution(last, last)
         # the earlier turn's first content words name its subject (เครื่องฟอกอากาศ, 在宅勤務)
         borrowed += others[:max(0, min(1 if borrowed else 2, max_terms - len(borrowed)))]
-        sep = "" if q.lang == "ja" else " "
-        # Japanese: the borrowed words joined by の (東京の宿泊の領収書は？), never glued (東京場合の…)
-        return Resolution(sep.join([*borrowed, last]) if q.lang != "ja" else "の".join(borrowed) + "の" + last,
-                          last, True, borrowed)
+        return Resolution(_with(borrowed, last, q.lang), last, True, borrowed)
     return Resolution(last, last)
+
+
+def _with(borrowed: Sequence[str], turn: str, lang: str) -> str:
+    """The turn with the borrowed words before it; Japanese joins them by の (東京の宿泊の領収書は？),
+    never glued (東京場合の…)."""
+    return "の".join(borrowed) + "の" + turn if lang == "ja" else " ".join([*borrowed, turn])
 
 
 def count_tokens(text: str, tokenizer: str = "o200k_base") -> int:
@@ -140,24 +142,21 @@ def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any 
     cfg = config or AskConfig()
     res = resolve_followup(messages)
     gen = generator or get_generator(cfg)
+    quiet = replace(cfg, review=False)
+    ans = None
     if res.maybe:
-        import dataclasses
-
         # the earlier product, kept only if the answer comes from a document that names it (a new
         # topic, ลาพักร้อนได้กี่วัน after AirPure 300, is answered as asked)
-        tried = answer(res.maybe, db=db, config=dataclasses.replace(cfg, review=False), search=search,
-                       generator=gen)
+        tried = answer(res.maybe, db=db, config=quiet, search=search, generator=gen)
         if not tried.refused and _cites_names(tried, res.borrowed, db):
-            res = Resolution(res.maybe, res.original, True, res.borrowed)
+            res, ans = Resolution(res.maybe, res.original, True, res.borrowed), tried
     if not res.followup:
         ans = answer(res.question, db=db, config=cfg, search=search, generator=gen)
     else:
         # the borrowed words are context, not what is asked: when the resolved question finds no
         # support but the turn alone does ("領収書は？"), the turn alone is answered (queued once)
-        import dataclasses
-
-        quiet = dataclasses.replace(cfg, review=False)
-        ans = answer(res.question, db=db, config=quiet, search=search, generator=gen)
+        if ans is None:
+            ans = answer(res.question, db=db, config=quiet, search=search, generator=gen)
         if ans.refused:
             alone = answer(res.original, db=db, config=quiet, search=search, generator=gen)
             if not alone.refused:
