@@ -81,3 +81,19 @@ def test_support_uses_the_fallback_model_without_the_cross_encoder(monkeypatch):
     assert S.support({**f, "ce": 0.95}) > S.support({**f, "ce": 0.05})
     assert S.thresholds("ja", ce=False) == (p["without_ce"]["thresholds"]["ja"]["refuse_below"],
                                             p["without_ce"]["thresholds"]["ja"]["review_below"])
+
+
+def test_fp32_and_bf16_encoders_score_alike(ce, monkeypatch):
+    """The shared encoder runs bf16 only where the CPU has bf16 instructions (fp32 elsewhere, 4-6x
+    faster there); the support thresholds were fitted on one, so the other must score the same."""
+    from thaija.models import precision
+
+    assert ce.half == precision.bf16_native()
+    monkeypatch.setattr(precision, "bf16_native", lambda: not ce.half)
+    other = answerability.CrossEncoder()
+    assert other.half != ce.half
+    q = "ค่าล่วงเวลาในวันหยุดคิดเป็นกี่เท่าของค่าจ้าง"
+    s = ["การทำงานล่วงเวลาในวันหยุด บริษัทจ่ายค่าล่วงเวลาเป็น 3 เท่าของอัตราค่าจ้างต่อชั่วโมง",
+         "พนักงานที่ต้องการทำงานล่วงเวลาต้องได้รับอนุมัติจากหัวหน้างานล่วงหน้า", "休日の残業代は通常の3倍です。"]
+    a, b = ce.score(q, s), other.score(q, s)
+    assert max(abs(x - y) for x, y in zip(a, b)) < 0.02, (a, b)

@@ -212,3 +212,25 @@ def test_a_damaged_weights_header_is_a_one_line_error(tmp_path, damage):
     p.write_bytes(bytes(raw))
     with pytest.raises(ThaijaError, match="delete the folder"):
         _Tensors(p)["w"]
+
+
+def test_auto_precision_follows_the_cpu_and_both_give_the_same_vectors():
+    """``quantize="auto"`` (the default) runs bf16 matmuls only on a CPU with native bf16 instructions
+    (elsewhere a bf16 matmul costs 4-6x its fp32 twin) and fp32 otherwise; an index built on one kind
+    of machine is searched on the other, so both precisions must give the same vectors."""
+    import torch
+
+    from thaija.models.e5 import E5Torch, E5TorchConfig
+    from thaija.models.precision import bf16_native
+
+    auto, fp32, bf16 = (E5Torch(E5TorchConfig(quantize=q)) for q in ("auto", "none", "bf16"))
+    assert auto.precision == ("bf16" if bf16_native() else "none")
+    assert E5TorchConfig().quantize == "auto"
+    want = torch.bfloat16 if bf16_native() else torch.float32
+    assert auto.model.layers[0].q.weight.dtype == want and fp32.model.layers[0].q.weight.dtype == torch.float32
+    texts = TH[:4] + JA[:4] + EN[:2]
+    a, b = fp32.passage(texts), bf16.passage(texts)
+    assert (a * b).sum(axis=1).min() > 0.9999
+    np.testing.assert_allclose(auto.passage(texts), b if bf16_native() else a, atol=1e-6)
+    with pytest.raises(ThaijaError, match="auto, none, bf16 or int8"):
+        E5TorchConfig(quantize="fp16")

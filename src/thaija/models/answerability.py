@@ -69,9 +69,13 @@ class CrossEncoder:
             raise ThaijaError(f"frozen must be 0..{nl - 1}, got {frozen}")
         for p in self.model.parameters():
             p.requires_grad_(False)
-        for layer in self.model.layers[:frozen]:           # run once per pair, bf16 like E5Torch
-            for n in _NAMES:
-                getattr(layer, n).to(torch.bfloat16)
+        from thaija.models.precision import bf16_native
+
+        self.half = bf16_native()      # bf16 matmuls only where the CPU runs them natively (4-6x slower elsewhere)
+        if self.half:
+            for layer in self.model.layers[:frozen]:           # run once per pair
+                for n in _NAMES:
+                    getattr(layer, n).to(torch.bfloat16)
         for layer in self.model.layers[frozen:]:
             for n in _NAMES:
                 setattr(layer, n, _lora_linear(torch, getattr(layer, n), rank, alpha))
@@ -108,7 +112,7 @@ class CrossEncoder:
         return self
 
     def _merge(self) -> None:
-        """Fold the adapters into the top layers' weights and run them in bf16 (inference)."""
+        """Fold the adapters into the top layers' weights (run in bf16 where the CPU has it)."""
         torch = self._torch
         with torch.no_grad():
             for layer in self.model.layers[self.frozen:]:
@@ -116,7 +120,7 @@ class CrossEncoder:
                     m = getattr(layer, n)
                     if hasattr(m, "A"):
                         m.base.weight.add_((m.B @ m.A) * m.scale)
-                        setattr(layer, n, m.base.to(torch.bfloat16))
+                        setattr(layer, n, m.base.to(torch.bfloat16) if self.half else m.base)
         for p in self.head.parameters():
             p.requires_grad_(False)
 

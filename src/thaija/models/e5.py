@@ -6,7 +6,7 @@ it in a C engine. This module reads that file once, dequantises the matrices to 
 them in thaija's cache as safetensors (+ the tokenizer as JSON); the word embeddings stay 4-bit,
 memory-mapped from that file (only the rows of a batch's tokens are read and dequantised). Loading
 reads one tensor at a time (no fp32 copy of the whole model is ever held). The encoder then runs in torch, by default
-with bf16 matmuls and without padding: a batch's windows are concatenated into one token matrix
+with bf16 matmuls where the CPU has bf16 instructions (fp32 elsewhere: :mod:`thaija.models.precision`) and without padding: a batch's windows are concatenated into one token matrix
 (the matmuls see real tokens only; attention runs per window) in a TorchScript module, and the
 windows of one call are split over two worker threads ("streams") with one torch thread each,
 which uses 2 cores better than one stream with two threads. The padded, length-bucketed encoder
@@ -388,9 +388,11 @@ def _processor(model: bytes):
 class E5TorchConfig:
     """How the torch e5 runs."""
 
-    quantize: str = field(default="bf16", metadata={"help": "none (fp32), bf16 (Linear weights/matmuls in bf16, "
-                                                             "LayerNorms fp32; fast on CPUs with AMX/AVX512-BF16) or "
-                                                             "int8 (dynamic, Linear layers)"})
+    quantize: str = field(default="auto", metadata={"help": "auto (bf16 where the CPU has bf16 matrix "
+                                                             "instructions, AMX/AVX512-BF16, else none), none (fp32), "
+                                                             "bf16 (Linear weights/matmuls in bf16, LayerNorms fp32; "
+                                                             "4-6x slower than fp32 on CPUs without them) or int8 "
+                                                             "(dynamic, Linear layers)"})
     threads: int = field(default=0, metadata={"help": "torch threads in all (set process-wide when not 0); "
                                                       "0 = the CPU cores this process may use"})
     streams: int = field(default=0, metadata={"help": "encoder streams: the windows of one call are split over this "
@@ -410,10 +412,18 @@ class E5TorchConfig:
                                                         "int8"})
 
     def __post_init__(self) -> None:
-        if self.quantize not in ("none", "bf16", "int8"):
-            raise ThaijaError(f"quantize must be none, bf16 or int8, got {self.quantize!r}")
+        if self.quantize not in ("auto", "none", "bf16", "int8"):
+            raise ThaijaError(f"quantize must be auto, none, bf16 or int8, got {self.quantize!r}")
         if self.threads < 0 or self.streams < 0 or self.max_batch_tokens < 512:
             raise ThaijaError("threads and streams must be >= 0 and max_batch_tokens >= 512")
+
+    def precision(self) -> str:
+        """The ``quantize`` this config runs with on this CPU (``auto`` resolved)."""
+        if self.quantize != "auto":
+            return self.quantize
+        from thaija.models.precision import bf16_native
+
+        return "bf16" if bf16_native() else "none"
 
     def layout(self) -> tuple[int, int]:
         """(streams, torch threads per stream) this config runs with on this machine (one stream
@@ -454,13 +464,14 @@ class E5Torch:
             torch.set_num_threads(self.config.threads)
         # tensors are read one at a time and a Linear is turned into bf16 as soon as it is built:
         # the fp32 matrices never sit in memory all at once (load peak ~ the loaded model)
-        self.model = _build(torch, t, h, torch.bfloat16 if self.config.quantize == "bf16" else None)
-        if self.config.quantize == "int8":
+        self.precision = self.config.precision()
+        self.model = _build(torch, t, h, torch.bfloat16 if self.precision == "bf16" else None)
+        if self.precision == "int8":
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self._packed = None
-        if self.config.pack and self.config.quantize != "int8":     # int8: the padded eager module
+        if self.config.pack and self.precision != "int8":     # int8: the padded eager module
             self._packed = _packed(torch, self.model, self.NH)
-        elif self.config.trace and self.config.quantize != "int8":
+        elif self.config.trace and self.precision != "int8":
             self.model = _trace(torch, self.model, self.H)
         self.streams, self.stream_threads = self.config.layout()
         self._pool = None

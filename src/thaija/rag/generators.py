@@ -298,12 +298,9 @@ def greedy_decode(model: Any, ids: Any, max_new_tokens: int, stop_ids: set[int],
 
 def _bf16_ok() -> bool:
     """True when this CPU has native bfloat16 matrix instructions (AVX512-BF16 or AMX)."""
-    try:
-        import torch
+    from thaija.models.precision import bf16_native
 
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:
-        return False
+    return bf16_native()
 
 
 _OWN: list[tuple[float, float]] = [(_time.monotonic(), _time.process_time())]  # (wall, CPU) samples, newest last
