@@ -199,7 +199,9 @@ def test_cli_eval_qa(tmp_path):
     assert p.returncode == 0, p.stderr
     r = json.loads(out.read_text("utf-8"))
     assert r["queries"] == len(qids) and r["answer_recall"] >= 0.7 and r["citation_exact"] == 1.0
-    assert 0 <= r["refusal_rate"] <= 0.2 and 0 <= r["citation_support"] <= 1
+    # at most 4 of the 16 refused: with the session-10 support fit, 'シベリア気団の勢力が弱くなった後、現れる
+    # ものは何気団か' (support 0.186 < 0.19) is refused too — rightly: its best sentence lacks the gold 揚子江気団
+    assert 0 <= r["refusal_rate"] <= 0.25 and 0 <= r["citation_support"] <= 1
     p = _cli("eval-qa", str(tmp_path / "nope"))
     assert p.returncode == 2 and "Traceback" not in p.stderr
 
