@@ -507,7 +507,8 @@ def verdict_lines(summary: dict, verdicts_: dict, more: dict, flat: dict) -> dic
         rag = [(k.split(" vs ")[0], v[lang]["answer_recall"])
                for k, v in verdicts_.get("rag_vs_proportional", {}).items() if lang in v]
         if rag:
-            parts.append(f"RAG answer recall vs proportional (seed 0, {rag[0][1]['questions']} questions, "
+            seed = rag[0][0].rsplit("-s", 1)[-1]    # the adapters' seed, from the key (e.g. temperature-s2)
+            parts.append(f"RAG answer recall vs proportional (seed {seed}, {rag[0][1]['questions']} questions, "
                          "question-sampling se): " + ", ".join(
                              f"{k} {v['diff']:+.2f} ± {v['se']:.2f}: {v['verdict']}" for k, v in rag))
             for k, v in rag:
@@ -810,6 +811,7 @@ def main() -> None:
     if args.prior:
         merge_prior(result, Path(args.prior))
         result["summary"] = summarize(result["runs"], result["rag"])
+        result["flatten"] = flatten(result["runs"], args.flat_share)   # every run, the merged ones too
         save()
         plot(result["runs"], out.with_suffix(".png"), title)
     if args.phase == "train":
