@@ -296,13 +296,6 @@ def greedy_decode(model: Any, ids: Any, max_new_tokens: int, stop_ids: set[int],
     return new
 
 
-def _bf16_ok() -> bool:
-    """True when this CPU has native bfloat16 matrix instructions (AVX512-BF16 or AMX)."""
-    from thaija.models.precision import bf16_native
-
-    return bf16_native()
-
-
 _OWN: list[tuple[float, float]] = [(_time.monotonic(), _time.process_time())]  # (wall, CPU) samples, newest last
 
 
@@ -390,7 +383,9 @@ class LocalGenerator:
         import torch
 
         if self.dtype == "auto":
-            return torch.bfloat16 if device == "cpu" and _bf16_ok() else torch.float32
+            from thaija.models.precision import bf16_native
+
+            return torch.bfloat16 if device == "cpu" and bf16_native() else torch.float32
         if self.dtype not in ("float32", "bfloat16", "float16"):
             raise ThaijaError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
         return getattr(torch, self.dtype)
