@@ -137,6 +137,8 @@ def main() -> None:
     ap.add_argument("--th", type=int, default=400, help="iapp training questions (all there are by default)")
     ap.add_argument("--cross", type=int, default=250, help="FLORES training questions (both directions)")
     ap.add_argument("--negs", type=int, default=4, help="hard negatives per question")
+    ap.add_argument("--th-negs", type=int, help="hard negatives per Thai question (default: --negs; the Thai "
+                    "questions are few, their articles' other sentences are more signal)")
     ap.add_argument("--frozen", type=int, default=10, help="lower layers run once and cached")
     ap.add_argument("--rank", type=int, default=16, help="LoRA rank")
     ap.add_argument("--epochs", type=int, default=2)
@@ -144,6 +146,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--check", type=int, default=80, help="held-out (eval-part) questions per language for the AUC check")
+    ap.add_argument("--check-th", type=int, help="held-out Thai questions for the check (default: --check)")
+    ap.add_argument("--check-only", metavar="ADAPTER", help="no training: run the held-out check on this adapter")
     ap.add_argument("--out", default=str(ROOT / "src" / "thaija" / "models" / "answerability.safetensors"))
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "train_answerability.json"))
     args = ap.parse_args()
@@ -156,7 +160,61 @@ def main() -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
-    train = (qa_examples("ja", "train", rng, args.ja, args.negs) + qa_examples("th", "train", rng, args.th, args.negs)
+    if args.check_only:
+        ce, train, pairs, curve = CrossEncoder(adapter=args.check_only), [], [], []
+        args.out = args.check_only
+    else:
+        ce, train, pairs, curve = train_adapter(args, rng, t0)
+    # held-out check: AUC of the best sentence (answerable: article with the gold paragraph;
+    # unanswerable: the same article without it), cross-encoder vs the e5 bi-encoder cosine
+    ce.eval()
+    from thaija.models.e5 import E5Torch, E5TorchConfig
+
+    bi = E5Torch(E5TorchConfig(threads=1))
+    rng2 = random.Random(args.seed + 1)
+    check = {}
+    for name, ex in (("ja", qa_examples("ja", "eval", rng2, args.check, args.negs)),
+                     ("th", qa_examples("th", "eval", rng2, args.check if args.check_th is None else args.check_th,
+                                        args.negs)),
+                     ("cross", flores_examples("eval", rng2, args.check, args.negs))):
+        ce_a, ce_u, bi_a, bi_u, top1_ce, top1_bi = [], [], [], [], 0, 0
+        for e in ex:
+            cands = list(dict.fromkeys(e["ans"]))
+            una = [s for s in dict.fromkeys(e["una"]) if s not in e["pos"]]
+            sc = ce.score(e["q"], cands)
+            qv = bi.query([e["q"]])[0]
+            bc = (bi.passage(cands) @ qv).tolist()
+            ce_a.append(max(sc))
+            bi_a.append(max(bc))
+            top1_ce += cands[int(np.argmax(sc))] in e["pos"] or any(g in cands[int(np.argmax(sc))] for g in e["golds"])
+            top1_bi += cands[int(np.argmax(bc))] in e["pos"] or any(g in cands[int(np.argmax(bc))] for g in e["golds"])
+            if una:
+                ce_u.append(max(ce.score(e["q"], una)))
+                bi_u.append(float(max(bi.passage(una) @ qv)))
+        check[name] = {"questions": len(ex), "unanswerable": len(ce_u), "auc_cross_encoder": auc(ce_a, ce_u),
+                       "auc_bi_encoder_cosine": auc(bi_a, bi_u), "top1_cross_encoder": round(top1_ce / max(1, len(ex)), 4),
+                       "top1_bi_encoder": round(top1_bi / max(1, len(ex)), 4)}
+        log(name, check[name])
+    res = {"machine": f"{os.cpu_count()} CPU cores (shared)", "load_avg": os.getloadavg(),
+           "data": "JSQuAD valid, iapp_wiki_qa valid, FLORES dev; articles with article_part()=='train'",
+           "train_questions": len(train), "train_pairs": len(pairs),
+           "by_lang": {k: sum(e["lang"] == k for e in train) for k in ("ja", "th", "cross")},
+           "loss_curve": curve, "heldout_check": check, "seconds": round(time.perf_counter() - t0, 1),
+           "adapter": str(Path(args.out).relative_to(ROOT)) if Path(args.out).is_relative_to(ROOT) else args.out,
+           "adapter_sha256": hashlib.sha256(Path(args.out).read_bytes()).hexdigest()}
+    out = Path(args.results)
+    out.write_text(json.dumps(stamp(res), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    print(json.dumps(res, ensure_ascii=False, indent=2))
+
+
+def train_adapter(args: argparse.Namespace, rng: random.Random, t0: float) -> tuple:
+    """Train fresh adapters on the train-part questions; returns (encoder, questions, pairs, loss curve)."""
+    import torch
+
+    from thaija.models.answerability import CrossEncoder
+
+    th_negs = args.negs if args.th_negs is None else args.th_negs
+    train = (qa_examples("ja", "train", rng, args.ja, args.negs) + qa_examples("th", "train", rng, args.th, th_negs)
              + flores_examples("train", rng, args.cross, args.negs))
     pairs = [(e["q"], s, 1) for e in train for s in e["pos"]] + [(e["q"], s, 0) for e in train for s in e["neg"]]
     rng.shuffle(pairs)
@@ -202,45 +260,7 @@ def main() -> None:
         curve.append({"epoch": ep, "loss": round(tot / n, 4)})
     ce.save(args.out, meta={"script": "benchmarks/train_answerability.py", "args": json.dumps(vars(args))})
     log(f"saved {args.out} ({Path(args.out).stat().st_size / 1e6:.2f} MB)")
-    # held-out check: AUC of the best sentence (answerable: article with the gold paragraph;
-    # unanswerable: the same article without it), cross-encoder vs the e5 bi-encoder cosine
-    ce.eval()
-    from thaija.models.e5 import E5Torch, E5TorchConfig
-
-    bi = E5Torch(E5TorchConfig(threads=1))
-    rng2 = random.Random(args.seed + 1)
-    check = {}
-    for name, ex in (("ja", qa_examples("ja", "eval", rng2, args.check, args.negs)),
-                     ("th", qa_examples("th", "eval", rng2, args.check, args.negs)),
-                     ("cross", flores_examples("eval", rng2, args.check, args.negs))):
-        ce_a, ce_u, bi_a, bi_u, top1_ce, top1_bi = [], [], [], [], 0, 0
-        for e in ex:
-            cands = list(dict.fromkeys(e["ans"]))
-            una = [s for s in dict.fromkeys(e["una"]) if s not in e["pos"]]
-            sc = ce.score(e["q"], cands)
-            qv = bi.query([e["q"]])[0]
-            bc = (bi.passage(cands) @ qv).tolist()
-            ce_a.append(max(sc))
-            bi_a.append(max(bc))
-            top1_ce += cands[int(np.argmax(sc))] in e["pos"] or any(g in cands[int(np.argmax(sc))] for g in e["golds"])
-            top1_bi += cands[int(np.argmax(bc))] in e["pos"] or any(g in cands[int(np.argmax(bc))] for g in e["golds"])
-            if una:
-                ce_u.append(max(ce.score(e["q"], una)))
-                bi_u.append(float(max(bi.passage(una) @ qv)))
-        check[name] = {"questions": len(ex), "unanswerable": len(ce_u), "auc_cross_encoder": auc(ce_a, ce_u),
-                       "auc_bi_encoder_cosine": auc(bi_a, bi_u), "top1_cross_encoder": round(top1_ce / max(1, len(ex)), 4),
-                       "top1_bi_encoder": round(top1_bi / max(1, len(ex)), 4)}
-        log(name, check[name])
-    res = {"machine": f"{os.cpu_count()} CPU cores (shared)", "load_avg": os.getloadavg(),
-           "data": "JSQuAD valid, iapp_wiki_qa valid, FLORES dev; articles with article_part()=='train'",
-           "train_questions": len(train), "train_pairs": len(pairs),
-           "by_lang": {k: sum(e["lang"] == k for e in train) for k in ("ja", "th", "cross")},
-           "loss_curve": curve, "heldout_check": check, "seconds": round(time.perf_counter() - t0, 1),
-           "adapter": str(Path(args.out).relative_to(ROOT)) if Path(args.out).is_relative_to(ROOT) else args.out,
-           "adapter_sha256": hashlib.sha256(Path(args.out).read_bytes()).hexdigest()}
-    out = Path(args.results)
-    out.write_text(json.dumps(stamp(res), ensure_ascii=False, indent=2) + "\n", "utf-8")
-    print(json.dumps(res, ensure_ascii=False, indent=2))
+    return ce, train, pairs, curve
 
 
 def auc(pos: list[float], neg: list[float]) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -219,8 +220,22 @@ JSONL = st.lists(st.one_of(RECORD.map(_line), JSON.map(_line), SPECIAL, st.just(
 BYTES = st.one_of(st.binary(max_size=200), st.text(max_size=120).map(lambda s: s.encode("utf-8")), JSONL)
 
 
+_MADE: list[Path] = []
+
+
 def _fresh() -> Path:
-    return Path(tempfile.mkdtemp(prefix="thaija-fuzz-"))
+    """A new folder per example (hypothesis runs many per test; function fixtures are shared)."""
+    d = Path(tempfile.mkdtemp(prefix="thaija-fuzz-"))
+    _MADE.append(d)
+    return d
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _remove_fuzz_folders():
+    """The fuzz folders go when the module ends (81 of them were left in /tmp by every run)."""
+    yield
+    while _MADE:
+        shutil.rmtree(_MADE.pop(), ignore_errors=True)
 
 
 @pytest.mark.slow
