@@ -384,6 +384,20 @@ class Registry:
         return {"doc_id": r[0], "text": self.text_of(r[0]) if r[1] is None else r[1], "title": r[2], "source": r[3], "groups": json.loads(r[4]),
                 "metadata": json.loads(r[5])}
 
+    def heading_of(self, doc_id: str, pos: int) -> tuple[str, str] | None:
+        """(title, heading the offset ``pos`` sits under) of a stored document: the heading of its
+        Markdown section ("" for other formats), the context its chunks were indexed with."""
+        from thaija.index.sections import heading_at, is_markdown
+
+        r = self.db.execute("SELECT title, source, metadata FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        if r is None:
+            return None
+        heading = ""
+        if is_markdown(r[1] or "", json.loads(r[2] or "{}")):
+            doc = self.document(doc_id) or {}
+            heading = heading_at((doc.get("text") or "")[:max(0, pos)], pos)
+        return r[0] or "", heading
+
     def text_of(self, doc_id: str, text: str | None = None) -> str:
         """A document's text: ``text`` when given (its ``documents.text``), else its ``doc_text`` parts."""
         if text is not None:

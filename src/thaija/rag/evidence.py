@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
-from thaija.retrieve.query import LANGS, Query, content_terms, en_stem, term_weight
+from thaija.retrieve.query import GENERIC_WEIGHT, LANGS, Query, content_terms, en_stem, term_weight
 
 _HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+")
 _BULLET = re.compile(r"^[ \t]*(?:[-*+•・▪●◦]|\d{1,3}[.)]|[（(]\d{1,3}[)）])[ \t]+")
@@ -75,8 +75,9 @@ class Unit:
     lang: str
     display: str
     heading: bool = False
-    section: str = ""  # clean text of the nearest heading above it in the same chunk (context)
+    section: str = ""  # clean text of the nearest heading above it (in the chunk, else the document's)
     line_end: bool = True  # False when the text goes on in the same line (a Thai clause cut)
+    title: str = ""  # its document's title: words that name the topic, not evidence
 
 
 @lru_cache(maxsize=1)
@@ -191,8 +192,11 @@ def foreign(seg: str, lang: str) -> bool:
     return False
 
 
-def units(hits: Sequence[Any]) -> list[Unit]:
-    """Every sentence unit of every hit, document offsets, instruction-like text left out."""
+def units(hits: Sequence[Any], context: Sequence[tuple[str, str]] | None = None) -> list[Unit]:
+    """Every sentence unit of every hit, document offsets, instruction-like text left out.
+    ``context``: per hit, its document's title and the heading its chunk sits under (a Markdown
+    chunk never holds its own heading line): the title names the topic, the heading is the
+    section of the chunk's first units."""
     from thaija.rag.prompt import injection_spans
 
     out = []
@@ -200,7 +204,7 @@ def units(hits: Sequence[Any]) -> list[Unit]:
         lang = getattr(h, "lang", None)
         lang = lang if lang in LANGS else "auto"
         bad = injection_spans(h.text)
-        section = ""
+        title, section = (clean(context[i][0]), clean(context[i][1])) if context and i < len(context) else ("", "")
         for a, b, heading, line_end in _units_of(h.text, lang):
             if any(a < y and x < b for x, y in bad):
                 continue
@@ -213,7 +217,7 @@ def units(hits: Sequence[Any]) -> list[Unit]:
 
                 ulang = detect(seg).lang
             out.append(Unit(i, h.start + a, h.start + b, seg, ulang, clean(seg), heading, "" if heading else section,
-                            line_end))
+                            line_end, title))
             if heading:
                 section = clean(seg)
     return out
@@ -337,10 +341,32 @@ def dense_scale(cos: float | None, cfg: EvidenceConfig) -> float:
     return min(1.0, max(0.0, (cos - cfg.dense_floor) / cfg.dense_span))
 
 
+#: Thai "how <adjective>" questions: the word before one of these is part of the question word
+#: (นาน of นานแค่ไหน "how long", บ่อย of บ่อยแค่ไหน "how often"); an answer states the amount
+#: ("ทุก 3 เดือน", "90 นาที") and rarely repeats it.
+_TH_HOW = frozenset("แค่ไหน เท่าไร เท่าไหร่ เพียงใด เพียงไร ขนาดไหน".split())
+_TH_HOW_TAIL = re.compile("(?:แค่ไหน|เท่าไร|เท่าไหร่|เพียงใด|เพียงไร|ขนาดไหน)")
+
+
+@lru_cache(maxsize=1024)
+def how_words(text: str) -> frozenset[str]:
+    """Thai words that open a "how <adjective>" question word in ``text`` (normalised forms)."""
+    if not _TH_HOW_TAIL.search(text):
+        return frozenset()
+    from thaija.lang import segment
+
+    toks = [(t.norm or t.text) for t in segment(text, lang="th", normalize=True) if (t.norm or t.text).strip()]
+    # the question word may be cut in two (แค่ + ไหน)
+    return frozenset(a.lower() for i, a in enumerate(toks[:-1])
+                     if toks[i + 1] in _TH_HOW or "".join(toks[i + 1:i + 3]) in _TH_HOW)
+
+
 def question_weights(query: Query, idf: IdfFn) -> dict[str, float]:
-    """IDF weight of every distinct content term of the question (generic words discounted)."""
+    """IDF weight of every distinct content term of the question (generic words discounted, and
+    the adjective of a Thai "how <adjective>" question word: :func:`how_words`)."""
     lang = query.lang
-    return {t: idf(t, lang) * term_weight(t, lang) for t in dict.fromkeys(query.content)}
+    how = how_words(query.text) if lang == "th" else frozenset()
+    return {t: idf(t, lang) * (GENERIC_WEIGHT if t in how else term_weight(t, lang)) for t in dict.fromkeys(query.content)}
 
 
 def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn | None = None,
@@ -354,9 +380,13 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
     weights = question_weights(query, idf)
     total = sum(weights.values()) or 1.0
     topic: dict[int, set[str]] = {}
+    titled: set[int] = set()
     for u in us:
         if u.heading:
             topic.setdefault(u.hit, set()).update(content_terms(u.display, u.lang))
+        if u.title and u.hit not in titled:
+            titled.add(u.hit)
+            topic.setdefault(u.hit, set()).update(content_terms(u.title, u.lang))
     core = {t for t in weights if term_weight(t, query.lang) == 1.0}
     rows: list[Scored] = []
     for u in us:

@@ -200,6 +200,22 @@ def _doc_text(index: Any) -> Callable[[str], str] | None:
     return text
 
 
+def _hit_context(index: Any, hits: Sequence[Any]) -> list[tuple[str, str]] | None:
+    """Per hit: its document's title and the heading its chunk sits under (what the index embedded
+    and BM25-indexed with the chunk); None without an index."""
+    reg = getattr(index, "registry", None)
+    if reg is None or not hasattr(reg, "heading_of"):
+        return None
+    out = []
+    for h in hits:
+        try:
+            got = reg.heading_of(h.doc_id, h.start) if getattr(h, "doc_id", None) else None
+        except Exception:  # noqa: BLE001 - no stored document: the chunk alone decides
+            got = None
+        out.append(got or ("", ""))
+    return out
+
+
 def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Evidence:
     """Sentence units of ``hits`` scored against ``query`` (a :class:`thaija.retrieve.query.Query`)."""
     from thaija.rag.evidence import local_idf, prefer_asked, score_units, select, union_coverage, units
@@ -210,7 +226,7 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
     idf = ctx.idf or local_idf([h.text for h in hits], query.lang)
     if ctx.embedder is not None:
         query.embed(ctx.embedder)
-    scored = score_units(query, units(hits), idf=idf, embed=ctx.embed if query.vector is not None else None,
+    scored = score_units(query, units(hits, _hit_context(ctx.index, hits)), idf=idf, embed=ctx.embed if query.vector is not None else None,
                          rerank=ctx.rerank)
     asked = prefer_asked(scored, query, hits, doc_text=_doc_text(ctx.index))
     chosen = select(scored, query, idf)
