@@ -63,7 +63,7 @@ def app_client(tmp_path_factory):
     idx = Index(db)
     idx.add_documents([Document("canteen", "社員食堂は11時に開きます。昼食は一食400円です。", title="食堂")])
     idx.close()
-    key, line = new_key("hr")
+    key, line = new_key("hr", review=True)
     (base / "keys.tsv").write_text(line + "\n", encoding="utf-8")
     app = create_app(ServeConfig(db=db, keys=str(base / "keys.tsv"), ask=AskConfig(review=False)))
     with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:

@@ -206,6 +206,18 @@ def test_keys_file_errors_and_keygen(tmp_path, db):
     out = json.loads(p.stdout)
     assert out["line"].startswith("sha256:") and out["key"] not in kf.read_text()  # stored hashed
     assert KeyRing.load(kf).lookup(out["key"]).groups == ("hr", "legal")
+    assert not KeyRing.load(kf).lookup(out["key"]).review
+    # the review role: a fourth column (keygen --review), the rate column may stay empty
+    p = subprocess.run([THAIJA, "keygen", "--groups", "hr", "--review", "--append", str(kf), "--json"],
+                       capture_output=True, text=True, timeout=60)
+    rev = json.loads(p.stdout)
+    assert rev["review"] and rev["line"].endswith("\thr\t\treview")
+    assert KeyRing.load(kf).lookup(rev["key"]).review and KeyRing.load(kf).lookup(rev["key"]).per_minute is None
+    assert KeyRing.parse("k-1234567\t\t5\treview").lookup("k-1234567").review
+    with pytest.raises(ThaijaError, match="unknown role 'admin'"):
+        KeyRing.parse("k-1234567\thr\t\tadmin", "k.tsv")
+    with pytest.raises(ThaijaError, match="expected"):
+        KeyRing.parse("k-1234567\thr\t\treview\textra", "k.tsv")
     p = subprocess.run([THAIJA, "serve", "--keys", str(tmp_path / "nope.tsv"), "--db", db],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "no such key file" in p.stderr

@@ -311,7 +311,7 @@ def test_pages_with_api_keys(browser, db, tmp_path, serve_cli, app_server):
     import httpx
 
     keys = tmp_path / "keys.tsv"
-    keys.write_text("k-hr-reviewer\thr\nk-public\t\n", encoding="utf-8")
+    keys.write_text("k-hr-reviewer\thr\t\treview\nk-public\t\nk-public-reviewer\t\t\treview\n", encoding="utf-8")
     with _served(serve_cli, app_server, db, "--keys", str(keys)) as base:
         assert httpx.get(base + "/review").status_code == 200  # the page shell holds no data
         assert httpx.get(base + "/ui/api/review").status_code == 401
@@ -337,8 +337,17 @@ def test_pages_with_api_keys(browser, db, tmp_path, serve_cli, app_server):
 
         # an item asked with the hr key is reviewable with that key, invisible to the public one
         rid = queue(db).add("賞与は年何回ですか", "年2回です。", "ja", [], "low_confidence", groups=["hr"])
-        assert all(i["id"] != rid for i in httpx.get(base + "/ui/api/review?status=", headers=pub).json()["items"])
-        assert httpx.post(base + f"/ui/api/review/{rid}", json={"action": "approve"}, headers=pub).status_code == 404
+        # a key without the review role may not read or act on the queue (others' questions; edits become
+        # tune data), nor export it; it may still flag an answer
+        for r in (httpx.get(base + "/ui/api/review?status=", headers=pub),
+                  httpx.post(base + f"/ui/api/review/{rid}", json={"action": "edit", "answer": "x"}, headers=pub),
+                  httpx.get(base + "/ui/api/review/export", headers=pub)):
+            assert r.status_code == 403 and "review role" in r.json()["error"]["message"]
+        assert httpx.post(base + "/ui/api/flag", json={"question": "q", "answer": "a"}, headers=pub).status_code == 200
+        assert queue(db).get(rid).status == "pending"
+        pubrev = {"Authorization": "Bearer k-public-reviewer"}   # a reviewer of public items only
+        assert all(i["id"] != rid for i in httpx.get(base + "/ui/api/review?status=", headers=pubrev).json()["items"])
+        assert httpx.post(base + f"/ui/api/review/{rid}", json={"action": "approve"}, headers=pubrev).status_code == 404
         page.goto(base + "/review")  # the key is kept for the session
         page.locator(f'#items button[data-id="{rid}"]').click()
         page.click("#approve")

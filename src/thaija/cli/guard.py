@@ -191,7 +191,7 @@ def review_edit(
 
 @review_app.command("export")
 def review_export(
-    out: str = typer.Argument(..., metavar="OUT.jsonl", help="Output file (overwritten)."),
+    out: str = typer.Argument(..., metavar="OUT.jsonl", help="Output file (overwritten); - writes to standard output."),
     db: Optional[str] = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
     lang: Optional[str] = typer.Option(None, "--lang", help="Only items in this language (th, ja, en)."),
     keep_citations: bool = typer.Option(False, "--keep-citations", help="Keep [n] citation markers in answers."),
@@ -205,8 +205,18 @@ def review_export(
     to `thaija tune`.
     """
     queue = _queue(db)
-    n = queue.export(out, keep_citations=keep_citations, redact_pii=not no_redact, lang=lang)
-    typer.echo(f"exported {n} approved item(s) to {out}", err=True)
+    if out == "-":
+        import json
+        import sys
+
+        n = 0
+        for rec in queue.training_records(keep_citations=keep_citations, redact_pii=not no_redact, lang=lang):
+            sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            n += 1
+        sys.stdout.flush()
+    else:
+        n = queue.export(out, keep_citations=keep_citations, redact_pii=not no_redact, lang=lang)
+    typer.echo(f"exported {n} approved item(s) to {'standard output' if out == '-' else out}", err=True)
     skipped = queue.unexported_refusals(lang=lang)
     if skipped:
         typer.echo(f"not exported: {skipped} refusal(s) approved without an edit (no answer to learn)", err=True)

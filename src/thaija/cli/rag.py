@@ -161,23 +161,26 @@ def keygen_cmd(
     groups: str = typer.Option("", "--groups", help="Access groups of the new key, comma-separated (empty = public documents only)."),
     rate: Optional[int] = typer.Option(None, "--rate", help="Optional limit: requests per minute for this key."),
     keys: Optional[str] = typer.Option(None, "--append", help="Also append the hashed line to this key file (created if missing)."),
-    as_json: bool = typer.Option(False, "--json", help="Print {key, line, groups} as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print {key, line, groups, review} as JSON."),
+    review: bool = typer.Option(False, "--review", help=(
+        "Give the key the review role: it may list, approve, edit, reject and export the review queue "
+        "in the browser workbench (/review). Keys without it may only flag answers.")),
 ) -> None:
     """Make a new API key for `thaija serve --keys FILE`.
 
     Prints the key (give it to the client; it is shown only once) and the line for the key file,
-    which stores only the key's SHA-256 hash: `sha256:HEX<TAB>groups[<TAB>rate]`.
+    which stores only the key's SHA-256 hash: `sha256:HEX<TAB>groups[<TAB>rate[<TAB>review]]`.
     """
     from thaija.guard.keys import new_key, parse_groups as key_groups
 
-    key, line = new_key(groups, rate)
+    key, line = new_key(groups, rate, review=review)
     if keys:
         if os.path.isdir(keys):
             fail(f"--append {keys}: is a directory")
         with open(keys, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
     if as_json:
-        print_json({"key": key, "line": line, "groups": list(key_groups(groups))})
+        print_json({"key": key, "line": line, "groups": list(key_groups(groups)), "review": review})
         return
     typer.echo(f"key:  {key}")
     typer.echo(f"line: {line}")

@@ -84,7 +84,8 @@ META_WEAK = _rx(r"\b(?:previous|prior|above|earlier|preceding|everything (?:befo
                 "これまで", "以前", "上記", "先ほど", "前の", "今まで", "以上の",
                 "ก่อนหน้า", "ข้างต้น", "เดิม", "ที่ผ่านมา", "ด้านบน")
 ASSISTANT = _rx(
-    r"\b(?:ai|a\.i\.|assistant|chatbot|chat bot|language model|llm|gpt|chatgpt|ai model)\b",
+    r"\b(?:ai|a\.i\.|assistants?|chatbots?|chat bots?|language models?|llms?|gpt|chatgpt|ai models?)\b",
+    r"\b(?:ai|automated|autonomous) (?:systems?|agents?|readers?|tools?|crawlers?)\b", r"\bautomated assistants?\b",
     "アシスタント", "チャットボット", "言語モデル", r"(?<![a-z])ai(?![a-z])",
     "ผู้ช่วย", "แชทบอท", "โมเดลภาษา", "ปัญญาประดิษฐ์",
 )
@@ -106,10 +107,14 @@ TELL = _rx(
 )
 USER = _rx(
     r"\b(?:the user|users|user's|any question|every question|all questions|questions? about|when asked|"
-    r"if asked|asked about|anyone|everyone|whoever asks|the reader)\b",
+    r"if asked|asked about|anyone|everyone|whoever asks|the reader)\b", r"\b(?:any|every|all)(?: [a-z]+){1,2} questions?\b",
     "ユーザー", "ユーザ", "質問", "聞かれ", "尋ねられ", "利用者",
     "ผู้ใช้", "ทุกคำถาม", "คำถามเรื่อง", "คำถามเกี่ยวกับ", "มีคนถาม", "ถูกถาม", "ถามเรื่อง", "ถามถึง", "ถามเกี่ยวกับ",
 )
+#: the text addresses whoever (whatever) is reading it: "assistants reading this page", «ที่อ่านข้อความนี้»
+READER = _rx(r"\b(?:reading|who reads?|that reads?|processing|parsing|summari[sz]ing) (?:this|these)\b",
+             r"\b(?:note|message|notice|instructions?) (?:to|for) (?:all |any )?(?:ai|automated|assistants?|bots?|llms?)\b",
+             "を読んでいる", "を読み込んでいる", "を処理している", "อ่านข้อความนี้", "อ่านหน้านี้", "อ่านเอกสารนี้")
 USER_STRONG = _rx(r"\b(?:the user|users|user's|everyone|the reader)\b", "ユーザー", "ユーザ", "利用者", "ผู้ใช้")
 REDIRECT = _rx(r"\b(?:always|instead|regardless|no matter)\b", "代わりに", "必ず", "常に", "いつも",
                "แทน", "เสมอ", "ทุกครั้ง")
@@ -154,7 +159,7 @@ def _cues(norm: str) -> set[str]:
     found = set()
     for name, rx in (("override", OVERRIDE_STRONG), ("override_weak", OVERRIDE_WEAK), ("meta", META_STRONG), ("meta_other", META_OTHER),
                      ("meta_weak", META_WEAK), ("assistant", ASSISTANT), ("persona", PERSONA),
-                     ("answer", ANSWER), ("tell", TELL), ("user", USER), ("user_strong", USER_STRONG), ("redirect", REDIRECT), ("only", ONLY), ("imperative", IMPERATIVE),
+                     ("answer", ANSWER), ("tell", TELL), ("user", USER), ("user_strong", USER_STRONG), ("reader", READER), ("redirect", REDIRECT), ("only", ONLY), ("imperative", IMPERATIVE),
                      ("exfil_verb", EXFIL_VERB), ("exfil_obj", EXFIL_OBJ), ("role", ROLE)):
         if rx.search(norm) or (compact != norm and rx.search(compact)):
             found.add(name)
@@ -174,6 +179,7 @@ def classify(sentence: str) -> Verdict:
         ("respond", ("imperative" in c and (("answer" in c and bool(c & {"user", "redirect", "only"}))
                                             or ("tell" in c and "user_strong" in c)))
          or {"answer", "user", "redirect"} <= c),
+        ("addressee", "assistant" in c and "reader" in c),
         ("exfiltrate", "exfil_verb" in c and "exfil_obj" in c),
         ("persona", "persona" in c and bool(c & {"assistant", "answer", "tell", "override", "meta", "meta_other", "imperative"})),
     )
@@ -190,11 +196,12 @@ def is_instruction(sentence: str) -> bool:
 
 _UNIT_END = re.compile(r"[。！？!?]+[」』）)\"']*|\.(?=\s|$)|\n")
 _THAI = re.compile("[\u0e00-\u0e7f]")
-_LONG_UNIT = 160
+_LONG_UNIT = 400  # a longer unpunctuated non-Thai unit is judged clause by clause (a 190-character English
+#               sentence cut into single words hid "Note for automated assistants reading this page: …")
 _FOLLOW = {"answer", "tell", "redirect", "only", "user_strong"}
 #: cue kinds that make a clause part of an instruction found in a window of clauses
 _PART = {"role", "override", "override_weak", "meta", "meta_other", "meta_weak", "assistant", "persona",
-         "exfil_obj", "exfil_verb", "answer", "tell", "redirect", "only", "user", "user_strong"}
+         "exfil_obj", "exfil_verb", "answer", "tell", "redirect", "only", "user", "user_strong", "reader"}
 
 
 def units(text: str) -> list[tuple[int, int, bool]]:

@@ -59,16 +59,20 @@ class Key:
     groups: tuple[str, ...] = ()
     per_minute: int | None = None
     line: int = 0
+    review: bool = False  # the ``review`` role: may read and act on the review queue
 
 
-def new_key(groups: str | None = "", per_minute: int | None = None) -> tuple[str, str]:
-    """(a new random key, its key-file line in the hashed form)."""
+ROLES = ("review",)
+
+
+def new_key(groups: str | None = "", per_minute: int | None = None, review: bool = False) -> tuple[str, str]:
+    """(a new random key, its key-file line in the hashed form; ``review``: the review role)."""
     g = ",".join(parse_groups(groups or ""))
     if per_minute is not None and per_minute < 1:
         raise ThaijaError("--rate must be at least 1 request per minute")
     key = "tj-" + secrets.token_urlsafe(32)
-    line = f"{hash_key(key)}\t{g}" + (f"\t{per_minute}" if per_minute else "")
-    return key, line
+    line = f"{hash_key(key)}\t{g}" + (f"\t{per_minute}" if per_minute else ("\t" if review else ""))
+    return key, line + ("\treview" if review else "")
 
 
 @dataclass
@@ -91,8 +95,9 @@ class KeyRing:
                 continue
             at = f"{where}:{n}: "
             cols = line.split("\t")
-            if len(cols) > 3:
-                raise ThaijaError(f"{at}expected <key or sha256:HEX><TAB><groups>[<TAB><requests per minute>]")
+            if len(cols) > 4:
+                raise ThaijaError(f"{at}expected <key or sha256:HEX><TAB><groups>[<TAB><requests per minute>"
+                                  "[<TAB><roles>]]")
             secret = cols[0].strip()
             if secret.startswith(PREFIX):
                 digest = secret[len(PREFIX):].lower()
@@ -116,7 +121,11 @@ class KeyRing:
                     raise ThaijaError(f"{at}rate limit {cols[2].strip()[:20]!r} is not a whole number") from None
                 if rate < 1:
                     raise ThaijaError(f"{at}rate limit must be at least 1 request per minute")
-            ring.keys.append(Key(digest, groups, rate, n))
+            roles = {r.strip() for r in cols[3].split(",") if r.strip()} if len(cols) > 3 else set()
+            if roles - set(ROLES):
+                raise ThaijaError(f"{at}unknown role {sorted(roles - set(ROLES))[0][:20]!r}: the roles are "
+                                  f"{', '.join(ROLES)}")
+            ring.keys.append(Key(digest, groups, rate, n, review="review" in roles))
         if not ring.keys:
             raise ThaijaError(f"{where}: no keys (add one with `thaija keygen --groups GROUPS >> {where}`)")
         return ring

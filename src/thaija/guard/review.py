@@ -402,7 +402,11 @@ class ReviewQueue:
         tmp = f"{path}.tmp{os.getpid()}"
         n = 0
         try:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            try:
+                fh = open(tmp, "w", encoding="utf-8", newline="\n")
+            except OSError as exc:
+                raise ReviewError(f"{path}: cannot write ({exc.strerror})") from None
+            with fh:
                 for rec in self.training_records(keep_citations=keep_citations, redact_pii=redact_pii,
                                                  lang=lang):
                     fh.write(json.dumps(rec, ensure_ascii=False) + "\n")

@@ -27,6 +27,9 @@ def _groups(value) -> tuple[str, ...] | None:
     return tuple(g.strip() for g in items if g and g.strip()) or None
 
 
+#: ``ask`` (library and CLI) cuts a question to this many characters; ``serve`` by default too.
+MAX_QUESTION_CHARS = 4000
+
 @dataclass
 class AskConfig:
     """Settings of one ask call (validated; every CLI flag maps to one field; the one config that
@@ -147,7 +150,7 @@ class ServeConfig:
     allowed_hosts: tuple[str, ...] | str | None = setting(None, (
         "Comma-separated Host header names accepted (default: localhost names on a loopback bind, any "
         "name otherwise)."))
-    max_question_chars: int = setting(4000, "Questions are cut to this many characters.")
+    max_question_chars: int = setting(MAX_QUESTION_CHARS, "Questions are cut to this many characters.")
 
     def __post_init__(self) -> None:
         if not isinstance(self.ask, AskConfig):

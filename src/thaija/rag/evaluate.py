@@ -61,7 +61,8 @@ def _answers(path: Path) -> dict[str, list[str]]:
             raise ThaijaError(f"{path}:{n}: 'query-id' must be a non-empty string")
         if not isinstance(ans, list) or not all(isinstance(a, str) for a in ans):
             raise ThaijaError(f"{path}:{n}: 'answers' must be a list of strings")
-        out[qid] = [a for a in ans if a.strip()]
+        more = [a for a in ans if a.strip()]
+        out[qid] = list(dict.fromkeys(out.get(qid, []) + more))  # a repeated query-id adds its answers
     return out
 
 
@@ -80,11 +81,23 @@ def load_qa(folder: str | Path) -> tuple[list[dict], list[dict], dict[str, list[
         raise ThaijaError(f"{d / 'answers.jsonl'}: each line needs 'query-id' and 'answers' ({exc})") from None
     qrels: dict[str, set[str]] = {}
     if (d / "qrels.tsv").is_file():
-        for line in (d / "qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-            parts = line.split("\t")
-            if len(parts) >= 2:
+        from thaija.validate import ValidationError, iter_tsv, parse_number
+
+        where = d / "qrels.tsv"
+        ids = {str(c.get("id")) for c in corpus}
+        try:
+            for n, parts in iter_tsv(where, header="query-id"):   # UTF-8, NUL and column count checked
+                if parts[1] not in ids:
+                    raise ThaijaError(f"{where}:{n}: corpus-id {parts[1][:60]!r} is not in corpus.jsonl")
+                if len(parts) > 2 and parse_number(parts[2], f"{where}:{n}", "score") <= 0:
+                    continue   # BEIR: score 0 = not relevant
                 qrels.setdefault(parts[0], set()).add(parts[1])
+        except ValidationError as exc:
+            raise ThaijaError(str(exc)) from None
     queries = [q for q in queries if answers.get(str(q.get("id")))]
+    for q in queries:   # before anything is indexed: one line naming the query
+        if not isinstance(q.get("text"), str) or not q["text"].strip():
+            raise ThaijaError(f"{d / 'queries.jsonl'}: query {str(q.get('id'))[:60]!r} has no text")
     if not queries:
         raise ThaijaError(f"{folder}: no query of queries.jsonl has an answer in answers.jsonl")
     return corpus, queries, answers, qrels

@@ -35,6 +35,8 @@ _HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+")
 _BULLET = re.compile(r"^[ \t]*(?:[-*+•・▪●◦]|\d{1,3}[.)]|[（(]\d{1,3}[)）])[ \t]+")
 _TAG = re.compile(r"<[^<>\n]{1,200}>")
 _EMPH = re.compile(r"(\*\*|__|`+)")
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad\u180e]")
+_TABLE = re.compile(r"^[ \t]*\|(.*[^ \t|].*)\|?[ \t]*$")
 _TH_ABBR_END = re.compile(r"[\u0e00-\u0e7f]\.$")
 _THAI = re.compile("[\u0e00-\u0e7f]")
 _JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
@@ -49,15 +51,32 @@ _TH_CONT = re.compile("(?:และ|แต่(?!ละ)|หรือ(?!ไม่
 _TH_LIST_OPEN = re.compile("ได้แก่[^\n]{0,40}$")  # "… ได้แก่ โหมดอัตโนมัติ" + "โหมดนอนหลับ และ…": one list
 
 
+def _table_row(line: str) -> str | None:
+    """A Markdown table row as "cell: cell" ("" for a |---| rule); None for other lines."""
+    m = _TABLE.match(line)
+    if m is None:
+        return None
+    cells = [c.strip() for c in m.group(1).split("|")]
+    if all(not c.strip(" :-") for c in cells):
+        return ""
+    sep = "：" if any(_JAPANESE.search(c) for c in cells) else ": "
+    return sep.join(c for c in cells if c)
+
+
 def clean(text: str) -> str:
-    """Readable text of a span: markdown heading marks, bullets, HTML tags/entities, emphasis removed."""
+    """Readable text of a span: markdown heading marks, bullets, table pipes, HTML tags/entities,
+    emphasis removed."""
     lines = []
     for line in text.split("\n"):
+        row = _table_row(line)
+        if row is not None:
+            line = row
         line = _HEADING.sub("", line)
         line = _BULLET.sub("", line)
         line = _TAG.sub(" ", line)
         line = _EMPH.sub("", line)
         line = html.unescape(line)
+        line = _INVISIBLE.sub("", line)   # zero-width spaces, word joiners, BOMs, soft hyphens: shown as nothing
         line = _SPACES.sub(" ", line).strip()
         if line:
             lines.append(line)

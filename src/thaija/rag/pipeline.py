@@ -28,6 +28,7 @@ BELOW_MIN_SUPPORT = {
     "ja": "回答しません：根拠の支持度 {support:.2f} が指定された最小値 {min:.2f}（--min-support）を下回っています。",
 }
 
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 
@@ -302,8 +303,12 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     from thaija.rag.support import outcome
     from thaija.retrieve.query import analyse
 
+    from thaija.rag.config import MAX_QUESTION_CHARS
+
     cfg = config or AskConfig()
-    original = question or ""
+    # terminal escapes (\x1b[31m: "31m" read as a model name) and control characters are no part of a
+    # question; a pasted 100 KB text is cut as serve cuts it (the answer stage reads far less)
+    original = _CONTROL.sub(" ", question or "").strip()[:MAX_QUESTION_CHARS]
     question = original.strip()
     if not question:
         raise ThaijaError("the question is empty")
@@ -504,12 +509,14 @@ def render(result: dict[str, Any], width: int = 120) -> str:
         quote = c["quote"].replace("\n", " ")
         more = "…" if len(quote) > width else ""
         lines.append(f"  [{c['n']}] {c['doc_id']} {c['start']}:{c['end']} ({c['source']}): {quote[:width]}{more}")
+    rid = result.get("review_id")
+    queued = f"; review id {rid}" if rid is not None else "; not queued for review"
     if result["refused"]:
-        lines.append(f"(refused: {result.get('reason')}; review id {result.get('review_id')})")
+        lines.append(f"(refused: {result.get('reason')}{queued})")
     elif result.get("reason") == "low_confidence":
         support = result.get("support")
         said = f"support {support:.2f}; " if isinstance(support, (int, float)) else ""
-        lines.append(f"(low confidence: {said}check the sources; review id {result.get('review_id')})")
+        lines.append(f"(low confidence: {said}check the sources{queued})")
     elif result.get("removed_citations"):
         lines.append(f"({result['removed_citations']} unsupported citation(s) removed)")
     return "\n".join(lines)

@@ -15,7 +15,8 @@ Access: the pages and their static files hold no data and are added to the serve
 ``app.state.public_paths`` (a browser cannot send a key with a page load); every ``/ui/api``
 endpoint goes through the server's key check like the API and uses ``request.state.groups`` (the
 key's groups, capped by ``--groups``), so a key sees in the browser exactly what it sees through
-the API. The pages ask for the key once and send it as ``Authorization: Bearer``. A reviewer sees a queued item only when the asker's groups are within the
+the API. The pages ask for the key once and send it as ``Authorization: Bearer``. With API keys, the
+review endpoints need a key with the ``review`` role (403 otherwise; any key may flag). A reviewer sees a queued item only when the asker's groups are within the
 reviewer's own (the item's citations and candidates come from documents those groups can read).
 """
 # no `from __future__ import annotations`: FastAPI reads the handlers' annotations at run time
@@ -135,6 +136,25 @@ def mount_ui(app: Any, config: Any) -> None:
             return tuple(request.state.groups or ())
         return default_groups
 
+    def may_review(request: Any) -> bool:
+        """Without API keys (a local server) anyone may review; with keys only a key with the review role."""
+        if getattr(app.state, "keyring", None) is None:
+            return True
+        return bool(getattr(getattr(request.state, "key", None), "review", False))
+
+    def reviewer(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Only keys with the review role (403 otherwise): the queue holds other users' questions and
+        its edits become tune data (`review export`)."""
+        import functools
+
+        @functools.wraps(fn)
+        def run(request: Request, *args: Any, **kwargs: Any) -> Any:
+            if not may_review(request):
+                return error(403, "this API key may not use the review queue: give it the review role "
+                                  "(`thaija keygen --review`)", "permission_error")
+            return fn(request, *args, **kwargs)
+        return run
+
     def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         """Run ``fn(groups, ...)`` with the caller's groups; library errors become JSON errors."""
         import functools
@@ -228,9 +248,11 @@ def mount_ui(app: Any, config: Any) -> None:
         return {"items": [clean(item_json(i)) for i in reversed(shown)], "matching": len(items), "counts": counts,
                 "unexported_refusals": sum(1 for i in everything if i.status == "approved" and not i.exportable)}
 
-    app.get("/ui/api/review", include_in_schema=False)(review_list)
+    app.get("/ui/api/review", include_in_schema=False)(reviewer(review_list))
 
     async def review_act(request: Request, item_id: int) -> Any:
+        if not may_review(request):
+            return reviewer(lambda r: None)(request)
         return act(request, item_id, await body_of(request))  # bad bodies: the server's 400 / 413
 
     @guarded
@@ -264,7 +286,7 @@ def mount_ui(app: Any, config: Any) -> None:
                         headers={"Content-Disposition": f'attachment; filename="{name}"',
                                  "X-Thaija-Exported": str(len(records)), **_HEADERS})
 
-    app.get("/ui/api/review/export", include_in_schema=False)(export)
+    app.get("/ui/api/review/export", include_in_schema=False)(reviewer(export))
 
     # ------------------------------------------------------------------ flag from the chat page
     async def flag(request: Request) -> Any:
