@@ -81,3 +81,33 @@ def test_chat_followup_retrieves_the_right_product(tmp_path):
         assert r["citations"][0]["doc_id"] == "th-leave" and "10 วัน" in r["choices"][0]["message"]["content"]
     finally:
         close_index(db)
+
+
+@pytest.mark.slow
+def test_followup_naming_a_new_topic_of_the_same_kind(tmp_path):
+    """QA session 11: "แล้วลาคลอดล่ะ" after a sick-leave question borrowed ลาป่วย and answered the sick-leave
+    rule again (low confidence); the turn alone, better supported, is answered now."""
+    from thaija.index import Document, Index
+    from thaija.rag.pipeline import AskConfig
+    from thaija.retrieve import close_index
+
+    db = str(tmp_path / "l.db")
+    ix = Index(db)
+    ix.add_documents([
+        Document("leave", "# ระเบียบการลางาน\n\n## ลาป่วย\nลาป่วยได้ปีละ 30 วัน หากลาป่วยติดต่อกันตั้งแต่ 3 วันขึ้นไป "
+                 "ต้องแนบใบรับรองแพทย์\n\n## ลาคลอด\nพนักงานหญิงมีสิทธิ์ลาคลอดได้ 98 วัน โดยบริษัทจ่ายค่าจ้าง 45 วัน\n",
+                 title="ระเบียบการลางาน", metadata={"format": "markdown"}),
+        Document("it", "# ความปลอดภัยไอที\n\nรหัสผ่านต้องยาวอย่างน้อย 12 ตัวอักษรและเปลี่ยนทุก 90 วัน\n",
+                 title="ความปลอดภัยไอที", metadata={"format": "markdown"}),
+    ])
+    ix.close()
+    try:
+        msgs = [{"role": "user", "content": "ลาป่วยกี่วันต้องมีใบรับรองแพทย์"},
+                {"role": "assistant", "content": "3 วัน"},
+                {"role": "user", "content": "แล้วลาคลอดล่ะ"}]
+        r = chat_completion(msgs, db=db, config=AskConfig(review=False))
+        content = r["choices"][0]["message"]["content"]
+        assert "98 วัน" in content, (r["thaija"], content)
+        assert "ใบรับรองแพทย์" not in content
+    finally:
+        close_index(db)

@@ -157,9 +157,11 @@ def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any 
         # support but the turn alone does ("領収書は？"), the turn alone is answered (queued once)
         if ans is None:
             ans = answer(res.question, db=db, config=quiet, search=search, generator=gen)
-        if ans.refused:
+        # ... and when it is only weakly supported, the turn alone may name a new topic of the same kind
+        # ("แล้วลาคลอดล่ะ" after a sick-leave question: ลาป่วย borrowed, the sick-leave rule again)
+        if ans.refused or ans.reason == "low_confidence":
             alone = answer(res.original, db=db, config=quiet, search=search, generator=gen)
-            if not alone.refused:
+            if not alone.refused and (ans.refused or (alone.support or 0.0) > (ans.support or 0.0)):
                 res = Resolution(res.original, res.original, False, [])
                 ans = alone
         if cfg.review and (ans.refused or ans.reason):
