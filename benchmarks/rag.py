@@ -120,7 +120,7 @@ def ask_one(gen: str, text: str, db: str, server: Server | None, local_tokens: i
 
     if gen == "extractive":
         r = answer(text, db=db, config=AskConfig(review=False, min_support=0.0)).to_dict()
-        refused = r["refused"] or outcome(r["support"], r["lang"]) == "refuse"
+        refused = r["refused"] or outcome(r["support"], r["lang"], cross=bool((r.get("evidence") or {}).get("cross"))) == "refuse"
         return r, refused
     cfg = AskConfig(generator=gen, review=False, **({"base_url": server.url, "model": "thaija-extractive"}
                                                      if gen == "openai" else {}))

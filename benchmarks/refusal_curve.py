@@ -224,10 +224,12 @@ def run_set(name: str, docs, pos, neg, workdir: str, candidates: int = 12) -> li
     return out
 
 
-def metrics(recs: list[dict], support_of, refuse_below: float) -> dict:
+def metrics(recs: list[dict], support_of, refuse_below) -> dict:
+    """``refuse_below``: a threshold, or a function of the record (cross-language evidence has its own)."""
     ans = [r for r in recs if r["answerable"]]
     una = [r for r in recs if not r["answerable"]]
-    given = lambda r: not r["refused_anyway"] and support_of(r) >= refuse_below  # noqa: E731
+    cut = refuse_below if callable(refuse_below) else (lambda r: refuse_below)  # noqa: E731
+    given = lambda r: not r["refused_anyway"] and support_of(r) >= cut(r)  # noqa: E731
     answered = [r for r in ans if given(r)]
     return {
         "answerable": len(ans), "unanswerable": len(una),
@@ -372,10 +374,11 @@ def main() -> None:
         for name, rs in by_set.items():
             lang = name.replace("cross_", "")
             t = S.thresholds(lang, prm_m)[0]
+            cut = lambda r, lang=lang: S.thresholds(lang, prm_m, cross=bool(r["features"] and r["features"].get("cross")))[0]  # noqa: E731
             parts = {"all": rs, "first_half": [r for r in fit_rows if r["set"] == name],
                      "second_half": [r for r in test_rows if r["set"] == name]}
             ans_all = [r for r in rs if r["answerable"]]
-            res_m[name] = {"refuse_below": t, **{k: {**metrics(v, sup_m, t), "auc_support": auc(v, sup_m)}
+            res_m[name] = {"refuse_below": t, **{k: {**metrics(v, sup_m, cut), "auc_support": auc(v, sup_m)}
                                                  for k, v in parts.items()},
                            "answer_hit_nothing_refused": round(sum(r["answer_hit"] for r in ans_all) / max(1, len(ans_all)), 4),
                            "records_without_ce": sum(1 for r in rs if r["features"] and r["features"].get("ce") is None)}
@@ -432,6 +435,23 @@ def main() -> None:
             curves[lang] = curve
         thresholds["en"] = dict(thresholds["th"])
         prm["thresholds"] = thresholds
+        # cross-language evidence (a Thai question, a Japanese sentence): its own threshold on the cross rows
+        # alone by the same rule, never below the language's (the pooled rule let Thai false refusals fill
+        # the budget, and a cross answer then passed at 0.13: 20 % of unanswerable th -> ja refused)
+        cross_t = {}
+        for lang in ("th", "ja"):
+            fr = [r for r in fit_rows if r["set"] == f"cross_{lang}" and r["features"].get("cross")]
+            if not fr:
+                continue
+            curve = [{"t": t, **{k: v for k, v in metrics(fr, sup, t).items()
+                                 if k in ("unanswerable_refusal_rate", "false_refusal_rate")}} for t in grid]
+            ok = [c for c in curve if c["false_refusal_rate"] <= args.max_false_refusal]
+            best = max(ok, key=lambda c: (c["unanswerable_refusal_rate"], -c["t"]))["t"] if ok else 0.0
+            t = max(best, thresholds[lang]["refuse_below"])
+            hi = [c["t"] for c in curve if c["unanswerable_refusal_rate"] >= 0.95 and c["t"] >= t]
+            cross_t[lang] = {"refuse_below": t, "review_below": max(t, min(hi) if hi else t)}
+        if cross_t:
+            prm["thresholds_cross"] = cross_t
         return prm, thresholds, curves
 
     with_ce = any(r["features"].get("ce") is not None for r in fit_rows)
@@ -474,16 +494,22 @@ def main() -> None:
     out = {"script": "benchmarks/refusal_curve.py", "args": vars(args), "machine": f"{os.cpu_count()} CPU cores (shared)",
            "generator": "extractive (no LLM: the sentences themselves)", "params": params,
            "measured_on": "second half of each set (not used for fitting)", "sets": {}}
+    def cut_of(lang: str):
+        """The operating point of a record: the cross threshold for cross-language evidence."""
+        return lambda r: S.thresholds(lang, params, cross=bool(r["features"] and r["features"].get("cross")))[0]
+
     for name, rs in by_set.items():
         lang = name.replace("cross_", "")
         test = [r for r in test_rows if r["set"] == name]
-        out["sets"][name] = {**metrics(test, sup, thresholds[lang]["refuse_below"]),
+        out["sets"][name] = {**metrics(test, sup, cut_of(lang)),
                              "refuse_below": thresholds[lang]["refuse_below"],
+                             **({"refuse_below_cross": params["thresholds_cross"][lang]["refuse_below"]}
+                                if lang in params.get("thresholds_cross", {}) else {}),
                              "p50_seconds": sorted(r["seconds"] for r in rs)[len(rs) // 2]}
         ans_all = [r for r in rs if r["answerable"]]
         # the same operating point on the fit half (fitted there: optimistic) and the shared-only model
         fit_set = [r for r in fit_rows if r["set"] == name]
-        out.setdefault("sets_fit_half", {})[name] = {**metrics(fit_set, sup, thresholds[lang]["refuse_below"]),
+        out.setdefault("sets_fit_half", {})[name] = {**metrics(fit_set, sup, cut_of(lang)),
                                                      "auc_support": auc(fit_set, sup)}
         out.setdefault("sets_shared_model", {})[name] = {
             **metrics(test, sup_sh, sh_thresholds[lang]["refuse_below"]), "refuse_below": sh_thresholds[lang]["refuse_below"],
@@ -498,7 +524,7 @@ def main() -> None:
             "all_halves": sum(1 for r in rs if not r["answerable"] and r["answer_hit"]),
             "measured_half": len(una_t) - len(kept),
             "refusal_rate_without_them": metrics([r for r in test if r["answerable"]] + kept, sup,
-                                                 thresholds[lang]["refuse_below"])["unanswerable_refusal_rate"]}
+                                                 cut_of(lang))["unanswerable_refusal_rate"]}
         if with_ce:  # the fallback support model (no cross-encoder score) on the same records
             out.setdefault("sets_support_without_ce", {})[name] = {
                 **metrics(test, sup_fb, fb_thresholds[lang]["refuse_below"]), "auc_support": auc(test, sup_fb)}

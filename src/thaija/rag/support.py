@@ -147,23 +147,24 @@ def support(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | 
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def thresholds(lang: str, p: dict[str, Any] | None = None, ce: bool = True) -> tuple[float, float]:
-    """(refuse_below, review_below) for answers in ``lang`` (``ce``: the support came from the
-    cross-encoder model; False: from the ``without_ce`` fallback)."""
+def thresholds(lang: str, p: dict[str, Any] | None = None, ce: bool = True, cross: bool = False) -> tuple[float, float]:
+    """(refuse_below, review_below) for answers to questions in ``lang`` (``ce``: the support came from
+    the cross-encoder model; False: from the ``without_ce`` fallback; ``cross``: the evidence is in
+    another language — ``thresholds_cross`` when fitted, else the language's own)."""
     p = p or params()
     if not ce and "without_ce" in p:
         p = p["without_ce"]
-    t = p.get("thresholds", {}).get(lang) or p.get("thresholds", {}).get("en") or {"refuse_below": 0.35,
-                                                                                  "review_below": 0.5}
+    t = (p.get("thresholds_cross", {}).get(lang) if cross else None) or p.get("thresholds", {}).get(lang) \
+        or p.get("thresholds", {}).get("en") or {"refuse_below": 0.35, "review_below": 0.5}
     return float(t["refuse_below"]), float(t["review_below"])
 
 
 def outcome(value: float, lang: str, min_support: float | None = None, p: dict[str, Any] | None = None,
-            ce: bool = True) -> str:
+            ce: bool = True, cross: bool = False) -> str:
     """``answer`` | ``low_confidence`` | ``refuse``. ``min_support`` replaces the fitted refusal
     threshold (the low-confidence band then starts there and ends at the fitted review threshold,
-    or is empty when ``min_support`` is above it)."""
-    refuse_below, review_below = thresholds(lang, p, ce)
+    or is empty when ``min_support`` is above it). ``cross``: the evidence is in another language."""
+    refuse_below, review_below = thresholds(lang, p, ce, cross)
     if min_support is not None:
         refuse_below = float(min_support)
         review_below = max(review_below, refuse_below)
