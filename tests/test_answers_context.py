@@ -69,3 +69,22 @@ def test_a_table_row_is_answered_without_its_pipes(manual_db):
     assert not r["refused"], r
     assert r["answer"].startswith("消費電力：1,250 W"), r["answer"]
     assert r["citations"][0]["quote"] == "| 消費電力 | 1,250 W |"   # the citation keeps the exact text
+
+
+def test_english_how_adjectives_and_small_talk():
+    from thaija.rag.pipeline import small_talk
+
+    assert how_words("How often does the shuttle bus run?") == {"often"}
+    assert how_words("How many days of leave?") == frozenset()
+    assert [small_talk(q) for q in ("สวัสดีครับ", "ขอบคุณมากค่ะ", "こんにちは", "ありがとうございます！", "Hello!")] == \
+        ["greeting", "thanks", "greeting", "thanks", "greeting"]
+    assert small_talk("สวัสดิการพนักงานมีอะไรบ้าง") is None and small_talk("hi, how many days of leave?") is None
+
+
+@pytest.mark.slow
+def test_a_greeting_is_answered_without_documents(manual_db):
+    from thaija.rag.pipeline import ask, render
+
+    r = ask("สวัสดีครับ", db=manual_db)   # review on: small talk is never queued
+    assert r["reason"] == "small_talk" and not r["citations"] and r["review_id"] is None
+    assert r["answer"].startswith("สวัสดี") and render(r) == r["answer"]

@@ -163,6 +163,16 @@ BAD_BODIES = [
 ]
 
 
+def test_unknown_paths_and_methods_answer_in_the_api_error_shape(client, keys):
+    """Adversarial pass, session 11: 404/405 came as {"detail": ...}, unlike every other error."""
+    h = {"Authorization": f"Bearer {keys['public']}"}
+    r = client.get("/v1/nope", headers=h)
+    assert r.status_code == 404 and r.json()["error"]["type"] == "not_found_error"
+    r = client.get("/v1/chat/completions", headers=h)
+    assert r.status_code == 405 and "GET" in r.json()["error"]["message"] and "detail" not in r.json()
+    assert client.get("/v1/nope").status_code == 401   # the key check still comes first
+
+
 @pytest.mark.parametrize("raw", BAD_BODIES, ids=range(len(BAD_BODIES)))
 def test_bad_bodies_get_400_json_never_500(client, keys, raw):
     r = client.post("/v1/chat/completions", content=raw,

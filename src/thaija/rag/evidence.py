@@ -367,9 +367,16 @@ _TH_HOW = frozenset("แค่ไหน เท่าไร เท่าไหร
 _TH_HOW_TAIL = re.compile("(?:แค่ไหน|เท่าไร|เท่าไหร่|เพียงใด|เพียงไร|ขนาดไหน)")
 
 
+_EN_HOW = re.compile(r"\bhow (often|long|far|big|large|old|tall|high|heavy|fast|soon|frequently)\b", re.I)
+
+
 @lru_cache(maxsize=1024)
 def how_words(text: str) -> frozenset[str]:
-    """Thai words that open a "how <adjective>" question word in ``text`` (normalised forms)."""
+    """Words that make a "how <adjective>" question word in ``text`` (Thai นาน of นานแค่ไหน, English
+    often of "how often"; normalised forms)."""
+    en = frozenset(m.group(1).lower() for m in _EN_HOW.finditer(text))
+    if en:
+        return en
     if not _TH_HOW_TAIL.search(text):
         return frozenset()
     from thaija.lang import segment
@@ -384,7 +391,7 @@ def question_weights(query: Query, idf: IdfFn) -> dict[str, float]:
     """IDF weight of every distinct content term of the question (generic words discounted, and
     the adjective of a Thai "how <adjective>" question word: :func:`how_words`)."""
     lang = query.lang
-    how = how_words(query.text) if lang == "th" else frozenset()
+    how = how_words(query.text) if lang in ("th", "en") else frozenset()
     return {t: idf(t, lang) * (GENERIC_WEIGHT if t in how else term_weight(t, lang)) for t in dict.fromkeys(query.content)}
 
 
@@ -408,6 +415,7 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
             topic.setdefault(u.hit, set()).update(content_terms(u.title, u.lang))
     core = {t for t in weights if term_weight(t, query.lang) == 1.0}
     rows: list[Scored] = []
+    held: dict[int, float] = {}
     for u in us:
         if u.heading:
             continue
@@ -430,6 +438,10 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
             lex *= 0.5  # only generic words matched: not an answer to this question
         rows.append(Scored(u, lex, None, u.hit + 1, 0.0, frozenset(t for t in cov if t not in tp),
                            frozenset(t for t in weights if t in tp)))
+        # the question's words found in the sentence or its chunk's title/headings: lexical evidence in
+        # the question's language for the chunk (a Thai article titled by the asked name), though not
+        # for the sentence — it keeps sentences of another language from their neutral floor below
+        held[id(rows[-1])] = min(1.0, sum(w for t, w in weights.items() if t in cov or t in tp) / total)
     if embed is not None and query.vector is not None and rows:
         order = sorted(range(len(rows)), key=lambda i: (-rows[i].lex, rows[i].rank, rows[i].unit.start))
         pick = order[:cfg.max_dense_units]
@@ -440,7 +452,7 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         _center(rows, query.lang)
     # words cannot match across languages: a sentence in another language gets a neutral lexical
     # score — unless the question's own language already offers lexical evidence (>= 0.15)
-    same_best = max((r.lex for r in rows if r.unit.lang == query.lang), default=0.0)
+    same_best = max((max(r.lex, held.get(id(r), 0.0)) for r in rows if r.unit.lang == query.lang), default=0.0)
     floor = cfg.cross_lex if same_best < 0.15 else 0.0
     # no sentence in the question's language holds the question's most specific word (บ้าน of
     # ทำงานจากที่บ้าน) and all of them match little of it while sentences in another language were
@@ -457,8 +469,15 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         if same and same_best < cfg.generic_lex and not any(key in r.covered or key in r.topic for r in same):
             floor = cfg.cross_lex
             generic_only = {id(r) for r in same}
+    # sentences of several languages compete: a question-language sentence keeps the words its chunk's
+    # title/headings share with the question as lexical evidence (the title names what the chunk is
+    # about; words cannot match across languages), so a Thai article titled by the asked name is not
+    # outranked by a Japanese sentence on the cross-encoder's group level alone
+    mixed = query.lang in LANGS and any(r.unit.lang in LANGS and r.unit.lang != query.lang for r in rows)
     for r in rows:
         lex = 0.0 if id(r) in generic_only else r.lex
+        if mixed and r.unit.lang == query.lang and id(r) not in generic_only:
+            lex = max(lex, held.get(id(r), 0.0))
         if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang:
             lex = max(lex, floor)
         r.score = (cfg.lex_weight * lex + cfg.dense_weight * dense_scale(r.dense, cfg)

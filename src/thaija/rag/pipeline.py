@@ -201,6 +201,35 @@ def _doc_text(index: Any) -> Callable[[str], str] | None:
     return text
 
 
+#: Greetings and thanks said as the whole question (particles and punctuation aside): answered with a
+#: short reply in the question's language, nothing retrieved. QA session 11: "สวัสดีครับ", "hello" and
+#: "ขอบคุณครับ" were answered with random document sentences (low confidence).
+_TALK = {
+    "greeting": re.compile(r"^(?:hello|hi|hey|good (?:morning|afternoon|evening)|สวัสดี|หวัดดี|"
+                           r"こんにちは|こんばんは|おはよう(?:ございます)?|はじめまして)$"),
+    "thanks": re.compile(r"^(?:thanks?(?: you)?(?: very much| a lot)?|thx|ขอบคุณ(?:มาก)?|ขอบใจ|"
+                         r"ありがとう(?:ございます|ございました)?|どうも(?:ありがとう)?)$"),
+}
+_TALK_TAIL = re.compile(r"(?:ครับ|ค่ะ|คะ|ค่า|นะ|จ้า|จ้ะ|คับ|ฮะ|มากๆ|มาก)+$")
+SMALL_TALK = {
+    "greeting": {"th": "สวัสดีครับ ถามคำถามเกี่ยวกับเอกสารได้เลยครับ", "ja": "こんにちは。資料についてご質問ください。",
+                 "en": "Hello! Ask a question about the documents."},
+    "thanks": {"th": "ยินดีครับ", "ja": "どういたしまして。", "en": "You're welcome."},
+}
+
+
+def small_talk(question: str) -> str | None:
+    """``"greeting"`` / ``"thanks"`` when the whole question is one, else None."""
+    t = re.sub(r"[\s!！?？.。、,~～ๆ]+", " ", question.lower()).strip()
+    if len(t) > 40:
+        return None
+    t = _TALK_TAIL.sub("", t.replace(" ", "")) if re.search("[\u0e00-\u0e7f]", t) else t
+    for kind, rx in _TALK.items():
+        if rx.match(t.strip()):
+            return kind
+    return None
+
+
 def _hit_context(index: Any, hits: Sequence[Any]) -> list[tuple[str, str]] | None:
     """Per hit: its document's title and the heading its chunk sits under (what the index embedded
     and BM25-indexed with the chunk); None without an index."""
@@ -322,6 +351,11 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     lang = q.lang
     texts = prompt_texts(lang)
     gen = generator or get_generator(cfg)
+    talk = small_talk(question)
+    if talk is not None:  # "สวัสดีครับ", "ありがとう", "hello": no document is asked about (not queued)
+        return Answer(original, lang, SMALL_TALK[talk].get(lang, SMALL_TALK[talk]["en"]), True, [], [],
+                      reason="small_talk", generator=gen.name, model=gen.model,
+                      seconds=round(time.perf_counter() - t0, 4), extra={"answer_lang": lang})
     search = search or default_search(db, cfg.mode, cfg.groups)
     ctx = evidence_context(db, dense=cfg.dense_evidence)
     if ctx.embedder is not None and cfg.mode != "bm25":
@@ -513,7 +547,9 @@ def render(result: dict[str, Any], width: int = 120) -> str:
         lines.append(f"  [{c['n']}] {c['doc_id']} {c['start']}:{c['end']} ({c['source']}): {quote[:width]}{more}")
     rid = result.get("review_id")
     queued = f"; review id {rid}" if rid is not None else "; not queued for review"
-    if result["refused"]:
+    if result["refused"] and result.get("reason") == "small_talk":
+        pass   # a greeting answered with a greeting
+    elif result["refused"]:
         lines.append(f"(refused: {result.get('reason')}{queued})")
     elif result.get("reason") == "low_confidence":
         support = result.get("support")

@@ -345,6 +345,16 @@ def create_app(config: ServeConfig | None = None):
     async def _bad_input(request: Request, exc: ThaijaError):
         return error(400, str(exc))
 
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        """Unknown paths (404) and methods (405) in the API's own error shape, not {"detail": …}."""
+        kind = {404: "not_found_error", 405: "invalid_request_error"}.get(exc.status_code, "invalid_request_error")
+        msg = {404: f"no such endpoint: {request.url.path[:200]}",
+               405: f"method {request.method} not allowed on {request.url.path[:200]}"}.get(exc.status_code, str(exc.detail))
+        return error(exc.status_code, msg, kind, getattr(exc, "headers", None))
+
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
