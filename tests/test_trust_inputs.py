@@ -346,3 +346,17 @@ def test_fuzz_server_bodies(app_client, body):
 
 def test_library_errors_are_thaija_errors():
     assert issubclass(ValidationError, ThaijaError)
+
+
+@pytest.mark.parametrize("qrels, msg", [
+    ("query-id\tcorpus-id\tscore\ngarbage\n", "qrels.tsv:2"),
+    ("q1\td1\tmany\n", "qrels.tsv:1"),
+    ("q1\td1\t1\nq1\x00\td1\t1\n", "qrels.tsv:2"),
+])
+def test_eval_qa_bad_qrels_name_file_and_line(tmp_path, qrels, msg):
+    """Adversarial pass, session 11: eval-qa read a garbage qrels.tsv silently (evidence_hit 0.0, exit 0)."""
+    folder = _beir(tmp_path / "b", OK_CORPUS, OK_QUERIES, qrels)
+    (folder / "answers.jsonl").write_text('{"query-id": "q1", "answers": ["x"]}\n', encoding="utf-8")
+    code, out = _cli(["eval-qa", folder])
+    assert code == 2 and msg in out, out
+    assert sorted(p.name for p in folder.iterdir()) == ["answers.jsonl", "corpus.jsonl", "qrels.tsv", "queries.jsonl"]
