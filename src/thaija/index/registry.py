@@ -16,6 +16,7 @@ process' memory does not grow with the number of vectors.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 import threading
@@ -384,19 +385,24 @@ class Registry:
         return {"doc_id": r[0], "text": self.text_of(r[0]) if r[1] is None else r[1], "title": r[2], "source": r[3], "groups": json.loads(r[4]),
                 "metadata": json.loads(r[5])}
 
-    def heading_of(self, doc_id: str, pos: int) -> tuple[str, str] | None:
-        """(title, heading the offset ``pos`` sits under) of a stored document: the heading of its
-        Markdown section ("" for other formats), the context its chunks were indexed with."""
-        from thaija.index.sections import heading_at, is_markdown
+    def headings_of(self, doc_id: str, positions: Sequence[int]) -> tuple[str, list[str]] | None:
+        """(title, the heading each offset of ``positions`` sits under) of a stored document: the
+        heading of its Markdown section ("" for other formats), the context its chunks were indexed
+        with; the text is read once, only for a Markdown document."""
+        from thaija.index.sections import headings, is_markdown
 
         r = self.db.execute("SELECT title, source, metadata FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
         if r is None:
             return None
-        heading = ""
-        if is_markdown(r[1] or "", json.loads(r[2] or "{}")):
-            doc = self.document(doc_id) or {}
-            heading = heading_at((doc.get("text") or "")[:max(0, pos)], pos)
-        return r[0] or "", heading
+        if not is_markdown(r[1] or "", json.loads(r[2] or "{}")):
+            return r[0] or "", ["" for _ in positions]
+        hs = headings((self.document(doc_id) or {}).get("text") or "")
+        ends = [h[1] for h in hs]
+        out = []
+        for pos in positions:
+            i = bisect.bisect_right(ends, pos) - 1
+            out.append(hs[i][2] if i >= 0 else "")
+        return r[0] or "", out
 
     def text_of(self, doc_id: str, text: str | None = None) -> str:
         """A document's text: ``text`` when given (its ``documents.text``), else its ``doc_text`` parts."""

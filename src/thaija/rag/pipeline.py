@@ -232,17 +232,23 @@ def small_talk(question: str) -> str | None:
 
 def _hit_context(index: Any, hits: Sequence[Any]) -> list[tuple[str, str]] | None:
     """Per hit: its document's title and the heading its chunk sits under (what the index embedded
-    and BM25-indexed with the chunk); None without an index."""
+    and BM25-indexed with the chunk); each document read once; None without an index."""
     reg = getattr(index, "registry", None)
-    if reg is None or not hasattr(reg, "heading_of"):
+    if reg is None or not hasattr(reg, "headings_of"):
         return None
-    out = []
-    for h in hits:
+    by_doc: dict[str, list[int]] = {}
+    for i, h in enumerate(hits):
+        if getattr(h, "doc_id", None):
+            by_doc.setdefault(h.doc_id, []).append(i)
+    out = [("", "")] * len(hits)
+    for doc_id, ix in by_doc.items():
         try:
-            got = reg.heading_of(h.doc_id, h.start) if getattr(h, "doc_id", None) else None
-        except Exception:  # noqa: BLE001 - no stored document: the chunk alone decides
+            got = reg.headings_of(doc_id, [hits[i].start for i in ix])
+        except Exception:  # noqa: BLE001 - no stored document: the chunks alone decide
             got = None
-        out.append(got or ("", ""))
+        if got is not None:
+            for i, heading in zip(ix, got[1]):
+                out[i] = (got[0], heading)
     return out
 
 

@@ -142,6 +142,10 @@ def mount_ui(app: Any, config: Any) -> None:
             return True
         return bool(getattr(getattr(request.state, "key", None), "review", False))
 
+    def not_a_reviewer() -> JSONResponse:
+        return error(403, "this API key may not use the review queue: give it the review role "
+                          "(`thaija keygen --review`)", "permission_error")
+
     def reviewer(fn: Callable[..., Any]) -> Callable[..., Any]:
         """Only keys with the review role (403 otherwise): the queue holds other users' questions and
         its edits become tune data (`review export`)."""
@@ -149,10 +153,7 @@ def mount_ui(app: Any, config: Any) -> None:
 
         @functools.wraps(fn)
         def run(request: Request, *args: Any, **kwargs: Any) -> Any:
-            if not may_review(request):
-                return error(403, "this API key may not use the review queue: give it the review role "
-                                  "(`thaija keygen --review`)", "permission_error")
-            return fn(request, *args, **kwargs)
+            return fn(request, *args, **kwargs) if may_review(request) else not_a_reviewer()
         return run
 
     def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -252,7 +253,7 @@ def mount_ui(app: Any, config: Any) -> None:
 
     async def review_act(request: Request, item_id: int) -> Any:
         if not may_review(request):
-            return reviewer(lambda r: None)(request)
+            return not_a_reviewer()
         return act(request, item_id, await body_of(request))  # bad bodies: the server's 400 / 413
 
     @guarded
