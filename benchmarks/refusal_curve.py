@@ -534,6 +534,14 @@ def main() -> None:
                "top1": round(sum(r["top1_hit"] for r in rs if r["answerable"]) / max(1, sum(1 for r in rs if r["answerable"])), 4)}
         for name, rs in by_set.items()}
     out["curves_fit_half"] = curves
+    # what `--min-support t` gives on the measured half (one threshold for every answer of the set,
+    # cross-language evidence included): the trade-off around the operating point, for the docs
+    grid_m = [i / 100 for i in range(5, 51)]
+    out["curves_measured_half"] = {
+        name: [{"min_support": t, **{k: v for k, v in metrics([r for r in test_rows if r["set"] == name], sup, t).items()
+                                      if k in ("answer_only_recall", "false_refusal_rate", "unanswerable_refusal_rate")}}
+               for t in grid_m]
+        for name in by_set if name in ("th", "ja")}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["load_avg"] = os.getloadavg()
     out["cross_encoder"] = "thaija.models.answerability (src/thaija/models/answerability.safetensors)" if with_ce else None
@@ -564,7 +572,7 @@ def main() -> None:
         fig.savefig(ROOT / "docs" / "refusal_curve.png", dpi=120)
     except Exception as exc:  # matplotlib missing: the JSON still holds the curve
         log(f"no plot: {exc}")
-    print(json.dumps({k: v for k, v in out.items() if k not in ("curves_fit_half",)}, ensure_ascii=False, indent=2))
+    print(json.dumps({k: v for k, v in out.items() if k not in ("curves_fit_half", "curves_measured_half")}, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

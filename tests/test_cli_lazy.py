@@ -71,3 +71,17 @@ def test_a_command_runs_through_the_lazy_app(tmp_path):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     typo = subprocess.run([THAIJA, "segmnt"], capture_output=True, text=True, timeout=120)
     assert typo.returncode == 2 and "segment" in typo.stderr
+
+
+def test_usage_errors_read_like_every_other_cli_error():
+    """A missing argument, an unknown option or command: click's usage line and hint, then one
+    ``thaija: error: ...`` line (not click's ``Error:``), exit 2 — top level, command and sub-command."""
+    for argv, says in ((["ask"], "Missing argument 'question'"), (["--bogus"], "No such option: --bogus"),
+                       (["ask", "--bogus", "x"], "No such option: --bogus"), (["nosuch"], "No such command 'nosuch'"),
+                       (["index", "add"], "Missing argument 'paths'"), (["search", "q", "--k", "abc"], "'--k'")):
+        out = subprocess.run([THAIJA, *argv], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2, (argv, out.stderr)
+        last = out.stderr.strip().splitlines()[-1]
+        assert last.startswith("thaija: error: ") and says in last, (argv, out.stderr)
+        assert "Usage: thaija" in out.stderr and "--help' for help." in out.stderr
+        assert "\nError:" not in "\n" + out.stderr and "Traceback" not in out.stderr

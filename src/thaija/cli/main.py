@@ -15,8 +15,10 @@ from thaija.errors import ThaijaError
 
 try:  # typer >= 0.20 vendors click: its CLI only catches its own ClickException
     from typer._click.exceptions import ClickException as _ClickException
+    from typer._click.exceptions import UsageError as _ClickUsageError
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import ClickException as _ClickException
+    from click import UsageError as _ClickUsageError
 
 
 class _CLIError(_ClickException):
@@ -28,12 +30,38 @@ class _CLIError(_ClickException):
         print(f"thaija: error: {self.format_message()}", file=file or sys.stderr)
 
 
+class _UsageError(_ClickUsageError):
+    """A usage error (missing argument, unknown option): click's usage line and hint, then the
+    error as every other CLI error reads, ``thaija: error: ...`` (exit 2)."""
+
+    def show(self, file=None) -> None:  # noqa: D102 - click API
+        file = file or sys.stderr
+        ctx = self.ctx
+        if ctx is not None:
+            print(ctx.get_usage(), file=file)
+            if ctx.command.get_help_option(ctx) is not None:
+                print(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.", file=file)
+        print(f"thaija: error: {self.format_message()}", file=file)
+
+
+def _usage(exc: _ClickUsageError) -> _UsageError:
+    return exc if isinstance(exc, _UsageError) else _UsageError(exc.format_message(), exc.ctx)
+
+
 class _Group(TyperGroup):
     """Maps library errors (plain exceptions) to the CLI's one-line error and exit 2."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # noqa: D102 - `thaija --bogus`
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _ClickUsageError as exc:
+            raise _usage(exc) from None
 
     def invoke(self, ctx):  # noqa: D102
         try:
             return super().invoke(ctx)
+        except _ClickUsageError as exc:  # a sub-command's usage error (parsed inside invoke)
+            raise _usage(exc) from None
         except ThaijaError as exc:
             raise _CLIError(str(exc)) from exc
         except BrokenPipeError:  # `thaija detect --file f | head`: the reader left; that is success
