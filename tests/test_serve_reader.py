@@ -70,3 +70,42 @@ def test_one_prompt_token_count_per_reply(server):
     assert u2["tokenizer"] == "o200k_base" and u2["prompt_tokens"] == count_tokens(msgs[0]["content"])
     assert u2["completion_tokens"] == count_tokens(r2["choices"][0]["message"]["content"])
     assert "10日" in r2["choices"][0]["message"]["content"]
+
+
+def test_sampling_fields_are_checked_and_max_tokens_is_honoured(server):
+    """OpenAI's bounds on ``n``/``temperature``/``top_p``/``max_tokens`` (400 in the API's error
+    shape, not silently ignored); a valid temperature changes nothing (the answer is extractive);
+    ``max_tokens`` cuts the answer at a word/sentence boundary with ``finish_reason: "length"``,
+    usage recounted — in the JSON reply and in the stream."""
+    import json
+
+    import httpx
+
+    from thaija.rag.chat import count_tokens
+
+    url = server + "/v1/chat/completions"
+    q = [{"role": "user", "content": "CleanBot R7 ชาร์จแบตเต็มใช้เวลากี่ชั่วโมง"}]
+    for bad, says in (({"n": 2}, "n=2"), ({"temperature": 99}, "temperature"), ({"top_p": -1}, "top_p"),
+                      ({"max_tokens": -1}, "max_tokens"), ({"max_tokens": "x"}, "max_tokens"), ({"n": True}, "'n'")):
+        r = httpx.post(url, timeout=120, json={"model": "thaija-rag", "messages": q, **bad})
+        assert r.status_code == 400 and says in r.json()["error"]["message"], (bad, r.text)
+    full = httpx.post(url, timeout=120, json={"model": "thaija-rag", "messages": q, "temperature": 1.5, "n": 1}).json()
+    text = full["choices"][0]["message"]["content"]
+    assert full["choices"][0]["finish_reason"] == "stop" and full["usage"]["completion_tokens"] > 12, full
+    cut = httpx.post(url, timeout=120, json={"model": "thaija-rag", "messages": q, "max_tokens": 12}).json()
+    ctext = cut["choices"][0]["message"]["content"]
+    assert cut["choices"][0]["finish_reason"] == "length" and ctext and text.startswith(ctext), (ctext, text)
+    assert cut["usage"]["completion_tokens"] == count_tokens(ctext) <= 12
+    assert cut["usage"]["total_tokens"] == cut["usage"]["prompt_tokens"] + cut["usage"]["completion_tokens"]
+    roomy = httpx.post(url, timeout=120, json={"model": "thaija-rag", "messages": q, "max_completion_tokens": 4000}).json()
+    assert roomy["choices"][0]["message"]["content"] == text and roomy["choices"][0]["finish_reason"] == "stop"
+    with httpx.stream("POST", url, timeout=120,
+                      json={"model": "thaija-rag", "messages": q, "max_tokens": 12, "stream": True}) as s:
+        events = [json.loads(ln[6:]) for ln in s.iter_lines() if ln.startswith("data: {")]
+    assert "".join(e["choices"][0]["delta"].get("content", "") for e in events if e["choices"]) == ctext
+    assert events[-1]["choices"][0]["finish_reason"] == "length"
+    # the reader model too
+    msgs = [{"role": "user", "content": '<document n="1" source="s">\n経費の精算は翌月10日までに申請します。'
+                                        '領収書の原本を添付してください。\n</document>\n質問: 経費精算の申請期限はいつですか'}]
+    r = httpx.post(url, timeout=120, json={"model": "thaija-extractive", "messages": msgs, "max_tokens": 3}).json()
+    assert r["choices"][0]["finish_reason"] == "length" and r["usage"]["completion_tokens"] <= 3, r

@@ -14,7 +14,9 @@ Functions the server calls (``thaija serve``'s ``/v1/chat/completions``):
 - ``stream_chunks(reply) -> Iterator[str]``: the same reply as OpenAI ``stream=true`` SSE lines
   (``data: {"object": "chat.completion.chunk", …}\\n\\n`` … ``data: [DONE]\\n\\n``); the server
   writes them with ``Content-Type: text/event-stream``. The last content chunk carries
-  ``finish_reason: "stop"``, ``usage`` and ``citations``.
+  ``finish_reason: "stop"`` (``"length"`` when ``limit_tokens`` cut it), ``usage`` and ``citations``.
+- ``limit_tokens(reply, max_tokens) -> dict``: the request's ``max_tokens`` honoured (cut at a
+  sentence/word boundary, ``finish_reason: "length"``).
 - ``usage(prompt_texts, completion, tokenizer) -> dict``: counts in the named tokenizer of the
   thaija cost registry (``o200k_base`` for the extractive reader and the openai generator,
   the model's own tokenizer for ``local``).
@@ -262,6 +264,42 @@ def _pieces(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def limit_tokens(reply: dict[str, Any], max_tokens: int | None) -> dict[str, Any]:
+    """The OpenAI ``max_tokens`` contract on a chat ``reply``: an answer longer than ``max_tokens``
+    completion tokens (counted in the ``usage`` block's tokenizer) is cut to fit — at the last
+    whole sentence, word or citation marker that fits (:func:`_pieces`), else inside the first one
+    — with ``finish_reason`` ``"length"``, ``usage`` recounted and only the citations whose marker
+    is left. A reply that fits is returned unchanged."""
+    if not max_tokens or not reply.get("choices"):
+        return reply
+    tok = reply.get("usage", {}).get("tokenizer", "o200k_base")
+    msg = reply["choices"][0]["message"]
+    text = msg.get("content") or ""
+    if count_tokens(text, tok) <= max_tokens:
+        return reply
+    out = ""
+    for piece in _pieces(text):
+        if count_tokens(out + piece, tok) > max_tokens:
+            break
+        out += piece
+    if not out:  # not even one piece fits (a long Thai clause): the longest prefix that does
+        lo, hi = 0, len(text)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if count_tokens(text[:mid], tok) <= max_tokens else (lo, mid - 1)
+        out = text[:lo]
+    out = out.rstrip()
+    u = reply.get("usage") or {}
+    c = count_tokens(out, tok) if out else 0
+    p = int(u.get("prompt_tokens", 0))
+    cut = {**reply, "choices": [{**reply["choices"][0], "message": {**msg, "content": out}, "finish_reason": "length"}],
+           "usage": {**u, "completion_tokens": c, "total_tokens": p + c}}
+    if isinstance(reply.get("citations"), list):
+        cut["citations"] = [x for x in reply["citations"]
+                            if not isinstance(x, dict) or "n" not in x or f"[{x['n']}]" in out]
+    return cut
+
+
 def stream_chunks(reply: dict[str, Any], include_usage: bool = False) -> Iterator[str]:
     """``reply`` (from :func:`chat_completion`) as OpenAI-style server-sent events. The finishing
     chunk carries ``usage`` and ``citations``; with ``include_usage`` (the request's
@@ -276,7 +314,8 @@ def stream_chunks(reply: dict[str, Any], include_usage: bool = False) -> Iterato
     yield event({"role": "assistant", "content": ""})
     for piece in _pieces(reply["choices"][0]["message"]["content"]):
         yield event({"content": piece})
-    yield event({}, "stop", usage=reply["usage"], citations=reply.get("citations", []))
+    yield event({}, reply["choices"][0].get("finish_reason") or "stop", usage=reply["usage"],
+                citations=reply.get("citations", []))
     if include_usage:
         yield "data: " + json.dumps({**base, "choices": [], "usage": reply["usage"]}, ensure_ascii=False) + "\n\n"
     yield "data: [DONE]\n\n"

@@ -50,7 +50,19 @@ def check_chat_body(body: Any) -> tuple[str, list[dict[str, Any]], bool]:
 
     if not isinstance(body, dict):
         raise ValidationError("the request body must be a JSON object")
-    check_fields(body, {"model": "str", "stream": "bool", "messages": "array"}, "request")
+    check_fields(body, {"model": "str", "stream": "bool", "messages": "array", "n": "int", "temperature": "number",
+                        "top_p": "number", "max_tokens": "int", "max_completion_tokens": "int"}, "request")
+    # sampling fields as the OpenAI API bounds them; the answer is extractive and deterministic, so a
+    # valid temperature / top_p changes nothing, and several choices (n > 1) would be one answer repeated
+    for key, lo, hi in (("temperature", 0.0, 2.0), ("top_p", 0.0, 1.0)):
+        v = body.get(key)
+        if v is not None and not lo <= v <= hi:
+            raise ValidationError(f"request: field {key!r} must be between {lo:g} and {hi:g}, got {v}")
+    for key in ("max_tokens", "max_completion_tokens"):
+        if body.get(key) is not None and body[key] < 1:
+            raise ValidationError(f"request: field {key!r} must be at least 1, got {body[key]}")
+    if body.get("n") is not None and body["n"] != 1:
+        raise ValidationError(f"request: n={body['n']} is not supported: the answer is deterministic (one choice, n=1)")
     messages = body.get("messages")
     if not messages:
         raise ValidationError("'messages' must be a non-empty list of {role, content} objects")
@@ -372,6 +384,8 @@ def create_app(config: ServeConfig | None = None):
     async def chat(request) -> Any:
         import anyio
 
+        from thaija.rag.chat import limit_tokens
+
         body = await read_json(request)
         model, messages, stream = check_chat_body(body)
         if model not in (RAG_MODEL, READER_MODEL):
@@ -384,6 +398,7 @@ def create_app(config: ServeConfig | None = None):
         if model == RAG_MODEL:  # follow-ups resolved, OpenAI shape, usage, SSE (thaija.rag.chat)
             groups = request.state.groups
             reply = await anyio.to_thread.run_sync(answerer.chat, messages, groups)
+            reply = limit_tokens(reply, body.get("max_completion_tokens") or body.get("max_tokens"))
             if stream:
                 from fastapi.responses import StreamingResponse
 
@@ -400,14 +415,14 @@ def create_app(config: ServeConfig | None = None):
 
         # the same usage block as thaija-rag: the messages as sent and the answer, in o200k_base
         counted = usage(["\n".join(_text(m.get("content")) for m in messages)[:200_000]], content)
-        return {
+        return limit_tokens({
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": counted,
-        }
+        }, body.get("max_completion_tokens") or body.get("max_tokens"))
 
     chat.__annotations__["request"] = Request  # a real class: FastAPI injects the request
     app.post("/v1/chat/completions")(chat)
