@@ -114,6 +114,15 @@ def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> 
     return Resolution(last, last)
 
 
+def _speaks_of(answer_text: str, turn: str) -> bool:
+    """The answer holds one of the turn's own non-generic content words (ลาคลอด of แล้วลาคลอดล่ะ)."""
+    from thaija.retrieve.query import analyse, term_weight
+
+    q = analyse(turn)
+    low = answer_text.lower()
+    return any(t.lower() in low for t in q.content if len(t) > 1 and term_weight(t, q.lang) == 1.0)
+
+
 def _with(borrowed: Sequence[str], turn: str, lang: str) -> str:
     """The turn with the borrowed words before it; Japanese joins them by の (東京の宿泊の領収書は？),
     never glued (東京場合の…)."""
@@ -170,7 +179,10 @@ def chat_completion(messages: Sequence[dict[str, Any]], *, db: str, config: Any 
         # ("แล้วลาคลอดล่ะ" after a sick-leave question: ลาป่วย borrowed, the sick-leave rule again)
         if ans.refused or ans.reason == "low_confidence":
             alone = answer(res.original, db=db, config=quiet, search=search, generator=gen)
-            if not alone.refused and (ans.refused or (alone.support or 0.0) > (ans.support or 0.0)):
+            # the turn alone wins when better supported, or when only it speaks of what this turn asks
+            # (the borrowed answer quotes none of the turn's own words: the earlier topic again)
+            if not alone.refused and (ans.refused or (alone.support or 0.0) > (ans.support or 0.0)
+                                      or (_speaks_of(alone.answer, res.original) and not _speaks_of(ans.answer, res.original))):
                 res = Resolution(res.original, res.original, False, [])
                 ans = alone
         if cfg.review and (ans.refused or ans.reason):
