@@ -216,3 +216,18 @@ def test_cross_language_answer_stays_under_its_heading(db):
     assert [c["doc_id"] for c in r["citations"]] == ["th-aquaclean"]
     assert r["evidence"]["kind_miss"] == 0.0
     check_citations(r)
+
+
+def test_a_question_asking_two_things_is_answered_part_by_part(db):
+    """Two question words (กี่ชั่วโมง … กี่ปี): both facts answered without --agentic, each under its own
+    citation; one retrieval round (--no-split) answers one of them only. A question with one question
+    word is not split (its trace has one round)."""
+    q = "CleanBot R7 ชาร์จแบตเต็มใช้เวลากี่ชั่วโมง และรับประกันกี่ปี"
+    r = answer(q, db=db, config=AskConfig(review=False)).to_dict()
+    assert not r["refused"] and "4時間" in r["answer"] and "1年間" in r["answer"], r["answer"]
+    assert r.get("sub_questions") and len(r["sub_questions"]) == 2, r.get("sub_questions")
+    check_citations(r)
+    one = answer(q, db=db, config=AskConfig(review=False, split=False)).to_dict()
+    assert not ("4時間" in one["answer"] and "1年間" in one["answer"]), one["answer"]
+    single = answer("CleanBot R7 ชาร์จแบตเต็มใช้เวลากี่ชั่วโมง", db=db, config=AskConfig(review=False)).to_dict()
+    assert "sub_questions" not in single and len(single["trace"]) == 1

@@ -161,6 +161,13 @@ def test_extractive_answers_from_the_gold_paragraph(data):
     ("タイと日本の首都はどこですか？", "ja", ["タイの首都はどこですか？", "日本の首都はどこですか？"]),
     ("北海道および沖縄の気候は？", "ja", ["北海道の気候は？", "沖縄の気候は？"]),
     ("What are the capitals of Thailand and Japan?", "en", ["What are the capitals of Thailand?", "What are the capitals of Japan?"]),
+    # two question words: two questions (not "ลาป่วยได้กี่ลาพักร้อนได้กี่วัน" from the list-item rule);
+    # a Thai part naming no product gets the one the question opens with
+    ("ลาป่วยได้กี่วัน และลาพักร้อนได้กี่วัน", "th", ["ลาป่วยได้กี่วัน", "ลาพักร้อนได้กี่วัน"]),
+    ("GreenCut G3 ชาร์จนานแค่ไหน และรับประกันกี่ปี", "th", ["GreenCut G3 ชาร์จนานแค่ไหน", "GreenCut G3 รับประกันกี่ปี"]),
+    ("有給休暇は何日で、残業代は何倍ですか", "ja", ["有給休暇は何日で", "残業代は何倍ですか"]),
+    ("How many sick days do I get and how long is maternity leave?", "en",
+     ["How many sick days do I get?", "how long is maternity leave?"]),
     # not enumerations: "with", yes/no "หรือไม่", quotative と
     ("ใครแต่งงานกับสุวัฒน์", "th", ["ใครแต่งงานกับสุวัฒน์"]),
     ("เขาเกิดที่ไหนหรือไม่", "th", ["เขาเกิดที่ไหนหรือไม่"]),

@@ -32,6 +32,7 @@ def ask_cmd(
     mode: str = option(AskConfig, "mode", "--mode"),
     agentic: bool = option(AskConfig, "agentic", "--agentic"),
     max_rounds: int = option(AskConfig, "max_rounds", "--max-rounds"),
+    split: bool = option(AskConfig, "split", "--split/--no-split"),
     groups: Optional[str] = option(AskConfig, "groups", "--groups"),
     review: bool = option(AskConfig, "review", "--review/--no-review"),
     redact: bool = option(AskConfig, "redact", "--redact"),
@@ -47,7 +48,7 @@ def ask_cmd(
     from thaija.rag.pipeline import answer
 
     db = _check_db(db)
-    cfg = AskConfig(generator=generator, k=k, mode=mode, agentic=agentic, max_rounds=max_rounds,
+    cfg = AskConfig(generator=generator, k=k, mode=mode, agentic=agentic, max_rounds=max_rounds, split=split,
                     groups=parse_groups(groups), model=model, adapter=adapter,
                     base_url=base_url, review=review, redact=redact, min_support=min_support)
     res = answer(question, db=db, config=cfg).to_dict()

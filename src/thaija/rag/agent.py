@@ -29,6 +29,22 @@ _QMARK = re.compile(r"[?？。.!！]+$")
 _QSPLIT = re.compile(r"(?<=[?？。!！])\s*|\n+")
 
 SearchFn = Callable[[str, int], list[Any]]
+#: Question words (whole tokens of the language's segmenter): a part holding one asks on its own.
+INTERROGATIVES: dict[str, frozenset[str]] = {
+    "th": frozenset({"กี่", "เท่าไร", "เท่าไหร่", "เท่าใด", "อะไร", "ใคร", "ที่ไหน", "ไหน", "เมื่อไร", "เมื่อไหร่",
+                     "เมื่อใด", "อย่างไร", "ยังไง", "แค่ไหน", "ไหม", "มั้ย", "ใด"}),
+    "ja": frozenset({"何", "いつ", "どこ", "誰", "どう", "いくら", "いくつ", "どの", "どれ", "どちら", "なぜ", "どんな"}),
+    "en": frozenset({"what", "when", "where", "who", "whom", "whose", "which", "why", "how"}),
+}
+
+
+def question_words(text: str, lang: str) -> int:
+    """How many question words ``text`` holds (ja: not 何も / どこでも, which mean "any")."""
+    lang = _lang_of(lang)
+    toks = [t.text.lower() for t in segment_tokens(text, lang) if t.text.strip()]
+    qs = INTERROGATIVES[lang]
+    return sum(1 for i, w in enumerate(toks) if w in qs
+               and not (lang == "ja" and toks[i + 1:i + 2] in (["も"], ["で"]) and "も" in toks[i + 1:i + 3]))
 
 
 def _lang_of(lang: str) -> str:
@@ -114,6 +130,24 @@ def _substitute(entity: str, long: str, lang: str, before_long: bool) -> str:
     return long[:w.start] + entity.strip()
 
 
+def asks_twice(question: str, lang: str) -> bool:
+    """The question asks two or more things: two question words and :func:`decompose` splits it."""
+    return question_words(question, lang) >= 2 and len(decompose(question, lang)) > 1
+
+
+_LEAD_NAME = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9\-.]*\s*)+")
+
+
+def _share_name(parts: list[str]) -> list[str]:
+    """th: "GreenCut G3 ชาร์จนานแค่ไหน" + "รับประกันกี่ปี" → the later part gets the product name the
+    first opens with ("GreenCut G3 รับประกันกี่ปี") when it names none of its own (no Latin word)."""
+    m = _LEAD_NAME.match(parts[0])
+    if not m or not re.search(r"[A-Za-z]", m.group(0)) or len(m.group(0).strip()) == len(parts[0].strip()):
+        return parts
+    name = m.group(0).strip()
+    return [parts[0]] + [p if re.search(r"[A-Za-z]", p) else f"{name} {p}" for p in parts[1:]]
+
+
 def _share_topic(parts: list[str], lang: str) -> list[str]:
     """ja: "CleanBot R7の充電時間" + "連続使用時間を教えてください" → the second part gets the first's
     topic ("CleanBot R7の連続使用時間を…") when it names none of its own; a bare list item is left
@@ -153,12 +187,16 @@ def decompose(question: str, lang: str, *, max_parts: int = 4) -> list[str]:
         parts = [p for p in parts if p and any(c.isalnum() for c in p)]
         if lang == "ja" and len(parts) > 1:
             parts = _share_topic(parts, lang)
+        if lang == "th" and len(parts) > 1:
+            parts = _share_name(parts)
         if len(parts) <= 1:
             subs.append(sent)
             continue
+        # two question words (ลาป่วยได้กี่วัน และลาพักร้อนได้กี่วัน): every part holding one asks on its own
+        own = {i for i, p in enumerate(parts) if question_words(p, lang)} if question_words(sent, lang) >= 2 else set()
         longs = [i for i, p in enumerate(parts)
-                 if not (_is_entity(p, lang, before_long=True) and lang == "ja")
-                 and not (_is_entity(p, lang, before_long=False) and lang != "ja" and i > 0)]
+                 if i in own or (not (_is_entity(p, lang, before_long=True) and lang == "ja")
+                                 and not (_is_entity(p, lang, before_long=False) and lang != "ja" and i > 0))]
         if not longs:
             subs.append(sent)
             continue

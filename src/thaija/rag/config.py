@@ -51,6 +51,9 @@ class AskConfig:
     agentic: bool = setting(False, (
         "Split a complex question into sub-questions and retrieve in bounded rounds, re-querying gaps."))
     max_rounds: int = setting(3, "Agentic mode: at most this many retrieval rounds.")
+    split: bool = setting(True, (
+        "A question that asks two things (two question words, e.g. ลาป่วยได้กี่วัน และลาพักร้อนได้กี่วัน) is "
+        "answered part by part in agentic rounds even without --agentic; --no-split: one retrieval round."))
     min_support: float | None = setting(None, (
         "Refuse below this calibrated support in [0, 1] (default: the per-language thresholds fitted on "
         "the dev sets, see docs/rag.md; reason below_min_support when this threshold, not the fitted one, "

@@ -331,7 +331,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     Outcomes: an answer (support at or above the fitted review threshold), an answer flagged
     ``low_confidence`` (queued for review with its retrieved candidates), or a refusal (queued).
     """
-    from thaija.rag.agent import gather
+    from thaija.rag.agent import asks_twice, gather
     from thaija.rag.citations import make_citation, resolve
     from thaija.rag.compose import compose
     from thaija.rag.prompt import build_prompt, prompt_texts
@@ -367,8 +367,10 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     if ctx.embedder is not None and cfg.mode != "bm25":
         q.embed(ctx.embedder)
 
-    # 1. retrieve (one round, or agentic rounds over sub-questions) and select evidence
-    if cfg.agentic:
+    # 1. retrieve (one round, or agentic rounds over sub-questions) and select evidence; a question
+    # asking two things (two question words, and it splits) goes part by part whatever --agentic says
+    agentic = cfg.agentic or (cfg.split and asks_twice(question, lang))
+    if agentic:
         res = gather(question, lang, lambda text, k: _search(search, text, k, None), k=cfg.k,
                      max_rounds=cfg.max_rounds, complete=gen.complete if cfg.generator != "extractive" else None)
         trace = res.trace
@@ -401,7 +403,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     missing = [e.features.get("unit_miss", 0.0) >= 1.0 or bool(e.features.get("name_miss")) for e in evs]
     verdicts = ["refuse" if m else v for m, v in zip(missing, verdicts)]
     answered = [e for e, v in zip(evs, verdicts) if v != "refuse"]
-    if cfg.agentic:
+    if agentic:
         extra["unanswered"] = [e.query.text for e, v in zip(evs, verdicts) if v == "refuse"]
     sup = min((e.support for e in answered), default=max((e.support for e in evs), default=0.0))
     extra["evidence"] = evs[0].features if len(evs) == 1 else [e.features for e in evs]
