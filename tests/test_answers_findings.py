@@ -135,3 +135,34 @@ def test_q1_5_a_heading_line_cut_at_its_space_is_heading_not_an_answer(db):
     assert r["refused"] or len(r["citations"][0]["quote"]) > len("AquaClean") + 10, r
     r = ask(db, "AquaCleanのフィルターは何か月ごとに交換しますか")       # what the manual does say
     assert not r["refused"] and "12 เดือน" in r["answer"], r
+
+
+def test_a_question_language_sentence_is_not_outranked_by_the_cross_language_floor(tmp_path):
+    """QA session 12: an English question matching its English answer by meaning only (lose / lost,
+    computer / laptop) quoted a Japanese overtime rule: every sentence in another language got the
+    cross-language lexical floor, the English one (best cosine of all) nothing. Now a question-language
+    sentence that matches as little is on the same footing: the English rule is the evidence (refused
+    or not, never the overtime rule)."""
+    from thaija.index import Document, Index
+    from thaija.retrieve import close_index
+
+    db = str(tmp_path / "m.db")
+    ix = Index(db)
+    ix.add_documents([
+        Document("remote-en", "# Remote Work Security Checklist\n\n## Devices\nOnly company-issued laptops may be "
+                 "used for remote work.\n\n## Incident reporting\nA lost laptop must be reported to the IT helpdesk "
+                 "within 2 hours.\n", title="Remote Work Security Checklist", metadata={"format": "markdown"}),
+        Document("overtime-ja", "# 残業規程\n\n残業は事前に上長の承認が必要です。申請は勤怠システムで当日の午後5時までに"
+                 "行ってください。残業時間は月45時間、年360時間を上限とします。\n", title="残業規程",
+                 metadata={"format": "markdown"}),
+        Document("leave-th", "# ระเบียบการลา\n\nพนักงานลาป่วยได้ไม่เกิน 30 วันต่อปีโดยได้รับค่าจ้าง\n", title="ระเบียบการลา",
+                 metadata={"format": "markdown"}),
+    ])
+    ix.close()
+    try:
+        r = answer("If I lose my work computer, how quickly do I need to tell someone?", db=db,
+                   config=AskConfig(review=False)).to_dict()
+        assert "残業" not in r["answer"] and not r["evidence"]["cross"], (r["answer"], r["evidence"])
+        assert all(c["doc_id"] == "remote-en" for c in r["citations"]), r["citations"]
+    finally:
+        close_index(db)

@@ -474,9 +474,15 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
         if same and same_best < cfg.generic_lex and not any(key in r.covered or key in r.topic for r in same):
             floor = cfg.cross_lex
             generic_only = {id(r) for r in same}
+    # ... and a question-language sentence that matches as little is on the same footing: when the
+    # floor applies, it gets it too (an English question about a lost laptop quoted a Japanese overtime
+    # rule at the floor over the English rule it matched by meaning only, the best cosine of all)
+    foreign = floor > 0 and any(r.unit.lang in LANGS and r.unit.lang != query.lang for r in rows)
     for r in rows:
         lex = 0.0 if id(r) in generic_only else r.lex + cfg.topic_weight * held.get(id(r), 0.0)
         if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang:
+            lex = max(lex, floor)
+        elif foreign and id(r) not in generic_only and r.unit.lang == query.lang:
             lex = max(lex, floor)
         r.score = (cfg.lex_weight * lex + cfg.dense_weight * dense_scale(r.dense, cfg)
                    + cfg.rank_bonus / r.rank)
