@@ -21,6 +21,37 @@ def test_followup_borrows_the_topic_of_the_earlier_turn():
     assert resolve_followup(msgs[:1]).question == msgs[0]["content"]
 
 
+@pytest.mark.parametrize("earlier,turn,resolved", [
+    # QA session 12: the earlier product was borrowed beside the one the turn names
+    ("AiroPure AP-220 รับประกันกี่ปี", "แล้ว CleanBot RX-9 ล่ะ", "CleanBot RX-9 รับประกันกี่ปี"),
+    ("ลาพักร้อนได้กี่วัน", "แล้วลาป่วยล่ะ", "ลาป่วยได้กี่วัน"),
+    ("ค่าเบี้ยเลี้ยงเดินทางในประเทศวันละเท่าไร", "แล้วต่างประเทศล่ะครับ", "ค่าเบี้ยเลี้ยงเดินทางต่างประเทศวันละเท่าไร"),
+    ("国内出張の宿泊費は？", "じゃあ海外は？", "海外出張の宿泊費は？"),
+    ("CleanBot R7の保証期間は？", "ではAirPure 300は？", "AirPure 300の保証期間は？"),
+    ("How many days of annual leave do I get?", "what about sick leave?", "How many days of sick leave do I get?"),
+])
+def test_an_elliptical_followup_asks_the_earlier_question_again(earlier, turn, resolved):
+    """"แล้ว X ล่ะ" / "じゃあXは？" / "what about X?": the earlier question with X in place of the word
+    (or model name) it stands in for — not the earlier words glued before the turn."""
+    msgs = [{"role": "user", "content": earlier}, {"role": "assistant", "content": "…"},
+            {"role": "user", "content": turn}]
+    r = resolve_followup(msgs)
+    assert r.followup and r.question == resolved, r
+
+
+def test_a_followup_naming_its_own_model_borrows_no_other_model():
+    msgs = [{"role": "user", "content": "CleanBot RX-9 รับประกันกี่ปี"}, {"role": "assistant", "content": "…"},
+            {"role": "user", "content": "แล้วชาร์จแบตนานเท่าไรล่ะ"}]
+    r = resolve_followup(msgs)   # the product, not the earlier attribute (รับประกัน), is the context
+    assert r.borrowed == ["CleanBot", "RX-9"], r
+    msgs[-1]["content"] = "แล้ว AiroPure AP-220 ชาร์จนานเท่าไร"
+    assert "CleanBot" not in resolve_followup(msgs).question
+    # English turns: the earlier turn's ordinary words are no product names
+    msgs = [{"role": "user", "content": "How long does the battery take to charge?"}, {"role": "assistant", "content": "…"},
+            {"role": "user", "content": "and the warranty?"}]
+    assert "How" not in resolve_followup(msgs).borrowed
+
+
 def test_stream_chunks_are_openai_sse():
     reply = {"id": "chatcmpl-x", "created": 1, "model": "thaija-rag",
              "choices": [{"index": 0, "message": {"role": "assistant", "content": "在宅勤務は週2日まで認められます。 [1]"},

@@ -39,6 +39,8 @@ FOLLOWUP_MARKERS: dict[str, tuple[str, ...]] = {
     "en": ("and", "what about", "how about", "then", "also", "it", "its", "this", "that", "they"),
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*|[\u30a0-\u30ff]{2,}")
+#: a product/model name: letters with a digit (RX-9, AP-220, R7) or a CamelCase word (CleanBot)
+_MODEL = re.compile(r"[A-Za-z][A-Za-z\-]*\d[A-Za-z0-9\-]*|\b[A-Z][a-z]+[A-Z][A-Za-z0-9]*")
 
 
 @dataclass
@@ -96,11 +98,23 @@ def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> 
     low = last.lower().lstrip()
     marker = any(low.startswith(m) for m in FOLLOWUP_MARKERS.get(q.lang, ()))
     mine = set(q.content)
+    # "แล้ว X ล่ะ" / "じゃあXは？" / "what about X?": the earlier question asked again about X
+    ellipsis = _elliptic(turns[-2], last, q.lang)
+    if ellipsis is not None:
+        question, kept = ellipsis
+        return Resolution(question, last, True, kept)
+    # the turn names a model of its own (แล้ว CleanBot RX-9 ล่ะ): an earlier turn's model is not borrowed
+    own_model = bool(_MODEL.search(last))
     for prev in reversed(turns[:-1]):
-        names = [m.group(0) for m in _NAME.finditer(prev) if m.group(0).lower() not in mine]
-        others = [t for t in dict.fromkeys(content_terms(prev, q.lang)) if t not in mine
-                  and term_weight(t, q.lang) == 1.0          # never a generic word (場合, เวลา, time …)
-                  and not any(t in n.lower() for n in names)]
+        # names: Latin/digit and katakana words of a Thai/Japanese turn; in English, model-like ones only
+        plang = analyse(prev).lang
+        prev_names = [m.group(0) for m in (_MODEL if plang == "en" else _NAME).finditer(prev)]
+        names = [] if own_model else [n for n in prev_names if n.lower() not in mine]
+        # the earlier turn's words in its own language ("AirPure 300は？" reads as English after a
+        # Japanese question: 保証期間 is still a Japanese word)
+        others = [t for t in dict.fromkeys(content_terms(prev, plang)) if t not in mine
+                  and term_weight(t, plang) == 1.0          # never a generic word (場合, เวลา, time …)
+                  and not any(t in n.lower() or n.lower() in t for n in prev_names)]
         if not names and not others:
             continue
         borrowed = list(dict.fromkeys(names))[:max_terms]
@@ -108,10 +122,92 @@ def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> 
             if borrowed and not _NAME.search(last):
                 return Resolution(last, last, False, borrowed, _with(borrowed, last, q.lang))
             return Resolution(last, last)
-        # the earlier turn's first content words name its subject (เครื่องฟอกอากาศ, 在宅勤務)
-        borrowed += others[:max(0, min(1 if borrowed else 2, max_terms - len(borrowed)))]
-        return Resolution(_with(borrowed, last, q.lang), last, True, borrowed)
+        # the earlier turn's first content words name its subject (เครื่องฟอกอากาศ, 在宅勤務) — not when a
+        # model name is borrowed and the turn asks about something of its own (แล้วชาร์จแบตนานเท่าไรล่ะ
+        # after a warranty question: the product, not รับประกัน, is the context)
+        asks_own = any(term_weight(t, q.lang) == 1.0 for t in mine)
+        extra = 0 if (borrowed and asks_own) else (1 if borrowed else 2)
+        borrowed += others[:max(0, min(extra, max_terms - len(borrowed)))]
+        return Resolution(_with(borrowed, last, q.lang if q.lang in ("th", "ja") else plang), last, True, borrowed)
     return Resolution(last, last)
+
+
+_TH_TAIL = re.compile(r"\s*(?:ล่ะ|หล่ะ|ละ|บ้าง)?\s*(?:ครับ|ค่ะ|คะ|จ้ะ|จ้า|นะ)?\s*[?？!！。]*\s*$")
+_JA_TAIL = re.compile(r"(?:の場合|だと|では|って|は)?(?:どう|どうですか|ですか)?\s*[?？!！。]*\s*$")
+_EN_TAIL = re.compile(r"\s*[?!.]*\s*$")
+
+
+def _elliptic(prev: str, turn: str, lang: str) -> tuple[str, list[str]] | None:
+    """An elliptical follow-up — a marker (แล้ว, じゃあ, what about) and only a short noun phrase X, no
+    question word — as the earlier question with X in place of what it asked about: the earlier
+    turn's model name when X names a model (``AiroPure AP-220 รับประกันกี่ปี`` + ``แล้ว CleanBot RX-9
+    ล่ะ`` → ``CleanBot RX-9 รับประกันกี่ปี``), else its first content word (``国内出張の宿泊費は？`` +
+    ``じゃあ海外は？`` → ``海外出張の宿泊費は？``; ``ลาพักร้อนได้กี่วัน`` + ``แล้วลาป่วยล่ะ`` →
+    ``ลาป่วยได้กี่วัน``). (question, the earlier turn's words kept) or None."""
+    from thaija.rag.agent import question_words
+    from thaija.retrieve.query import analyse, content_terms, term_weight
+
+    body = turn.strip()
+    low = body.lower()
+    marks = [m for m in FOLLOWUP_MARKERS.get(lang, ()) if low.startswith(m) and m not in ("it", "its", "this", "that",
+                                                                                          "they", "มัน", "それ", "これ", "その", "この")]
+    if not marks:
+        return None
+    body = body[len(max(marks, key=len)):].strip(" 、,，")
+    body = {"th": _TH_TAIL, "ja": _JA_TAIL}.get(lang, _EN_TAIL).sub("", body).strip()
+    if not body or len(body) > 40 or question_words(body, lang):
+        return None
+    terms = content_terms(body, lang)
+    if not terms or len(terms) > 3 or (lang == "en" and len(body.split()) > 4):
+        return None
+    if _MODEL.search(body):
+        models = list(_MODEL.finditer(prev))
+        if not models:
+            return None
+        a, b = models[0].start(), models[0].end()
+        for m in models[1:]:   # the whole name: AiroPure AP-220 (its words separated by spaces only)
+            if prev[b:m.start()].strip():
+                break
+            b = m.end()
+    else:
+        plang = analyse(prev).lang
+        cands = [t for t in content_terms(prev, plang) if term_weight(t, plang) == 1.0
+                 and not _MODEL.search(t) and t not in terms and prev.lower().find(t) >= 0]
+        if not cands:
+            return None
+        # the word X stands in for: the one sharing the most with it (ในประเทศ for ต่างประเทศ, ลาพักร้อน
+        # for ลาป่วย), else the first (国内 for 海外)
+        first = max(cands, key=lambda t: (_shared(t, body), -cands.index(t)))
+        a = prev.lower().find(first)
+        b = a + len(first)
+        while b < len(prev) and _script(prev[a]) == "latin" and prev[b].isalpha() and _script(prev[b]) == "latin":
+            b += 1   # a whole English word
+    rest = prev[b:]
+    last_word = body.split()[-1] if body.split() else ""
+    if last_word.isascii() and rest.lower().lstrip().startswith(last_word.lower() + " "):
+        rest = rest.lstrip()[len(last_word):]   # "annual leave" → "sick leave", not "sick leave leave"
+    question = prev[:a] + body + rest
+    if question.strip() == prev.strip():
+        return None
+    kept = [t for t in content_terms(question, lang) if t not in terms]
+    return question, kept
+
+
+def _shared(a: str, b: str) -> int:
+    """Length of the longest common substring of ``a`` and ``b`` (counted from 2 characters)."""
+    best = 0
+    for i in range(len(a)):
+        for j in range(i + 2, len(a) + 1):
+            if a[i:j] in b:
+                best = max(best, j - i)
+            else:
+                break
+    return best
+
+
+def _script(ch: str) -> str:
+    o = ord(ch)
+    return "th" if 0x0E00 <= o <= 0x0E7F else "kana" if 0x3040 <= o <= 0x30FF else "han" if 0x4E00 <= o <= 0x9FFF else "latin"
 
 
 def _speaks_of(answer_text: str, turn: str) -> bool:
