@@ -106,6 +106,9 @@ def test_list_and_stats_tables_fit_80_columns(ws):
     code, out = cli("index", "stats")
     assert code == 0 and all(cells(l) <= 80 for l in out.splitlines())
     assert "documents    3" in out and "title+heading" in out
+    # one BM25 language per line (a long line was cut at the terminal edge: "th: 11 chunks, 1…")
+    bm = [l for l in out.splitlines() if l.startswith("bm25") or (l.startswith(" ") and "chunks," in l)]
+    assert len(bm) == 2 and not any("…" in l for l in bm), out
     code, out = cli("index", "stats", "--json")
     st = json.loads(out)
     assert st["documents"] == 3 and st["chunks_by_lang"].keys() >= {"ja", "th"}

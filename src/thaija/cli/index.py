@@ -197,11 +197,14 @@ def stats_cmd(
         return
     w = _width()
     by_lang = ", ".join(f"{k} {v}" for k, v in sorted(st["chunks_by_lang"].items()))
-    bm = "; ".join(f"{k}: {v['chunks']} chunks, {v['vocabulary']} terms" for k, v in st["bm25"].items())
+    bm_rows = [f"{k}: {v['chunks']} chunks, {v['vocabulary']} terms" for k, v in st["bm25"].items()]
+    bm = bm_rows[0] if bm_rows else ""
     dense = ("in Milvus (server)" if st["dense_backend"] == "milvus" else "in-process numpy (Milvus Lite file)")
-    disk = ", ".join(f"{k} {_size(v)}" for k, v in st["bytes"].items())
+    disk = ", ".join(f"{k} {_size(v)}" for k, v in st["bytes"].items()
+                     if not (k == "milvus" and not st.get("milvus_rows")))   # vectors live in the state
     rows = [("index", st["db"]), ("state", st["state_dir"]), ("documents", str(st["documents"])),
             ("chunks", f"{st['chunks']}" + (f" ({by_lang})" if by_lang else "")), ("bm25", bm or "empty"),
+            *(("", more) for more in bm_rows[1:]),   # one language per line: never cut at the terminal edge
             ("embedder", f"{st['embedder']}" + (f" ({st['dim']}-d)" if st.get("dim") else "")),
             ("dense search", dense), ("context", str(st.get("context"))), ("root", str(st.get("root") or "-")),
             ("disk", disk)]
