@@ -301,3 +301,16 @@ def test_cross_encoder_does_not_order_sentences_in_another_language():
     assert [r.unit.display for r in own][0] == thai[1]       # the old behaviour: its own probability
     with pytest.raises(ThaijaError):
         EvidenceConfig(cross_rerank_order=1.5)
+
+
+def test_parse_prompt_takes_hostile_block_markup_in_linear_time():
+    """QA session 12 (thaija-extractive): a 5,000-digit block number raised ValueError (HTTP 500);
+    16,000 unclosed openers made the lazy block regex run 51 s while holding the server. Now: a
+    number over 6 digits is no block, unclosed openers are no blocks, closed ones still parse."""
+    docs, q = parse_prompt('<document n="' + "1" * 5000 + '" source="x">\n社員食堂は地下一階にあります。\n</document>\n質問: どこ？')
+    assert docs == {}
+    assert parse_prompt('<document n="1">\n' * 16000) == ({}, ('<document n="1">\n' * 16000).strip())
+    text = '<document n="1">\n' * 2000 + '<document n="7" source="s">\nA\n</document>\n質問: 何？'
+    docs, q = parse_prompt(text)
+    assert list(docs) == [1] and docs[1].endswith("\nA") and q == "何？"   # the first opener to the first closer
+    assert parse_prompt('<document n="1" source="s">\n\n</document>\nQ: x') == ({1: ""}, "x")

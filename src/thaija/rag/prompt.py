@@ -225,19 +225,38 @@ def masked_messages(prompt: "Prompt") -> list[dict[str, str]]:
     return msgs
 
 
-_BLOCK = re.compile(r'<document(-[0-9a-f]{8,64}|) n="(\d+)"[^>]*>\n(.*?)\n</document\1>', re.DOTALL)
+# an evidence block's opening and closing lines (bounded: a client's text is parsed in linear time;
+# a lazy ``<document …>(.*?)</document>`` over 16,000 unclosed openers took 51 s and held the server)
+_OPEN = re.compile(r'<document(-[0-9a-f]{8,64}|) n="(\d{1,6})"[^>\n]{0,200}>\n')
+_CLOSE = re.compile(r'\n</document(-[0-9a-f]{8,64}|)>')
 
 
 def parse_prompt(text: str) -> tuple[dict[int, str], str]:
     """Recover ``({n: evidence text}, question)`` from a user message built by :func:`build_prompt`.
 
-    Without evidence blocks the whole text is the question.
+    Without evidence blocks the whole text is the question. A block runs from its opening line to
+    the first closing line with the same boundary suffix; blocks do not nest.
     """
-    matches = list(_BLOCK.finditer(text))
-    docs = {int(m.group(2)): m.group(3) for m in matches}
-    if not docs:
+    from bisect import bisect_left
+
+    closers: dict[str, list[tuple[int, int]]] = {}
+    for m in _CLOSE.finditer(text):
+        closers.setdefault(m.group(1), []).append((m.start(), m.end()))
+    docs: dict[int, str] = {}
+    pos, end = 0, None
+    for m in _OPEN.finditer(text):
+        if m.start() < pos:
+            continue   # inside the block just read
+        ends = closers.get(m.group(1), [])
+        i = bisect_left(ends, (m.end(), -1))
+        if i == len(ends):
+            continue
+        a, b = ends[i]
+        docs[int(m.group(2))] = text[m.end():a]
+        pos = end = b
+    if not docs or end is None:
         return {}, text.strip()
-    rest = text[matches[-1].end():].strip()
+    rest = text[end:].strip()
     return docs, (rest.split(": ", 1)[1] if ": " in rest else rest).strip()
 
 
