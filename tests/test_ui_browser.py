@@ -378,3 +378,24 @@ def test_review_api_errors(server, db):
     page = httpx.get(server + "/")
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "http" not in page.text.replace("http-equiv", "")  # no CDN, nothing from outside
+
+
+def test_review_filters_and_flags_are_checked(server, db):
+    """QA session 12: the export's ``lang`` went unescaped into Content-Disposition (日本 → 500;
+    ``x"; filename="evil.sh`` → a second file name); a flag stored a 900 KB unknown citation field
+    that every reviewer's list then carried."""
+    import httpx
+
+    for bad in ("日本", 'x"; filename="evil.sh', "../../etc/passwd", "a\r\nSet-Cookie: x=1"):
+        for path in ("/ui/api/review/export", "/ui/api/review"):
+            r = httpx.get(server + path, params={"lang": bad, "status": ""})
+            assert r.status_code == 400 and "lang" in r.json()["error"]["message"], (path, bad, r.text)
+    assert httpx.get(server + "/ui/api/review", params={"status": "burnt"}).status_code == 400
+    ok = httpx.get(server + "/ui/api/review/export", params={"lang": "ja"})
+    assert ok.status_code == 200 and ok.headers["content-disposition"] == 'attachment; filename="review-ja.jsonl"'
+    r = httpx.post(server + "/ui/api/flag", json={"question": "q?", "answer": "a", "citations": [
+        {"n": 1, "doc_id": "d", "quote": "฿", "x": "y" * 900_000}]})
+    assert r.status_code == 200
+    assert queue(db).get(r.json()["id"]).citations == [{"n": 1, "doc_id": "d", "quote": "฿"}]
+    r = httpx.post(server + "/ui/api/flag", json={"question": "q?", "answer": "a", "citations": [{"doc_id": "d" * 5000}]})
+    assert r.status_code == 400 and "too long" in r.json()["error"]["message"]

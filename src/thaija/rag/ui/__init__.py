@@ -237,6 +237,9 @@ def mount_ui(app: Any, config: Any) -> None:
     # ------------------------------------------------------------------ review queue
     @guarded
     def review_list(groups: tuple[str, ...], status: str = "", lang: str = "", reason: str = "") -> dict[str, Any]:
+        lang = lang_filter(lang)
+        if status not in ("", "pending", "approved", "rejected", "flagged"):
+            raise ThaijaError("'status' must be pending, approved, rejected or flagged (or absent)")
         q = queue()
         flagged = True if status == "flagged" else None
         items = [] if q is None else q.list(None if status in ("", "flagged") else status,
@@ -276,8 +279,14 @@ def mount_ui(app: Any, config: Any) -> None:
 
     app.post("/ui/api/review/{item_id}", include_in_schema=False)(review_act)
 
+    def lang_filter(lang: str) -> str:
+        if lang not in ("", "th", "ja", "en"):   # it names the download: never free text in a header
+            raise ThaijaError("'lang' must be th, ja or en (or absent)")
+        return lang
+
     @guarded
     def export(groups: tuple[str, ...], lang: str = "") -> Response:
+        lang = lang_filter(lang)
         q = queue()
         records = [] if q is None else list(q.training_records(
             lang=lang or None, visible=lambda i: visible(i.groups, groups)))
@@ -304,12 +313,17 @@ def mount_ui(app: Any, config: Any) -> None:
         citations = body.get("citations") or []
         if not isinstance(citations, list) or not all(isinstance(c, dict) for c in citations):
             raise ThaijaError("'citations' must be a list of objects")
+        kept = []
         for k, c in enumerate(citations[:50]):  # the shape the server's own answers give (chat page)
             for key, typ in _CITATION_FIELDS.items():
                 if c.get(key) is not None and (not isinstance(c[key], typ) or isinstance(c[key], bool)):
                     raise ThaijaError(f"citations[{k}].{key} must be {_TYPE_NAMES[typ]}")
+                if isinstance(c.get(key), str) and len(c[key]) > (MAX_TEXT if key == "quote" else 500):
+                    raise ThaijaError(f"citations[{k}].{key} is too long")
+            # only the known fields are stored (a 900 KB unknown field was kept and listed to reviewers)
+            kept.append({key: c[key] for key in _CITATION_FIELDS if c.get(key) is not None})
         rid = queue(create=True).add(clean(question), answer, lang if lang in ("th", "ja", "en") else "en",
-                                     clean(citations[:50]), "user_flagged", groups=list(groups), note=note)
+                                     clean(kept), "user_flagged", groups=list(groups), note=note)
         return {"id": rid}
 
     app.post("/ui/api/flag", include_in_schema=False)(flag)
