@@ -97,6 +97,14 @@ def test_sampling_fields_are_checked_and_max_tokens_is_honoured(server):
     assert cut["choices"][0]["finish_reason"] == "length" and ctext and text.startswith(ctext), (ctext, text)
     assert cut["usage"]["completion_tokens"] == count_tokens(ctext) <= 12
     assert cut["usage"]["total_tokens"] == cut["usage"]["prompt_tokens"] + cut["usage"]["completion_tokens"]
+    assert cut["thaija"]["answer"] == ctext and cut["thaija"]["truncated"]   # not the whole answer beside it
+    # Thai words and their marks stay whole (QA session 12: 'รถร', 'รถรับส' dropping the tone mark of ส่ง)
+    for n in (1, 2, 3, 5):
+        t = httpx.post(url, timeout=120, json={"model": "thaija-rag", "messages": q, "max_tokens": n}).json()
+        part = t["choices"][0]["message"]["content"]
+        assert text.startswith(part) and count_tokens(part) <= n, (n, part)
+        nxt = text[len(part):len(part) + 1]
+        assert not nxt or __import__("unicodedata").category(nxt) != "Mn", (part, nxt)
     roomy = httpx.post(url, timeout=120, json={"model": "thaija-rag", "messages": q, "max_completion_tokens": 4000}).json()
     assert roomy["choices"][0]["message"]["content"] == text and roomy["choices"][0]["finish_reason"] == "stop"
     with httpx.stream("POST", url, timeout=120,

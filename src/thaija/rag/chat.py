@@ -372,6 +372,30 @@ def _pieces(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def _fitting_words(piece: str, before: str, tok: str, max_tokens: int) -> str:
+    """The longest run of whole words (thaija.lang's segmenter: Thai and Japanese words too) from the
+    start of ``piece`` that keeps ``before`` + it within ``max_tokens``."""
+    from thaija.lang import segment
+
+    end = 0
+    for w in segment(piece, lang="auto"):
+        if count_tokens(before + piece[:w.end], tok) > max_tokens:
+            break
+        end = w.end
+    return piece[:end]
+
+
+def _whole_chars(text: str, n: int) -> int:
+    """``n`` moved back so that the cut leaves no combining mark (Thai vowels and tones) or joiner
+    without its base character."""
+    import unicodedata
+
+    while 0 < n < len(text) and (unicodedata.combining(text[n]) or unicodedata.category(text[n]) in ("Mn", "Mc", "Me")
+                                 or text[n - 1] in "\u200d\u200c" or text[n] in "\u200d\ufe0f"):
+        n -= 1
+    return n
+
+
 def limit_tokens(reply: dict[str, Any], max_tokens: int | None) -> dict[str, Any]:
     """The OpenAI ``max_tokens`` contract on a chat ``reply``: an answer longer than ``max_tokens``
     completion tokens (counted in the ``usage`` block's tokenizer) is cut to fit — at the last
@@ -387,24 +411,33 @@ def limit_tokens(reply: dict[str, Any], max_tokens: int | None) -> dict[str, Any
         return reply
     out = ""
     for piece in _pieces(text):
-        if count_tokens(out + piece, tok) > max_tokens:
-            break
-        out += piece
-    if not out:  # not even one piece fits (a long Thai clause): the longest prefix that does
+        if count_tokens(out + piece, tok) <= max_tokens:
+            out += piece
+            continue
+        out += _fitting_words(piece, out, tok, max_tokens)   # a long clause: its words that fit
+        break
+    if not out:  # not even one word fits: the longest prefix of whole characters (marks kept on theirs)
         lo, hi = 0, len(text)
         while lo < hi:
             mid = (lo + hi + 1) // 2
             lo, hi = (mid, hi) if count_tokens(text[:mid], tok) <= max_tokens else (lo, mid - 1)
-        out = text[:lo]
+        out = text[:_whole_chars(text, lo)]
     out = out.rstrip()
     u = reply.get("usage") or {}
     c = count_tokens(out, tok) if out else 0
     p = int(u.get("prompt_tokens", 0))
     cut = {**reply, "choices": [{**reply["choices"][0], "message": {**msg, "content": out}, "finish_reason": "length"}],
            "usage": {**u, "completion_tokens": c, "total_tokens": p + c}}
+    left = lambda cs: [x for x in cs if not isinstance(x, dict) or "n" not in x or f"[{x['n']}]" in out]  # noqa: E731
     if isinstance(reply.get("citations"), list):
-        cut["citations"] = [x for x in reply["citations"]
-                            if not isinstance(x, dict) or "n" not in x or f"[{x['n']}]" in out]
+        cut["citations"] = left(reply["citations"])
+    if isinstance(reply.get("thaija"), dict):   # the ask fields beside it say the same (not the whole answer)
+        th = dict(reply["thaija"])
+        th["answer"] = out
+        if isinstance(th.get("citations"), list):
+            th["citations"] = left(th["citations"])
+        th["truncated"] = True
+        cut["thaija"] = th
     return cut
 
 
