@@ -86,10 +86,12 @@ def test_sampling_fields_are_checked_and_max_tokens_is_honoured(server):
     url = server + "/v1/chat/completions"
     q = [{"role": "user", "content": "CleanBot R7 ชาร์จแบตเต็มใช้เวลากี่ชั่วโมง"}]
     for bad, says in (({"n": 2}, "n=2"), ({"temperature": 99}, "temperature"), ({"top_p": -1}, "top_p"),
-                      ({"max_tokens": -1}, "max_tokens"), ({"max_tokens": "x"}, "max_tokens"), ({"n": True}, "'n'")):
+                      ({"max_tokens": -1}, "max_tokens"), ({"max_tokens": "x"}, "max_tokens"), ({"n": True}, "'n'"),
+                      ({"temperature": "1"}, "must be a number"), ({"stream_options": 5}, "stream_options"),
+                      ({"n": 1.5}, "'n'")):
         r = httpx.post(url, timeout=120, json={"model": "thaija-rag", "messages": q, **bad})
         assert r.status_code == 400 and says in r.json()["error"]["message"], (bad, r.text)
-    full = httpx.post(url, timeout=120, json={"model": "thaija-rag", "messages": q, "temperature": 1.5, "n": 1}).json()
+    full = httpx.post(url, timeout=120, json={"model": "thaija-rag", "messages": q, "temperature": 1.5, "n": 1.0}).json()
     text = full["choices"][0]["message"]["content"]
     assert full["choices"][0]["finish_reason"] == "stop" and full["usage"]["completion_tokens"] > 12, full
     cut = httpx.post(url, timeout=120, json={"model": "thaija-rag", "messages": q, "max_tokens": 12}).json()

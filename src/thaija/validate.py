@@ -282,7 +282,8 @@ def check_fields(rec: Mapping[str, Any], spec: Mapping[str, str], where: str = "
                 raise _at(where, f"field {key!r} must be {want}, got {_kind(v)}")
             continue
         types = TYPES[kind]
+        want = "a number" if kind == "number" else _kind(types[0]())
         if isinstance(v, bool) and bool not in types:
-            raise _at(where, f"field {key!r} must be {_kind(types[0]())}, got a boolean")
+            raise _at(where, f"field {key!r} must be {want}, got a boolean")
         if not isinstance(v, types):
-            raise _at(where, f"field {key!r} must be {_kind(types[0]())}, got {_kind(v)}")
+            raise _at(where, f"field {key!r} must be {want}, got {_kind(v)}")

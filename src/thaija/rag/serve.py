@@ -50,8 +50,13 @@ def check_chat_body(body: Any) -> tuple[str, list[dict[str, Any]], bool]:
 
     if not isinstance(body, dict):
         raise ValidationError("the request body must be a JSON object")
+    for key in ("n", "max_tokens", "max_completion_tokens"):   # JSON clients may send 1.0 for 1
+        v = body.get(key)
+        if isinstance(v, float) and v.is_integer():
+            body[key] = int(v)
     check_fields(body, {"model": "str", "stream": "bool", "messages": "array", "n": "int", "temperature": "number",
-                        "top_p": "number", "max_tokens": "int", "max_completion_tokens": "int"}, "request")
+                        "top_p": "number", "max_tokens": "int", "max_completion_tokens": "int",
+                        "stream_options": "object"}, "request")
     # sampling fields as the OpenAI API bounds them; the answer is extractive and deterministic, so a
     # valid temperature / top_p changes nothing, and several choices (n > 1) would be one answer repeated
     for key, lo, hi in (("temperature", 0.0, 2.0), ("top_p", 0.0, 1.0)):
