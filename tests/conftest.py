@@ -152,13 +152,16 @@ def _app_in_thread(**serve_config):
     import httpx
     import uvicorn
 
-    from thaija.rag.serve import ServeConfig, create_app
+    from thaija.rag.serve import UVICORN_OPTIONS, ServeConfig, create_app, head_timeout_protocol
 
     s = socket.socket()
     s.bind(("127.0.0.1", 0))             # kept open and handed to uvicorn: no other process can take the port
     port = s.getsockname()[1]
+    head = serve_config.pop("_head_timeout", None)   # seconds for a request head (serve: 10)
     app = create_app(ServeConfig(port=port, **serve_config))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # the options `thaija serve` runs uvicorn with (connection limits, the request-head deadline)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **UVICORN_OPTIONS,
+                                           http=head_timeout_protocol(head or 10.0)))
     t = threading.Thread(target=server.run, kwargs={"sockets": [s]}, daemon=True)
     t.start()
     base = f"http://127.0.0.1:{port}"

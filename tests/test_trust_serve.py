@@ -274,3 +274,35 @@ def test_requests_are_served_concurrently(db, keys, app_server):
                 break
         # served one at a time, the short request would wait for the heavy one at every size
         assert done == ["short", "heavy"]
+
+
+def test_half_sent_requests_do_not_starve_the_server(policy_db, app_server):
+    """QA session 12 (slowloris): connections that send one byte and wait were held forever; 300 of
+    them filled ``limit_concurrency`` and every client, /health included, got 503. Now a connection
+    without a whole request head is closed after the head deadline (1 s here, 10 s in serve)."""
+    import socket
+    import time
+
+    import httpx
+
+    with app_server(db=policy_db, _head_timeout=1.0) as base:
+        port = int(base.rsplit(":", 1)[1])
+        socks = []
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"G")
+            socks.append(s)
+        try:
+            time.sleep(2.5)
+            assert httpx.get(base + "/health", timeout=10).status_code == 200
+            closed = 0
+            for s in socks:
+                s.settimeout(0.5)
+                try:
+                    closed += s.recv(1) == b""
+                except OSError:
+                    closed += 1
+            assert closed == len(socks)
+        finally:
+            for s in socks:
+                s.close()

@@ -452,5 +452,45 @@ def serve(config: ServeConfig | None = None) -> None:
     app.state.answerer.warm()
     print(f"thaija: serve: ready in {time.monotonic() - t0:.0f} s on http://{cfg.host}:{cfg.port}",
           file=sys.stderr, flush=True)
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", server_header=False,
-                limit_concurrency=256, timeout_keep_alive=10, h11_max_incomplete_event_size=64 * 1024)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", **UVICORN_OPTIONS, http=head_timeout_protocol())
+
+
+#: how the server runs uvicorn (tests run the app with the same options)
+UVICORN_OPTIONS: dict[str, Any] = {"server_header": False, "limit_concurrency": 256, "timeout_keep_alive": 10,
+                                   "h11_max_incomplete_event_size": 64 * 1024}
+#: seconds a connection has to send a whole request head (method, path, headers)
+HEAD_TIMEOUT_S = 10.0
+
+
+def head_timeout_protocol(timeout: float = HEAD_TIMEOUT_S) -> type:
+    """uvicorn's h11 protocol with a deadline for the first request head: a connection that has not
+    sent one within ``timeout`` seconds is closed. Without it, 300 connections that each sent one
+    byte were held forever and every client, /health included, got 503 (``limit_concurrency``);
+    between requests uvicorn's keep-alive timeout closes idle connections."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadTimeoutH11(H11Protocol):
+        _head_timer: Any = None
+
+        def connection_made(self, transport) -> None:  # noqa: D102
+            super().connection_made(transport)
+            self._head_timer = self.loop.call_later(timeout, self._head_late)
+
+        def _head_late(self) -> None:
+            self._head_timer = None
+            if self.cycle is None and not self.transport.is_closing():
+                self.transport.close()
+
+        def handle_events(self) -> None:  # noqa: D102
+            super().handle_events()
+            if self.cycle is not None and self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def connection_lost(self, exc) -> None:  # noqa: D102
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+            super().connection_lost(exc)
+
+    return HeadTimeoutH11
