@@ -129,6 +129,9 @@ def test_host_content_type_and_size_checks(db, keys, client):
     h = {"Authorization": f"Bearer {keys['public']}"}
     assert client.get("/v1/models", headers={**h, "Host": "evil.example"}).status_code == 400
     assert client.get("/v1/models", headers={**h, "Host": "localhost:8000"}).status_code == 200
+    assert client.get("/v1/models", headers={**h, "Host": "[::1]:8000"}).status_code == 200
+    for bad in ("[::1]evil", "[::1]:80x", "[::1].evil.example"):   # QA session 12: "[::1]evil" passed
+        assert client.get("/v1/models", headers={**h, "Host": bad}).status_code == 400, bad
     body = json.dumps({"messages": [{"role": "user", "content": Q_PUBLIC}]})
     r = client.post("/v1/chat/completions", headers={**h, "Content-Type": "text/plain"}, content=body)
     assert r.status_code == 415

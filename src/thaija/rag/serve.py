@@ -22,6 +22,7 @@ and the generator's token limits.
 """
 from __future__ import annotations  # noqa: F401 (FastAPI handlers below use real annotations)
 
+import re
 import threading
 import time
 import uuid
@@ -276,8 +277,10 @@ def effective_groups(cfg: ServeConfig, key: Any) -> tuple[str, ...] | None:
 def _host_name(header: str) -> str:
     """The name part of a Host header (``[::1]:8000`` -> ``::1``), lowercased."""
     h = header.strip().lower()
-    if h.startswith("["):
-        return h[1:h.find("]")] if "]" in h else h
+    if h.startswith("["):   # [::1] or [::1]:8000; anything else after "]" ("[::1]evil") is no name
+        end = h.find("]")
+        rest = h[end + 1:] if end > 0 else "x"
+        return h[1:end] if end > 0 and (not rest or re.fullmatch(r":\d{1,5}", rest)) else h
     return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
 
 
