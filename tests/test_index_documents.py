@@ -274,3 +274,18 @@ def test_office_documents_are_searchable_by_section(tmp_path):
         assert open_index(db).document("leave.docx")["metadata"] == {"format": "markdown"}
     finally:
         close_index(db)
+
+
+@pytest.mark.parametrize("name,data,pos", [("a.md", b"ab\x00cd", 2), ("n.txt", b"\x00\x00", 0),
+                                           ("bom.txt", b"\xef\xbb\xbf\xe0\xb8\x81\x00", 1)])
+def test_nul_bytes_in_text_files_are_refused_like_jsonl(tmp_path, name, data, pos):
+    """QA session 12: a .txt/.md file with NUL bytes was indexed as text ('\\x00\\x00') while the same
+    text in JSONL is refused; both readers (whole file and the streamed FileText) now refuse it."""
+    from thaija.index.documents import FileText
+
+    f = tmp_path / name
+    f.write_bytes(data)
+    with pytest.raises(ThaijaError, match=f"NUL character at position {pos}"):
+        load_path(f)
+    with pytest.raises(ThaijaError, match=f"NUL character at position {pos}"):
+        FileText(f)

@@ -277,21 +277,16 @@ def test_a_streamed_file_killed_after_two_parts_resumes_and_ends_as_an_uninterru
         assert not idx.registry.staged_ids()
 
 
-def test_listed_characters_count_nul_characters_on_both_paths(tmp_path, monkeypatch):
-    """QA session 7 (QA-1): SQLite's length() stops at a NUL, so `index list` said 68 characters for a
-    30,709-character text on one path and 25,774 on the streamed one (per stored part)."""
-    import thaija.index.registry as registry
-
-    monkeypatch.setattr(registry, "TEXT_PART", 4000)
+def test_nul_characters_are_refused_on_both_paths(tmp_path, monkeypatch):
+    """QA session 7 (QA-1) found NUL characters miscounted in `index list` (SQLite's length() stops at
+    one); since session 12 a .txt/.md file holding one is refused as binary data on both paths (the
+    whole-file read and the streamed FileText), as JSONL text and the text commands refuse it."""
     text = ("ข้อความ\x00ภาษาไทย 日本語\x00テキスト abc\n" * 400)
     f = tmp_path / "nul.txt"
     f.write_text(text, encoding="utf-8")
-    counts = []
     for stream in ("1000", "100000000"):
         monkeypatch.setenv("THAIJA_STREAM_BYTES", stream)
         with Index(IndexConfig(db=str(tmp_path / f"s{stream}.db"), **CFG)) as idx:
-            idx.add_paths([str(f)], progress=False)
-            [doc] = idx.list()
-            assert idx.document_text(doc["doc_id"]) == text
-            counts.append(doc["characters"])
-    assert counts == [len(text), len(text)]
+            with pytest.raises(ThaijaError, match="NUL character at position 7"):
+                idx.add_paths([str(f)], progress=False)
+            assert idx.list() == []

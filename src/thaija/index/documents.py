@@ -143,11 +143,15 @@ def _read_text(path: Path) -> str:
     # file cost bytes + str + CPython's widening copy at the start of an ingest)
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     parts: list[str] = []
+    n = 0
     try:
         with open(path, "rb") as f:
             while True:
                 block = f.read(1 << 20)
-                parts.append(decoder.decode(block, final=not block))
+                part = decoder.decode(block, final=not block)
+                _no_nul(path, part, n)
+                parts.append(part)
+                n += len(part)
                 if not block:
                     break
     except UnicodeDecodeError:
@@ -159,6 +163,13 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise ThaijaError(f"{path}: cannot read ({exc.strerror})") from None
     return "".join(parts)
+
+
+def _no_nul(path: Path, text: str, offset: int) -> None:
+    """A NUL character is binary data, not text (the JSONL reader and the text commands refuse it too)."""
+    if "\x00" in text:
+        raise ThaijaError(f"{path}: NUL character at position {offset + text.index(chr(0))} "
+                          f"(binary data is not text)")
 
 
 #: ``load_path(..., stream_bytes=N)``: a .txt/.md file bigger than N bytes is loaded as a :class:`FileText`
@@ -201,6 +212,7 @@ class FileText:
                     marks.append((n, pos - len(dec.getstate()[0])))
                     block = f.read(block_bytes)
                     text = dec.decode(block, final=not block)
+                    _no_nul(self.path, text, n)
                     h.update(block)
                     pos += len(block)
                     n += len(text)
