@@ -184,6 +184,28 @@ def _watch_candidates(n: int) -> None:
     E.select = select
 
 
+def _evidence_of(r) -> dict:
+    """``features`` of an answer: its evidence signals; a question answered part by part (two question
+    words: ``AskConfig.split``) has one set per part — the part with the lowest support decides the
+    answer's support, so it is the record's ``features`` (all parts under ``features_parts``)."""
+    from thaija.rag import support as S
+
+    ev = r.extra.get("evidence") or {}
+    if isinstance(ev, list):
+        parts = [e for e in ev if e]
+        pick = min(parts, key=lambda e: S.support(e, lang=r.lang)) if parts else {}
+        return {"features": pick, "features_parts": ev}
+    return {"features": ev}
+
+
+def _one_evidence(r: dict) -> dict:
+    """A record's ``features`` as one set (a list from an older record of a split question: its first)."""
+    if isinstance(r.get("features"), list):
+        r["features_parts"] = r["features"]
+        r["features"] = next((e for e in r["features"] if e), {})
+    return r
+
+
 def run_set(name: str, docs, pos, neg, workdir: str, candidates: int = 12) -> list[dict]:
     """Ask every question (nothing refused), return one record per question (with the best
     ``candidates`` scored sentences under ``cands``: text, signals, whether they hold a gold string)."""
@@ -214,7 +236,7 @@ def run_set(name: str, docs, pos, neg, workdir: str, candidates: int = 12) -> li
                 c["gold"] = any(g.strip() and (g.strip() in t or (len(t) >= 10 and t in g)) for g in golds)
                 c["text"] = t[:80]
             out.append({"set": name, "id": qid, "q": text, "golds": golds, "answerable": label, "lang": r.lang,
-                        "features": r.extra.get("evidence") or {}, "answer": r.answer,
+                        **_evidence_of(r), "answer": r.answer,
                         "answer_hit": any(g in r.answer for g in golds),
                         "quote_hit": any(g in q for g in golds for q in quotes),
                         "top1_hit": bool(r.citations) and any(g in r.citations[0]["quote"] or r.citations[0]["quote"] in g
@@ -315,7 +337,7 @@ def main() -> None:
     recs: list[dict] = []
     rec_path = Path(args.records_out) if args.records_out else ROOT / "benchmarks" / "results" / "refusal_curve_records.jsonl"
     if args.records:
-        recs = [r for p in args.records for r in rows(Path(p))]
+        recs = [_one_evidence(r) for p in args.records for r in rows(Path(p))]
         for r in recs:  # gold strings without edge spaces (records written before flores_set stripped them)
             r["golds"] = [g.strip() for g in r["golds"] if g.strip()]
             r["answer_hit"] = any(g in r["answer"] for g in r["golds"])
