@@ -26,7 +26,6 @@ def test_followup_borrows_the_topic_of_the_earlier_turn():
     ("AiroPure AP-220 รับประกันกี่ปี", "แล้ว CleanBot RX-9 ล่ะ", "CleanBot RX-9 รับประกันกี่ปี"),
     ("ลาพักร้อนได้กี่วัน", "แล้วลาป่วยล่ะ", "ลาป่วยได้กี่วัน"),
     ("ค่าเบี้ยเลี้ยงเดินทางในประเทศวันละเท่าไร", "แล้วต่างประเทศล่ะครับ", "ค่าเบี้ยเลี้ยงเดินทางต่างประเทศวันละเท่าไร"),
-    ("国内出張の宿泊費は？", "じゃあ海外は？", "海外出張の宿泊費は？"),
     ("CleanBot R7の保証期間は？", "ではAirPure 300は？", "AirPure 300の保証期間は？"),
     ("How many days of annual leave do I get?", "what about sick leave?", "How many days of sick leave do I get?"),
 ])
@@ -46,10 +45,18 @@ def test_a_followup_naming_its_own_model_borrows_no_other_model():
     assert r.borrowed == ["CleanBot", "RX-9"], r
     msgs[-1]["content"] = "แล้ว AiroPure AP-220 ชาร์จนานเท่าไร"
     assert "CleanBot" not in resolve_followup(msgs).question
+    # no word of the earlier question that X could stand for: no substitution ("and the warranty?"
+    # after a charging question is a new attribute, not a new battery)
+    msgs = [{"role": "user", "content": "AirPure 300 มีกี่โหมด"}, {"role": "assistant", "content": "…"},
+            {"role": "user", "content": "แล้วไส้กรองล่ะ"}]
+    assert resolve_followup(msgs).question == "AirPure 300 แล้วไส้กรองล่ะ"
+    msgs[0]["content"], msgs[-1]["content"] = "AirPure 300 รับประกันกี่ปี", "แล้ว AquaClean ล่ะ"
+    assert resolve_followup(msgs).question == "AquaClean รับประกันกี่ปี"   # the whole earlier name replaced
     # English turns: the earlier turn's ordinary words are no product names
     msgs = [{"role": "user", "content": "How long does the battery take to charge?"}, {"role": "assistant", "content": "…"},
             {"role": "user", "content": "and the warranty?"}]
-    assert "How" not in resolve_followup(msgs).borrowed
+    r = resolve_followup(msgs)
+    assert "How" not in r.borrowed and "take to the warranty" not in r.question, r
 
 
 def test_stream_chunks_are_openai_sse():

@@ -141,9 +141,9 @@ def _elliptic(prev: str, turn: str, lang: str) -> tuple[str, list[str]] | None:
     """An elliptical follow-up — a marker (แล้ว, じゃあ, what about) and only a short noun phrase X, no
     question word — as the earlier question with X in place of what it asked about: the earlier
     turn's model name when X names a model (``AiroPure AP-220 รับประกันกี่ปี`` + ``แล้ว CleanBot RX-9
-    ล่ะ`` → ``CleanBot RX-9 รับประกันกี่ปี``), else its first content word (``国内出張の宿泊費は？`` +
-    ``じゃあ海外は？`` → ``海外出張の宿泊費は？``; ``ลาพักร้อนได้กี่วัน`` + ``แล้วลาป่วยล่ะ`` →
-    ``ลาป่วยได้กี่วัน``). (question, the earlier turn's words kept) or None."""
+    ล่ะ`` → ``CleanBot RX-9 รับประกันกี่ปี``), else the word of it that shares most with X
+    (``ลาพักร้อนได้กี่วัน`` + ``แล้วลาป่วยล่ะ`` → ``ลาป่วยได้กี่วัน``). (question, the earlier turn's
+    words kept) or None (then the earlier words are borrowed before the turn)."""
     from thaija.rag.agent import question_words
     from thaija.retrieve.query import analyse, content_terms, term_weight
 
@@ -165,19 +165,28 @@ def _elliptic(prev: str, turn: str, lang: str) -> tuple[str, list[str]] | None:
         if not models:
             return None
         a, b = models[0].start(), models[0].end()
-        for m in models[1:]:   # the whole name: AiroPure AP-220 (its words separated by spaces only)
+        for m in _NAME.finditer(prev, b):   # the whole name: AiroPure AP-220, AirPure 300 (words, spaces only)
             if prev[b:m.start()].strip():
                 break
             b = m.end()
     else:
         plang = analyse(prev).lang
+        names = [m.group(0).lower() for m in (_MODEL if plang == "en" else _NAME).finditer(prev)]
         cands = [t for t in content_terms(prev, plang) if term_weight(t, plang) == 1.0
-                 and not _MODEL.search(t) and t not in terms and prev.lower().find(t) >= 0]
+                 and not any(t in n or n in t for n in names) and t not in terms and prev.lower().find(t) >= 0]
+        # the word X stands in for: the one sharing the most with it (ในประเทศ for ต่างประเทศ, ลาพักร้อน
+        # for ลาป่วย, annual leave for sick leave); none shares two characters: no ellipsis to resolve
+        # here ("and the warranty?" after a charging question is a new attribute, not a new battery)
+        low_prev = prev.lower()
+        # a modifier shares through the word after it: "annual" (leave) for "sick leave"
+        x = " ".join(terms).lower()   # X's content words ("the" of "the warranty" shares nothing)
+        own = {t: _shared(t, x) for t in cands}
+        near = {t: max(own[t], _shared(low_prev[low_prev.find(t):low_prev.find(t) + len(t) + 12], x)) for t in cands}
+        least = 4 if x.isascii() else 2   # a Thai/Japanese word of two letters (ลา, 出張); English: a stem
+        cands = [t for t in cands if near[t] >= least]
         if not cands:
             return None
-        # the word X stands in for: the one sharing the most with it (ในประเทศ for ต่างประเทศ, ลาพักร้อน
-        # for ลาป่วย), else the first (国内 for 海外)
-        first = max(cands, key=lambda t: (_shared(t, body), -cands.index(t)))
+        first = max(cands, key=lambda t: (own[t], near[t], -cands.index(t)))
         a = prev.lower().find(first)
         b = a + len(first)
         while b < len(prev) and _script(prev[a]) == "latin" and prev[b].isalpha() and _script(prev[b]) == "latin":
