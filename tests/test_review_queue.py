@@ -155,6 +155,7 @@ def test_cli_round_trip(queue, tmp_path):
 @pytest.mark.parametrize("args", [
     ["review", "show", "99"], ["review", "approve", "99"], ["review", "reject", "99"],
     ["review", "edit", "99", "--answer", "x"], ["review", "list", "--status", "done"],
+    ["review", "list", "--lang", "xx"], ["review", "export", "-", "--lang", "日本"],   # not a silent empty list
 ])
 def test_cli_errors(queue, tmp_path, args):
     r = runner.invoke(app, [*args, "--db", str(tmp_path / "thaija.db")])

@@ -128,6 +128,7 @@ def review_list(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array of full items instead of one line per item."),
 ) -> None:
     """List queued answers: id, status, reason, language, time and question."""
+    _check_lang(lang)
     items = _queue(db).list(status, reason=reason, lang=lang, flagged=True if flagged else None)
     if as_json:
         print_json([i.to_dict() for i in items])
@@ -189,6 +190,14 @@ def review_edit(
     typer.echo(f"{item.id}\t{item.status} edited")
 
 
+def _check_lang(lang: Optional[str]) -> None:
+    """--lang th|ja|en: another value would select nothing, silently."""
+    if lang is not None and lang not in ("th", "ja", "en"):
+        from thaija.errors import ThaijaError
+
+        raise ThaijaError(f"--lang must be th, ja or en, got {lang!r}")
+
+
 @review_app.command("export")
 def review_export(
     out: str = typer.Argument(..., metavar="OUT.jsonl", help="Output file (overwritten); - writes to standard output."),
@@ -204,6 +213,7 @@ def review_export(
     answer is the reviewer's edit when there is one. Feed the file
     to `thaija tune`.
     """
+    _check_lang(lang)
     queue = _queue(db)
     if out == "-":
         import json

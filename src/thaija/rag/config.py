@@ -143,9 +143,10 @@ class ServeConfig:
     port: int = setting(8000, "TCP port.")
     ask: AskConfig = setting(help="How every question is answered (an AskConfig).", factory=AskConfig)
     keys: str | None = setting(None, (
-        "API key file: one `<key or sha256:HEX><TAB><groups>[<TAB><requests/minute>]` per line (empty groups = "
-        "public documents only). Every request then needs `Authorization: Bearer <key>` and sees only its "
-        "key's groups. Default $THAIJA_KEYS. Make keys with `thaija keygen`."))
+        "API key file: one `<key or sha256:HEX><TAB><groups>[<TAB><requests/minute>[<TAB><roles>]]` per line "
+        "(empty groups = public documents only; role `review`: may read and act on the review queue). Every "
+        "request then needs `Authorization: Bearer <key>` and sees only its key's groups. Default $THAIJA_KEYS. "
+        "Make keys with `thaija keygen` (`--review` for a reviewer)."))
     insecure: bool = setting(False, (
         "Allow listening on a non-loopback address without --keys (anyone who can reach it gets the "
         "--groups documents)."))
