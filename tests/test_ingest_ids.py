@@ -338,3 +338,12 @@ def test_an_add_whose_root_moved_meanwhile_writes_nothing(ws, monkeypatch):
     code, out = cli("index", "list", "--db", "r.db", "--json")
     rows = {json.loads(x)["doc_id"]: json.loads(x)["groups"] for x in out.splitlines()}
     assert rows == {"a.md": [], "hr/remote.txt": ["hr"]}
+
+
+def test_bidi_controls_in_names_are_shown_not_obeyed(ws):
+    """QA session 12: a file name holding U+202E (right-to-left override) went straight into `index list`,
+    which then displayed the name reversed ("…dm.exe"); the table shows the control as <U+202E>."""
+    (ws / "docs" / "report\u202etxt.md").write_text("# 報告\n\n本文です。\n", encoding="utf-8")
+    assert cli("index", "add", "docs", "--no-progress")[0] == 0
+    code, out = cli("index", "list")
+    assert code == 0 and "\u202e" not in out and "<U+202E>" in out, out

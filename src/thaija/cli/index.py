@@ -46,9 +46,13 @@ def _cells(text: str) -> int:
                else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
 
 
+_BIDI = {c: f"<U+{c:04X}>" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
+
+
 def _fit(text: str, width: int) -> str:
-    """`text` cut (with …) and padded to exactly `width` columns."""
-    text = " ".join(str(text).split())
+    """`text` cut (with …) and padded to exactly `width` columns; bidirectional controls shown as
+    `<U+202E>` (a file name holding one would display reversed)."""
+    text = " ".join(str(text).translate(_BIDI).split())
     if _cells(text) > width:
         out = ""
         for c in text:
