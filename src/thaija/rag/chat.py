@@ -38,6 +38,8 @@ FOLLOWUP_MARKERS: dict[str, tuple[str, ...]] = {
     "ja": ("では", "じゃあ", "それで", "それでは", "あと", "また", "それ", "その", "これ", "この"),
     "en": ("and", "what about", "how about", "then", "also", "it", "its", "this", "that", "they"),
 }
+#: markers that refer back ("it", มัน, それ) rather than open an elliptical "what about X"
+_PRONOUNS = frozenset({"it", "its", "this", "that", "they", "มัน", "それ", "これ", "その", "この"})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*|[\u30a0-\u30ff]{2,}")
 #: a product/model name: letters with a digit (RX-9, AP-220, R7) or a CamelCase word (CleanBot)
 _MODEL = re.compile(r"[A-Za-z][A-Za-z\-]*\d[A-Za-z0-9\-]*|\b[A-Z][a-z]+[A-Z][A-Za-z0-9]*")
@@ -96,10 +98,11 @@ def resolve_followup(messages: Sequence[dict[str, Any]], max_terms: int = 4) -> 
         return Resolution(last, last)
     q = analyse(last)
     low = last.lower().lstrip()
-    marker = any(low.startswith(m) for m in FOLLOWUP_MARKERS.get(q.lang, ()))
+    opener = _marker(low, q.lang)
+    marker = opener is not None
     mine = set(q.content)
     # "แล้ว X ล่ะ" / "じゃあXは？" / "what about X?": the earlier question asked again about X
-    ellipsis = _elliptic(turns[-2], last, q.lang)
+    ellipsis = _elliptic(turns[-2], last, q.lang, opener) if opener not in (None, *_PRONOUNS) else None
     if ellipsis is not None:
         question, kept = ellipsis
         return Resolution(question, last, True, kept)
@@ -137,23 +140,24 @@ _JA_TAIL = re.compile(r"(?:の場合|だと|では|って|は)?(?:どう|どう�
 _EN_TAIL = re.compile(r"\s*[?!.]*\s*$")
 
 
-def _elliptic(prev: str, turn: str, lang: str) -> tuple[str, list[str]] | None:
+def _marker(low: str, lang: str) -> str | None:
+    """The longest follow-up marker of ``lang`` the lower-cased turn ``low`` opens with, else None."""
+    found = [m for m in FOLLOWUP_MARKERS.get(lang, ()) if low.startswith(m)]
+    return max(found, key=len) if found else None
+
+
+def _elliptic(prev: str, turn: str, lang: str, marker: str) -> tuple[str, list[str]] | None:
     """An elliptical follow-up — a marker (แล้ว, じゃあ, what about) and only a short noun phrase X, no
     question word — as the earlier question with X in place of what it asked about: the earlier
     turn's model name when X names a model (``AiroPure AP-220 รับประกันกี่ปี`` + ``แล้ว CleanBot RX-9
     ล่ะ`` → ``CleanBot RX-9 รับประกันกี่ปี``), else the word of it that shares most with X
     (``ลาพักร้อนได้กี่วัน`` + ``แล้วลาป่วยล่ะ`` → ``ลาป่วยได้กี่วัน``). (question, the earlier turn's
-    words kept) or None (then the earlier words are borrowed before the turn)."""
+    words kept) or None (then the earlier words are borrowed before the turn). ``marker``: the
+    follow-up marker ``turn`` opens with (:func:`_marker`)."""
     from thaija.rag.agent import question_words
     from thaija.retrieve.query import analyse, content_terms, term_weight
 
-    body = turn.strip()
-    low = body.lower()
-    marks = [m for m in FOLLOWUP_MARKERS.get(lang, ()) if low.startswith(m) and m not in ("it", "its", "this", "that",
-                                                                                          "they", "มัน", "それ", "これ", "その", "この")]
-    if not marks:
-        return None
-    body = body[len(max(marks, key=len)):].strip(" 、,，")
+    body = turn.strip()[len(marker):].strip(" 、,，")
     body = {"th": _TH_TAIL, "ja": _JA_TAIL}.get(lang, _EN_TAIL).sub("", body).strip()
     if not body or len(body) > 40 or question_words(body, lang):
         return None
@@ -189,7 +193,7 @@ def _elliptic(prev: str, turn: str, lang: str) -> tuple[str, list[str]] | None:
         first = max(cands, key=lambda t: (own[t], near[t], -cands.index(t)))
         a = prev.lower().find(first)
         b = a + len(first)
-        while b < len(prev) and _script(prev[a]) == "latin" and prev[b].isalpha() and _script(prev[b]) == "latin":
+        while b < len(prev) and _spaced(prev[a]) and prev[b].isalpha() and _spaced(prev[b]):
             b += 1   # a whole English word
     rest = prev[b:]
     last_word = body.split()[-1] if body.split() else ""
@@ -214,9 +218,10 @@ def _shared(a: str, b: str) -> int:
     return best
 
 
-def _script(ch: str) -> str:
+def _spaced(ch: str) -> bool:
+    """``ch`` is of a script written with spaces between words (not Thai, kana or han)."""
     o = ord(ch)
-    return "th" if 0x0E00 <= o <= 0x0E7F else "kana" if 0x3040 <= o <= 0x30FF else "han" if 0x4E00 <= o <= 0x9FFF else "latin"
+    return not (0x0E00 <= o <= 0x0E7F or 0x3040 <= o <= 0x30FF or 0x4E00 <= o <= 0x9FFF)
 
 
 def _speaks_of(answer_text: str, turn: str) -> bool:
