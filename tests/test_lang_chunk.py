@@ -63,3 +63,14 @@ def test_words_counting_zero_alone_do_not_make_one_chunk_per_word():
     assert chunks[0].start == 0 and chunks[-1].end == len(text)
     assert all(b.start > a.start for a, b in zip(chunks, chunks[1:]))
     assert all(count(c.text) <= 256 for c in chunks)
+
+
+def test_byte_order_mark_and_zero_width_runs_are_no_chunk():
+    """A BOM-only file chunked to one chunk holding U+FEFF (QA session 12); a BOM before text is
+    left out of the first chunk, whose offsets still point into the original string."""
+    assert chunk("\ufeff") == []
+    assert chunk("\ufeff\n\n\u200b") == []
+    text = "\ufeffสวัสดีครับ ยินดีต้อนรับ"
+    got = chunk(text)
+    assert len(got) == 1 and got[0].start == 1 and got[0].text == text[1:]
+    assert text[got[0].start:got[0].end] == got[0].text

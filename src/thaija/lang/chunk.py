@@ -8,6 +8,7 @@ clusters. Consecutive chunks share up to ``overlap`` tokens of whole words.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
@@ -83,12 +84,19 @@ def _split_word(text: str, w: _Word, max_tokens: int, count: Counter) -> list[_W
     return pieces
 
 
+def _invisible(s: str) -> bool:
+    """Only format characters and spaces (U+FEFF, U+200B …): nothing a chunk should hold alone."""
+    return all(unicodedata.category(ch) in ("Cf", "Zs", "Zl", "Zp", "Cc") for ch in s)
+
+
 def _words(text: str, cfg: ChunkConfig, count: Counter | None, batch) -> list[_Word]:
     out: list[_Word] = []
     for sent in sentences(text, cfg.lang if cfg.lang != "auto" else "auto"):
         toks = segment(sent.text, cfg.lang)
         counts = [1] * len(toks) if batch is None else batch([t.text for t in toks])
         for k, (t, c) in enumerate(zip(toks, counts)):
+            if _invisible(t.text):   # a byte-order mark or zero-width run alone is no word
+                continue
             w = _Word(sent.start + t.start, sent.start + t.end, c, k == len(toks) - 1)
             if count is not None and c > cfg.max_tokens:
                 out.extend(_split_word(text, w, cfg.max_tokens, count))
