@@ -231,3 +231,49 @@ def test_a_question_asking_two_things_is_answered_part_by_part(db):
     assert not ("4時間" in one["answer"] and "1年間" in one["answer"]), one["answer"]
     single = answer("CleanBot R7 ชาร์จแบตเต็มใช้เวลากี่ชั่วโมง", db=db, config=AskConfig(review=False)).to_dict()
     assert "sub_questions" not in single and len(single["trace"]) == 1
+
+
+@pytest.fixture(scope="module")
+def kb_db(tmp_path_factory):
+    """The policy corpus and the two product manuals (tests/data/products): benchmarks/kb_check.py's index."""
+    from thaija.index import Index
+    from thaija.retrieve import close_index
+
+    data = Path(__file__).parent / "data"
+    path = str(tmp_path_factory.mktemp("kb") / "kb.db")
+    ix = Index(path)
+    ix.add_paths([str(data / "policy" / "docs.jsonl"), str(data / "products" / "docs.jsonl")], progress=False)
+    ix.close()
+    yield path
+    close_index(path)
+
+
+def test_the_asked_brands_document_retrieved_and_the_answer_from_another_is_refused(kb_db):
+    """QA session 13 (kb84): "AquaClean ใช้ไฟกี่วัตต์" (the AquaClean manual states no wattage) quoted
+    the AR-5 rice cooker's wattage at support 0.90, only flagged low-confidence."""
+    db = kb_db
+    r = answer("เครื่องกรองน้ำ AquaClean ใช้ไฟกี่วัตต์", db=db, config=AskConfig(review=False)).to_dict()
+    assert r["refused"] and r["reason"] == "fact_missing", r
+    assert r["evidence"]["brand_miss"] == 1.0
+    # the brand's own document answers: no miss, an answer from it
+    r = answer("AquaClean ต้องเปลี่ยนไส้กรอง RO ทุกกี่เดือน", db=db, config=AskConfig(review=False)).to_dict()
+    assert not r["refused"] and "24 เดือน" in r["answer"] and r["evidence"]["brand_miss"] == 0.0, r
+
+
+def test_a_section_heading_names_its_own_section_not_the_whole_document(db):
+    """QA session 13 (kb04): the heading ``## ชั่วโมงทำงานปกติ`` made ชั่วโมง / ทำงาน topic words of the
+    whole overtime rules, so the 36-hours-a-week rule (another section) lost them and the answer
+    quoted the 8-hours-a-day sentence under that heading."""
+    r = answer("ทำงานล่วงเวลาได้สูงสุดกี่ชั่วโมงต่อสัปดาห์", db=db, config=AskConfig(review=False)).to_dict()
+    assert not r["refused"] and "36 ชั่วโมง" in r["answer"], r
+    r = answer("พนักงานทำงานวันละกี่ชั่วโมง", db=db, config=AskConfig(review=False)).to_dict()
+    assert not r["refused"] and "8 ชั่วโมง" in r["answer"], r
+
+
+def test_per_of_a_thai_rate_is_no_evidence(db):
+    """QA session 13 (kb43): "ทำงานที่บ้านได้สัปดาห์ละกี่วัน" matched "สัปดาห์ละ 5 วัน" of the Thai
+    working-hours rule through ละ ("per") and quoted it; the answer is only in the Japanese
+    remote-work rule (週2日)."""
+    r = answer("ทำงานที่บ้านได้สัปดาห์ละกี่วัน", db=db, config=AskConfig(review=False)).to_dict()
+    assert not r["refused"] and "週2日" in r["answer"], r
+    assert r["answer_lang"] == "th" and r["citations"][0]["lang"] == "ja"

@@ -276,9 +276,12 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
     feats["name_miss"] = 1.0 if asked["names"] and chosen and not any(
         r.unit.hit in asked["named_hits"] for r in chosen) else 0.0
     # a brand the question names (AquaClean) that no chosen sentence's document names: the answer is
-    # about something else (a CleanBot sentence for an AquaClean question): low confidence, reviewed
-    feats["brand_miss"] = 1.0 if asked["brands"] and chosen and not any(
-        r.unit.hit in asked["branded_hits"] for r in chosen) else 0.0
+    # about something else. 1.0 when another retrieved document does name it (the brand's own
+    # document held no answer: an AR-5 wattage quoted at support 0.90 for an AquaClean question),
+    # refused; 0.5 when none does (the documents may write it in Thai or katakana): low confidence
+    feats["brand_miss"] = 0.0
+    if asked["brands"] and chosen and not any(r.unit.hit in asked["branded_hits"] for r in chosen):
+        feats["brand_miss"] = 1.0 if asked["branded_hits"] else 0.5
     return Evidence(query, hits, scored, chosen, feats, round(support(feats), 4) if chosen else 0.0)
 
 
@@ -398,9 +401,11 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
 
         verdicts = [("low_confidence" if v == "refuse" and evidence_support(e.query.text, e.hits, lang) >= 0.5
                      else v) for e, v in zip(evs, verdicts)]
-    # nothing retrieved states the asked quantity, or no evidence document names the asked model:
+    # nothing retrieved states the asked quantity, no evidence document names the asked model, or the
+    # asked brand's document was retrieved and the answer comes from another:
     # a refusal whatever the support (an answer in years to a question in watts is wrong)
-    missing = [e.features.get("unit_miss", 0.0) >= 1.0 or bool(e.features.get("name_miss")) for e in evs]
+    missing = [e.features.get("unit_miss", 0.0) >= 1.0 or bool(e.features.get("name_miss"))
+               or e.features.get("brand_miss", 0.0) >= 1.0 for e in evs]
     verdicts = ["refuse" if m else v for m, v in zip(missing, verdicts)]
     answered = [e for e, v in zip(evs, verdicts) if v != "refuse"]
     if agentic:

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-# Function words and question words: they carry no evidence. Kept short on purpose; content
+# Function words and question words: they carry no evidence (ละ: "per" of วันละ / สัปดาห์ละ). Kept short on purpose; content
 # verbs such as เกิด (born) or 設立 (found) must stay, since questions hinge on them.
 STOPWORDS: dict[str, frozenset[str]] = {
     "th": frozenset(
         "ที่ ของ และ หรือ กับ ใน จาก ให้ ได้ ว่า ไม่ ไหม มั้ย หรือไม่ หรือเปล่า เปล่า เป็น อยู่ คือ มี การ ความ "
         "โดย ซึ่ง นี้ นั้น นั่น โน้น แล้ว ก็ จะ ได้แก่ ต่อ แก่ แต่ ถ้า เพื่อ จึง ยัง เคย กัน อัน ทั้ง "
         "อะไร ใคร ไหน ที่ไหน ตรงไหน เมื่อไร เมื่อไหร่ ตอนไหน ช่วงไหน เท่าไร เท่าไหร่ อย่างไร ยังไง ทำไม "
-        "กี่ บ้าง หรอ ครับ ค่ะ คะ นะ จ๊ะ จ้ะ เหรอ ล่ะ ใด ไร ไหร่ ๆ แค่ แค่ไหน เพียงใด เพียงไร".split()
+        "กี่ บ้าง หรอ ครับ ค่ะ คะ นะ จ๊ะ จ้ะ เหรอ ล่ะ ละ ใด ไร ไหร่ ๆ แค่ แค่ไหน เพียงใด เพียงไร".split()
     ),
     "ja": frozenset(
         "は が の を に で と か も へ や から まで より です ます でした ました だ である ある いる する "
