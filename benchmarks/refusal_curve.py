@@ -135,9 +135,9 @@ def flores_set(qlang: str, n: int, rng: random.Random, part: str | None = "eval"
     fl = DATA / "flores" / "dev"
     meta = (fl / "metadata_dev.tsv").read_text("utf-8").splitlines()[1:]
     urls = [m.split("\t")[0] for m in meta]
-    th = (fl / "tha.txt").read_text("utf-8").splitlines()
-    ja = (fl / "jpn.txt").read_text("utf-8").splitlines()
-    qtext, dtext, dlang = (th, ja, "ja") if qlang == "th" else (ja, th, "th")
+    text = {lang: (fl / f"{code}.txt").read_text("utf-8").splitlines()
+            for lang, code in (("th", "tha"), ("ja", "jpn"), ("en", "eng"))}
+    qtext = text[qlang]
     arts: dict[str, list[int]] = defaultdict(list)
     for i, u in enumerate(urls):
         arts[u].append(i)
@@ -145,17 +145,21 @@ def flores_set(qlang: str, n: int, rng: random.Random, part: str | None = "eval"
     rng.shuffle(names)
     half = len(names) // 2
     in_ix, out_ix = names[:half], names[half:]
-    sep = "" if dlang == "ja" else " "
-    docs = [{"id": f"flores-{dlang}-{k}", "title": "", "lang": dlang,
-             "text": "\n".join(dtext[i] for i in arts[u])} for k, u in enumerate(names[:half])]
+    # the documents' language: the other of th / ja; an English question reads a Thai and Japanese
+    # knowledge base (articles alternately in Thai and Japanese: th, ja, th, … in shuffled order)
+    dlang_of = {u: ("ja" if qlang == "th" else "th") if qlang != "en" else ("th", "ja")[k % 2]
+                for k, u in enumerate(names)}
+    docs = [{"id": f"flores-{dlang_of[u]}-{k}", "title": "", "lang": dlang_of[u],
+             "text": "\n".join(text[dlang_of[u]][i] for i in arts[u])} for k, u in enumerate(names[:half])]
+    line_lang = {i: dlang_of[u] for u in names for i in arts[u]}
     pos_lines = [i for u in in_ix for i in arts[u]]
     neg_lines = [i for u in out_ix for i in arts[u]]
     # gold = the translation line without its edge spaces (FLORES Thai lines end with a space that no
     # answer sentence keeps)
-    pos = [(f"fl-{i}", qtext[i], [dtext[i].strip()]) for i in rng.sample(pos_lines, min(n, len(pos_lines)))]
+    gold = lambda i: [text[line_lang[i]][i].strip()]  # noqa: E731
+    pos = [(f"fl-{i}", qtext[i], gold(i)) for i in rng.sample(pos_lines, min(n, len(pos_lines)))]
     n_una = n if n_una is None else n_una
-    neg = [(f"fl-{i}", qtext[i], [dtext[i].strip()]) for i in rng.sample(neg_lines, min(n_una, len(neg_lines)))]
-    del sep
+    neg = [(f"fl-{i}", qtext[i], gold(i)) for i in rng.sample(neg_lines, min(n_una, len(neg_lines)))]
     return docs, pos, neg
 
 
@@ -304,7 +308,7 @@ def main() -> None:
     ap.add_argument("--ja-articles", type=int, default=16, help="JSQuAD: whole articles the questions come from (bounds the index)")
     ap.add_argument("--only", choices=("qa", "cross"), help="ask only these sets (run parts in parallel, then --records)")
     ap.add_argument("--records-out", help="where the records go (default benchmarks/results/refusal_curve_records.jsonl)")
-    ap.add_argument("--cross-langs", nargs="+", default=["th", "ja"], choices=("th", "ja"),
+    ap.add_argument("--cross-langs", nargs="+", default=["th", "ja"], choices=("th", "ja", "en"),
                     help="FLORES directions asked (by question language; the same questions as with both)")
     ap.add_argument("--answerable-only", action="store_true", help="ask only the answerable questions (top-1 runs)")
     ap.add_argument("--top1-out", help="with --only: write the evidence top-1 of the asked sets here (JSON)")
@@ -328,6 +332,10 @@ def main() -> None:
                     help="features added to the per-language sets: FEATURE (every such set) or LANG:FEATURE "
                          "(default ja:margin: the best sentence's score over the best one not chosen; it lowers "
                          "the Thai figures)")
+    ap.add_argument("--cross-lang-models", nargs="*", default=["en"], choices=("th", "ja", "en"),
+                    help="question languages with their own cross-language coefficient set (support.json "
+                         "cross_by_lang), fitted on their cross rows alone (default en: English questions over "
+                         "Thai/Japanese FLORES articles, set cross_en; skipped when the records hold none)")
     args = ap.parse_args()
     from thaija.rag import support as S
 
@@ -349,7 +357,7 @@ def main() -> None:
                 if args.only != "cross" else []
             if args.cross and args.only != "qa":
                 plan += [(f"cross_{ql}", lambda ql=ql: flores_set(ql, args.cross, rng, part, args.cross_una))
-                         for ql in ("th", "ja")]
+                         for ql in ("th", "ja", "en")]   # en last: the th / ja sets draw as before
             for name, make in plan:
                 docs, pos, neg = make()   # always made: the random draws of the later sets stay the same
                 if name.startswith("cross_") and name[6:] not in args.cross_langs:
@@ -418,14 +426,19 @@ def main() -> None:
         return
 
     def fit_model(names: tuple[str, ...], cross_names: tuple[str, ...] | None = None,
-                  own: dict[str, tuple[str, ...]] | None = None) -> tuple[dict, dict, dict]:
+                  own: dict[str, tuple[str, ...]] | None = None,
+                  own_cross: tuple[str, ...] = ()) -> tuple[dict, dict, dict]:
         """(coefficients, per-language thresholds, curves on the fit half) over feature ``names``
         (``cross_names`` for the cross-language coefficients; default the same; ``own``: languages
-        with their own same-language set over these features, fitted on that language's rows)."""
+        with their own same-language set over these features, fitted on that language's rows;
+        ``own_cross``: question languages with their own cross-language set, fitted on their cross
+        rows alone, which the shared cross set then leaves out)."""
         cross_names = cross_names or names
         X = lambda r, fs: [S.value(r["features"], f) for f in fs]  # noqa: E731
         same = [r for r in fit_rows if not r["features"].get("cross")]
-        cross = [r for r in fit_rows if r["features"].get("cross")]
+        own_cross = tuple(lang for lang in own_cross
+                          if any(r["features"].get("cross") and r["lang"] == lang for r in fit_rows))
+        cross = [r for r in fit_rows if r["features"].get("cross") and r["lang"] not in own_cross]
         prm = {"features": list(names), "cross_features": list(cross_names),
                "same": S.fit([X(r, names) for r in same], [label(r) for r in same], l2=args.l2, names=names),
                "cross": S.fit([X(r, cross_names) for r in cross] or [[0.0] * len(cross_names)],
@@ -438,6 +451,12 @@ def main() -> None:
                 if not rs:
                     raise ValueError(f"--lang-models {lang}: no same-language {lang} rows to fit")
                 prm["same_by_lang"][lang] = S.fit([X(r, fs) for r in rs], [label(r) for r in rs], l2=args.l2, names=fs)
+        if own_cross:
+            prm["cross_by_lang"] = {}
+            for lang in own_cross:
+                rs = [r for r in fit_rows if r["features"].get("cross") and r["lang"] == lang]
+                prm["cross_by_lang"][lang] = S.fit([X(r, cross_names) for r in rs], [label(r) for r in rs],
+                                                   l2=args.l2, names=cross_names)
         sup = lambda r: S.support(r["features"], prm, lang=r["lang"]) if r["features"] else 0.0  # noqa: E731
         grid = [i / 100 for i in range(0, 100)]
         thresholds, curves = {}, {}
@@ -464,7 +483,7 @@ def main() -> None:
         # alone by the same rule, never below the language's (the pooled rule let Thai false refusals fill
         # the budget, and a cross answer then passed at 0.13: 20 % of unanswerable th -> ja refused)
         cross_t = {}
-        for lang in ("th", "ja"):
+        for lang in ("th", "ja", "en"):
             fr = [r for r in fit_rows if r["set"] == f"cross_{lang}" and r["features"].get("cross")]
             if not fr:
                 continue
@@ -472,7 +491,7 @@ def main() -> None:
                                  if k in ("unanswerable_refusal_rate", "false_refusal_rate")}} for t in grid]
             ok = [c for c in curve if c["false_refusal_rate"] <= args.max_false_refusal]
             best = max(ok, key=lambda c: (c["unanswerable_refusal_rate"], -c["t"]))["t"] if ok else 0.0
-            t = max(best, thresholds[lang]["refuse_below"])
+            t = max(best, thresholds[lang]["refuse_below"]) if lang != "en" else best  # en: no English QA set
             hi = [c["t"] for c in curve if c["unanswerable_refusal_rate"] >= 0.95 and c["t"] >= t]
             cross_t[lang] = {"refuse_below": t, "review_below": max(t, min(hi) if hi else t)}
         if cross_t:
@@ -506,8 +525,9 @@ def main() -> None:
 
     own = {lang: chosen + extra_of(lang) for lang in args.lang_models or ()}
     no_ce = lambda fs: tuple(f for f in fs if f != "ce")  # noqa: E731
-    params, thresholds, curves = fit_model(chosen, chosen_x, own)
-    fallback, fb_thresholds, _ = fit_model(no_ce(chosen), no_ce(chosen_x), {k: no_ce(v) for k, v in own.items()})
+    oc = tuple(args.cross_lang_models or ())
+    params, thresholds, curves = fit_model(chosen, chosen_x, own, oc)
+    fallback, fb_thresholds, _ = fit_model(no_ce(chosen), no_ce(chosen_x), {k: no_ce(v) for k, v in own.items()}, oc)
     # the model before per-language sets (one shared same-language set): measured beside, old vs new
     shared, sh_thresholds, _ = fit_model(chosen, chosen_x) if own else (params, thresholds, curves)
     if "th" in own:  # English (no dev QA set) reads the shared set: its thresholds are the shared set's Thai ones

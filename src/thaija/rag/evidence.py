@@ -373,10 +373,18 @@ _TH_HOW_TAIL = re.compile("(?:แค่ไหน|เท่าไร|เท่า
 _EN_HOW = re.compile(r"\bhow (often|long|far|big|large|old|tall|high|heavy|fast|soon|frequently)\b", re.I)
 
 
+#: ja: the measure a "how much / how often" question asks (頻度 of どのくらいの頻度で): the answer
+#: states it (週に1回) without the word
+_JA_HOW = re.compile(r"(?:どの|どれ)(?:くらい|ぐらい|程度)の([\u4e00-\u9fff]{1,4})")
+
+
 @lru_cache(maxsize=1024)
 def how_words(text: str) -> frozenset[str]:
     """Words that make a "how <adjective>" question word in ``text`` (Thai นาน of นานแค่ไหน, English
-    often of "how often"; normalised forms)."""
+    often of "how often", Japanese 頻度 of どのくらいの頻度; normalised forms)."""
+    ja = frozenset(m.group(1) for m in _JA_HOW.finditer(text))
+    if ja:
+        return ja
     en = frozenset(m.group(1).lower() for m in _EN_HOW.finditer(text))
     if en:
         return en
@@ -392,9 +400,9 @@ def how_words(text: str) -> frozenset[str]:
 
 def question_weights(query: Query, idf: IdfFn) -> dict[str, float]:
     """IDF weight of every distinct content term of the question (generic words discounted, and
-    the adjective of a Thai "how <adjective>" question word: :func:`how_words`)."""
+    the adjective of a "how <adjective>" question word: :func:`how_words`)."""
     lang = query.lang
-    how = how_words(query.text) if lang in ("th", "en") else frozenset()
+    how = how_words(query.text)
     return {t: idf(t, lang) * (GENERIC_WEIGHT if t in how else term_weight(t, lang)) for t in dict.fromkeys(query.content)}
 
 

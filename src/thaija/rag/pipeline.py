@@ -267,6 +267,11 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
     asked = prefer_asked(scored, query, hits, doc_text=_doc_text(ctx.index))
     chosen = select(scored, query, idf)
     feats = features(scored, chosen, query.lang, union_coverage(chosen, query, idf), query=query, idf=idf)
+    # the retrieval relevance of the chosen sentences' chunks (calibrated, comparable across queries
+    # and languages: the chunk's cosine over its language's mean): recorded for the support model
+    rels = [getattr(hits[r.unit.hit], "relevance", None) for r in chosen if 0 <= r.unit.hit < len(hits)]
+    rels = [x for x in rels if x is not None]
+    feats["rel"] = round(max(rels), 4) if rels else None
     # the question asks for a quantity in a unit (watts, litres, a price) no chosen sentence holds,
     # or names a model (AR-5) no evidence document mentions: 1.0 when no candidate could answer
     # (refused), 0.5 when only the chosen sentences lack it (low confidence)

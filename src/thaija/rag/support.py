@@ -7,6 +7,8 @@ chosen answer. Two coefficient sets: ``same`` (evidence in the question's langua
 A language may have its own same-language set, ``same_by_lang[lang]`` (its own features too): the
 signals behave differently per language (Japanese support separates far better than Thai), and a
 language without one (English, or every language in an older ``support.json``) reads ``same``.
+Likewise ``cross_by_lang[lang]`` for cross-language evidence (English questions over Thai and
+Japanese documents: the cross-encoder was trained on Thai/Japanese questions only).
 Coefficients and per-language thresholds live in ``support.json`` beside this module, written by
 ``benchmarks/refusal_curve.py`` (fitted on iapp valid / JSQuAD valid with unanswerable variants
 made by removing each question's gold paragraph and keeping the rest of the article; cross on
@@ -28,7 +30,9 @@ PARAMS_FILE = Path(__file__).with_name("support.json")
 #: question ↔ sentence, centred and scaled, ``(cos - 0.8) * 10`` — unclipped, unlike ``dense``
 #: (derived from ``cos`` by :func:`value`). ``spec`` / ``spec_miss``: the contrastive coverage of
 #: :func:`thaija.rag.evidence.specific_coverage` (recorded; not in the shipped fit: no AUC gain).
-FEATURES = ("lex", "dense", "cover", "miss", "ce", "cos_c", "spec", "spec_miss")
+#: ``rel``: the retrieval relevance (``thaija search``'s calibrated score) of the chosen sentences'
+#: chunks, set by ``rag.pipeline`` (None without it: :func:`value` reads 0).
+FEATURES = ("lex", "dense", "cover", "miss", "ce", "cos_c", "spec", "spec_miss", "rel")
 #: Without the cross-encoder (torch missing, ``THAIJA_RERANK=0``): ``params()["without_ce"]``.
 FEATURES_NO_CE = ("lex", "dense", "cover", "miss")
 
@@ -125,12 +129,14 @@ def value(feats: dict[str, Any], name: str) -> float:
 
 
 def coefficients(feats: dict[str, Any], p: dict[str, Any], lang: str | None = None) -> dict[str, float]:
-    """The coefficient set that scores ``feats``: ``cross`` for evidence in another language, else
-    the question language's own set (``same_by_lang``; ``lang`` or ``feats["qlang"]``), else ``same``."""
-    if feats.get("cross"):
-        return p["cross"]
-    own = p.get("same_by_lang") or {}
+    """The coefficient set that scores ``feats``: for evidence in another language the question
+    language's own cross set (``cross_by_lang``: English questions over Thai/Japanese documents) or
+    ``cross``; else the question language's own set (``same_by_lang``; ``lang`` or
+    ``feats["qlang"]``), else ``same``."""
     lang = lang or feats.get("qlang")
+    if feats.get("cross"):
+        return (p.get("cross_by_lang") or {}).get(lang) or p["cross"]
+    own = p.get("same_by_lang") or {}
     if lang in own:
         return own[lang]
     return p["same"]
