@@ -85,3 +85,16 @@ def test_usage_errors_read_like_every_other_cli_error():
         assert last.startswith("thaija: error: ") and says in last, (argv, out.stderr)
         assert "Usage: thaija" in out.stderr and "--help' for help." in out.stderr
         assert "\nError:" not in "\n" + out.stderr and "Traceback" not in out.stderr
+
+
+def test_no_command_prints_the_help_then_one_error_line():
+    """``thaija`` / ``thaija index`` without a command: session 12's usage-error format put the whole
+    help text after ``thaija: error:`` (click's no-args error carries the help as its message)."""
+    for argv in ([], ["index"], ["cost"]):
+        out = subprocess.run([THAIJA, *argv], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2, (argv, out.stderr)
+        lines = out.stderr.strip().splitlines()
+        assert lines[0].startswith("Usage: thaija") and "Commands:" in out.stderr
+        errors = [ln for ln in lines if ln.startswith("thaija: error:")]
+        assert errors == [lines[-1]] and "no command given" in lines[-1], out.stderr
+        assert "Usage:" not in lines[-1]

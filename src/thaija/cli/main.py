@@ -34,9 +34,17 @@ class _UsageError(_ClickUsageError):
     """A usage error (missing argument, unknown option): click's usage line and hint, then the
     error as every other CLI error reads, ``thaija: error: ...`` (exit 2)."""
 
+    #: ``thaija`` / ``thaija index`` without a command: the help, then this error
+    no_command = False
+
     def show(self, file=None) -> None:  # noqa: D102 - click API
         file = file or sys.stderr
         ctx = self.ctx
+        if self.no_command and ctx is not None:
+            print(ctx.get_help(), file=file)
+            print(f"\nthaija: error: no command given: '{ctx.command_path} COMMAND' (the commands are listed above)",
+                  file=file)
+            return
         if ctx is not None:
             print(ctx.get_usage(), file=file)
             if ctx.command.get_help_option(ctx) is not None:
@@ -45,7 +53,11 @@ class _UsageError(_ClickUsageError):
 
 
 def _usage(exc: _ClickUsageError) -> _UsageError:
-    return exc if isinstance(exc, _UsageError) else _UsageError(exc.format_message(), exc.ctx)
+    if isinstance(exc, _UsageError):
+        return exc
+    out = _UsageError(exc.format_message(), exc.ctx)
+    out.no_command = type(exc).__name__ == "NoArgsIsHelpError"   # its message is the whole help text
+    return out
 
 
 class _Group(TyperGroup):
