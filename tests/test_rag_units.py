@@ -314,3 +314,11 @@ def test_parse_prompt_takes_hostile_block_markup_in_linear_time():
     docs, q = parse_prompt(text)
     assert list(docs) == [1] and docs[1].endswith("\nA") and q == "何？"   # the first opener to the first closer
     assert parse_prompt('<document n="1" source="s">\n\n</document>\nQ: x') == ({1: ""}, "x")
+
+
+def test_two_blocks_with_one_number_are_both_kept():
+    """QA session 12: a client prompt with two ``<document n="1">`` blocks lost the first one."""
+    user = ('<document n="1">\nลาป่วยได้ปีละ 30 วัน\n</document>\n<document n="1">\nลากิจได้ปีละ 3 วัน\n</document>\n'
+            '<document n="2">\nอื่น ๆ\n</document>\n\nคำถาม: ลาได้กี่วัน')
+    docs, question = parse_prompt(user)
+    assert docs == {1: "ลาป่วยได้ปีละ 30 วัน\n\nลากิจได้ปีละ 3 วัน", 2: "อื่น ๆ"} and question == "ลาได้กี่วัน"

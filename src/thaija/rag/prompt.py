@@ -235,7 +235,8 @@ def parse_prompt(text: str) -> tuple[dict[int, str], str]:
     """Recover ``({n: evidence text}, question)`` from a user message built by :func:`build_prompt`.
 
     Without evidence blocks the whole text is the question. A block runs from its opening line to
-    the first closing line with the same boundary suffix; blocks do not nest.
+    the first closing line with the same boundary suffix; blocks do not nest. Two blocks with the
+    same number are joined under it (a blank line between), none is dropped.
     """
     from bisect import bisect_left
 
@@ -252,7 +253,8 @@ def parse_prompt(text: str) -> tuple[dict[int, str], str]:
         if i == len(ends):
             continue
         a, b = ends[i]
-        docs[int(m.group(2))] = text[m.end():a]
+        n = int(m.group(2))   # a number given twice: both blocks kept under it (the first was dropped)
+        docs[n] = docs[n] + "\n\n" + text[m.end():a] if n in docs else text[m.end():a]
         pos = end = b
     if not docs or end is None:
         return {}, text.strip()
