@@ -92,11 +92,10 @@ def _invisible(s: str) -> bool:
 def _words(text: str, cfg: ChunkConfig, count: Counter | None, batch) -> list[_Word]:
     out: list[_Word] = []
     for sent in sentences(text, cfg.lang if cfg.lang != "auto" else "auto"):
-        toks = segment(sent.text, cfg.lang)
+        # a byte-order mark or zero-width run alone is no word
+        toks = [t for t in segment(sent.text, cfg.lang) if not _invisible(t.text)]
         counts = [1] * len(toks) if batch is None else batch([t.text for t in toks])
         for k, (t, c) in enumerate(zip(toks, counts)):
-            if _invisible(t.text):   # a byte-order mark or zero-width run alone is no word
-                continue
             w = _Word(sent.start + t.start, sent.start + t.end, c, k == len(toks) - 1)
             if count is not None and c > cfg.max_tokens:
                 out.extend(_split_word(text, w, cfg.max_tokens, count))
