@@ -272,6 +272,14 @@ def metrics(recs: list[dict], support_of, refuse_below) -> dict:
     }
 
 
+def _refused_anyway(recs: list[dict]) -> float:
+    """Share of the answerable questions refused whatever the support (a model name or quantity in no
+    retrieved text): the false refusals no threshold can avoid, left out of the operating-point budget
+    (FLORES English: "… 19th century …" and a few others; 2 of the 60 fit-half questions)."""
+    ans = [r for r in recs if r["answerable"]]
+    return sum(bool(r["refused_anyway"]) for r in ans) / max(1, len(ans))
+
+
 def _hit_nospace(r: dict) -> bool:
     """A gold string in the answer with all whitespace removed from both."""
     a = "".join(r["answer"].split())
@@ -332,6 +340,10 @@ def main() -> None:
                     help="features added to the per-language sets: FEATURE (every such set) or LANG:FEATURE "
                          "(default ja:margin: the best sentence's score over the best one not chosen; it lowers "
                          "the Thai figures)")
+    ap.add_argument("--threshold-rows", choices=("pooled", "same"), default="pooled",
+                    help="rows a language's refusal threshold is chosen on: pooled (its QA set and its "
+                         "cross-language FLORES set, the rule since session 9) or same (its QA set alone; "
+                         "cross-language answers have their own threshold anyway)")
     ap.add_argument("--cross-lang-models", nargs="*", default=["en"], choices=("th", "ja", "en"),
                     help="question languages with their own cross-language coefficient set (support.json "
                          "cross_by_lang), fitted on their cross rows alone (default en: English questions over "
@@ -461,7 +473,8 @@ def main() -> None:
         grid = [i / 100 for i in range(0, 100)]
         thresholds, curves = {}, {}
         for lang in ("th", "ja"):
-            fr = [r for r in fit_rows if r["set"] in (lang, f"cross_{lang}")]
+            fr = [r for r in fit_rows if r["set"] in ((lang,) if args.threshold_rows == "same" else (lang, f"cross_{lang}"))]
+            ra = _refused_anyway(fr)
             curve = []
             for t in grid:
                 m = metrics(fr, sup, t)
@@ -472,7 +485,7 @@ def main() -> None:
             # (answerable questions refused) at or under --max-false-refusal on the fit half — under the
             # 5 % target, a margin for other samples; review band up to where >= 95 % of unanswerable
             # questions are refused (those answers are given but queued)
-            ok = [c for c in curve if c["false_refusal_rate"] <= args.max_false_refusal]
+            ok = [c for c in curve if c["false_refusal_rate"] - ra <= args.max_false_refusal + 1e-9]
             best = max(ok, key=lambda c: (c["unanswerable_refusal_rate"], -c["t"])) if ok else curve[0]
             hi = [c["t"] for c in curve if c["unanswerable_refusal_rate"] >= 0.95 and c["t"] >= best["t"]]
             thresholds[lang] = {"refuse_below": best["t"], "review_below": min(hi) if hi else best["t"]}
@@ -489,7 +502,8 @@ def main() -> None:
                 continue
             curve = [{"t": t, **{k: v for k, v in metrics(fr, sup, t).items()
                                  if k in ("unanswerable_refusal_rate", "false_refusal_rate")}} for t in grid]
-            ok = [c for c in curve if c["false_refusal_rate"] <= args.max_false_refusal]
+            ra = _refused_anyway(fr)
+            ok = [c for c in curve if c["false_refusal_rate"] - ra <= args.max_false_refusal + 1e-9]
             best = max(ok, key=lambda c: (c["unanswerable_refusal_rate"], -c["t"]))["t"] if ok else 0.0
             t = max(best, thresholds[lang]["refuse_below"]) if lang != "en" else best  # en: no English QA set
             hi = [c["t"] for c in curve if c["unanswerable_refusal_rate"] >= 0.95 and c["t"] >= t]
@@ -517,7 +531,12 @@ def main() -> None:
     # default: the base plus the unclipped cosine (cos_c: th AUC +0.02 on both halves of the
     # 2026-12-02 records; the contrastive coverage spec / spec_miss gave none and stays recorded only)
     chosen = tuple(args.features) if args.features else base + ("cos_c",)
-    chosen_x = tuple(args.cross_features) if args.cross_features else chosen
+    # cross-language: + rel, the chosen sentence's chunk relevance (the chunk's cosine over its language's
+    # mean): random 2-fold splits of the session-13 records, unanswerable refused at 5 % false refusals,
+    # th -> ja 0.75 -> 0.79, ja -> th 0.80 -> 0.87, en -> th/ja 0.72 -> 0.82 (Thai and Japanese
+    # same-language: no change, AUC +-0.001; not added there)
+    have_rel = any(r["features"].get("rel") is not None for r in fit_rows)
+    chosen_x = tuple(args.cross_features) if args.cross_features else chosen + (("rel",) if have_rel else ())
     def extra_of(lang: str) -> tuple[str, ...]:
         picked = [e.split(":", 1)[1] if ":" in e else e for e in args.lang_extra or ()
                   if ":" not in e or e.split(":", 1)[0] == lang]
@@ -533,6 +552,14 @@ def main() -> None:
     if "th" in own:  # English (no dev QA set) reads the shared set: its thresholds are the shared set's Thai ones
         params["thresholds"]["en"] = dict(sh_thresholds["th"])
         fallback["thresholds"]["en"] = dict(fit_model(no_ce(chosen), no_ce(chosen_x))[1]["th"])
+    no_rel = lambda fs: tuple(f for f in fs if f != "rel")  # noqa: E731
+    uses_rel = "rel" in chosen + chosen_x + tuple(f for v in own.values() for f in v)
+    if uses_rel:  # used when the chunk relevance is not the dense one (a Milvus server, --mode bm25)
+        for prm_, drop in ((params, lambda fs: no_rel(fs)), (fallback, lambda fs: no_rel(no_ce(fs)))):
+            wr = fit_model(drop(chosen), drop(chosen_x), {k: drop(v) for k, v in own.items()}, oc)[0]
+            if "th" in own:
+                wr["thresholds"]["en"] = dict(fit_model(drop(chosen), drop(chosen_x))[1]["th"])
+            prm_["without_rel"] = wr
     if with_ce:  # used when the cross-encoder cannot run (no torch, THAIJA_RERANK=0)
         params["without_ce"] = fallback
     sup = lambda r: S.support(r["features"], params, lang=r["lang"]) if r["features"] else 0.0  # noqa: E731
@@ -546,7 +573,8 @@ def main() -> None:
            "measured_on": "second half of each set (not used for fitting)", "sets": {}}
     def cut_of(lang: str):
         """The operating point of a record: the cross threshold for cross-language evidence."""
-        return lambda r: S.thresholds(lang, params, cross=bool(r["features"] and r["features"].get("cross")))[0]
+        return lambda r: S.thresholds(lang, params, cross=bool(r["features"] and r["features"].get("cross")),
+                                      rel=not r["features"] or r["features"].get("rel") is not None)[0]
 
     for name, rs in by_set.items():
         lang = name.replace("cross_", "")
@@ -578,6 +606,12 @@ def main() -> None:
         if with_ce:  # the fallback support model (no cross-encoder score) on the same records
             out.setdefault("sets_support_without_ce", {})[name] = {
                 **metrics(test, sup_fb, fb_thresholds[lang]["refuse_below"]), "auc_support": auc(test, sup_fb)}
+        if uses_rel:  # the model without rel (a Milvus server index) on the same records
+            wr = params["without_rel"]
+            sup_wr = lambda r, wr=wr: S.support(r["features"], wr, lang=r["lang"]) if r["features"] else 0.0  # noqa: E731
+            cut_wr = lambda r, lang=lang, wr=wr: S.thresholds(lang, wr, cross=bool(r["features"].get("cross")))[0]  # noqa: E731
+            out.setdefault("sets_support_without_rel", {})[name] = {**metrics(test, sup_wr, cut_wr),
+                                                                    "auc_support": auc(test, sup_wr)}
     out["feature_study"] = study
     out["top1_evidence_all_answerable"] = {  # top-1 does not depend on the fit: every asked question counts
         name: {"n": sum(1 for r in rs if r["answerable"]),

@@ -127,6 +127,10 @@ class EvidenceContext:
     embed: Any = None
     embedder: Any = None
     rerank: Any = None  # (question, sentences) -> P(answers), the answerability cross-encoder
+    #: the hits' ``relevance`` is the calibrated dense one (the index keeps its vectors and the search
+    #: ran with a query vector); else it is lexical only (a Milvus server, --mode bm25) and the
+    #: support model reads its set without ``rel``
+    dense_relevance: bool = False
 
 
 _EMB_CACHE: dict[str, Any] = {}
@@ -143,6 +147,7 @@ def evidence_context(db: str, dense: bool = True) -> EvidenceContext:
     except Exception:
         return EvidenceContext()
     ctx = EvidenceContext(index, index_idf(index))
+    ctx.dense_relevance = bool(getattr(getattr(index, "registry", None), "keep_vectors", False))
     if dense:
         try:
             emb = index.embedder
@@ -271,7 +276,7 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
     # and languages: the chunk's cosine over its language's mean): recorded for the support model
     rels = [getattr(hits[r.unit.hit], "relevance", None) for r in chosen if 0 <= r.unit.hit < len(hits)]
     rels = [x for x in rels if x is not None]
-    feats["rel"] = round(max(rels), 4) if rels else None
+    feats["rel"] = round(max(rels), 4) if rels and ctx.dense_relevance else None
     # the question asks for a quantity in a unit (watts, litres, a price) no chosen sentence holds,
     # or names a model (AR-5) no evidence document mentions: 1.0 when no candidate could answer
     # (refused), 0.5 when only the chosen sentences lack it (low confidence)
@@ -372,6 +377,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
                       seconds=round(time.perf_counter() - t0, 4), extra={"answer_lang": lang})
     search = search or default_search(db, cfg.mode, cfg.groups)
     ctx = evidence_context(db, dense=cfg.dense_evidence)
+    if cfg.mode == "bm25":   # the search ran without a query vector: its relevance is lexical only
+        ctx.dense_relevance = False
     if ctx.embedder is not None and cfg.mode != "bm25":
         q.embed(ctx.embedder)
 
@@ -392,7 +399,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         evs = [gather_evidence(q, hits, ctx)]
         extra = {}
     verdicts = [outcome(e.support, lang, cfg.min_support, ce=e.features.get("ce") is not None,
-                        cross=bool(e.features.get("cross"))) for e in evs]
+                        cross=bool(e.features.get("cross")), rel=e.features.get("rel") is not None) for e in evs]
     # the question asks for a number, date, place or person the chosen sentences do not hold:
     # never a confident answer (given, flagged and queued for review)
     verdicts = [("low_confidence" if v == "answer" and (e.features.get("type_miss") or e.features.get("kind_miss"))
@@ -462,7 +469,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         if all(missing):  # the asked quantity / model name is in no retrieved text, whatever the support
             return finish("fact_missing", "refused")
         fitted = [outcome(e.support, lang, None, ce=e.features.get("ce") is not None,
-                          cross=bool(e.features.get("cross"))) for e in evs]
+                          cross=bool(e.features.get("cross")), rel=e.features.get("rel") is not None) for e in evs]
         if cfg.min_support is not None and any(f != "refuse" and not m for f, m in zip(fitted, missing)):
             # the user's threshold refused what the fitted one would have answered: say so, not "no answer"
             out.answer = BELOW_MIN_SUPPORT.get(lang, BELOW_MIN_SUPPORT["en"]).format(

@@ -31,7 +31,8 @@ PARAMS_FILE = Path(__file__).with_name("support.json")
 #: (derived from ``cos`` by :func:`value`). ``spec`` / ``spec_miss``: the contrastive coverage of
 #: :func:`thaija.rag.evidence.specific_coverage` (recorded; not in the shipped fit: no AUC gain).
 #: ``rel``: the retrieval relevance (``thaija search``'s calibrated score) of the chosen sentences'
-#: chunks, set by ``rag.pipeline`` (None without it: :func:`value` reads 0).
+#: chunks, set by ``rag.pipeline``; None when it is not the dense one (a Milvus server index, --mode
+#: bm25, hits from a prompt): :func:`support` then reads ``without_rel``, fitted without it.
 FEATURES = ("lex", "dense", "cover", "miss", "ce", "cos_c", "spec", "spec_miss", "rel")
 #: Without the cross-encoder (torch missing, ``THAIJA_RERANK=0``): ``params()["without_ce"]``.
 FEATURES_NO_CE = ("lex", "dense", "cover", "miss")
@@ -148,29 +149,35 @@ def support(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | 
     p = p or params()
     if feats.get("ce") is None and "without_ce" in p:
         p = p["without_ce"]
+    if feats.get("rel") is None and "without_rel" in p:
+        p = p["without_rel"]
     w = coefficients(feats, p, lang)
     z = w.get("bias", 0.0) + sum(v * value(feats, f) for f, v in w.items() if f != "bias")
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def thresholds(lang: str, p: dict[str, Any] | None = None, ce: bool = True, cross: bool = False) -> tuple[float, float]:
+def thresholds(lang: str, p: dict[str, Any] | None = None, ce: bool = True, cross: bool = False,
+               rel: bool = True) -> tuple[float, float]:
     """(refuse_below, review_below) for answers to questions in ``lang`` (``ce``: the support came from
-    the cross-encoder model; False: from the ``without_ce`` fallback; ``cross``: the evidence is in
-    another language — ``thresholds_cross`` when fitted, else the language's own)."""
+    the cross-encoder model; False: from the ``without_ce`` fallback; ``rel``: False when the support
+    came from the ``without_rel`` one; ``cross``: the evidence is in another language —
+    ``thresholds_cross`` when fitted, else the language's own)."""
     p = p or params()
     if not ce and "without_ce" in p:
         p = p["without_ce"]
+    if not rel and "without_rel" in p:
+        p = p["without_rel"]
     t = (p.get("thresholds_cross", {}).get(lang) if cross else None) or p.get("thresholds", {}).get(lang) \
         or p.get("thresholds", {}).get("en") or {"refuse_below": 0.35, "review_below": 0.5}
     return float(t["refuse_below"]), float(t["review_below"])
 
 
 def outcome(value: float, lang: str, min_support: float | None = None, p: dict[str, Any] | None = None,
-            ce: bool = True, cross: bool = False) -> str:
+            ce: bool = True, cross: bool = False, rel: bool = True) -> str:
     """``answer`` | ``low_confidence`` | ``refuse``. ``min_support`` replaces the fitted refusal
     threshold (the low-confidence band then starts there and ends at the fitted review threshold,
     or is empty when ``min_support`` is above it). ``cross``: the evidence is in another language."""
-    refuse_below, review_below = thresholds(lang, p, ce, cross)
+    refuse_below, review_below = thresholds(lang, p, ce, cross, rel)
     if min_support is not None:
         refuse_below = float(min_support)
         review_below = max(review_below, refuse_below)
