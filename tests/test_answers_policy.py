@@ -277,3 +277,22 @@ def test_per_of_a_thai_rate_is_no_evidence(db):
     r = answer("ทำงานที่บ้านได้สัปดาห์ละกี่วัน", db=db, config=AskConfig(review=False)).to_dict()
     assert not r["refused"] and "週2日" in r["answer"], r
     assert r["answer_lang"] == "th" and r["citations"][0]["lang"] == "ja"
+
+
+def test_unanswerable_cross_language_questions_are_no_confident_answers(kb_db):
+    """QA session 13 (kb75/kb76): ลาคลอด (maternity leave, in no document) quoted the Japanese
+    remote-work rule 週2日 at support 0.73: its chunk's relevance is 0 (rel), which the cross-language
+    support model now reads; 育児休暇 (childcare leave) likewise."""
+    for q in ("ลาคลอดได้กี่วัน", "育児休暇は何日取れますか"):
+        r = answer(q, db=kb_db, config=AskConfig(review=False)).to_dict()
+        assert r["refused"] or r["reason"] == "low_confidence", r
+    r = answer("ทำงานจากที่บ้านได้กี่วันต่อสัปดาห์", db=kb_db, config=AskConfig(review=False)).to_dict()
+    assert not r["refused"] and "週2日" in r["answer"] and r["evidence"]["rel"] > 0.2, r
+
+
+def test_relevance_without_a_query_vector_is_not_read(kb_db):
+    """--mode bm25: the hits' relevance is lexical only, so the support model reads its set without rel."""
+    r = answer("ลาป่วยได้ปีละกี่วัน", db=kb_db, config=AskConfig(review=False, mode="bm25")).to_dict()
+    assert r["evidence"]["rel"] is None and "30 วัน" in r["answer"]
+    r = answer("ลาป่วยได้ปีละกี่วัน", db=kb_db, config=AskConfig(review=False)).to_dict()
+    assert r["evidence"]["rel"] is not None
