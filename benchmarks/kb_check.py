@@ -85,7 +85,9 @@ def main() -> None:
     recs = []
     with tempfile.TemporaryDirectory(prefix="thaija-kb-") as tmp:
         db = str(Path(tmp) / "kb.db")
-        Index(db).add_paths(args.docs)
+        ix = Index(db)
+        ix.add_paths(args.docs, progress=False)
+        ix.close()
         cfg = AskConfig(review=False)
         for q in qs:
             a = answer(q["question"], db=db, config=cfg).to_dict()
