@@ -250,11 +250,13 @@ def kb_db(tmp_path_factory):
 
 def test_the_asked_brands_document_retrieved_and_the_answer_from_another_is_refused(kb_db):
     """QA session 13 (kb84): "AquaClean ใช้ไฟกี่วัตต์" (the AquaClean manual states no wattage) quoted
-    the AR-5 rice cooker's wattage at support 0.90, only flagged low-confidence."""
+    the AR-5 rice cooker's wattage at support 0.90, only flagged low-confidence. Refused whichever
+    sentence is chosen: one from another document (brand_miss), or one of the AquaClean manual, whose
+    retrieved chunks state no wattage (the AR-5's 650 W does not count: unit_miss 1.0)."""
     db = kb_db
     r = answer("เครื่องกรองน้ำ AquaClean ใช้ไฟกี่วัตต์", db=db, config=AskConfig(review=False)).to_dict()
     assert r["refused"] and r["reason"] == "fact_missing", r
-    assert r["evidence"]["brand_miss"] == 1.0
+    assert r["evidence"]["brand_miss"] == 1.0 or r["evidence"]["unit_miss"] == 1.0
     # the brand's own document answers: no miss, an answer from it
     r = answer("AquaClean ต้องเปลี่ยนไส้กรอง RO ทุกกี่เดือน", db=db, config=AskConfig(review=False)).to_dict()
     assert not r["refused"] and "24 เดือน" in r["answer"] and r["evidence"]["brand_miss"] == 0.0, r
@@ -296,3 +298,16 @@ def test_relevance_without_a_query_vector_is_not_read(kb_db):
     assert r["evidence"]["rel"] is None and "30 วัน" in r["answer"]
     r = answer("ลาป่วยได้ปีละกี่วัน", db=kb_db, config=AskConfig(review=False)).to_dict()
     assert r["evidence"]["rel"] is not None
+
+
+def test_a_group_in_another_language_does_not_borrow_a_probability(kb_db):
+    """QA session 13 (kb71): "テレワークは週に何回できますか" (telework: the Japanese rules say
+    在宅勤務は週2日) quoted the Thai 36-hours-a-week overtime rule at support 0.51, a confident answer:
+    every Thai sentence was scored with the highest cross-encoder probability of the Thai group (0.89,
+    the holiday-pay "2 เท่า" sentence), not that of the sentence quoted (0.25). The Thai group's level
+    is now its lead's: the Japanese rule comes first (a paraphrase: refused or flagged, never the
+    overtime rule as a confident answer)."""
+    r = answer("テレワークは週に何回できますか", db=kb_db, config=AskConfig(review=False)).to_dict()
+    cited = {c["doc_id"] for c in r["citations"]}
+    assert "th-overtime" not in cited, r
+    assert r["refused"] or r["reason"] == "low_confidence" or "週2日" in r["answer"], r

@@ -276,31 +276,45 @@ def test_resolve_backs_a_claim_in_another_language_by_quote_or_meaning():
 
 def test_cross_encoder_does_not_order_sentences_in_another_language():
     """Sentences in another language than the question keep the cross-encoder's probability as a
-    feature but are scored with their group's highest (``cross_rerank_order=0``): the bi-encoder
-    orders translations better (FLORES ja -> th); question-language sentences keep their own."""
+    feature but are scored with their language group's level (``cross_rerank_order=0``): the
+    bi-encoder orders translations better (FLORES ja -> th); question-language sentences keep their
+    own. The level is the probability of the group's lead (its first sentence before re-scoring),
+    not the group's highest: a group does not borrow a probability its quoted sentence did not get."""
     from thaija.rag.evidence import EvidenceConfig, local_idf, score_units, units
     from thaija.retrieve.query import analyse
 
-    th = "สำนักงานใหญ่ตั้งอยู่ที่ถนนสีลม\nพนักงานประจำได้รับวันลาพักร้อนปีละ 20 วัน\n"
+    th = "พนักงานประจำได้รับวันลาพักร้อนปีละ 20 วัน\nสำนักงานใหญ่ตั้งอยู่ที่ถนนสีลม\n"
     ja = "本社ビルの食堂は午前11時に開きます。\n"
     hits = [Hit(1, 1.0, "t#0", "t", "th", 0, len(th), th, "t.md"), Hit(2, 0.9, "j#0", "j", "ja", 0, len(ja), ja, "j.md")]
     q = analyse("正社員の年次有給休暇は年間何日ですか", "ja")
-    probs = {"สำนักงานใหญ่ตั้งอยู่ที่ถนนสีลม": 0.1, "พนักงานประจำได้รับวันลาพักร้อนปีละ 20 วัน": 0.9}
-    fake = lambda question, texts: [probs.get(t, 0.3) for t in texts]  # noqa: E731
+    thai = ["พนักงานประจำได้รับวันลาพักร้อนปีละ 20 วัน", "สำนักงานใหญ่ตั้งอยู่ที่ถนนสีลม"]  # the lead first (same score, earlier)
     us = units(hits)
     idf = local_idf([th, ja], "ja")
     base = {r.unit.display: r.score for r in score_units(q, us, idf=idf)}
-    rows = score_units(q, us, idf=idf, rerank=fake)
+    assert base[thai[0]] == base[thai[1]]
+
+    def scored(probs, **kw):
+        fake = lambda question, texts: [probs.get(t, 0.3) for t in texts]  # noqa: E731
+        return score_units(q, us, idf=idf, rerank=fake, cfg=EvidenceConfig(**kw))
+
+    rows = scored({thai[0]: 0.9, thai[1]: 0.1})
     got = {r.unit.display: r for r in rows}
-    thai = [t for t in probs]
-    assert [got[t].ce for t in thai] == [0.1, 0.9]          # the probability stays recorded
-    for t in thai:                                            # each Thai sentence gets the best Thai one
+    assert [got[t].ce for t in thai] == [0.9, 0.1]          # the probability stays recorded
+    for t in thai:                                            # each Thai sentence gets the lead's
         assert got[t].score == pytest.approx(base[t] + 0.9)
     assert got[ja.strip()].score == pytest.approx(base[ja.strip()] + 0.3)
-    own = score_units(q, us, idf=idf, rerank=fake, cfg=EvidenceConfig(cross_rerank_order=1.0))
-    assert [r.unit.display for r in own][0] == thai[1]       # the old behaviour: its own probability
+    own = scored({thai[0]: 0.1, thai[1]: 0.9}, cross_rerank_order=1.0)
+    assert own[0].unit.display == thai[1]                     # the old behaviour: its own probability
+    # the lead's probability is low, another Thai sentence's high: the group keeps the lead's level
+    # (the Japanese sentence at 0.3 comes first); cross_level="max" lends the highest to every one
+    lead = {r.unit.display: r.score for r in scored({thai[0]: 0.1, thai[1]: 0.9})}
+    assert lead[thai[0]] == pytest.approx(base[thai[0]] + 0.1) and lead[thai[1]] == pytest.approx(base[thai[1]] + 0.1)
+    mx = scored({thai[0]: 0.1, thai[1]: 0.9}, cross_level="max")
+    assert mx[0].unit.display == thai[0] and mx[0].score == pytest.approx(base[thai[0]] + 0.9)
     with pytest.raises(ThaijaError):
         EvidenceConfig(cross_rerank_order=1.5)
+    with pytest.raises(ThaijaError):
+        EvidenceConfig(cross_level="mean")
 
 
 def test_parse_prompt_takes_hostile_block_markup_in_linear_time():

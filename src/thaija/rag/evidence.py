@@ -326,8 +326,12 @@ class EvidenceConfig:
     rerank_weight: float = field(default=1.0, metadata={"help": "weight of the cross-encoder probability"})
     cross_rerank_order: float = field(default=0.0, metadata={
         "help": "share of the cross-encoder's own order kept for sentences in another language than the "
-                "question: 0 = each gets the highest probability of those sentences (the group's level "
-                "against the question-language ones stays, the bi-encoder orders them), 1 = its own"})
+                "question: 0 = each gets its language group's level (cross_level; the group's level against "
+                "the question-language ones stays, the bi-encoder orders them), 1 = its own"})
+    cross_level: str = field(default="lead", metadata={
+        "help": "level of a group of sentences in another language against question-language ones: lead = "
+                "the cross-encoder probability of the group's best sentence by the bi-encoder, max = the "
+                "group's highest probability (biased upwards by the group's size)"})
     generic_lex: float = field(default=0.3, metadata={
         "help": "same-language sentences all below this lexical score and without the question's most "
                 "specific word count as generic-word matches when sentences in another language were retrieved"})
@@ -350,6 +354,8 @@ class EvidenceConfig:
             raise ThaijaError("unit_penalty, name_penalty and type_penalty must not be negative")
         if self.rerank_weight < 0 or self.rerank_units < 1:
             raise ThaijaError("rerank_weight must not be negative and rerank_units must be >= 1")
+        if self.cross_level not in ("lead", "max"):
+            raise ThaijaError(f"cross_level must be lead or max, not {self.cross_level!r}")
         if not 0.0 <= self.cross_rerank_order <= 1.0:
             raise ThaijaError("cross_rerank_order must be in [0, 1]")
         if self.dense_span <= 0 or not 1 <= self.max_units <= 10 or self.max_dense_units < 1:
@@ -502,16 +508,23 @@ def score_units(query: Query, us: Sequence[Unit], *, idf: IdfFn, embed: EmbedFn 
             r.ce = float(p)
         # the cross-encoder cannot order sentences in another language (FLORES ja -> th: of the 16
         # questions whose first sentence was wrong, ordering the same 12 candidates without it puts
-        # the translation first for 11): those sentences all get the highest probability of their
-        # group (cross_rerank_order = 0), so the bi-encoder orders them and the group keeps the level
-        # of its best sentence against the question-language ones (a Thai question whose answer is
-        # only in a Japanese document: the Japanese fact still beats Thai generic-word matches)
+        # the translation first for 11): those sentences all get one level per language group
+        # (cross_rerank_order = 0), so the bi-encoder orders them and the group keeps that level
+        # against the question-language ones (a Thai question whose answer is only in a Japanese
+        # document: the Japanese fact still beats Thai generic-word matches)
         # (per chunk instead, measured on FLORES: top-1 th -> ja 0.933 -> 0.900, ja -> th 0.958 -> 0.942,
         # and it fixed none of the project's own wrong cross-language answers: not kept)
-        level: dict[str, float] = {}   # per other language: its highest probability
+        # the level is the probability of the group's lead, the sentence the bi-encoder puts first (the one
+        # that is quoted when the group wins), not the group's highest: a maximum over many sentences is
+        # biased upwards (seven Thai overtime sentences lent one "2 เท่า" match's 0.89 to the 36-hours rule,
+        # which outranked 在宅勤務は週2日 at its own 0.42 for テレワークは週に何回; cross_level "max": the highest)
+        level: dict[str, float] = {}   # per other language: its lead's probability
         for r in top:
             if query.lang in LANGS and r.unit.lang in LANGS and r.unit.lang != query.lang:
-                level[r.unit.lang] = max(level.get(r.unit.lang, 0.0), r.ce)
+                if cfg.cross_level == "lead":   # ``top`` is in bi-encoder order: the first one leads
+                    level.setdefault(r.unit.lang, r.ce)
+                else:
+                    level[r.unit.lang] = max(level.get(r.unit.lang, 0.0), r.ce)
         for r in top:
             bonus = r.ce
             if query.lang in LANGS and r.unit.lang in level and r.unit.lang != query.lang:
@@ -536,7 +549,7 @@ def prefer_asked(scored: list[Scored], query: Query, hits: Sequence[Any], cfg: E
     and another of the best sentences holds one (``type_penalty``), no number in the asked unit
     (``กี่วัตต์``, ``何リットル``, a price) and sentences from a document that never names the
     product/model the question names (``AR-5``). Re-sorts ``scored``; returns what was asked:
-    ``unit``, ``unit_found`` (some candidate holds it), ``names``, ``named_hits`` (hit indexes of
+    ``unit``, ``unit_found`` (some candidate from a document naming the asked model/brand holds it), ``names``, ``named_hits`` (hit indexes of
     documents that mention a name: in their retrieved chunks, source, or ``doc_text(doc_id)``, the
     stored document with its title), ``brands`` and ``branded_hits`` (the same for CamelCase brands of a
     Thai/Japanese question: no score change, the pipeline flags an answer from unbranded documents)."""
@@ -583,7 +596,9 @@ def prefer_asked(scored: list[Scored], query: Query, hits: Sequence[Any], cfg: E
     for r in scored:
         if unit is not None:
             if has_unit(r.unit.display, unit):
-                found = found or not ns or r.unit.hit in named
+                # only a document about what is asked can answer: it names the asked model, and the asked
+                # brand when a retrieved document names it (AquaClean: the AR-5's 650 W is not its wattage)
+                found = found or ((not ns or r.unit.hit in named) and (not branded or r.unit.hit in branded))
             else:
                 r.score -= cfg.unit_penalty
         if ns and r.unit.hit not in named:

@@ -136,8 +136,9 @@ class EvidenceContext:
 _EMB_CACHE: dict[str, Any] = {}
 
 
-def evidence_context(db: str, dense: bool = True) -> EvidenceContext:
-    """IDF from the index's BM25 state and a cached sentence embedder (empty when no index)."""
+def evidence_context(db: str, dense: bool = True, mode: str = "hybrid") -> EvidenceContext:
+    """IDF from the index's BM25 state and a cached sentence embedder (empty when no index).
+    ``mode``: the retrieval mode the hits come from (``bm25``: their relevance is lexical only)."""
     from thaija.rag.evidence import index_idf
 
     try:
@@ -147,7 +148,7 @@ def evidence_context(db: str, dense: bool = True) -> EvidenceContext:
     except Exception:
         return EvidenceContext()
     ctx = EvidenceContext(index, index_idf(index))
-    ctx.dense_relevance = bool(getattr(getattr(index, "registry", None), "keep_vectors", False))
+    ctx.dense_relevance = mode != "bm25" and bool(getattr(getattr(index, "registry", None), "keep_vectors", False))
     if dense:
         try:
             emb = index.embedder
@@ -376,9 +377,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
                       reason="small_talk", generator=gen.name, model=gen.model,
                       seconds=round(time.perf_counter() - t0, 4), extra={"answer_lang": lang})
     search = search or default_search(db, cfg.mode, cfg.groups)
-    ctx = evidence_context(db, dense=cfg.dense_evidence)
-    if cfg.mode == "bm25":   # the search ran without a query vector: its relevance is lexical only
-        ctx.dense_relevance = False
+    ctx = evidence_context(db, dense=cfg.dense_evidence, mode=cfg.mode)
     if ctx.embedder is not None and cfg.mode != "bm25":
         q.embed(ctx.embedder)
 
