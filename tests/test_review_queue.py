@@ -285,3 +285,28 @@ def test_review_finds_the_nearest_index_like_every_other_command(tmp_path, monke
     assert r.exit_code == 0, r.output
     assert "ลาพักร้อนได้กี่วัน" in r.output
     assert not (sub / "thaija.db.review.sqlite").exists()
+
+
+def test_list_shows_a_refusals_cause_and_folds_repeated_questions(queue, tmp_path):
+    """QA session 13: `review list` said only "refused" (weak evidence? a missing fact?) and showed
+    the same question once per asking. The cause (the item's note) is in brackets; --unique shows
+    each question once, the newest item, with how many times it was asked (spacing, width, case aside)."""
+    db = str(tmp_path / "thaija.db")
+    queue.add("ลาคลอดได้กี่วัน", "ขออภัย", "th", [], "refused", note="weak_evidence")
+    queue.add("ลาคลอด ได้กี่วัน ", "ขออภัย", "th", [], "refused", note="weak_evidence")
+    queue.add("Ｌａｐｔｏｐ policy?", "Sorry", "en", [], "refused", note="fact_missing")
+    queue.add("laptop  POLICY?", "Sorry", "en", [], "refused", note="fact_missing")
+    r = runner.invoke(app, ["review", "list", "--db", db])
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    assert [x[0] for x in rows] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert rows[3][2] == "refused (weak_evidence)" and rows[5][2] == "refused (fact_missing)"
+    assert rows[0][2] == "refused" and rows[1][2] == "low_confidence"   # no note: as before
+    r = runner.invoke(app, ["review", "list", "--db", db, "--unique"])
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    assert [x[0] for x in rows] == ["1", "2", "3", "5", "7"]
+    assert rows[3][5].endswith("(asked 2×)") and rows[4][5].endswith("(asked 2×)") and "asked" not in rows[0][5]
+    r = runner.invoke(app, ["review", "list", "--db", db, "--unique", "--json"])
+    got = {i["id"]: i["repeats"] for i in json.loads(r.stdout)}
+    assert got == {1: [1], 2: [2], 3: [3], 5: [4, 5], 7: [6, 7]}
+    r = runner.invoke(app, ["review", "show", "7", "--db", db])
+    assert "fact_missing (the asked quantity, model or brand is in no retrieved document" in r.stdout

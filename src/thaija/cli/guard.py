@@ -76,13 +76,20 @@ def _queue(db: str | None, *, create: bool = False) -> "ReviewQueue":
     return ReviewQueue(review_path(db), create=create)
 
 
-def _line(item: "ReviewItem") -> str:
+def _line(item: "ReviewItem", times: int = 1) -> str:
     question = " ".join(item.question.split())
     if len(question) > 60:
         question = question[:59] + "…"
     edited = " edited" if item.edited_answer is not None else ""
     edited += " flagged" if item.flagged else ""
-    return f"{item.id}\t{item.status}{edited}\t{item.reason}\t{item.lang}\t{item.created_at}\t{question}"
+    from thaija.guard.review import CAUSES
+
+    reason = item.reason
+    if item.reason == "refused" and item.note in CAUSES:   # why: weak evidence, a missing fact ...
+        reason += f" ({item.note})"
+    if times > 1:
+        question += f"  (asked {times}×)"
+    return f"{item.id}\t{item.status}{edited}\t{reason}\t{item.lang}\t{item.created_at}\t{question}"
 
 
 def _show_text(item: "ReviewItem") -> None:
@@ -99,8 +106,11 @@ def _show_text(item: "ReviewItem") -> None:
     typer.echo(f"answer:    {item.answer}")
     if item.edited_answer is not None:
         typer.echo(f"edited:    {item.edited_answer}")
+    from thaija.guard.review import CAUSES
+
     if item.note:
-        typer.echo(f"note:      {item.note}")
+        why = f" ({CAUSES[item.note]})" if item.note in CAUSES else ""
+        typer.echo(f"note:      {item.note}{why}")
     if item.flagged:
         typer.echo("flagged:   yes (waiting for a specialist)")
     if item.reviewer_note:
@@ -125,16 +135,23 @@ def review_list(
     reason: Optional[str] = typer.Option(None, "--reason", help="Only items queued for this reason: refused, low_confidence or user_flagged."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Only items in this language (th, ja, en)."),
     flagged: bool = typer.Option(False, "--flagged", help="Only items flagged for a specialist."),
+    unique: bool = typer.Option(False, "--unique", help="One line per question (case, width and spacing aside): "
+                                "the newest item, with how many times it was asked; --json adds `repeats`, the ids of all of them."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array of full items instead of one line per item."),
 ) -> None:
-    """List queued answers: id, status, reason, language, time and question."""
+    """List queued answers: id, status, reason (a refusal's cause in brackets), language, time and question."""
+    from thaija.guard.review import ReviewQueue
+
     _check_lang(lang)
     items = _queue(db).list(status, reason=reason, lang=lang, flagged=True if flagged else None)
+    same = ReviewQueue.repeats(items)
+    if unique:
+        items = [i for i in items if same[i.id][-1] == i.id]
     if as_json:
-        print_json([i.to_dict() for i in items])
+        print_json([{**i.to_dict(), **({"repeats": same[i.id]} if unique else {})} for i in items])
         return
     for item in items:
-        typer.echo(_line(item))
+        typer.echo(_line(item, len(same[item.id]) if unique else 1))
     if not items:
         typer.echo("no items", err=True)
 

@@ -30,6 +30,16 @@ from thaija.errors import ThaijaError
 
 REASONS: tuple[str, ...] = ("refused", "low_confidence", "user_flagged")
 STATUSES: tuple[str, ...] = ("pending", "approved", "rejected")
+#: Why ``thaija ask`` refused or flagged an answer (stored in the item's ``note``), for reviewers.
+CAUSES: dict[str, str] = {
+    "weak_evidence": "support below the language's refusal threshold",
+    "fact_missing": "the asked quantity, model or brand is in no retrieved document that could answer",
+    "below_min_support": "support below the asker's --min-support",
+    "unsupported_answer": "the generated answer was not supported by the cited sentences",
+    "instruction_echo": "the answer echoed an instruction from a document",
+    "model_refused": "the model itself declined to answer",
+    "low_confidence": "answered, but support is in the low-confidence band or a checked fact is absent",
+}
 SUFFIX = ".review.sqlite"
 SCHEMA_VERSION = 2
 CANDIDATE_CHARS = 1200  # retrieved text kept per candidate
@@ -341,6 +351,18 @@ class ReviewQueue:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [self._item(r) for r in self._run(sql, args)]
+
+    @staticmethod
+    def repeats(items: Sequence[ReviewItem]) -> dict[int, list[int]]:
+        """Items asking the same question (NFKC, case and white space aside): for each item id, the ids of
+        all items with its question, oldest first (``review list --unique`` shows the newest once)."""
+        import unicodedata
+
+        groups: dict[str, list[int]] = {}
+        for it in items:
+            key = "".join(unicodedata.normalize("NFKC", it.question).casefold().split())
+            groups.setdefault(key, []).append(it.id)
+        return {i: ids for ids in groups.values() for i in ids}
 
     def counts(self) -> dict[str, int]:
         """Number of items per status (every status present, 0 when none)."""
