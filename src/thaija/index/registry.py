@@ -410,6 +410,22 @@ class Registry:
             return text
         return "".join(r[0] for r in self._read("SELECT text FROM doc_text WHERE doc_id=? ORDER BY part", (doc_id,)))
 
+    def text_slice(self, doc_id: str, start: int, end: int) -> str | None:
+        """``document[start:end]`` of a stored document (None when unknown), reading only the ``doc_text``
+        parts it spans (a long document is never read whole)."""
+        start, end = max(0, int(start)), max(0, int(end))
+        r = self._read("SELECT text IS NULL FROM documents WHERE doc_id=?", (doc_id,))
+        if not r:
+            return None
+        if not r[0][0]:   # under TEXT_PART characters: one value
+            return self._read("SELECT text FROM documents WHERE doc_id=?", (doc_id,))[0][0][start:end]
+        if end <= start:
+            return ""
+        k0, k1 = start // TEXT_PART, (end - 1) // TEXT_PART
+        parts = self._read("SELECT text FROM doc_text WHERE doc_id=? AND part BETWEEN ? AND ? ORDER BY part",
+                           (doc_id, k0, k1))
+        return "".join(p[0] for p in parts)[start - k0 * TEXT_PART:end - k0 * TEXT_PART]
+
     def chunk_langs(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT lang, COUNT(*) FROM chunks GROUP BY lang").fetchall())
 

@@ -258,13 +258,70 @@ def _hit_context(index: Any, hits: Sequence[Any]) -> list[tuple[str, str]] | Non
     return out
 
 
+#: how far (characters) a chunk's first or last sentence is followed into the stored document
+SENTENCE_REACH = 300
+
+
+def whole_sentences(index: Any, hits: Sequence[Any], reach: int = SENTENCE_REACH) -> list[Any]:
+    """``hits`` with a chunk that opens or ends inside a sentence widened to that sentence's start or
+    end in the stored document (at most ``reach`` characters each way). A chunk opens with the words
+    it shares with the one before, usually the tail of a sentence: FLORES answers quoted
+    "は、通常、予約受付開始の初日に満員になります。" and "ん。". Offsets and text stay the document's own
+    (``text == document[start:end]``), so citations still point into the original; a hit whose text
+    is not the stored document's at its offsets (a prompt's blocks), or no index: unchanged."""
+    import dataclasses
+
+    from thaija.rag.evidence import _units_of
+
+    reg = getattr(index, "registry", None)
+    if reg is None or not hasattr(reg, "text_slice"):
+        return list(hits)
+    out = []
+    for h in hits:
+        doc_id = getattr(h, "doc_id", None)
+        if not doc_id or not dataclasses.is_dataclass(h) or not h.text:
+            out.append(h)
+            continue
+        lo = max(0, h.start - reach)
+        try:
+            got = reg.text_slice(doc_id, lo, h.end + reach)
+        except Exception:  # noqa: BLE001 - no stored text: the chunk as it is
+            got = None
+        if got is None or got[h.start - lo:h.end - lo] != h.text:
+            out.append(h)
+            continue
+        lang = h.lang if h.lang in ("th", "ja", "en") else "auto"
+        before, after = got[:h.start - lo], got[h.end - lo:]
+        start, end = h.start, h.end
+        if before and before[-1] != "\n":   # the chunk may open inside a sentence
+            cut = len(before)
+            for a, b, *_ in _units_of(before + h.text[:reach], lang):
+                if a < cut < b:
+                    if a > 0 or lo == 0:   # else the sentence is longer than the reach: left as it is
+                        start = h.start - (cut - a)
+                    break
+        if after and after[0] != "\n":      # ... or end inside one
+            head = h.text[-reach:]
+            cut = len(head)
+            for a, b, *_ in _units_of(head + after, lang):
+                if a < cut < b:
+                    if b < cut + len(after) or len(after) < reach:
+                        end = h.end + (b - cut)
+                    break
+        if (start, end) == (h.start, h.end):
+            out.append(h)
+        else:
+            out.append(dataclasses.replace(h, start=start, end=end, text=got[start - lo:end - lo]))
+    return out
+
+
 def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Evidence:
     """Sentence units of ``hits`` scored against ``query`` (a :class:`thaija.retrieve.query.Query`)."""
     from thaija.rag.evidence import local_idf, prefer_asked, score_units, select, union_coverage, units
     from thaija.rag.quantity import has_unit
     from thaija.rag.support import features, support
 
-    hits = list(hits)
+    hits = whole_sentences(ctx.index, hits)
     idf = ctx.idf or local_idf([h.text for h in hits], query.lang)
     if ctx.embedder is not None:
         query.embed(ctx.embedder)
