@@ -103,3 +103,26 @@ def test_text_slice_reads_only_the_parts_it_spans(tmp_path, monkeypatch):
         assert reg.text_slice(doc_id, a, b) == whole[a:b], (a, b)
     assert reg.text_slice("nope", 0, 5) is None
     close_index(str(tmp_path / "p.db"))
+
+
+def test_overlapping_chunks_give_each_sentence_once(small_chunks):
+    """Two retrieved chunks of one document share their overlap (and, widened, the sentence at their
+    edge): every sentence is one candidate unit, kept with the better-ranked hit."""
+    from thaija.index.handles import open_index
+    from thaija.rag.evidence import units
+
+    db, _ = small_chunks
+    rows = open_index(db).registry._read("SELECT chunk_id, start, \"end\" FROM chunks WHERE doc_id='a' ORDER BY start")
+    (c1, s1, e1), (c2, s2, e2) = rows[1], rows[2]
+    assert s2 < e1                                                   # they overlap
+    hits = [Hit(1, 1.0, c2, "a", "ja", s2, e2, TEXT[s2:e2], "d"), Hit(2, 0.9, c1, "a", "ja", s1, e1, TEXT[s1:e1], "d")]
+    us = units(whole_sentences(open_index(db), hits))
+    spans = [(u.start, u.end) for u in us]
+    assert len(spans) == len(set(spans))
+    for i, (x, y) in enumerate(spans):                               # no unit half inside another
+        assert not any(min(y, q) - max(x, p) >= (y - x) / 2 for j, (p, q) in enumerate(spans) if j != i and q > x and p < y)
+    assert all(u.text.strip() in JA for u in us)                     # whole lines only
+    touched = [ln for ln in JA if TEXT.index(ln) < max(e1, e2) and TEXT.index(ln) + len(ln) > min(s1, s2)]
+    assert sorted(u.text.strip() for u in us) == sorted(touched)      # each sentence of either chunk, once
+    shared = [u for u in us if u.start < e1 and u.end > s2]           # sentences in the shared words
+    assert shared and all(u.hit == 0 for u in shared)                # the better-ranked hit keeps them

@@ -215,10 +215,13 @@ def units(hits: Sequence[Any], context: Sequence[tuple[str, str]] | None = None)
     """Every sentence unit of every hit, document offsets, instruction-like text left out.
     ``context``: per hit, its document's title and the heading its chunk sits under (a Markdown
     chunk never holds its own heading line): the title names the topic, the heading is the
-    section of the chunk's first units."""
+    section of the chunk's first units. Overlapping chunks of one document (their shared words, and
+    whole sentences at their edges: ``rag.pipeline.whole_sentences``) give a sentence once: a unit
+    at least half inside one of an earlier (better-ranked) hit of the same document is left out."""
     from thaija.rag.prompt import injection_spans
 
     out = []
+    kept: dict[str, list[tuple[int, int]]] = {}   # per document: the spans of its units so far
     for i, h in enumerate(hits):
         lang = getattr(h, "lang", None)
         lang = lang if lang in LANGS else "auto"
@@ -227,6 +230,12 @@ def units(hits: Sequence[Any], context: Sequence[tuple[str, str]] | None = None)
         for a, b, heading, line_end in _units_of(h.text, lang):
             if any(a < y and x < b for x, y in bad):
                 continue
+            doc = getattr(h, "doc_id", None)
+            if doc and not heading:
+                x, y = h.start + a, h.start + b
+                if any(min(y, q) - max(x, p) >= (y - x) / 2 for p, q in kept.get(doc, ()) if q > x and p < y):
+                    continue
+                kept.setdefault(doc, []).append((x, y))
             seg = h.text[a:b]
             ulang = lang
             if ulang != "auto" and foreign(seg, ulang):
