@@ -311,3 +311,30 @@ def test_a_group_in_another_language_does_not_borrow_a_probability(kb_db):
     cited = {c["doc_id"] for c in r["citations"]}
     assert "th-overtime" not in cited, r
     assert r["refused"] or r["reason"] == "low_confidence" or "週2日" in r["answer"], r
+
+
+@pytest.mark.parametrize("plain,formal", [
+    ("โรงอาหารพนักงานอยู่ที่ไหน", "โรงอาหารพนักงานอยู่ที่ใด"),
+    ("ค่าฝึกอบรมภายนอกบริษัทช่วยออกให้ปีละเท่าไร", "ค่าฝึกอบรมภายนอกบริษัทช่วยออกให้ปีละเท่าใด"),
+])
+def test_formal_thai_question_words_are_question_words(kb_db, plain, formal):
+    """iapp asks ที่ใด / เมื่อใด / เท่าใด (40 of its questions): the segmenter keeps them whole, they were
+    no stop words, so the index's highest IDF made them the question's heaviest word — one no answer
+    holds (`miss` 1.0, lower `lex`). The formal question now reads like the plain one."""
+    from thaija.retrieve.query import content_terms
+
+    assert "ที่ใด" not in content_terms(formal, "th") and "เท่าใด" not in content_terms(formal, "th")
+    a = answer(plain, db=kb_db, config=AskConfig(review=False)).to_dict()
+    b = answer(formal, db=kb_db, config=AskConfig(review=False)).to_dict()
+    assert not b["refused"] and b["answer"] == a["answer"], (a, b)
+    assert b["evidence"]["miss"] == a["evidence"]["miss"] and b["evidence"]["lex"] == a["evidence"]["lex"]
+
+
+def test_japanese_nan_counters_ask_for_their_noun():
+    """何党 / 何語 / 何県: the question asks for a party, a language, a prefecture — the answer holds 党 / 語 /
+    県, never 何党; いつ頃 / 何処 are question words."""
+    from thaija.retrieve.query import content_terms
+
+    assert "語" in content_terms("ラオスの公用語は何語ですか", "ja") and "何語" not in content_terms("ラオスの公用語は何語ですか", "ja")
+    assert content_terms("いつ頃建てられましたか", "ja") == ("建て",)
+    assert "何処" not in content_terms("本社は何処にありますか", "ja")
