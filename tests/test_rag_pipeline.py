@@ -149,8 +149,16 @@ def test_prompt_injection_does_not_change_behaviour(db):
     assert seen_attack  # the attack documents were retrieved, and ignored
 
 
+# wiki_th questions 0 and 1 ask for a birth / death date that only the article's first line gives, in
+# parentheses ("นายสุวัฒน์ … (1 พฤศจิกายน พ.ศ. 2476 - 31 กรกฎาคม พ.ศ. 2555) …"): since the answer verifier
+# (session 15) they are refused, support just under the Thai threshold (a known false refusal,
+# docs/rag.md "Weak spots"); the mechanics below are checked on questions the stage answers.
+ANSWERED_TH = 2
+
+
 def test_agentic_mode_answers_both_parts_with_a_trace(db):
-    (q1, g1, d1), (q2, g2, d2) = _qa("wiki_th")[0], next(x for x in _qa("wiki_th") if x[2] != _qa("wiki_th")[0][2])
+    (q1, g1, d1) = _qa("wiki_th")[ANSWERED_TH]
+    (q2, g2, d2) = next(x for x in _qa("wiki_th") if x[2] != d1)
     question = f"{q1['text']} และ {q2['text']}"
     r = ask(question, db=db, agentic=True, max_rounds=2, review=False)
     assert not r["refused"] and len(r["sub_questions"]) == 2
@@ -221,7 +229,7 @@ def test_server_is_openai_compatible_with_citations(server, db):
 
     models = httpx.get(server + "/v1/models").json()
     assert {m["id"] for m in models["data"]} == {"thaija-rag", "thaija-extractive"}
-    q, gold, _ = _qa("wiki_th")[0]
+    q, gold, _ = _qa("wiki_th")[ANSWERED_TH]
     r = httpx.post(server + "/v1/chat/completions", timeout=120,
                    json={"model": "thaija-rag", "messages": [{"role": "user", "content": q["text"]}]}).json()
     msg = r["choices"][0]["message"]

@@ -44,7 +44,6 @@ class Verifier:
         self._yes = [enc(" Yes"), enc(" yes")]
         self._no = [enc(" No"), enc(" no")]
         self._judge = self.tok(JUDGE_PROMPT, add_special_tokens=False)["input_ids"]
-        self._lock = threading.Lock()
 
     def _question_logp(self, prefix: list[int], q: list[int], tail: list[int] = ()) -> tuple[float, Any]:
         """Mean log P(question tokens | prefix) and the log-probabilities after the last token."""
@@ -53,7 +52,7 @@ class Verifier:
         with torch.no_grad():
             # logits only where they are read: the question's tokens and the last position
             keep = len(q) + len(tail) + 1
-            logits = self.model(ids, logits_to_keep=keep).logits[0].float().log_softmax(-1)
+            logits = self.model(ids, logits_to_keep=keep, use_cache=False).logits[0].float().log_softmax(-1)
         lp = [logits[k, t].item() for k, t in enumerate(q)]
         return sum(lp) / len(lp), logits[-1]
 
@@ -65,18 +64,17 @@ class Verifier:
         answer, question = " ".join(answer.split())[:MAX_ANSWER_CHARS], " ".join(question.split())
         if not question or not answer:
             return {k: 0.0 for k in SIGNALS if k in want}
+        # forward passes of separate requests are independent (no KV cache kept): no lock
         out: dict[str, float] = {}
-        with self._lock:
-            if "qlm" in want:
-                p_label, q_label = LABELS.get(lang, LABELS["en"])
-                q = self.tok(" " + question, add_special_tokens=False)["input_ids"][:MAX_QUESTION_TOKENS]
-                cond, _ = self._question_logp(self.tok(f"{p_label}: {answer}\n{q_label}:")["input_ids"], q)
-                prior, _ = self._question_logp(self.tok(f"{q_label}:")["input_ids"], q)
-                out["qlm"] = round(cond - prior, 4)
-            if "judge" in want:
-                q = self.tok(" " + question, add_special_tokens=False)["input_ids"][:MAX_QUESTION_TOKENS]
-                _, last = self._question_logp(self.tok(f"Passage: {answer}\nQuestion:")["input_ids"], q, self._judge)
-                out["judge"] = round((torch.logsumexp(last[self._yes], 0) - torch.logsumexp(last[self._no], 0)).item(), 4)
+        q = self.tok(" " + question, add_special_tokens=False)["input_ids"][:MAX_QUESTION_TOKENS]
+        if "qlm" in want:
+            p_label, q_label = LABELS.get(lang, LABELS["en"])
+            cond, _ = self._question_logp(self.tok(f"{p_label}: {answer}\n{q_label}:")["input_ids"], q)
+            prior, _ = self._question_logp(self.tok(f"{q_label}:")["input_ids"], q)
+            out["qlm"] = round(cond - prior, 4)
+        if "judge" in want:
+            _, last = self._question_logp(self.tok(f"Passage: {answer}\nQuestion:")["input_ids"], q, self._judge)
+            out["judge"] = round((torch.logsumexp(last[self._yes], 0) - torch.logsumexp(last[self._no], 0)).item(), 4)
         return out
 
 
