@@ -99,10 +99,43 @@ def test_text_slice_reads_only_the_parts_it_spans(tmp_path, monkeypatch):
     assert reg._read("SELECT COUNT(*) FROM doc_text WHERE doc_id=?", (doc_id,))[0][0] >= 3
     whole = reg.text_of(doc_id)
     assert len(whole) > 8000
-    for a, b in [(0, 10), (3995, 4005), (3990, 8010), (0, len(whole)), (len(whole) - 3, len(whole) + 40), (30, 30)]:
+    spans = [(0, 10), (3995, 4005), (3990, 8010), (0, len(whole)), (len(whole) - 3, len(whole) + 40), (30, 30)]
+    for a, b in spans:
         assert reg.text_slice(doc_id, a, b) == whole[a:b], (a, b)
     assert reg.text_slice("nope", 0, 5) is None
+    # with a cache (one answer's hits) the same slices, and the parted document is not looked up again
+    cache: dict = {}
+    for a, b in spans:
+        assert reg.text_slice(doc_id, a, b, cache=cache) == whole[a:b], (a, b)
+    assert cache == {doc_id: False}
+    assert reg.text_slice("nope", 0, 5, cache=cache) is None and cache["nope"] is None
     close_index(str(tmp_path / "p.db"))
+
+
+def test_a_short_document_is_read_once_for_all_its_hits(small_chunks):
+    """whole_sentences reads a short document once per answer, however many of its chunks were hit."""
+    from thaija.index.handles import open_index
+
+    db, _ = small_chunks
+    index = open_index(db)
+    reg = index.registry
+    hits = [Hit(rank=i + 1, score=1.0, chunk_id=f"a#{i}", doc_id="a", lang="ja", start=a, end=b, text=TEXT[a:b],
+                source="docs.jsonl") for i, (a, b) in enumerate([(5, 40), (60, 120), (130, 170)])]
+    reads = []
+    real = reg._read
+
+    def counting(sql, *args):
+        reads.append(sql)
+        return real(sql, *args)
+
+    reg._read = counting
+    try:
+        out = whole_sentences(index, hits)
+    finally:
+        del reg._read
+    assert len(reads) == 2   # is it stored in parts? + its text; never per hit
+    assert all(TEXT[h.start:h.end] == h.text for h in out)
+    assert out[0].start == 0 and out[0].text.endswith("。")
 
 
 def test_overlapping_chunks_give_each_sentence_once(small_chunks):

@@ -12,6 +12,7 @@ import typer
 
 from thaija.cli._common import FORMATS, fail, iter_lines, option, print_json
 from thaija.guard.config import RedactConfig  # light (no detector imported)
+from thaija.guard.review import CAUSES  # light (sqlite, json)
 
 if TYPE_CHECKING:
     from thaija.guard.review import ReviewItem, ReviewQueue
@@ -82,8 +83,6 @@ def _line(item: "ReviewItem", times: int = 1) -> str:
         question = question[:59] + "…"
     edited = " edited" if item.edited_answer is not None else ""
     edited += " flagged" if item.flagged else ""
-    from thaija.guard.review import CAUSES
-
     reason = item.reason
     if item.reason == "refused" and item.note in CAUSES:   # why: weak evidence, a missing fact ...
         reason += f" ({item.note})"
@@ -106,8 +105,6 @@ def _show_text(item: "ReviewItem") -> None:
     typer.echo(f"answer:    {item.answer}")
     if item.edited_answer is not None:
         typer.echo(f"edited:    {item.edited_answer}")
-    from thaija.guard.review import CAUSES
-
     if item.note:
         why = f" ({CAUSES[item.note]})" if item.note in CAUSES else ""
         typer.echo(f"note:      {item.note}{why}")
@@ -144,7 +141,7 @@ def review_list(
 
     _check_lang(lang)
     items = _queue(db).list(status, reason=reason, lang=lang, flagged=True if flagged else None)
-    same = ReviewQueue.repeats(items)
+    same = ReviewQueue.repeats(items) if unique else {}
     if unique:
         items = [i for i in items if same[i.id][-1] == i.id]
     if as_json:

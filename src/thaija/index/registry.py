@@ -410,15 +410,25 @@ class Registry:
             return text
         return "".join(r[0] for r in self._read("SELECT text FROM doc_text WHERE doc_id=? ORDER BY part", (doc_id,)))
 
-    def text_slice(self, doc_id: str, start: int, end: int) -> str | None:
+    def text_slice(self, doc_id: str, start: int, end: int, cache: dict | None = None) -> str | None:
         """``document[start:end]`` of a stored document (None when unknown), reading only the ``doc_text``
-        parts it spans (a long document is never read whole)."""
+        parts it spans (a long document is never read whole). ``cache``: a dict the caller keeps for a
+        few calls (one answer): a short document is then read once, and what is known of a long one
+        (that it is stored in parts) is not asked again."""
         start, end = max(0, int(start)), max(0, int(end))
-        r = self._read("SELECT text IS NULL FROM documents WHERE doc_id=?", (doc_id,))
-        if not r:
-            return None
-        if not r[0][0]:   # under TEXT_PART characters: one value
-            return self._read("SELECT text FROM documents WHERE doc_id=?", (doc_id,))[0][0][start:end]
+        if cache is not None and doc_id in cache:
+            got = cache[doc_id]
+            if got is None or isinstance(got, str):   # unknown / a short document's whole text
+                return None if got is None else got[start:end]
+        else:
+            r = self._read("SELECT text IS NULL FROM documents WHERE doc_id=?", (doc_id,))
+            if not r or not r[0][0]:   # unknown, or under TEXT_PART characters: one value
+                text = self._read("SELECT text FROM documents WHERE doc_id=?", (doc_id,))[0][0] if r else None
+                if cache is not None:
+                    cache[doc_id] = text
+                return None if text is None else text[start:end]
+            if cache is not None:
+                cache[doc_id] = False   # stored in parts
         if end <= start:
             return ""
         k0, k1 = start // TEXT_PART, (end - 1) // TEXT_PART

@@ -304,6 +304,7 @@ def whole_sentences(index: Any, hits: Sequence[Any], reach: int = SENTENCE_REACH
     if reg is None or not hasattr(reg, "text_slice"):
         return list(hits)
     out = []
+    docs: dict = {}   # each short document read once for all its hits
     for h in hits:
         doc_id = getattr(h, "doc_id", None)
         if not doc_id or not dataclasses.is_dataclass(h) or not h.text:
@@ -311,7 +312,7 @@ def whole_sentences(index: Any, hits: Sequence[Any], reach: int = SENTENCE_REACH
             continue
         lo = max(0, h.start - reach)
         try:
-            got = reg.text_slice(doc_id, lo, h.end + reach)
+            got = reg.text_slice(doc_id, lo, h.end + reach, cache=docs)
         except Exception:  # noqa: BLE001 - no stored text: the chunk as it is
             got = None
         if got is None or got[h.start - lo:h.end - lo] != h.text:
