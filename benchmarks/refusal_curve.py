@@ -337,7 +337,14 @@ def verifier_study(by_set: dict[str, list[dict]], own: dict[str, tuple[str, ...]
                     refs.append(float((neg < t).mean()))
             res["+".join(("base",) + extra)] = {"auc": round(float(np.mean(aucs)), 4),
                                                 "unanswerable_refused_at_5pct": round(float(np.mean(refs)), 4)}
-        out["sets"][name] = {"rows": len(rows_), "base": list(base), **res}
+        alone = {}
+        for f in S.VERIFIER_FEATURES:   # each signal by itself: AUC over all the rows
+            v = np.array([S.value(r["features"], f) for r in rows_])
+            ya = np.array([int(r["answerable"]) for r in rows_])
+            pos, neg = v[ya == 1], v[ya == 0]
+            alone[f] = round(float(((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
+                                   / max(1, len(pos) * len(neg))), 4)
+        out["sets"][name] = {"rows": len(rows_), "base": list(base), **res, "auc_alone": alone}
     return out
 
 

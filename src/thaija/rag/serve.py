@@ -198,15 +198,18 @@ class Answerer:
         return open_index(self.cfg.db).embedder
 
     def warm(self) -> None:
-        """Load what the first answer needs (index, embedder, cross-encoder) before serving, so the
-        first user does not wait for it; failures are left for the request to report."""
+        """Load what the first answer needs (index, embedder, cross-encoder, answer verifier) before
+        serving, so the first user does not wait for it; failures are left for the request to report."""
         try:
-            from thaija.rag.pipeline import cross_encoder
+            from thaija.rag.pipeline import answer_verifier, cross_encoder
 
             self._embedder().query(["warm-up"])
             ce = cross_encoder()
             if ce is not None:
                 ce("warm-up", ["warm-up"])
+            verify, _ = answer_verifier()
+            if verify is not None:
+                verify("warm-up", "warm-up", "en", ("qlm",))
         except Exception:  # noqa: BLE001 - no index yet, no model: the first request says why
             pass
 
