@@ -116,15 +116,14 @@ def build(name: str, docs: list[dict], workdir: Path, embedder: str | None) -> s
 def ask_one(gen: str, text: str, db: str, server: Server | None, local_tokens: int) -> tuple[dict, bool]:
     """(answer dict, refused by the default policy)."""
     from thaija.rag.pipeline import AskConfig, answer, get_generator
-    from thaija.rag.support import outcome, support, verified
+    from thaija.rag.support import outcome, read_from, support
 
     if gen == "extractive":
         r = answer(text, db=db, config=AskConfig(review=False, min_support=0.0)).to_dict()
         ev = r.get("evidence") or {}
         ev = ev if isinstance(ev, dict) else min((e for e in ev if e), key=lambda e: support(e, lang=r["lang"]), default={})
         # the fitted operating point of the set that scored this answer (as the pipeline picks it)
-        refused = r["refused"] or outcome(r["support"], r["lang"], ce=ev.get("ce") is not None, cross=bool(ev.get("cross")),
-                                          rel=ev.get("rel") is not None, qlm=verified(ev, lang=r["lang"])) == "refuse"
+        refused = r["refused"] or outcome(r["support"], r["lang"], **read_from(ev, lang=r["lang"])) == "refuse"
         return r, refused
     cfg = AskConfig(generator=gen, review=False, **({"base_url": server.url, "model": "thaija-extractive"}
                                                      if gen == "openai" else {}))

@@ -639,9 +639,8 @@ def main() -> None:
            "measured_on": "second half of each set (not used for fitting)", "sets": {}}
     def cut_of(lang: str):
         """The operating point of a record: the cross threshold for cross-language evidence."""
-        return lambda r: S.thresholds(lang, params, cross=bool(r["features"] and r["features"].get("cross")),
-                                      rel=not r["features"] or r["features"].get("rel") is not None,
-                                      qlm=not r["features"] or S.verified(r["features"], params, lang))[0]
+        return lambda r: S.thresholds(lang, params, **(S.read_from(r["features"], params, lang) if r["features"]
+                                                      else {}))[0]
 
     for name, rs in by_set.items():
         lang = name.replace("cross_", "")

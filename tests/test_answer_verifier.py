@@ -71,21 +71,22 @@ def _params_with_verifier() -> dict:
 def test_support_reads_the_verifier_only_where_fitted_and_falls_back_without_it():
     p = _params_with_verifier()
     th = {"lex": 0.5, "dense": 0.5, "qlang": "th"}
-    assert S.wanted(th, p) == ("qlm",) and S.needs(th, p) and not S.verified(th, p)
+    assert S.wanted(th, p) == ("qlm",) and not S.verified(th, p)
     # not run: the set fitted without it, and its thresholds
     assert S.support(th, p) == pytest.approx(S.support(th, p["without_qlm"]))
+    assert S.read_from(th, p) == {"ce": False, "cross": False, "rel": False, "qlm": False}
     assert S.thresholds("th", p, qlm=S.verified(th, p)) == (0.2, 0.5)
     hi, lo = S.support({**th, "qlm": 2.0}, p), S.support({**th, "qlm": -1.0}, p)
     assert hi > lo
     assert S.thresholds("th", p, qlm=True) == (0.4, 0.6)
     # English and cross-language evidence read sets without it: never run, never missing
     en, cross = {"lex": 0.5, "dense": 0.5, "qlang": "en"}, {"dense": 0.9, "cross": True, "qlang": "th"}
-    assert not S.needs(en, p) and S.verified(en, p)
-    assert not S.needs(cross, p) and S.verified(cross, p)
+    assert not S.wanted(en, p) and S.verified(en, p)
+    assert not S.wanted(cross, p) and S.verified(cross, p)
     # a parameter file without a verifier set (older support.json) never asks for it
     old = copy.deepcopy(p)
     del old["same_by_lang"]["th"]["qlm"], old["without_qlm"]
-    assert not S.needs(th, old)
+    assert not S.wanted(th, old)
 
 
 def test_shipped_support_file_has_a_fallback_for_every_verifier_set():

@@ -442,7 +442,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     from thaija.rag.citations import make_citation, resolve
     from thaija.rag.compose import compose
     from thaija.rag.prompt import build_prompt, prompt_texts
-    from thaija.rag.support import outcome, verified
+    from thaija.rag.support import outcome, read_from
     from thaija.retrieve.query import analyse
 
     from thaija.rag.config import MAX_QUESTION_CHARS
@@ -490,9 +490,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
         trace = [{"round": 1, "query": question, "chunk_ids": [h.chunk_id for h in hits]}]
         evs = [gather_evidence(q, hits, ctx)]
         extra = {}
-    verdicts = [outcome(e.support, lang, cfg.min_support, ce=e.features.get("ce") is not None,
-                        cross=bool(e.features.get("cross")), rel=e.features.get("rel") is not None,
-                        qlm=verified(e.features)) for e in evs]
+    verdicts = [outcome(e.support, lang, cfg.min_support, **read_from(e.features)) for e in evs]
     # the question asks for a number, date, place or person the chosen sentences do not hold:
     # never a confident answer (given, flagged and queued for review)
     verdicts = [("low_confidence" if v == "answer" and (e.features.get("type_miss") or e.features.get("kind_miss"))
@@ -561,9 +559,7 @@ def answer(question: str, *, db: str = "./thaija.db", config: AskConfig | None =
     if not answered:
         if all(missing):  # the asked quantity / model name is in no retrieved text, whatever the support
             return finish("fact_missing", "refused")
-        fitted = [outcome(e.support, lang, None, ce=e.features.get("ce") is not None,
-                          cross=bool(e.features.get("cross")), rel=e.features.get("rel") is not None,
-                          qlm=verified(e.features)) for e in evs]
+        fitted = [outcome(e.support, lang, None, **read_from(e.features)) for e in evs]
         if cfg.min_support is not None and any(f != "refuse" and not m for f, m in zip(fitted, missing)):
             # the user's threshold refused what the fitted one would have answered: say so, not "no answer"
             out.answer = BELOW_MIN_SUPPORT.get(lang, BELOW_MIN_SUPPORT["en"]).format(

@@ -34,7 +34,7 @@ PARAMS_FILE = Path(__file__).with_name("support.json")
 #: chunks, set by ``rag.pipeline``; None when it is not the dense one (a Milvus server index, --mode
 #: bm25, hits from a prompt): :func:`support` then reads ``without_rel``, fitted without it.
 #: ``qlm`` / ``judge``: the answer verifier's question likelihood (PMI) and yes/no log-odds
-#: (:mod:`thaija.models.verifier`), computed only where the fitted set reads them (see :func:`needs`);
+#: (:mod:`thaija.models.verifier`), computed only where the fitted set reads them (see :func:`wanted`);
 #: None when the verifier cannot run: :func:`support` then reads ``without_qlm``, fitted without them.
 FEATURES = ("lex", "dense", "cover", "miss", "ce", "cos_c", "spec", "spec_miss", "rel", "qlm", "judge")
 #: Signals that come from the answer verifier.
@@ -154,16 +154,18 @@ def wanted(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | N
     return tuple(f for f in VERIFIER_FEATURES if f in w)
 
 
-def needs(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | None = None) -> bool:
-    """True when the coefficient set that scores ``feats`` reads a verifier signal: only then is the
-    verifier worth running (same-language Thai/Japanese answers in the shipped fit)."""
-    return bool(wanted(feats, p, lang))
-
-
 def verified(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | None = None) -> bool:
     """False when the set that scores ``feats`` reads the verifier but it did not run (its support then
-    comes from ``without_qlm``; pass this as ``qlm=`` to :func:`thresholds` / :func:`outcome`)."""
+    comes from ``without_qlm``)."""
     return all(feats.get(f) is not None for f in wanted(feats, p, lang))
+
+
+def read_from(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | None = None) -> dict[str, bool]:
+    """Which fitted set an answer's support came from, as :func:`thresholds` / :func:`outcome`
+    keywords: ``ce`` / ``rel`` / ``qlm`` False when the signal was missing and its fallback was read,
+    ``cross`` when the evidence is in another language than the question."""
+    return {"ce": feats.get("ce") is not None, "cross": bool(feats.get("cross")),
+            "rel": feats.get("rel") is not None, "qlm": verified(feats, p, lang)}
 
 
 def support(feats: dict[str, Any], p: dict[str, Any] | None = None, lang: str | None = None) -> float:
@@ -185,9 +187,9 @@ def thresholds(lang: str, p: dict[str, Any] | None = None, ce: bool = True, cros
                rel: bool = True, qlm: bool = True) -> tuple[float, float]:
     """(refuse_below, review_below) for answers to questions in ``lang`` (``ce``: the support came from
     the cross-encoder model; False: from the ``without_ce`` fallback; ``rel``: False when the support
-    came from the ``without_rel`` one; ``qlm``: False when it came from ``without_qlm`` (see
-    :func:`verified`); ``cross``: the evidence is in another language — ``thresholds_cross`` when
-    fitted, else the language's own)."""
+    came from the ``without_rel`` one; ``qlm``: False when it came from ``without_qlm``; ``cross``: the
+    evidence is in another language — ``thresholds_cross`` when fitted, else the language's own;
+    :func:`read_from` gives all four from an answer's features)."""
     p = p or params()
     if not qlm and "without_qlm" in p:
         p = p["without_qlm"]
