@@ -288,13 +288,21 @@ def _hit_nospace(r: dict) -> bool:
     return any("".join(g.split()) and "".join(g.split()) in a for g in r["golds"])
 
 
+def auc_of(pos, neg) -> float:
+    """AUC of scores ``pos`` (answerable) over ``neg`` (unanswerable), ties counting half; numpy arrays."""
+    return float(((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
+                 / max(1, len(pos) * len(neg)))
+
+
 def auc(recs: list[dict], score) -> float | None:
     """AUC of ``score``: answerable vs unanswerable questions (ties count half)."""
-    a = [score(r) for r in recs if r["answerable"]]
-    u = [score(r) for r in recs if not r["answerable"]]
-    if not a or not u:
+    import numpy as np
+
+    a = np.array([score(r) for r in recs if r["answerable"]], dtype=float)
+    u = np.array([score(r) for r in recs if not r["answerable"]], dtype=float)
+    if not len(a) or not len(u):
         return None
-    return round(sum((x > y) + 0.5 * (x == y) for x in a for y in u) / (len(a) * len(u)), 4)
+    return round(auc_of(a, u), 4)
 
 
 def verifier_study(by_set: dict[str, list[dict]], own: dict[str, tuple[str, ...]], label, l2: float,
@@ -316,11 +324,11 @@ def verifier_study(by_set: dict[str, list[dict]], own: dict[str, tuple[str, ...]
             continue
         base = tuple(f for f in own[name] if f not in S.VERIFIER_FEATURES)
         res = {}
+        y = np.array([label(r) for r in rows_])
+        ya = np.array([int(r["answerable"]) for r in rows_])
         for extra in ((), ("qlm",), ("judge",), ("qlm", "judge")):
             fs = base + extra
             X = np.array([[S.value(r["features"], f) for f in fs] for r in rows_])
-            y = np.array([label(r) for r in rows_])
-            ya = np.array([int(r["answerable"]) for r in rows_])
             aucs, refs = [], []
             for rep in range(reps):
                 perm = np.random.default_rng(seed + rep).permutation(len(rows_))
@@ -331,8 +339,7 @@ def verifier_study(by_set: dict[str, list[dict]], own: dict[str, tuple[str, ...]
                     pos, neg = z[ya[te] == 1], z[ya[te] == 0]
                     if not len(pos) or not len(neg):
                         continue
-                    aucs.append(float(((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
-                                      / (len(pos) * len(neg))))
+                    aucs.append(auc_of(pos, neg))
                     t = np.sort(pos)[int(0.05 * len(pos))]
                     refs.append(float((neg < t).mean()))
             res["+".join(("base",) + extra)] = {"auc": round(float(np.mean(aucs)), 4),
@@ -340,10 +347,8 @@ def verifier_study(by_set: dict[str, list[dict]], own: dict[str, tuple[str, ...]
         alone = {}
         for f in S.VERIFIER_FEATURES:   # each signal by itself: AUC over all the rows
             v = np.array([S.value(r["features"], f) for r in rows_])
-            ya = np.array([int(r["answerable"]) for r in rows_])
             pos, neg = v[ya == 1], v[ya == 0]
-            alone[f] = round(float(((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
-                                   / max(1, len(pos) * len(neg))), 4)
+            alone[f] = round(auc_of(pos, neg), 4)
         out["sets"][name] = {"rows": len(rows_), "base": list(base), **res, "auc_alone": alone}
     return out
 

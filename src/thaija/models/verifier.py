@@ -17,6 +17,7 @@ and is loaded once per process. torch is imported when a :class:`Verifier` is ma
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from typing import Any
 
 from thaija.errors import require
@@ -90,8 +91,10 @@ def shared(model: str | None = None) -> Verifier:
         return _SHARED[str(model)]
 
 
+@lru_cache(maxsize=1)
 def available() -> bool:
-    """torch, transformers and the offline model's package are installed (nothing is loaded)."""
+    """torch, transformers and the offline model's package are installed (nothing is loaded; checked
+    once per process: every answer's evidence context asks)."""
     import importlib.util
 
     return all(importlib.util.find_spec(m) is not None
